@@ -1,0 +1,149 @@
+package dispatch
+
+import (
+	"time"
+
+	"github.com/berth-run/berth/job"
+)
+
+// Subjects and streams. Every subject starts with the prefix "berth." so one
+// NATS account can be shared with other users.
+//
+//	berth.work.<pool>          JetStream stream BERTH_WORK (work-queue retention): Work
+//	berth.claim                request/reply, worker → server: Claim → ClaimReply
+//	berth.event                request/reply, worker → server: Event → EventReply
+//	berth.heartbeat            publish, worker → server: Heartbeat (every HeartbeatInterval)
+//	berth.control.<worker>     request/reply, server → worker: Control → ControlReply
+//
+// The server is the only writer of job state. A worker that pulled Work must
+// Claim it before it starts it; the server grants a claim once per attempt,
+// so duplicate or stale deliveries never run a task twice at once. The worker
+// acks the Work message after the server replied to the task's "ended" Event,
+// which it does only once the end is committed to its store.
+const (
+	StreamWork        = "BERTH_WORK"
+	SubjectWorkPrefix = "berth.work."
+	SubjectClaim      = "berth.claim"
+	SubjectEvent      = "berth.event"
+	SubjectHeartbeat  = "berth.heartbeat"
+	SubjectControlFmt = "berth.control.%s"
+)
+
+// HeartbeatInterval is how often workers send a Heartbeat; a worker not heard
+// from for WorkerTimeout is taken as gone and its tasks as lost.
+const (
+	HeartbeatInterval = 2 * time.Second
+	WorkerTimeout     = 15 * time.Second
+)
+
+// SubjectWork returns the work subject of a pool.
+func SubjectWork(pool string) string { return SubjectWorkPrefix + pool }
+
+// TaskKey names one attempt of one task.
+type TaskKey struct {
+	Job     int64 `json:"job"`
+	Index   int   `json:"index"`
+	Attempt int   `json:"attempt"`
+}
+
+// Work is a task to run, as published on the work stream.
+type Work struct {
+	TaskKey
+	Name string `json:"name,omitempty"`
+	// Template is the task's template with "{}" already replaced by its input.
+	Template job.Template `json:"template"`
+	Input    string       `json:"input,omitempty"`
+	// Env holds the variables berth sets for the task (BERTH_JOB_ID, ...),
+	// before the template's own.
+	Env map[string]string `json:"env,omitempty"`
+	// Dir is the task's directory on the server (stdout, stderr, result).
+	// A worker on the server's host writes there directly.
+	Dir string `json:"dir"`
+}
+
+// Claim asks the server for the right to start an attempt.
+type Claim struct {
+	TaskKey
+	Worker string `json:"worker"`
+	Host   string `json:"host"`
+}
+
+// ClaimReply grants or refuses a claim.
+type ClaimReply struct {
+	OK bool `json:"ok"`
+	// Reason says why a claim was refused (task canceled, already claimed...).
+	Reason string `json:"reason,omitempty"`
+}
+
+// EventKind is what happened to a task.
+type EventKind string
+
+// The event kinds.
+const (
+	EventStarted   EventKind = "started"
+	EventSuspended EventKind = "suspended"
+	EventResumed   EventKind = "resumed"
+	EventEnded     EventKind = "ended"
+)
+
+// Event reports a change of a claimed task.
+type Event struct {
+	TaskKey
+	Worker string    `json:"worker"`
+	Kind   EventKind `json:"kind"`
+	Time   time.Time `json:"time"`
+	// PID is set on started events of process tasks; ContainerID on container tasks.
+	PID         int    `json:"pid,omitempty"`
+	ContainerID string `json:"container_id,omitempty"`
+	// End is set on ended events.
+	End *End `json:"end,omitempty"`
+}
+
+// End is how a task's attempt ended.
+type End struct {
+	// State is Done or Failed.
+	State    job.State    `json:"state"`
+	SubState job.SubState `json:"substate"`
+	ExitCode *int         `json:"exit_code,omitempty"`
+	Signal   string       `json:"signal,omitempty"`
+	CPUTime  job.Duration `json:"cpu_time,omitempty"`
+	MaxRSS   int64        `json:"max_rss,omitempty"`
+	Message  string       `json:"message,omitempty"`
+}
+
+// EventReply acknowledges an event once the server has recorded it.
+type EventReply struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// Heartbeat says a worker is alive and what it runs.
+type Heartbeat struct {
+	Worker  string            `json:"worker"`
+	Host    string            `json:"host"`
+	Pool    string            `json:"pool"`
+	Slots   int               `json:"slots"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Version string            `json:"version"`
+	// Running lists the attempts the worker holds: running, or ended but
+	// whose end the server has not yet acknowledged.
+	Running []TaskKey `json:"running"`
+	Time    time.Time `json:"time"`
+}
+
+// Control asks a worker to act on an attempt it holds.
+type Control struct {
+	TaskKey
+	Action job.Action `json:"action"`
+	// Grace is the time between SIGTERM and SIGKILL for terminate.
+	Grace job.Duration `json:"grace,omitempty"`
+	// Reason is recorded as the sub-state of a terminated task
+	// (CANCELED, TIME_LIMIT).
+	Reason job.Reason `json:"reason,omitempty"`
+}
+
+// ControlReply answers a Control.
+type ControlReply struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}

@@ -1,0 +1,70 @@
+// Package datadir knows the layout of berth's data directory ($BERTH_HOME).
+package datadir
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Dir is a data directory.
+type Dir string
+
+// Default returns $BERTH_HOME, else $XDG_DATA_HOME/berth, else
+// ~/.local/share/berth.
+func Default() (Dir, error) {
+	if d := os.Getenv("BERTH_HOME"); d != "" {
+		return Dir(d), nil
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return Dir(filepath.Join(d, "berth")), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", errors.New("cannot find a data directory: set BERTH_HOME")
+	}
+	return Dir(filepath.Join(home, ".local", "share", "berth")), nil
+}
+
+// Ensure creates the directory (mode 0700) if it is missing.
+func (d Dir) Ensure() error { return os.MkdirAll(string(d), 0o700) }
+
+// DB is the SQLite database.
+func (d Dir) DB() string { return filepath.Join(string(d), "berth.db") }
+
+// Socket is the server's unix socket.
+func (d Dir) Socket() string { return filepath.Join(string(d), "berth.sock") }
+
+// Token is the file holding the bearer token of the TCP API.
+func (d Dir) Token() string { return filepath.Join(string(d), "token") }
+
+// NATS is the JetStream store directory.
+func (d Dir) NATS() string { return filepath.Join(string(d), "nats") }
+
+// NATSInfo is the file where the server writes the URL and credentials of
+// its embedded NATS server for the local worker.
+func (d Dir) NATSInfo() string { return filepath.Join(string(d), "nats.json") }
+
+// Worker is the state directory of the local worker.
+func (d Dir) Worker() string { return filepath.Join(string(d), "worker") }
+
+// Jobs is the directory of all jobs' files.
+func (d Dir) Jobs() string { return filepath.Join(string(d), "jobs") }
+
+// JobDir is one job's directory.
+func (d Dir) JobDir(id int64) string {
+	return filepath.Join(string(d), "jobs", strconv.FormatInt(id, 10))
+}
+
+// TaskDir is one task's directory: stdout, stderr and result.jsonl live there.
+func (d Dir) TaskDir(id int64, index int) string {
+	return filepath.Join(d.JobDir(id), strconv.Itoa(index))
+}
+
+// Files in a task directory.
+const (
+	StdoutFile = "stdout"
+	StderrFile = "stderr"
+	ResultFile = "result.jsonl"
+)

@@ -1,0 +1,182 @@
+package job
+
+import (
+	"time"
+)
+
+// Template says what to run. It is the DRMAA2 job template; fields that only
+// one executor uses say so.
+type Template struct {
+	// Command is the program to run: a path, or a name looked up in PATH.
+	Command string `json:"command"`
+	// Args are the arguments after the command. In tasks of a job submitted
+	// with Inputs, "{}" inside the command or an argument is replaced by the
+	// task's input.
+	Args []string `json:"args,omitempty"`
+	// Env is added to the environment the job starts with.
+	Env map[string]string `json:"env,omitempty"`
+	// WorkDir is the working directory. Defaults to the task's own directory.
+	WorkDir string `json:"workdir,omitempty"`
+	// Image, when set, runs the job in a container of that image (the DRMAA2
+	// job category). Empty runs it as an OS process.
+	Image string `json:"image,omitempty"`
+	// TimeLimit is the wall-clock limit; past it the job is terminated and
+	// fails with sub-state TIME_LIMIT. Zero means none.
+	TimeLimit Duration `json:"time_limit,omitempty"`
+	// Rerunnable marks a job that may be run again: after a failure (up to
+	// MaxAttempts) and after its worker was lost.
+	Rerunnable bool `json:"rerunnable,omitempty"`
+	// MaxAttempts bounds the runs of a rerunnable job. Defaults to
+	// MaxAttemptsDefault.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// OutputPath and ErrorPath, when set, are files that receive a copy of
+	// stdout and stderr when the task ends. berth keeps its own copy either way.
+	OutputPath string `json:"output_path,omitempty"`
+	ErrorPath  string `json:"error_path,omitempty"`
+	// Extensions holds executor-specific settings as key=value.
+	Extensions map[string]string `json:"extensions,omitempty"`
+}
+
+// MaxAttemptsDefault is the number of runs a rerunnable job gets when its
+// template does not say.
+const MaxAttemptsDefault = 3
+
+// Array makes a job an array of tasks, one for each index from Begin to End
+// (inclusive) in steps of Step.
+type Array struct {
+	Begin int `json:"begin"`
+	End   int `json:"end"`
+	Step  int `json:"step"`
+}
+
+// Spec is a submission: a template and how to schedule it.
+type Spec struct {
+	Name     string   `json:"name,omitempty"`
+	Template Template `json:"template"`
+	// Array, when set, makes this an array job.
+	Array *Array `json:"array,omitempty"`
+	// Inputs, when set, makes this an array job with one task per input,
+	// indexed from 1; the task's input replaces "{}" in its command and
+	// arguments and is in $BERTH_INPUT. Array and Inputs exclude each other.
+	Inputs []string `json:"inputs,omitempty"`
+	// MaxParallel bounds how many tasks of the array run at once; 0 means no bound.
+	MaxParallel int `json:"max_parallel,omitempty"`
+	// Hold submits the job held: it waits until released.
+	Hold bool `json:"hold,omitempty"`
+	// After lists jobs that must be Done before this one starts. If one fails,
+	// this one fails with sub-state DEPENDENCY.
+	After []int64 `json:"after,omitempty"`
+	// Labels are free key=value pairs to find jobs by.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Priority orders the queue: higher first, FIFO within a priority.
+	Priority int `json:"priority,omitempty"`
+	// Pool names the pool of workers to run on. Defaults to PoolDefault.
+	Pool string `json:"pool,omitempty"`
+}
+
+// PoolDefault is the pool jobs go to when they name none.
+const PoolDefault = "default"
+
+// Job is a submitted job as the server reports it.
+type Job struct {
+	ID int64 `json:"id"`
+	Spec
+	// State is the job's state: for an array, the state that best sums up its
+	// tasks (see Summarize).
+	State    State    `json:"state"`
+	SubState SubState `json:"substate,omitzero"`
+	// Tasks counts the job's tasks by state.
+	Tasks       map[State]int `json:"tasks"`
+	TaskCount   int           `json:"task_count"`
+	SubmittedAt time.Time     `json:"submitted_at"`
+	FinishedAt  *time.Time    `json:"finished_at,omitempty"`
+	// HasMoreData reports whether some task has output or results that
+	// receive has not yet returned.
+	HasMoreData bool `json:"has_more_data"`
+}
+
+// IsArray reports whether the job is an array job.
+func (s *Spec) IsArray() bool { return s.Array != nil || len(s.Inputs) > 0 }
+
+// Task is one run unit of a job: the only one of a plain job (index 0) or one
+// index of an array.
+type Task struct {
+	JobID    int64    `json:"job_id"`
+	Index    int      `json:"index"`
+	Name     string   `json:"name,omitempty"`
+	State    State    `json:"state"`
+	SubState SubState `json:"substate,omitzero"`
+	Info
+}
+
+// Ref returns the task's address.
+func (t *Task) Ref() Ref { return Ref{Job: t.JobID, Index: t.Index, HasIndex: t.Index != 0} }
+
+// Info is what berth knows about a task's latest run.
+type Info struct {
+	// Attempt counts the runs started, from 1; 0 before the first.
+	Attempt int `json:"attempt"`
+	// Input is the task's input, for jobs submitted with inputs.
+	Input string `json:"input,omitempty"`
+	// Worker and Host say where it ran.
+	Worker string `json:"worker,omitempty"`
+	Host   string `json:"host,omitempty"`
+	// PID is the process (group) ID of a process job; ContainerID that of a container job.
+	PID         int    `json:"pid,omitempty"`
+	ContainerID string `json:"container_id,omitempty"`
+	// ExitCode is set once the process exited; Signal names the signal that
+	// ended it, if one did.
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Signal   string `json:"signal,omitempty"`
+	// Message is a human-readable note on the last state change (a start
+	// error, why it was lost).
+	Message     string     `json:"message,omitempty"`
+	SubmittedAt time.Time  `json:"submitted_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	// CPUTime is user plus system CPU time; MaxRSS the peak resident set in bytes.
+	CPUTime Duration `json:"cpu_time,omitempty"`
+	MaxRSS  int64    `json:"max_rss,omitempty"`
+	// Stdout and Stderr are the paths of the task's output files on the server.
+	Stdout string `json:"stdout,omitempty"`
+	Stderr string `json:"stderr,omitempty"`
+}
+
+// Duration returns how long the latest run took, or ran so far as of now.
+func (i *Info) Duration(now time.Time) time.Duration {
+	if i.StartedAt == nil {
+		return 0
+	}
+	end := now
+	if i.FinishedAt != nil {
+		end = *i.FinishedAt
+	}
+	return end.Sub(*i.StartedAt)
+}
+
+// Summarize gives the state that sums up tasks counted by state: Failed if
+// any failed and all ended, Done if all are done, else the most advanced
+// live state (Suspended, Running, Requeued, Queued, then held ones).
+func Summarize(counts map[State]int) State {
+	total, ended := 0, 0
+	for s, n := range counts {
+		total += n
+		if s.Terminal() {
+			ended += n
+		}
+	}
+	switch {
+	case total == 0:
+		return Undetermined
+	case ended == total && counts[Failed] > 0:
+		return Failed
+	case ended == total:
+		return Done
+	}
+	for _, s := range []State{Running, Suspended, Requeued, Queued, RequeuedHeld, QueuedHeld} {
+		if counts[s] > 0 {
+			return s
+		}
+	}
+	return Undetermined
+}

@@ -1,0 +1,210 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// FieldError is a validation error that names the field at fault, as a path
+// in the JSON form ("template.command", "array.step").
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Limits on what a spec may hold.
+const (
+	MaxNameLen   = 256
+	MaxLabels    = 64
+	MaxArgs      = 4096
+	MaxAfter     = 1024
+	MaxInputs    = 1_000_000
+	MaxPriority  = 1_000_000
+	MaxPoolLen   = 64
+	MaxLabelLen  = 256
+	MaxEnvLen    = 1024
+	MaxArgBytes  = 1 << 20
+	MaxExtLen    = 256
+	maxNameChars = "letters, digits, '.', '_', '-' and '/'"
+)
+
+// Validate checks a spec and returns a *FieldError naming the first field at
+// fault. It fills nothing in: see WithDefaults.
+func (s *Spec) Validate() error {
+	if len(s.Name) > MaxNameLen {
+		return fieldErr("name", "longer than %d bytes", MaxNameLen)
+	}
+	if strings.ContainsAny(s.Name, "\x00\n\r") {
+		return fieldErr("name", "must not contain NUL or line breaks")
+	}
+	if err := s.Template.validate("template."); err != nil {
+		return err
+	}
+	if s.Array != nil {
+		if err := s.Array.Validate(); err != nil {
+			return fieldErr("array", "%v", err)
+		}
+		if len(s.Inputs) > 0 {
+			return fieldErr("inputs", "an array job takes either array or inputs, not both")
+		}
+	}
+	if len(s.Inputs) > MaxInputs {
+		return fieldErr("inputs", "more than %d inputs", MaxInputs)
+	}
+	for i, in := range s.Inputs {
+		if strings.ContainsRune(in, 0) {
+			return fieldErr(fmt.Sprintf("inputs[%d]", i), "must not contain NUL")
+		}
+	}
+	if s.MaxParallel < 0 {
+		return fieldErr("max_parallel", "must be 0 (no bound) or more")
+	}
+	if s.Priority < -MaxPriority || s.Priority > MaxPriority {
+		return fieldErr("priority", "must be between %d and %d", -MaxPriority, MaxPriority)
+	}
+	if len(s.After) > MaxAfter {
+		return fieldErr("after", "more than %d jobs", MaxAfter)
+	}
+	for i, id := range s.After {
+		if id <= 0 {
+			return fieldErr(fmt.Sprintf("after[%d]", i), "job ID %d is not positive", id)
+		}
+	}
+	if len(s.Labels) > MaxLabels {
+		return fieldErr("labels", "more than %d labels", MaxLabels)
+	}
+	for k, v := range s.Labels {
+		if k == "" || len(k) > MaxLabelLen || !isName(k) {
+			return fieldErr("labels", "invalid key %q: want 1 to %d of %s", k, MaxLabelLen, maxNameChars)
+		}
+		if len(v) > MaxLabelLen || strings.ContainsAny(v, "\x00\n\r") {
+			return fieldErr("labels."+k, "value longer than %d bytes or with NUL or line breaks", MaxLabelLen)
+		}
+	}
+	if s.Pool != "" && (len(s.Pool) > MaxPoolLen || !isName(s.Pool)) {
+		return fieldErr("pool", "invalid pool %q: want 1 to %d of %s", s.Pool, MaxPoolLen, maxNameChars)
+	}
+	return nil
+}
+
+func (t *Template) validate(p string) error {
+	if t.Command == "" {
+		return fieldErr(p+"command", "required")
+	}
+	if strings.ContainsRune(t.Command, 0) {
+		return fieldErr(p+"command", "must not contain NUL")
+	}
+	if len(t.Args) > MaxArgs {
+		return fieldErr(p+"args", "more than %d arguments", MaxArgs)
+	}
+	n := len(t.Command)
+	for i, a := range t.Args {
+		if strings.ContainsRune(a, 0) {
+			return fieldErr(fmt.Sprintf("%sargs[%d]", p, i), "must not contain NUL")
+		}
+		n += len(a)
+	}
+	if n > MaxArgBytes {
+		return fieldErr(p+"args", "command line longer than %d bytes", MaxArgBytes)
+	}
+	for k, v := range t.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") || len(k) > MaxEnvLen {
+			return fieldErr(p+"env", "invalid variable name %q", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return fieldErr(p+"env."+k, "must not contain NUL")
+		}
+	}
+	if strings.ContainsRune(t.WorkDir, 0) {
+		return fieldErr(p+"workdir", "must not contain NUL")
+	}
+	if t.TimeLimit < 0 {
+		return fieldErr(p+"time_limit", "must not be negative")
+	}
+	if t.MaxAttempts < 0 || t.MaxAttempts > 1000 {
+		return fieldErr(p+"max_attempts", "must be between 0 (the default, %d) and 1000", MaxAttemptsDefault)
+	}
+	for _, f := range []struct{ name, v string }{{"output_path", t.OutputPath}, {"error_path", t.ErrorPath}} {
+		if strings.ContainsRune(f.v, 0) {
+			return fieldErr(p+f.name, "must not contain NUL")
+		}
+	}
+	for k, v := range t.Extensions {
+		if k == "" || len(k) > MaxExtLen || !isName(k) {
+			return fieldErr(p+"extensions", "invalid key %q", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			return fieldErr(p+"extensions."+k, "must not contain NUL")
+		}
+	}
+	return nil
+}
+
+func isName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' || r == '/') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// WithDefaults returns a copy of s with defaults filled in.
+func (s Spec) WithDefaults() Spec {
+	if s.Pool == "" {
+		s.Pool = PoolDefault
+	}
+	if s.Template.Rerunnable && s.Template.MaxAttempts == 0 {
+		s.Template.MaxAttempts = MaxAttemptsDefault
+	}
+	if !s.Template.Rerunnable && s.Template.MaxAttempts == 0 {
+		s.Template.MaxAttempts = 1
+	}
+	return s
+}
+
+// TaskIndexes calls yield with each task index of the spec, in order: 0 for
+// a plain job, the range for an array, 1..len(Inputs) for inputs.
+func (s *Spec) TaskIndexes(yield func(int) bool) {
+	switch {
+	case s.Array != nil:
+		for i := s.Array.Begin; i <= s.Array.End; i += s.Array.Step {
+			if !yield(i) {
+				return
+			}
+		}
+	case len(s.Inputs) > 0:
+		for i := range s.Inputs {
+			if !yield(i + 1) {
+				return
+			}
+		}
+	default:
+		yield(0)
+	}
+}
+
+// TaskCount returns the number of tasks the spec makes.
+func (s *Spec) TaskCount() int {
+	switch {
+	case s.Array != nil:
+		return s.Array.Len()
+	case len(s.Inputs) > 0:
+		return len(s.Inputs)
+	}
+	return 1
+}
+
+// ErrNotFound is returned (wrapped) when a job or task does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrInvalidState is returned (wrapped) when an action does not apply to a
+// job in its current state, such as releasing a job that is not held.
+var ErrInvalidState = errors.New("not possible in the current state")

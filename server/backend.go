@@ -1,0 +1,40 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/job"
+)
+
+// Scheduler is what the server asks to change jobs. scheduler.Scheduler
+// implements it. Reads go to the store directly.
+//
+// Errors: job.ErrNotFound (wrapped) for unknown jobs, *job.FieldError for
+// invalid input, job.ErrInvalidState (wrapped) for actions that do not apply.
+type Scheduler interface {
+	// Submit validates and records a job and returns its ID. It returns once
+	// the job is durably stored.
+	Submit(ctx context.Context, spec job.Spec) (int64, error)
+	// Control applies an action to a job (every task) or one task, and
+	// returns the number of tasks it changed.
+	Control(ctx context.Context, ref job.Ref, action job.Action) (int, error)
+	// Remove deletes a job and its files. Without force it refuses a job
+	// with unended tasks (job.ErrInvalidState); with force it terminates them
+	// first.
+	Remove(ctx context.Context, id int64, force bool) error
+	// Subscribe returns a channel of every event from now on, and a func
+	// that ends the subscription. A subscriber that falls more than buf
+	// events behind has its channel closed; it should re-read the store.
+	Subscribe(buf int) (<-chan job.Event, func())
+	// Workers lists the workers heard from recently.
+	Workers() []WorkerStatus
+}
+
+// WorkerStatus is a worker as the server last heard of it.
+type WorkerStatus struct {
+	dispatch.Heartbeat
+	LastSeen time.Time `json:"last_seen"`
+	Alive    bool      `json:"alive"`
+}
