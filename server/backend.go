@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"time"
 
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/job"
@@ -33,8 +32,4 @@ type Scheduler interface {
 }
 
 // WorkerStatus is a worker as the server last heard of it.
-type WorkerStatus struct {
-	dispatch.Heartbeat
-	LastSeen time.Time `json:"last_seen"`
-	Alive    bool      `json:"alive"`
-}
+type WorkerStatus = dispatch.WorkerStatus

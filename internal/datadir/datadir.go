@@ -49,6 +49,21 @@ func (d Dir) NATSInfo() string { return filepath.Join(string(d), "nats.json") }
 // Worker is the state directory of the local worker.
 func (d Dir) Worker() string { return filepath.Join(string(d), "worker") }
 
+// ServerLock is locked by the running server.
+func (d Dir) ServerLock() string { return filepath.Join(string(d), "server.lock") }
+
+// WorkerLock is locked by the running local worker.
+func (d Dir) WorkerLock() string { return filepath.Join(string(d), "worker", "lock") }
+
+// WorkerPID holds the local worker's process ID.
+func (d Dir) WorkerPID() string { return filepath.Join(string(d), "worker", "pid") }
+
+// WorkerLog receives the local worker's log.
+func (d Dir) WorkerLog() string { return filepath.Join(string(d), "worker", "worker.log") }
+
+// WorkerTasks is where the local worker's executor keeps its task handles.
+func (d Dir) WorkerTasks() string { return filepath.Join(string(d), "worker", "tasks") }
+
 // Jobs is the directory of all jobs' files.
 func (d Dir) Jobs() string { return filepath.Join(string(d), "jobs") }
 

@@ -1,0 +1,38 @@
+GO ?= go
+STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/berth-run/berth/internal/version.Version=$(VERSION)
+
+.PHONY: help build test test/race test/short lint deps bench fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z/]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/berth
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+
+deps: ## install what the tests need (busybox-static, kcat, parallel) and start Docker
+	@./scripts/test-deps.sh
+
+test: deps lint test/race ## everything CI runs: deps, lint, all tests with the race detector
+
+test/race: ## all tests, race detector on
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test/short: ## quick tests only
+	$(GO) test -short -count=1 ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@[ -x $(STATICCHECK) ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	$(STATICCHECK) ./...
+
+bench: build ## benchmarks against xargs, GNU parallel (prints ratios)
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+
+fuzz: ## run each fuzz target for 20s
+	@for f in $$($(GO) test -list '^Fuzz' ./job/ | grep ^Fuzz); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s ./job/ || exit 1; done
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,112 @@
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/executor/process"
+	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/worker"
+)
+
+// LocalWorkerID is the ID of the server's local worker. It is the same
+// across restarts so that a restarted worker's report of the tasks it lost
+// matches what the server recorded.
+const LocalWorkerID = "local"
+
+// WorkerConfig configures RunWorker.
+type WorkerConfig struct {
+	// DataDir is the server's data directory, for a local worker.
+	DataDir datadir.Dir
+	// Local makes this the server's local worker: it reads how to reach NATS
+	// from the data directory and takes the worker lock.
+	Local bool
+	// Conn, when set, is used instead of connecting.
+	Conn *dispatch.Conn
+	// Pool is the pool to work for. Defaults to job.PoolDefault.
+	Pool string
+	// Slots bounds the tasks run at once. Defaults to the number of CPUs.
+	Slots int
+	// StopGrace is the time between SIGTERM and SIGKILL. Defaults to 10s.
+	StopGrace time.Duration
+	Logger    *slog.Logger
+	Version   string
+}
+
+// RunWorker runs a worker until ctx is done, then stops its tasks and
+// returns once their ends are reported.
+func RunWorker(ctx context.Context, cfg WorkerConfig) error {
+	cfg.Pool = cmp.Or(cfg.Pool, job.PoolDefault)
+	cfg.Slots = cmp.Or(cfg.Slots, runtime.NumCPU())
+	cfg.StopGrace = cmp.Or(cfg.StopGrace, 10*time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !cfg.Local {
+		return errors.New("worker: only the local worker (--local) is supported so far")
+	}
+	dir := cfg.DataDir
+	if cfg.Conn == nil {
+		lock, err := takeWorkerLock(dir)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+		if err := os.WriteFile(dir.WorkerPID(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+			return err
+		}
+		var info natsInfo
+		b, err := os.ReadFile(dir.NATSInfo())
+		if err == nil {
+			err = json.Unmarshal(b, &info)
+		}
+		if err != nil {
+			return fmt.Errorf("reading how to reach the server's NATS from %s: %w", dir.NATSInfo(), err)
+		}
+		conn, err := dispatch.Connect(ctx, dispatch.ConnectConfig{URLs: []string{info.URL}, Token: info.Token, Name: "berth-local-worker", Logger: cfg.Logger})
+		if err != nil {
+			return fmt.Errorf("connecting to %s: %w", info.URL, err)
+		}
+		defer conn.Close()
+		cfg.Conn = conn
+	}
+	host, _ := os.Hostname()
+	w, err := worker.New(worker.Config{
+		ID:        LocalWorkerID,
+		Host:      host,
+		Pool:      cfg.Pool,
+		Slots:     cfg.Slots,
+		Executor:  process.New(process.Config{StateDir: dir.WorkerTasks(), Logger: cfg.Logger}),
+		Conn:      cfg.Conn,
+		Logger:    cfg.Logger,
+		Version:   cfg.Version,
+		StopGrace: cfg.StopGrace,
+	})
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
+
+// takeWorkerLock adopts the lock the server handed down as fd 3, or takes it.
+func takeWorkerLock(dir datadir.Dir) (*os.File, error) {
+	if fd, err := strconv.Atoi(os.Getenv("BERTH_WORKER_LOCK_FD")); err == nil && fd > 2 {
+		os.Unsetenv("BERTH_WORKER_LOCK_FD")
+		return os.NewFile(uintptr(fd), dir.WorkerLock()), nil
+	}
+	f, err := lockFile(dir.WorkerLock(), false)
+	if err != nil {
+		return nil, fmt.Errorf("a local worker is already running for %s", dir)
+	}
+	return f, nil
+}

@@ -1,0 +1,5 @@
+// Package version holds berth's version, set at build time with -ldflags.
+package version
+
+// Version is berth's version.
+var Version = "dev"

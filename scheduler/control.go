@@ -1,0 +1,241 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/job"
+)
+
+// order is a control request for a worker, sent once the lock is released.
+type order struct {
+	js     *jobState
+	t      *task
+	worker string
+	ctl    dispatch.Control
+}
+
+// Control applies an action to a job's tasks (ref without index) or to one
+// task, and returns how many tasks it changed.
+func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
+	s.mu.Lock()
+	tasks, js, err := s.targetsLocked(ctx, ref)
+	if err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	now := s.cfg.Now().UTC()
+	var changes []change
+	var orders []order
+	for _, t := range tasks {
+		switch {
+		case action == job.Hold && (t.State == job.Queued || t.State == job.Requeued):
+			s.undispatchLocked(js, t)
+			js.queued.remove(t.Index)
+			st := job.QueuedHeld
+			if t.State == job.Requeued {
+				st = job.RequeuedHeld
+			}
+			js.setState(t, st, job.SubState{Kind: job.ReasonHeld})
+			changes = append(changes, change{js, t})
+		case action == job.Release && t.State.Held():
+			st, sub := job.Queued, job.SubState{}
+			if t.State == job.RequeuedHeld {
+				st = job.Requeued
+			}
+			if len(js.wait) > 0 {
+				sub = waitingSubState(js.wait)
+			}
+			js.setState(t, st, sub)
+			requeueLocked(js, t)
+			changes = append(changes, change{js, t})
+		case action == job.Terminate && t.State.Pending():
+			s.undispatchLocked(js, t)
+			js.queued.remove(t.Index)
+			t.FinishedAt = &now
+			js.setState(t, job.Failed, job.SubState{Kind: job.ReasonCanceled})
+			changes = append(changes, change{js, t})
+		case action == job.Terminate && t.State.Active(),
+			action == job.Suspend && t.State == job.Running,
+			action == job.Resume && t.State == job.Suspended:
+			c := dispatch.Control{TaskKey: dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.Attempt}, Action: action}
+			if action == job.Terminate {
+				c.Grace, c.Reason = job.Duration(s.cfg.StopGrace), job.ReasonCanceled
+			}
+			orders = append(orders, order{js, t, t.Worker, c})
+		}
+	}
+	js.pool.fix(js)
+	if js.ended() {
+		changes = append(changes, s.jobEndedLocked(js, now)...)
+	}
+	if len(changes) == 0 && len(orders) == 0 {
+		s.mu.Unlock()
+		return 0, fmt.Errorf("%w: %s", job.ErrInvalidState, notApplicable(ref, action, tasks))
+	}
+	err = s.commitLocked(ctx, changes)
+	works := s.dispatchLocked()
+	s.mu.Unlock()
+	s.publish(works)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.send(ctx, orders)
+	return len(changes) + n, err
+}
+
+// send delivers control orders to workers. A suspend or resume the worker
+// confirmed is recorded at once (the worker's event may follow).
+func (s *Scheduler) send(ctx context.Context, orders []order) (int, error) {
+	var errs []error
+	n := 0
+	for _, o := range orders {
+		rep, err := s.cfg.Dispatcher.Control(ctx, o.worker, &o.ctl)
+		if err == nil && !rep.OK {
+			err = errors.New(rep.Error)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s of %s: %w", o.ctl.Action, taskRef(o.js, o.t.Index), err))
+			continue
+		}
+		n++
+		want := map[job.Action][2]job.State{job.Suspend: {job.Running, job.Suspended}, job.Resume: {job.Suspended, job.Running}}
+		if w, ok := want[o.ctl.Action]; ok {
+			s.mu.Lock()
+			if o.t.Attempt == o.ctl.Attempt && o.t.State == w[0] {
+				o.js.setState(o.t, w[1], job.SubState{})
+				_ = s.commitLocked(ctx, []change{{o.js, o.t}})
+			}
+			s.mu.Unlock()
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+// targetsLocked resolves a reference to the unended tasks it names.
+func (s *Scheduler) targetsLocked(ctx context.Context, ref job.Ref) ([]*task, *jobState, error) {
+	js := s.jobs[ref.Job]
+	if js == nil {
+		j, err := s.cfg.Store.JobGet(ctx, ref.Job)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ref.HasIndex {
+			if _, err := s.cfg.Store.TaskGet(ctx, ref.Job, ref.Index); err != nil {
+				return nil, nil, err
+			}
+		}
+		return nil, nil, fmt.Errorf("%w: job %d has ended (%s)", job.ErrInvalidState, ref.Job, j.State)
+	}
+	if !ref.HasIndex {
+		tasks := make([]*task, 0, len(js.tasks))
+		for _, t := range js.tasks {
+			tasks = append(tasks, t)
+		}
+		return tasks, js, nil
+	}
+	if t := js.tasks[ref.Index]; t != nil {
+		return []*task{t}, js, nil
+	}
+	t, err := s.cfg.Store.TaskGet(ctx, ref.Job, ref.Index)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, nil, fmt.Errorf("%w: task %s has ended (%s)", job.ErrInvalidState, ref, t.State)
+}
+
+func notApplicable(ref job.Ref, a job.Action, tasks []*task) string {
+	want := map[job.Action]string{
+		job.Hold: "queued", job.Release: "held", job.Suspend: "running",
+		job.Resume: "suspended", job.Terminate: "unended",
+	}[a]
+	what := "job " + ref.String()
+	if ref.HasIndex {
+		what = "task " + ref.String()
+	}
+	if len(tasks) == 1 {
+		return fmt.Sprintf("%s is %s; %s applies only to %s tasks", what, tasks[0].State, a, want)
+	}
+	return fmt.Sprintf("no task of %s is %s", what, want)
+}
+
+// Remove deletes a job, its tasks and files. Without force it refuses a job
+// with unended tasks; with force it stops them first and waits for their end
+// (at most the stop grace and a little more).
+func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
+	s.mu.Lock()
+	js := s.jobs[id]
+	if js != nil && !force {
+		st := job.Summarize(js.counts)
+		s.mu.Unlock()
+		return fmt.Errorf("%w: job %d has not ended (%s); stop it first or force the removal", job.ErrInvalidState, id, st)
+	}
+	s.mu.Unlock()
+	if js == nil {
+		if _, err := s.cfg.Store.JobGet(ctx, id); err != nil {
+			return err
+		}
+	} else if err := s.stopAll(ctx, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if js := s.jobs[id]; js != nil {
+		// Still not ended: forget it, freeing what its tasks held.
+		for _, t := range js.tasks {
+			if t.active() {
+				js.pool.used--
+			}
+			if ws := s.workers[t.Worker]; ws != nil {
+				delete(ws.tasks, t)
+			}
+		}
+		js.active, js.queued, js.removed = 0, nil, true
+		if err := s.commitLocked(ctx, s.jobEndedLocked(js, s.cfg.Now().UTC())); err != nil {
+			return err
+		}
+	}
+	if err := s.cfg.Store.JobDelete(ctx, id); err != nil {
+		return fmt.Errorf("removing job %d: %w", id, err)
+	}
+	if err := os.RemoveAll(s.cfg.DataDir.JobDir(id)); err != nil {
+		s.log.Warn("removing job files", "job", id, "err", err)
+	}
+	s.emitLocked(&job.Event{Job: id, Time: s.cfg.Now().UTC(), Removed: true, JobEnded: true})
+	return nil
+}
+
+// stopAll terminates every unended task of a job and waits for it to end.
+func (s *Scheduler) stopAll(ctx context.Context, id int64) error {
+	events, cancel := s.Subscribe(1024)
+	defer func() { cancel() }()
+	_, err := s.Control(ctx, job.Ref{Job: id}, job.Terminate)
+	if err != nil && !errors.Is(err, job.ErrInvalidState) {
+		s.log.Warn("stopping job before removal", "job", id, "err", err)
+	}
+	deadline := time.NewTimer(s.cfg.StopGrace + 5*time.Second)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		_, live := s.jobs[id]
+		s.mu.Unlock()
+		if !live {
+			return nil
+		}
+		select {
+		case _, ok := <-events:
+			if !ok { // dropped for falling behind: listen again
+				cancel()
+				events, cancel = s.Subscribe(1024)
+			}
+		case <-deadline.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

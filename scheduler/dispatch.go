@@ -1,0 +1,134 @@
+package scheduler
+
+import (
+	"container/heap"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/job"
+)
+
+// workItem is a task picked to run, to be published once the lock is released.
+type workItem struct {
+	work *dispatch.Work
+	js   *jobState
+	t    *task
+}
+
+// dispatchLocked picks tasks for every free slot, best job first, and marks
+// them dispatched. The caller publishes what it returns after unlocking.
+func (s *Scheduler) dispatchLocked() []*workItem {
+	var out []*workItem
+	for _, p := range s.pools {
+		for p.used < p.slots && p.eligible.Len() > 0 {
+			js := p.eligible[0]
+			t := js.tasks[heap.Pop(&js.queued).(int)]
+			t.dispatched = t.Attempt + 1
+			js.active++
+			p.used++
+			p.fix(js)
+			out = append(out, &workItem{work: s.work(js, t), js: js, t: t})
+		}
+	}
+	return out
+}
+
+// work builds the message for a task's next attempt.
+func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
+	tmpl := js.spec.Template
+	env := map[string]string{
+		"BERTH_JOB_ID":     strconv.FormatInt(js.id, 10),
+		"BERTH_TASK_INDEX": strconv.Itoa(t.Index),
+		"BERTH_ATTEMPT":    strconv.Itoa(t.dispatched),
+	}
+	if js.spec.Name != "" {
+		env["BERTH_JOB_NAME"] = js.spec.Name
+	}
+	if len(js.spec.Inputs) > 0 {
+		env["BERTH_INPUT"] = t.Input
+		tmpl.Command = strings.ReplaceAll(tmpl.Command, "{}", t.Input)
+		tmpl.Args = make([]string, len(js.spec.Template.Args))
+		for i, a := range js.spec.Template.Args {
+			tmpl.Args[i] = strings.ReplaceAll(a, "{}", t.Input)
+		}
+	}
+	tmpl.Env = maps.Clone(tmpl.Env)
+	return &dispatch.Work{
+		TaskKey:  dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.dispatched},
+		Name:     js.spec.Name,
+		Template: tmpl,
+		Input:    t.Input,
+		Env:      env,
+		Dir:      s.cfg.DataDir.TaskDir(js.id, t.Index),
+	}
+}
+
+// publish sends picked work to the stream. A task whose publish fails goes
+// back to the queue and is retried a second later.
+func (s *Scheduler) publish(items []*workItem) {
+	failed := false
+	for _, it := range items {
+		err := s.cfg.Dispatcher.PublishWork(s.ctx, it.work)
+		if err == nil {
+			continue
+		}
+		s.log.Error("publishing work", "task", it.work.TaskKey, "err", err)
+		failed = true
+		s.mu.Lock()
+		if it.t.dispatched == it.work.Attempt && !it.t.State.Terminal() {
+			s.undispatchLocked(it.js, it.t)
+			heap.Push(&it.js.queued, it.t.Index)
+			it.js.pool.fix(it.js)
+		}
+		s.mu.Unlock()
+	}
+	if failed && s.ctx.Err() == nil {
+		s.mu.Lock()
+		if s.retry == nil {
+			s.retry = time.AfterFunc(time.Second, s.redispatch)
+		} else {
+			s.retry.Reset(time.Second)
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Scheduler) redispatch() {
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	works := s.dispatchLocked()
+	s.mu.Unlock()
+	s.publish(works)
+}
+
+// undispatchLocked frees the slot of a dispatched but unclaimed task.
+func (s *Scheduler) undispatchLocked(js *jobState, t *task) {
+	if t.dispatched == 0 {
+		return
+	}
+	t.dispatched = 0
+	js.active--
+	js.pool.used--
+}
+
+// taskDir fills in the paths of a task's output files.
+func (s *Scheduler) setPaths(t *task) {
+	dir := s.cfg.DataDir.TaskDir(t.JobID, t.Index)
+	t.Stdout = dir + "/" + datadir.StdoutFile
+	t.Stderr = dir + "/" + datadir.StderrFile
+}
+
+// retryable reports whether an attempt that ended so may be run again.
+func retryable(sub job.SubState) bool {
+	switch sub.Kind {
+	case job.ReasonCanceled, job.ReasonTimeLimit, job.ReasonStartFailed, job.ReasonDependency:
+		return false
+	}
+	return true
+}

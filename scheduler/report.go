@@ -1,0 +1,250 @@
+package scheduler
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/store"
+)
+
+// HandleClaim grants a worker the right to start an attempt, once: only the
+// attempt last dispatched, and only while the task still waits for it.
+func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch.ClaimReply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	js, t := s.lookupLocked(c.Job, c.Index)
+	switch {
+	case t == nil:
+		return dispatch.ClaimReply{Reason: fmt.Sprintf("task %d.%d has ended or was removed", c.Job, c.Index)}
+	case t.dispatched != c.Attempt:
+		return dispatch.ClaimReply{Reason: fmt.Sprintf("attempt %d of task %d.%d is not on offer", c.Attempt, c.Job, c.Index)}
+	}
+	now := s.cfg.Now().UTC()
+	t.dispatched = 0
+	t.Attempt = c.Attempt
+	t.Worker, t.Host = c.Worker, c.Host
+	t.StartedAt, t.FinishedAt = &now, nil
+	t.ExitCode, t.Signal, t.Message = nil, "", ""
+	t.PID, t.ContainerID, t.CPUTime, t.MaxRSS = 0, "", 0, 0
+	s.setPaths(t)
+	js.setState(t, job.Running, job.SubState{})
+	if err := s.commitLocked(ctx, []change{{js, t}}); err != nil {
+		return dispatch.ClaimReply{Reason: "recording the start: " + err.Error()}
+	}
+	s.workerLocked(c.Worker, now).tasks[t] = js
+	return dispatch.ClaimReply{OK: true}
+}
+
+// HandleEvent records what a worker reports of an attempt. It returns nil
+// once the change is committed (or was already), so the worker may ack.
+func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) error {
+	s.mu.Lock()
+	js, t := s.lookupLocked(e.Job, e.Index)
+	if t == nil || t.Attempt != e.Attempt || !t.State.Active() {
+		s.mu.Unlock()
+		return nil // stale or repeated: what it says is already recorded
+	}
+	now := s.cfg.Now().UTC()
+	var changes []change
+	switch e.Kind {
+	case dispatch.EventStarted:
+		t.PID, t.ContainerID = e.PID, e.ContainerID
+		changes = []change{{js, t}}
+	case dispatch.EventSuspended:
+		if t.State == job.Running {
+			js.setState(t, job.Suspended, job.SubState{})
+			changes = []change{{js, t}}
+		}
+	case dispatch.EventResumed:
+		if t.State == job.Suspended {
+			js.setState(t, job.Running, job.SubState{})
+			changes = []change{{js, t}}
+		}
+	case dispatch.EventEnded:
+		if e.End == nil {
+			s.mu.Unlock()
+			return fmt.Errorf("ended event of %d.%d without its end", e.Job, e.Index)
+		}
+		changes = s.endLocked(js, t, e.End, now)
+	default:
+		s.mu.Unlock()
+		return fmt.Errorf("unknown event kind %q", e.Kind)
+	}
+	err := s.commitLocked(ctx, changes)
+	var works []*workItem
+	if err == nil {
+		works = s.dispatchLocked()
+	}
+	s.mu.Unlock()
+	s.publish(works)
+	return err
+}
+
+// endLocked records the end of an active attempt: a rerunnable job that
+// failed for a reason worth retrying is requeued while attempts remain.
+func (s *Scheduler) endLocked(js *jobState, t *task, end *dispatch.End, now time.Time) []change {
+	t.FinishedAt = &now
+	t.ExitCode, t.Signal, t.Message = end.ExitCode, end.Signal, end.Message
+	t.CPUTime, t.MaxRSS = end.CPUTime, end.MaxRSS
+	if ws := s.workers[t.Worker]; ws != nil {
+		delete(ws.tasks, t)
+	}
+	js.active--
+	js.pool.used--
+	tmpl := &js.spec.Template
+	if end.State == job.Failed && tmpl.Rerunnable && t.Attempt < tmpl.MaxAttempts && retryable(end.SubState) {
+		js.setState(t, job.Requeued, job.SubState{Kind: job.ReasonRetrying, Value: end.SubState.String()})
+		heap.Push(&js.queued, t.Index)
+	} else {
+		js.setState(t, end.State, end.SubState)
+	}
+	js.pool.fix(js)
+	s.recordSizes(t)
+	changes := []change{{js, t}}
+	if js.ended() {
+		changes = append(changes, s.jobEndedLocked(js, now)...)
+	}
+	return changes
+}
+
+// recordSizes notes how much output an ended attempt left, for HasMoreData.
+func (s *Scheduler) recordSizes(t *task) {
+	dir := s.cfg.DataDir.TaskDir(t.JobID, t.Index)
+	size := func(name string) int64 {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	sizes := store.Offsets{Stdout: size(datadir.StdoutFile), Stderr: size(datadir.StderrFile), Results: size(datadir.ResultFile)}
+	if sizes == (store.Offsets{}) {
+		return
+	}
+	if err := s.cfg.Store.OutputSizesSet(s.ctx, t.JobID, t.Index, sizes); err != nil {
+		s.log.Error("recording output sizes", "task", t.Ref(), "err", err)
+	}
+}
+
+// HandleHeartbeat notes that a worker is alive. Attempts the scheduler
+// believes run there but the worker no longer holds are lost; attempts
+// granted since the heartbeat was written are spared.
+func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) {
+	s.mu.Lock()
+	now := s.cfg.Now().UTC()
+	ws := s.workerLocked(hb.Worker, now)
+	ws.hb = *hb
+	held := make(map[dispatch.TaskKey]bool, len(hb.Running))
+	for _, k := range hb.Running {
+		held[k] = true
+	}
+	var changes []change
+	for t, js := range ws.tasks {
+		k := dispatch.TaskKey{Job: t.JobID, Index: t.Index, Attempt: t.Attempt}
+		if held[k] || t.StartedAt == nil || t.StartedAt.After(now.Add(-recentClaim)) {
+			continue
+		}
+		changes = append(changes, s.loseLocked(js, t, fmt.Sprintf("worker %s no longer runs it", hb.Worker), now)...)
+	}
+	err := s.commitLocked(s.ctx, changes)
+	var works []*workItem
+	if err == nil {
+		works = s.dispatchLocked()
+	}
+	s.mu.Unlock()
+	s.publish(works)
+}
+
+// recentClaim spares attempts claimed this recently from being taken as lost
+// by a heartbeat, which the worker may have written before the claim's reply.
+const recentClaim = 5 * time.Second
+
+func (s *Scheduler) loseLocked(js *jobState, t *task, why string, now time.Time) []change {
+	return s.endLocked(js, t, &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: job.ReasonLost}, Message: why}, now)
+}
+
+func (s *Scheduler) workerLocked(id string, now time.Time) *workerState {
+	ws, ok := s.workers[id]
+	if !ok {
+		ws = &workerState{tasks: map[*task]*jobState{}}
+		s.workers[id] = ws
+	}
+	ws.lastSeen = now
+	return ws
+}
+
+// watchWorkers takes the tasks of workers unheard of for WorkerTimeout as lost.
+func (s *Scheduler) watchWorkers() {
+	defer s.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s.mu.Lock()
+		now := s.cfg.Now().UTC()
+		var changes []change
+		for id, ws := range s.workers {
+			idle := now.Sub(ws.lastSeen)
+			if idle > s.cfg.WorkerTimeout {
+				for t, js := range ws.tasks {
+					changes = append(changes, s.loseLocked(js, t, fmt.Sprintf("worker %s not heard from for %s", id, idle.Round(time.Second)), now)...)
+				}
+			}
+			if idle > 10*s.cfg.WorkerTimeout && len(ws.tasks) == 0 {
+				delete(s.workers, id)
+			}
+		}
+		var works []*workItem
+		if len(changes) > 0 && s.commitLocked(s.ctx, changes) == nil {
+			works = s.dispatchLocked()
+		}
+		s.mu.Unlock()
+		s.publish(works)
+	}
+}
+
+// Workers lists the workers heard from recently.
+func (s *Scheduler) Workers() []dispatch.WorkerStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	out := make([]dispatch.WorkerStatus, 0, len(s.workers))
+	for id, ws := range s.workers {
+		st := dispatch.WorkerStatus{Heartbeat: ws.hb, LastSeen: ws.lastSeen, Alive: now.Sub(ws.lastSeen) <= s.cfg.WorkerTimeout}
+		st.Worker = id
+		out = append(out, st)
+	}
+	return out
+}
+
+func (s *Scheduler) lookupLocked(id int64, index int) (*jobState, *task) {
+	js := s.jobs[id]
+	if js == nil {
+		return nil, nil
+	}
+	t := js.tasks[index]
+	if t == nil {
+		return js, nil
+	}
+	return js, t
+}
+
+// taskRef renders a task's address for messages.
+func taskRef(js *jobState, index int) string {
+	if js.isArray() {
+		return strconv.FormatInt(js.id, 10) + "." + strconv.Itoa(index)
+	}
+	return strconv.FormatInt(js.id, 10)
+}

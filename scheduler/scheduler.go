@@ -1,0 +1,168 @@
+// Package scheduler decides what runs: queue order and priority, holds, job
+// arrays and their max-parallel, dependencies, per-pool slot limits, retries.
+// It is the only writer of job state: the server asks it to submit and
+// control jobs, and workers report to it (claims, events, heartbeats) through
+// dispatch. Every change is committed to the store before it is acknowledged.
+//
+// The scheduler keeps the unended jobs in memory, rebuilt from the store at
+// start. One mutex guards that state; store writes happen under it, so the
+// order of commits is the order of decisions. Requests to workers (control)
+// are sent without it held.
+package scheduler
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/store"
+)
+
+// Dispatcher carries work and control to workers. dispatch.Publisher (with
+// dispatch's Control) implements it.
+type Dispatcher interface {
+	PublishWork(ctx context.Context, w *dispatch.Work) error
+	PurgeWork(ctx context.Context) error
+	Control(ctx context.Context, worker string, c *dispatch.Control) (*dispatch.ControlReply, error)
+}
+
+// Config configures a Scheduler.
+type Config struct {
+	// Store keeps the jobs. Required.
+	Store *store.Store
+	// Dispatcher sends work and control to workers. Required.
+	Dispatcher Dispatcher
+	// DataDir holds the tasks' files. Required.
+	DataDir datadir.Dir
+	// Slots bounds the tasks running at once in each pool named. Pools not
+	// named get DefaultSlots.
+	Slots map[string]int
+	// DefaultSlots is the slot limit of pools not in Slots. Defaults to the
+	// number of CPUs.
+	DefaultSlots int
+	// StopGrace is the time between SIGTERM and SIGKILL when a job is
+	// stopped. Defaults to StopGraceDefault.
+	StopGrace time.Duration
+	// WorkerTimeout is how long a worker may go unheard before its tasks
+	// are taken as lost. Defaults to dispatch.WorkerTimeout.
+	WorkerTimeout time.Duration
+	// Logger receives the scheduler's logs. Defaults to discarding them.
+	Logger *slog.Logger
+	// Now returns the current time. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// StopGraceDefault is the default time a stopped job gets to exit after SIGTERM.
+const StopGraceDefault = 10 * time.Second
+
+func (c Config) withDefaults() Config {
+	c.DefaultSlots = cmp.Or(c.DefaultSlots, runtime.NumCPU())
+	c.StopGrace = cmp.Or(c.StopGrace, StopGraceDefault)
+	c.WorkerTimeout = cmp.Or(c.WorkerTimeout, dispatch.WorkerTimeout)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Store == nil:
+		return errors.New("scheduler: Config.Store is required")
+	case c.Dispatcher == nil:
+		return errors.New("scheduler: Config.Dispatcher is required")
+	case c.DataDir == "":
+		return errors.New("scheduler: Config.DataDir is required")
+	case c.DefaultSlots < 0:
+		return errors.New("scheduler: Config.DefaultSlots must not be negative")
+	}
+	for p, n := range c.Slots {
+		if n < 1 {
+			return fmt.Errorf("scheduler: Config.Slots[%q] must be 1 or more", p)
+		}
+	}
+	return nil
+}
+
+// Scheduler is the state machine of jobs. Create it with New, then Start.
+type Scheduler struct {
+	cfg Config
+	log *slog.Logger
+
+	mu         sync.Mutex
+	jobs       map[int64]*jobState // unended jobs
+	pools      map[string]*pool
+	workers    map[string]*workerState
+	dependents map[int64][]int64 // job → unended jobs waiting for it
+	subs       map[*subscriber]struct{}
+	seq        uint64
+	retry      *time.Timer // re-dispatch after a failed publish
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a scheduler; Start loads the store and begins dispatching.
+func New(cfg Config) (*Scheduler, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Scheduler{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		jobs:       make(map[int64]*jobState),
+		pools:      make(map[string]*pool),
+		workers:    make(map[string]*workerState),
+		dependents: make(map[int64][]int64),
+		subs:       make(map[*subscriber]struct{}),
+	}, nil
+}
+
+// Start rebuilds the queue from the store, purges stale work from the
+// stream (the store is the source of truth; every queued task is dispatched
+// anew) and starts dispatching. It returns once the scheduler is ready.
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.cfg.Dispatcher.PurgeWork(ctx); err != nil {
+		return fmt.Errorf("scheduler: purging stale work: %w", err)
+	}
+	if err := s.load(ctx); err != nil {
+		return fmt.Errorf("scheduler: loading jobs: %w", err)
+	}
+	s.wg.Add(1)
+	go s.watchWorkers()
+	s.mu.Lock()
+	works := s.dispatchLocked()
+	s.mu.Unlock()
+	s.publish(works)
+	return nil
+}
+
+// Stop ends the scheduler's background work and closes all subscriptions.
+func (s *Scheduler) Stop() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.retry != nil {
+		s.retry.Stop()
+	}
+	for sub := range s.subs {
+		s.dropLocked(sub)
+	}
+}

@@ -1,0 +1,333 @@
+package scheduler
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/store"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeDispatcher records what the scheduler publishes. The tests play the
+// worker: they claim the published work and report events by hand.
+type fakeDispatcher struct {
+	mu       sync.Mutex
+	works    []*dispatch.Work
+	controls []dispatch.Control
+	purged   int
+}
+
+func (f *fakeDispatcher) PublishWork(_ context.Context, w *dispatch.Work) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.works = append(f.works, w)
+	return nil
+}
+
+func (f *fakeDispatcher) PurgeWork(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.purged++
+	f.works = nil
+	return nil
+}
+
+func (f *fakeDispatcher) Control(_ context.Context, _ string, c *dispatch.Control) (*dispatch.ControlReply, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.controls = append(f.controls, *c)
+	return &dispatch.ControlReply{OK: true}, nil
+}
+
+// take removes and returns the published work.
+func (f *fakeDispatcher) take() []*dispatch.Work {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.works
+	f.works = nil
+	return w
+}
+
+type bundle struct {
+	s    *Scheduler
+	st   *store.Store
+	disp *fakeDispatcher
+	dir  datadir.Dir
+	ctx  context.Context
+}
+
+func setup(t *testing.T, cfg Config) *bundle {
+	t.Helper()
+	dir := datadir.Dir(t.TempDir())
+	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(string(dir), "berth.db"), Sync: "normal"})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	b := &bundle{st: st, disp: &fakeDispatcher{}, dir: dir, ctx: context.Background()}
+	b.start(t, cfg)
+	return b
+}
+
+func (b *bundle) start(t *testing.T, cfg Config) {
+	t.Helper()
+	cfg.Store, cfg.Dispatcher, cfg.DataDir = b.st, b.disp, b.dir
+	s, err := New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Start(b.ctx))
+	t.Cleanup(s.Stop)
+	b.s = s
+}
+
+func (b *bundle) submit(t *testing.T, spec job.Spec) int64 {
+	t.Helper()
+	id, err := b.s.Submit(b.ctx, spec)
+	require.NoError(t, err)
+	return id
+}
+
+// run claims a work item as worker "w1".
+func (b *bundle) run(t *testing.T, w *dispatch.Work) {
+	t.Helper()
+	rep := b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "w1", Host: "h"})
+	require.True(t, rep.OK, rep.Reason)
+}
+
+// end reports a claimed attempt's exit.
+func (b *bundle) end(t *testing.T, w *dispatch.Work, code int) {
+	t.Helper()
+	end := &dispatch.End{State: job.Done, SubState: job.ExitCode(code), ExitCode: &code}
+	if code != 0 {
+		end.State = job.Failed
+	}
+	require.NoError(t, b.s.HandleEvent(b.ctx, &dispatch.Event{TaskKey: w.TaskKey, Worker: "w1", Kind: dispatch.EventEnded, End: end}))
+}
+
+func (b *bundle) task(t *testing.T, id int64, idx int) *job.Task {
+	t.Helper()
+	tk, err := b.st.TaskGet(b.ctx, id, idx)
+	require.NoError(t, err)
+	return tk
+}
+
+func cmdSpec(name string) job.Spec {
+	return job.Spec{Name: name, Template: job.Template{Command: "true"}}
+}
+
+func TestPriorityThenFIFO(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	first := b.submit(t, cmdSpec("first"))
+	busy := b.disp.take()
+	require.Len(t, busy, 1)
+	require.Equal(t, first, busy[0].Job)
+	b.run(t, busy[0])
+
+	a := b.submit(t, cmdSpec("a"))
+	bb := b.submit(t, cmdSpec("b"))
+	spec := cmdSpec("urgent")
+	spec.Priority = 5
+	urgent := b.submit(t, spec)
+	require.Empty(t, b.disp.take(), "the only slot is busy")
+
+	var order []int64
+	prev := busy[0]
+	for range 3 {
+		b.end(t, prev, 0)
+		ws := b.disp.take()
+		require.Len(t, ws, 1)
+		order = append(order, ws[0].Job)
+		b.run(t, ws[0])
+		prev = ws[0]
+	}
+	require.Equal(t, []int64{urgent, a, bb}, order)
+}
+
+func TestArrayMaxParallel(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 8})
+	spec := cmdSpec("arr")
+	spec.Array = &job.Array{Begin: 1, End: 10, Step: 1}
+	spec.MaxParallel = 3
+	id := b.submit(t, spec)
+	running := b.disp.take()
+	require.Len(t, running, 3)
+	seen := map[int]bool{}
+	for len(running) > 0 {
+		require.LessOrEqual(t, len(running), 3)
+		w := running[0]
+		running = running[1:]
+		seen[w.Index] = true
+		b.run(t, w)
+		b.end(t, w, 0)
+		running = append(running, b.disp.take()...)
+	}
+	require.Len(t, seen, 10)
+	j, err := b.st.JobGet(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, job.Done, j.State)
+}
+
+func TestDependencies(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 4})
+	a := b.submit(t, cmdSpec("a"))
+	specB := cmdSpec("b")
+	specB.After = []int64{a}
+	bID := b.submit(t, specB)
+	specC := cmdSpec("c")
+	specC.After = []int64{bID}
+	cID := b.submit(t, specC)
+	ok := b.submit(t, cmdSpec("ok"))
+	specD := cmdSpec("d")
+	specD.After = []int64{ok}
+	dID := b.submit(t, specD)
+
+	require.Equal(t, job.SubState{Kind: job.ReasonDependsOn, Value: "1"}, b.task(t, bID, 0).SubState)
+	ws := b.disp.take()
+	require.Len(t, ws, 2, "only a and ok may start")
+	for _, w := range ws {
+		b.run(t, w)
+		code := 0
+		if w.Job == a {
+			code = 1
+		}
+		b.end(t, w, code)
+	}
+	require.Equal(t, job.Failed, b.task(t, bID, 0).State)
+	require.Equal(t, job.SubState{Kind: job.ReasonDependency, Value: "1"}, b.task(t, bID, 0).SubState)
+	require.Equal(t, job.Failed, b.task(t, cID, 0).State, "failure cascades")
+	ws = b.disp.take()
+	require.Len(t, ws, 1)
+	require.Equal(t, dID, ws[0].Job)
+	require.Empty(t, b.task(t, dID, 0).SubState.Kind)
+
+	// A dependency that already failed fails the job at submit; a missing one is refused.
+	specE := cmdSpec("e")
+	specE.After = []int64{a}
+	eID := b.submit(t, specE)
+	require.Equal(t, job.Failed, b.task(t, eID, 0).State)
+	specF := cmdSpec("f")
+	specF.After = []int64{999}
+	_, err := b.s.Submit(b.ctx, specF)
+	var fe *job.FieldError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, "after[0]", fe.Field)
+}
+
+func TestHoldRelease(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 4})
+	spec := cmdSpec("held")
+	spec.Hold = true
+	id := b.submit(t, spec)
+	require.Empty(t, b.disp.take())
+	require.Equal(t, job.QueuedHeld, b.task(t, id, 0).State)
+	_, err := b.s.Control(b.ctx, job.Ref{Job: id}, job.Hold)
+	require.ErrorIs(t, err, job.ErrInvalidState)
+	n, err := b.s.Control(b.ctx, job.Ref{Job: id}, job.Release)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	ws := b.disp.take()
+	require.Len(t, ws, 1)
+
+	// Holding a dispatched task withdraws it: its claim is refused.
+	n, err = b.s.Control(b.ctx, job.Ref{Job: id}, job.Hold)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	rep := b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: ws[0].TaskKey, Worker: "w1"})
+	require.False(t, rep.OK)
+}
+
+func TestRetryRerunnable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	spec := cmdSpec("flaky")
+	spec.Template.Rerunnable = true
+	spec.Template.MaxAttempts = 3
+	id := b.submit(t, spec)
+	for attempt := 1; attempt <= 3; attempt++ {
+		ws := b.disp.take()
+		require.Len(t, ws, 1)
+		require.Equal(t, attempt, ws[0].Attempt)
+		b.run(t, ws[0])
+		b.end(t, ws[0], 2)
+		if attempt < 3 {
+			require.Equal(t, job.Requeued, b.task(t, id, 0).State)
+		}
+	}
+	tk := b.task(t, id, 0)
+	require.Equal(t, job.Failed, tk.State)
+	require.Equal(t, 3, tk.Attempt)
+	require.Empty(t, b.disp.take())
+}
+
+func TestClaimOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	b.submit(t, cmdSpec("x"))
+	w := b.disp.take()[0]
+	b.run(t, w)
+	rep := b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "w2"})
+	require.False(t, rep.OK, "a second claim of the same attempt")
+	// A repeated end is acknowledged and changes nothing.
+	b.end(t, w, 0)
+	b.end(t, w, 1)
+	require.Equal(t, job.Done, b.task(t, w.Job, 0).State)
+}
+
+func TestTerminateQueued(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	b.submit(t, cmdSpec("busy"))
+	w := b.disp.take()[0]
+	b.run(t, w)
+	spec := cmdSpec("arr")
+	spec.Array = &job.Array{Begin: 1, End: 4, Step: 1}
+	id := b.submit(t, spec)
+	n, err := b.s.Control(b.ctx, job.Ref{Job: id}, job.Terminate)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	j, err := b.st.JobGet(b.ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, job.Failed, j.State)
+	require.Equal(t, job.ReasonCanceled, b.task(t, id, 2).SubState.Kind)
+	// Terminating a running task goes to its worker.
+	_, err = b.s.Control(b.ctx, job.Ref{Job: w.Job}, job.Terminate)
+	require.NoError(t, err)
+	require.Len(t, b.disp.controls, 1)
+	require.Equal(t, job.ReasonCanceled, b.disp.controls[0].Reason)
+}
+
+func TestRestartAndLostWorker(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 2, WorkerTimeout: 300 * time.Millisecond})
+	spec := cmdSpec("r")
+	spec.Template.Rerunnable = true
+	runID := b.submit(t, spec)
+	w := b.disp.take()[0]
+	b.run(t, w)
+	queued := make([]int64, 3)
+	for i := range queued {
+		queued[i] = b.submit(t, cmdSpec("q"))
+	}
+	b.disp.take()
+	b.s.Stop()
+
+	// A new scheduler on the same store re-dispatches what was queued and
+	// keeps the running task until its worker is overdue.
+	b.start(t, Config{DefaultSlots: 2, WorkerTimeout: 300 * time.Millisecond})
+	ws := b.disp.take()
+	require.Len(t, ws, 1, "one slot is still held by the running task")
+	require.Equal(t, job.Running, b.task(t, runID, 0).State)
+	require.Eventually(t, func() bool {
+		return b.task(t, runID, 0).State == job.Requeued
+	}, 5*time.Second, 50*time.Millisecond, "the silent worker's task is lost and requeued")
+	tk := b.task(t, runID, 0)
+	require.Equal(t, job.ReasonRetrying, tk.SubState.Kind)
+	require.Contains(t, tk.SubState.Value, "LOST")
+}
