@@ -2,4 +2,30 @@
 // over NATS JetStream. It starts the embedded NATS server of `berth serve`,
 // declares the streams, and gives both sides typed helpers for the subjects
 // listed in messages.go.
+//
+// # Pieces
+//
+//   - Server: the embedded NATS server (JetStream on a file store, token or
+//     user/password auth always on). It can be shut down and started again
+//     on the same store and port; clients reconnect on their own.
+//   - Connect and Conn: a connection that reconnects forever and buffers
+//     what is published meanwhile, so a worker rides out a server restart.
+//   - EnsureStreams: declares BERTH_WORK (work-queue retention).
+//   - Server side: Publisher (PublishWork, PurgeWork), Conn.ServeClaims,
+//     Conn.ServeEvents, Conn.SubscribeHeartbeats, Conn.Control.
+//   - Worker side: Conn.WorkSource (the pool's shared durable pull consumer
+//     "pool-<pool>") with Fetch and Delivery, Conn.Claim, Conn.SendEvent,
+//     Conn.PublishHeartbeat, Conn.ServeControl.
+//
+// # Delivery guarantees
+//
+// Claims and events are requests; the worker retries them until answered
+// (SendEvent until answered OK), so the server may see an event more than
+// once and must treat them idempotently, keyed by TaskKey and Kind. The
+// server subscribes to both in the queue group QueueServer, so that of
+// several server replicas one handles each.
+//
+// Work messages carry a JetStream message ID unique per PublishWork call: it
+// only drops JetStream's own publish retries, never a re-publication of the
+// same attempt after PurgeWork.
 package dispatch

@@ -49,6 +49,9 @@ type TaskKey struct {
 // Work is a task to run, as published on the work stream.
 type Work struct {
 	TaskKey
+	// Pool is the pool the task runs in; it picks the subject the work is
+	// published on. Defaults to job.PoolDefault.
+	Pool string `json:"pool,omitempty"`
 	Name string `json:"name,omitempty"`
 	// Template is the task's template with "{}" already replaced by its input.
 	Template job.Template `json:"template"`
@@ -136,9 +139,11 @@ type Control struct {
 	TaskKey
 	Action job.Action `json:"action"`
 	// Grace is the time between SIGTERM and SIGKILL for terminate.
+	// Defaults to the worker's stop grace (10s unless configured).
 	Grace job.Duration `json:"grace,omitempty"`
 	// Reason is recorded as the sub-state of a terminated task
-	// (CANCELED, TIME_LIMIT).
+	// (CANCELED, TIME_LIMIT). Without one, the end says how the task
+	// exited (SIGNAL SIGTERM, say).
 	Reason job.Reason `json:"reason,omitempty"`
 }
 

@@ -7,15 +7,29 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/berth-run/berth/job"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // Store is an open database. It is safe for concurrent use.
 type Store struct {
-	// implementation fields
+	// w has a single connection: writers queue for it in Go instead of
+	// meeting SQLITE_BUSY, and every write method is one transaction on it.
+	w *sql.DB
+	// r is the pool of query-only connections; in WAL mode readers see a
+	// consistent snapshot and never block the writer.
+	r *sql.DB
 }
 
 // Config configures Open.
@@ -28,140 +42,139 @@ type Config struct {
 	Sync string
 }
 
+// Sync levels for Config.Sync.
+const (
+	SyncFull    = "full"
+	SyncNormal  = "normal"
+	SyncDefault = SyncFull
+)
+
+// busyTimeout bounds the wait for another process holding the database lock
+// (a second berth on the same file, a backup); in-process writers never wait
+// on SQLite since they share one connection.
+const busyTimeout = 10 * time.Second
+
+// WithDefaults returns a copy of c with defaults filled in.
+func (c Config) WithDefaults() Config {
+	c.Sync = cmp.Or(c.Sync, SyncDefault)
+	return c
+}
+
+func (c *Config) validate() error {
+	if c.Path == "" {
+		return errors.New("store config: Path is required")
+	}
+	if c.Sync != SyncFull && c.Sync != SyncNormal {
+		return fmt.Errorf("store config: Sync %q must be %q or %q", c.Sync, SyncNormal, SyncFull)
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the database and applies migrations.
-func Open(ctx context.Context, cfg Config) (*Store, error) { panic("unimplemented") }
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	pragmas := url.Values{}
+	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	pragmas.Add("_pragma", "foreign_keys(1)")
+	pragmas.Add("_pragma", "synchronous("+cfg.Sync+")")
+
+	wq := maps.Clone(pragmas)
+	wq.Add("_pragma", "journal_mode(WAL)")
+	// IMMEDIATE takes the write lock at BEGIN, so a transaction that reads
+	// before writing cannot fail to upgrade its lock halfway.
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", dsn(cfg.Path, wq))
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
+	}
+
+	rq := maps.Clone(pragmas)
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", dsn(cfg.Path, rq))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// dsn builds a file: URI so that any path works: SQLite decodes the %-escapes
+// and ignores the driver's own parameters.
+func dsn(path string, q url.Values) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + q.Encode()
+}
 
 // Close closes the database.
-func (s *Store) Close() error { panic("unimplemented") }
-
-// JobInsertParams is a job to record with all its tasks.
-type JobInsertParams struct {
-	Spec        job.Spec // with defaults already applied
-	SubmittedAt time.Time
-	// State and SubState are the initial state of every task: Queued or
-	// QueuedHeld, with a sub-state such as HELD or WAITING.
-	State    job.State
-	SubState job.SubState
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// JobInsert records a job and all its tasks in one transaction and returns
-// the job's new ID. IDs are assigned in increasing order and never reused.
-func (s *Store) JobInsert(ctx context.Context, p *JobInsertParams) (int64, error) {
-	panic("unimplemented")
+// write runs fn in one transaction on the write connection.
+func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
-// TasksPut writes the given tasks whole (state, sub-state and Info, keyed by
-// JobID and Index) in one transaction. For each task whose state, sub-state
-// or attempt differs from the stored one it appends a row to the task's
-// history, stamped at. A job whose tasks have all ended gets its FinishedAt
-// set to at. Tasks of deleted jobs are ignored.
-func (s *Store) TasksPut(ctx context.Context, tasks []*job.Task, at time.Time) error {
-	panic("unimplemented")
+// read runs fn in one read transaction, so that its queries see one snapshot.
+func (s *Store) read(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
 }
 
-// ActiveTask is an unended task with what the scheduler needs of its job.
-type ActiveTask struct {
-	Task job.Task
-	Spec *job.Spec // shared by all tasks of the same job
+// Times are stored as integer Unix nanoseconds: compact, and they sort.
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+func nullNanos(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixNano()
 }
 
-// TasksActive calls fn for every task not in a terminal state, in job ID then
-// index order, with one *job.Spec value per job. Used by the scheduler to
-// rebuild its queue on start.
-func (s *Store) TasksActive(ctx context.Context, fn func(*ActiveTask) error) error {
-	panic("unimplemented")
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func fromNullNanos(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNanos(n.Int64)
+	return &t
 }
 
-// JobListParams filters JobList. Zero fields do not filter.
-type JobListParams struct {
-	States []job.State // jobs whose summarized state is one of these
-	// NameGlob matches the job name with shell glob rules (*, ?, [...]).
-	NameGlob string
-	Labels   map[string]string // all must match
-	Since    time.Time         // submitted at or after
-	IDs      []int64
-	// AfterID and Limit page through jobs in ID order. Limit defaults to 1000.
-	AfterID int64
-	Limit   int
+func errNoJob(id int64) error { return fmt.Errorf("no job %d: %w", id, job.ErrNotFound) }
+
+func errNoTask(id int64, index int) error {
+	r := job.Ref{Job: id, Index: index, HasIndex: index != 0}
+	return fmt.Errorf("no task %s: %w", r, job.ErrNotFound)
 }
-
-// JobList returns jobs in ID order, with State, Tasks counts, TaskCount,
-// FinishedAt and HasMoreData filled in.
-func (s *Store) JobList(ctx context.Context, p *JobListParams) ([]*job.Job, error) {
-	panic("unimplemented")
-}
-
-// JobGet returns one job; job.ErrNotFound (wrapped) if there is none.
-func (s *Store) JobGet(ctx context.Context, id int64) (*job.Job, error) {
-	panic("unimplemented")
-}
-
-// TaskListParams filters TaskList.
-type TaskListParams struct {
-	JobID  int64
-	States []job.State
-	// AfterIndex and Limit page through tasks in index order (AfterIndex is
-	// exclusive; use -1 to start). Limit defaults to 1000.
-	AfterIndex int
-	Limit      int
-}
-
-// TaskList returns a job's tasks in index order.
-func (s *Store) TaskList(ctx context.Context, p *TaskListParams) ([]*job.Task, error) {
-	panic("unimplemented")
-}
-
-// TaskGet returns one task; job.ErrNotFound (wrapped) if there is none.
-func (s *Store) TaskGet(ctx context.Context, jobID int64, index int) (*job.Task, error) {
-	panic("unimplemented")
-}
-
-// Transition is one row of a task's state history.
-type Transition struct {
-	Attempt  int          `json:"attempt"`
-	State    job.State    `json:"state"`
-	SubState job.SubState `json:"substate,omitzero"`
-	Time     time.Time    `json:"time"`
-}
-
-// TaskHistory returns a task's state changes, oldest first.
-func (s *Store) TaskHistory(ctx context.Context, jobID int64, index int) ([]Transition, error) {
-	panic("unimplemented")
-}
-
-// Offsets are how far receive has read a task's stdout, stderr and results
-// (byte offsets into the files).
-type Offsets struct {
-	Stdout  int64 `json:"stdout"`
-	Stderr  int64 `json:"stderr"`
-	Results int64 `json:"results"`
-}
-
-// ReceiveOffsets returns a task's receive offsets (zero if never received).
-func (s *Store) ReceiveOffsets(ctx context.Context, jobID int64, index int) (Offsets, error) {
-	panic("unimplemented")
-}
-
-// ReceiveOffsetsSet records a task's receive offsets. A task whose offsets
-// fall short of its file sizes HasMoreData; the caller passes the sizes it saw.
-func (s *Store) ReceiveOffsetsSet(ctx context.Context, jobID int64, index int, o Offsets, sizes Offsets) error {
-	panic("unimplemented")
-}
-
-// OutputSizesSet records the sizes of a task's output files when it ends, for
-// HasMoreData.
-func (s *Store) OutputSizesSet(ctx context.Context, jobID int64, index int, sizes Offsets) error {
-	panic("unimplemented")
-}
-
-// JobDelete removes a job, its tasks and their history. It does not check
-// states: the scheduler decides whether a job may go.
-func (s *Store) JobDelete(ctx context.Context, id int64) error { panic("unimplemented") }
-
-// MetaGet and MetaSet keep small server-wide values (server ID, ...).
-func (s *Store) MetaGet(ctx context.Context, key string) (string, bool, error) {
-	panic("unimplemented")
-}
-
-// MetaSet sets a server-wide value.
-func (s *Store) MetaSet(ctx context.Context, key, value string) error { panic("unimplemented") }

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-run/berth/internal/cli/cmdutil"
+	"github.com/berth-run/berth/internal/daemon"
+	"github.com/berth-run/berth/internal/datadir"
+)
+
+func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker) }
+
+func newCmdServe(f *cmdutil.Factory) *cobra.Command {
+	var (
+		cfg      daemon.ServeConfig
+		worker   string
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Start the berth server on its embedded defaults",
+		Long: `Start the berth server: the job store (SQLite), the dispatcher (embedded
+NATS with JetStream) and a local worker, all in $BERTH_HOME (default
+~/.local/share/berth). The API listens on $BERTH_HOME/berth.sock; --listen
+adds TCP, which requires the bearer token in $BERTH_HOME/token.
+
+The local worker is a separate process: jobs survive a crash of the server
+and report their true exit status when it is back. Stopping the server
+(Ctrl-C, SIGTERM) stops the worker and its jobs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := datadir.Default()
+			if err != nil {
+				return err
+			}
+			level, err := parseLevel(logLevel)
+			if err != nil {
+				return cmdutil.FlagErrorf("invalid argument %q for \"--log-level\" flag: %v", logLevel, err)
+			}
+			if cfg.Sync != "full" && cfg.Sync != "normal" {
+				return cmdutil.FlagErrorf("invalid argument %q for \"--sync\" flag: want full or normal", cfg.Sync)
+			}
+			cfg.DataDir = dir
+			cfg.Worker = daemon.WorkerMode(worker)
+			cfg.Version = f.Version
+			cfg.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return daemon.Serve(ctx, cfg)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Listen, "listen", "", "also serve the API on TCP `HOST:PORT` (bearer token required)")
+	fl.IntVar(&cfg.Slots, "slots", 0, "tasks run at once in the default pool and by the local worker (default: number of CPUs)")
+	fl.StringVar(&cfg.Sync, "sync", "full", "store durability: full (fsync every commit) or normal (survives process crashes, not power loss)")
+	fl.StringVar(&worker, "worker", string(daemon.WorkerProcess), "local worker: process (outlives a server crash), inprocess, or none")
+	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when jobs are stopped")
+	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func newCmdWorker(f *cmdutil.Factory) *cobra.Command {
+	var (
+		cfg      daemon.WorkerConfig
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker (berth serve starts its local one itself)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := datadir.Default()
+			if err != nil {
+				return err
+			}
+			level, err := parseLevel(logLevel)
+			if err != nil {
+				return cmdutil.FlagErrorf("invalid argument %q for \"--log-level\" flag: %v", logLevel, err)
+			}
+			if !cfg.Local {
+				return cmdutil.FlagErrorf("berth worker needs --local for now: remote workers are not supported yet")
+			}
+			cfg.DataDir = dir
+			cfg.Version = f.Version
+			cfg.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return daemon.RunWorker(ctx, cfg)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&cfg.Local, "local", false, "be the local worker of the server in $BERTH_HOME")
+	fl.IntVar(&cfg.Slots, "slots", 0, "tasks run at once (default: number of CPUs)")
+	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when tasks are stopped")
+	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("want debug, info, warn or error")
+	}
+	return l, nil
+}
+

@@ -1,0 +1,161 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/job"
+)
+
+func TestClaims(t *testing.T) {
+	t.Parallel()
+	s := testServer(t, ServerConfig{DontListen: true})
+	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	_, err := server.ServeClaims(t.Context(), func(_ context.Context, cl *Claim) ClaimReply {
+		if cl.Job == 1 && cl.Worker == "w1" {
+			return ClaimReply{OK: true}
+		}
+		return ClaimReply{Reason: "already claimed"}
+	})
+	require.NoError(t, err)
+
+	r, err := worker.Claim(t.Context(), &Claim{TaskKey: TaskKey{Job: 1, Attempt: 1}, Worker: "w1"})
+	require.NoError(t, err)
+	require.True(t, r.OK)
+	r, err = worker.Claim(t.Context(), &Claim{TaskKey: TaskKey{Job: 2, Attempt: 1}, Worker: "w1"})
+	require.NoError(t, err)
+	require.Equal(t, ClaimReply{Reason: "already claimed"}, *r)
+}
+
+func TestClaimGivesUpWithContext(t *testing.T) {
+	t.Parallel()
+	s := testServer(t, ServerConfig{DontListen: true})
+	worker := testConn(t, s, "worker")
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := worker.Claim(ctx, &Claim{TaskKey: TaskKey{Job: 1, Attempt: 1}})
+	require.ErrorContains(t, err, "the server did not answer")
+}
+
+// TestEventRetried checks that an event is sent again until the server
+// records it: first nobody listens, then the handler fails twice.
+func TestEventRetried(t *testing.T) {
+	t.Parallel()
+	s := testServer(t, ServerConfig{DontListen: true})
+	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	ev := &Event{TaskKey: TaskKey{Job: 3, Attempt: 1}, Worker: "w1", Kind: EventEnded,
+		End: &End{State: job.Done, SubState: job.ExitCode(0)}}
+
+	done := make(chan error, 1)
+	go func() { done <- worker.SendEvent(t.Context(), ev) }()
+	time.Sleep(100 * time.Millisecond) // no responders meanwhile
+
+	var calls atomic.Int32
+	got := make(chan *Event, 1)
+	_, err := server.ServeEvents(t.Context(), func(_ context.Context, e *Event) error {
+		if calls.Add(1) <= 2 {
+			return errors.New("store busy")
+		}
+		got <- e
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+	require.EqualValues(t, 3, calls.Load())
+	e := <-got
+	require.Equal(t, ev.TaskKey, e.TaskKey)
+	require.Equal(t, job.ExitCode(0), e.End.SubState)
+}
+
+// TestEventAcrossServerRestart checks that an event sent while the NATS
+// server is down reaches the server once it is back on the same store and
+// port, over connections that reconnected on their own.
+func TestEventAcrossServerRestart(t *testing.T) {
+	t.Parallel()
+	s := testServer(t, ServerConfig{})
+	url := s.ClientURL()
+	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	got := make(chan *Event, 10)
+	_, err := server.ServeEvents(t.Context(), func(_ context.Context, e *Event) error {
+		got <- e
+		return nil
+	})
+	require.NoError(t, err)
+	pub := NewPublisher(server)
+	require.NoError(t, pub.PublishWork(t.Context(), testWork(9, "")))
+
+	reconnected := make(chan struct{}, 1)
+	remove := worker.OnReconnect(func() { reconnected <- struct{}{} })
+	defer remove()
+
+	s.Shutdown()
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.SendEvent(t.Context(), &Event{TaskKey: TaskKey{Job: 9, Attempt: 1}, Kind: EventStarted})
+	}()
+	time.Sleep(300 * time.Millisecond)
+	require.False(t, worker.NATS().IsConnected())
+	require.NoError(t, s.Start(t.Context()))
+	require.Equal(t, url, s.ClientURL(), "same port after restart")
+
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("event not delivered after the restart")
+	}
+	require.Equal(t, EventStarted, (<-got).Kind)
+	<-reconnected
+	require.EqualValues(t, 1, streamMsgs(t, server), "the file store kept the work")
+}
+
+func TestControl(t *testing.T) {
+	t.Parallel()
+	s := testServer(t, ServerConfig{DontListen: true})
+	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	_, err := worker.ServeControl(t.Context(), "w1", func(_ context.Context, c *Control) ControlReply {
+		if c.Job != 1 {
+			return ControlReply{Error: "no such task"}
+		}
+		return ControlReply{OK: c.Action == job.Suspend}
+	})
+	require.NoError(t, err)
+
+	r, err := server.Control(t.Context(), "w1", &Control{TaskKey: TaskKey{Job: 1, Attempt: 1}, Action: job.Suspend})
+	require.NoError(t, err)
+	require.True(t, r.OK)
+	r, err = server.Control(t.Context(), "w1", &Control{TaskKey: TaskKey{Job: 2, Attempt: 1}, Action: job.Suspend})
+	require.NoError(t, err)
+	require.Equal(t, "no such task", r.Error)
+}
+
+func TestControlMissingWorker(t *testing.T) {
+	t.Parallel()
+	s := testServer(t, ServerConfig{DontListen: true})
+	server := testConn(t, s, "server")
+	start := time.Now()
+	_, err := server.Control(t.Context(), "gone", &Control{TaskKey: TaskKey{Job: 1, Attempt: 1}, Action: job.Terminate})
+	require.ErrorContains(t, err, "worker gone")
+	require.ErrorContains(t, err, "did not answer")
+	require.Less(t, time.Since(start), time.Second, "no responders is known at once")
+}
+
+func TestHeartbeats(t *testing.T) {
+	t.Parallel()
+	s := testServer(t, ServerConfig{DontListen: true})
+	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	got := make(chan *Heartbeat, 1)
+	sub, err := server.SubscribeHeartbeats(t.Context(), func(hb *Heartbeat) { got <- hb })
+	require.NoError(t, err)
+	require.NoError(t, server.NATS().Flush())
+	require.NoError(t, worker.PublishHeartbeat(&Heartbeat{Worker: "w1", Running: []TaskKey{{Job: 1}}}))
+	hb := <-got
+	require.Equal(t, "w1", hb.Worker)
+	require.Len(t, hb.Running, 1)
+	require.NoError(t, sub.Unsubscribe())
+}

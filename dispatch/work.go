@@ -1,0 +1,65 @@
+package dispatch
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/berth-run/berth/job"
+)
+
+// Publisher is the scheduler's side of the work stream.
+type Publisher struct{ js jetstream.JetStream }
+
+// NewPublisher returns a publisher on c.
+func NewPublisher(c *Conn) *Publisher { return &Publisher{js: c.js} }
+
+// PublishWork puts w on its pool's work subject and returns once JetStream
+// has stored it.
+func (p *Publisher) PublishWork(ctx context.Context, w *Work) error {
+	pool := cmp.Or(w.Pool, job.PoolDefault)
+	if err := checkPool(pool); err != nil {
+		return fmt.Errorf("publishing work %s: %w", w.TaskKey, err)
+	}
+	data, err := json.Marshal(w)
+	if err != nil {
+		return fmt.Errorf("publishing work %s: %w", w.TaskKey, err)
+	}
+	// The ID only de-duplicates JetStream's own retries of this publish: it
+	// is unique per call, since the scheduler re-publishes the same attempt
+	// after PurgeWork and that copy must not be dropped as a duplicate.
+	id := w.TaskKey.String() + "-" + nuid.Next()
+	_, err = p.js.Publish(ctx, SubjectWork(pool), data,
+		jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamWork))
+	if err != nil {
+		return fmt.Errorf("publishing work %s to pool %s: %w", w.TaskKey, pool, err)
+	}
+	return nil
+}
+
+// PurgeWork empties the work stream. The scheduler does it when it starts,
+// then publishes again what should run: its store is the source of truth.
+func (p *Publisher) PurgeWork(ctx context.Context) error {
+	s, err := p.js.Stream(ctx, StreamWork)
+	if err != nil {
+		return fmt.Errorf("purging stream %s: %w", StreamWork, err)
+	}
+	if err := s.Purge(ctx); err != nil {
+		return fmt.Errorf("purging stream %s: %w", StreamWork, err)
+	}
+	return nil
+}
+
+// checkPool rejects pool names that cannot be one subject token sequence.
+func checkPool(pool string) error {
+	if pool == "" || strings.ContainsAny(pool, " \t\r\n*>") || strings.HasPrefix(pool, ".") ||
+		strings.HasSuffix(pool, ".") || strings.Contains(pool, "..") {
+		return fmt.Errorf("invalid pool name %q", pool)
+	}
+	return nil
+}

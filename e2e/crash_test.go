@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/internal/testenv"
+	"github.com/berth-run/berth/job"
+)
+
+// TestServerKilled kills the server with SIGKILL while 20 jobs run and 50
+// are queued, and restarts it. Every job must be accounted for: the running
+// ones finish in the surviving local worker and report their true exit
+// status, the queued ones run, and none runs twice.
+func TestServerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	t.Parallel()
+	s := testenv.StartServer(t, "--slots", "20")
+	c := s.Client()
+	ctx := context.Background()
+	marks := testenv.ShortTempDir(t)
+	gate := filepath.Join(marks, "gate")
+
+	const total = 70
+	ids := make([]int64, total)
+	for i := range ids {
+		// Each job leaves one mark per run, waits for the gate, and exits
+		// with a code of its own.
+		script := fmt.Sprintf(`echo run >> %s/mark.$BERTH_JOB_ID; while [ ! -e %s ]; do sleep 0.05; done; exit %d`, marks, gate, i%4)
+		j, err := c.Submit(ctx, job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", script}}})
+		require.NoError(t, err)
+		ids[i] = j.ID
+	}
+	require.Eventually(t, func() bool {
+		p, err := c.Jobs(ctx, client.ListParams{States: []job.State{job.Running}})
+		return err == nil && len(p.Jobs) == 20
+	}, 20*time.Second, 20*time.Millisecond, "20 jobs running")
+	worker := s.WorkerPID()
+	require.NotZero(t, worker)
+
+	s.Kill()
+	// While the server is down the running jobs end; their ends wait in the worker.
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, syscall.Kill(worker, 0), "the local worker outlived the server")
+	s.Start()
+	require.Equal(t, worker, s.WorkerPID(), "the restarted server adopted the running worker")
+
+	idArgs := make([]string, total)
+	for i, id := range ids {
+		idArgs[i] = fmt.Sprint(id)
+	}
+	r := s.Berth("", append([]string{"wait", "--timeout", "60s"}, idArgs...)...)
+	require.Equal(t, 1, r.Code, "some jobs exit non-zero: %s\n%s", r.Stdout+r.Stderr, s.Log())
+
+	for i, id := range ids {
+		tk := taskOf(t, s, fmt.Sprint(id))
+		code := i % 4
+		want := job.Done
+		if code != 0 {
+			want = job.Failed
+		}
+		require.Equal(t, want, tk.State, "job %d", id)
+		require.Equal(t, job.ExitCode(code), tk.SubState, "job %d", id)
+		require.Equal(t, 1, tk.Attempt, "job %d ran once", id)
+		b, err := os.ReadFile(filepath.Join(marks, fmt.Sprintf("mark.%d", id)))
+		require.NoError(t, err)
+		require.Equal(t, 1, strings.Count(string(b), "run"), "job %d ran exactly once", id)
+	}
+}

@@ -1,0 +1,214 @@
+// Package process runs berth tasks as plain OS processes on Linux.
+//
+// Each task is the leader of its own process group; signals for suspend,
+// resume and stop go to the whole group, and whatever is left of the group
+// when the leader exits is killed. Output goes straight to the task's files,
+// so it survives the executor's own death. A task is followed by one
+// goroutine blocked in waitid/wait4, which sees stops and continues as well
+// as the exit.
+//
+// A restarted executor cannot collect the exit status of a task started by
+// its predecessor, so such tasks are not re-attached: Recover and Cleanup
+// kill them and report them lost.
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/job"
+	"golang.org/x/sys/unix"
+)
+
+// Driver is the Handle.Driver of process tasks.
+const Driver = "process"
+
+// ErrStillRunning is returned by Destroy without force for a task that has
+// not ended. It matches executor.ErrNotRunning, the interface's only
+// wrong-state error, so callers written against executor.Executor can tell
+// it from other failures.
+var ErrStillRunning error = stillRunningError{}
+
+type stillRunningError struct{}
+
+func (stillRunningError) Error() string        { return "task is still running" }
+func (stillRunningError) Is(target error) bool { return target == executor.ErrNotRunning }
+
+// Config configures an Executor.
+type Config struct {
+	// Logger receives task starts and exits. Defaults to discarding.
+	Logger *slog.Logger
+	// StateDir, when set, holds one small JSON file per live task with its
+	// Handle, so that Cleanup can find tasks an earlier instance left behind.
+	// Defaults to none.
+	StateDir string
+}
+
+// Executor runs tasks as process groups. It is safe for concurrent use.
+type Executor struct {
+	log      *slog.Logger
+	stateDir string
+
+	mu sync.Mutex
+	// tasks maps IDs to tasks; a nil entry reserves an ID being started.
+	tasks map[string]*task
+}
+
+var _ executor.Executor = (*Executor)(nil)
+
+// New returns an Executor.
+func New(cfg Config) *Executor {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Executor{log: log, stateDir: cfg.StateDir, tasks: make(map[string]*task)}
+}
+
+// get returns the task with the given ID.
+func (e *Executor) get(id string) (*task, error) {
+	e.mu.Lock()
+	t := e.tasks[id]
+	e.mu.Unlock()
+	if t == nil {
+		return nil, fmt.Errorf("task %q: %w", id, executor.ErrNotFound)
+	}
+	return t, nil
+}
+
+// Wait returns a channel that receives the task's exit once and then closes.
+// It closes without a value if ctx ends first.
+func (e *Executor) Wait(ctx context.Context, id string) (<-chan *executor.Exit, error) {
+	t, err := e.get(id)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan *executor.Exit, 1)
+	if x := t.exited(); x != nil {
+		ch <- x
+		close(ch)
+		return ch, nil
+	}
+	go func() {
+		defer close(ch)
+		select {
+		case <-t.done:
+			ch <- t.exited()
+		case <-ctx.Done():
+		}
+	}()
+	return ch, nil
+}
+
+// Suspend stops the task's process group with SIGSTOP and returns once the
+// leader is seen stopped.
+func (e *Executor) Suspend(ctx context.Context, id string) error {
+	t, err := e.get(id)
+	if err != nil {
+		return err
+	}
+	if err := t.transition(ctx, job.Suspended, unix.SIGSTOP); err != nil {
+		return fmt.Errorf("suspend %s: %w", id, err)
+	}
+	return nil
+}
+
+// Resume continues the task's process group with SIGCONT and returns once
+// the leader is seen running.
+func (e *Executor) Resume(ctx context.Context, id string) error {
+	t, err := e.get(id)
+	if err != nil {
+		return err
+	}
+	if err := t.transition(ctx, job.Running, unix.SIGCONT); err != nil {
+		return fmt.Errorf("resume %s: %w", id, err)
+	}
+	return nil
+}
+
+// Stop sends SIGTERM and then SIGCONT to the task's process group, so that a
+// suspended task can handle the SIGTERM, and SIGKILL after grace unless the
+// leader has exited by then.
+func (e *Executor) Stop(_ context.Context, id string, grace time.Duration) error {
+	t, err := e.get(id)
+	if err != nil {
+		return err
+	}
+	if err := t.stop(grace); err != nil {
+		return fmt.Errorf("stop %s: %w", id, err)
+	}
+	return nil
+}
+
+// Inspect returns the task's state: Running or Suspended while it lives,
+// then Done (exit status 0) or Failed, with its Exit.
+func (e *Executor) Inspect(_ context.Context, id string) (*executor.Status, error) {
+	t, err := e.get(id)
+	if err != nil {
+		return nil, err
+	}
+	return t.status(), nil
+}
+
+// Destroy forgets an ended task and removes its state file. A live task is
+// refused with ErrStillRunning unless force is set; then its process group
+// is killed and Destroy waits for the leader's exit.
+func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
+	t, err := e.get(id)
+	if err != nil {
+		return err
+	}
+	if t.exited() == nil {
+		if !force {
+			return fmt.Errorf("destroy %s: %w", id, ErrStillRunning)
+		}
+		t.kill()
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+			return fmt.Errorf("destroy %s: waiting for the kill: %w", id, ctx.Err())
+		}
+	}
+	e.mu.Lock()
+	if e.tasks[id] == t {
+		delete(e.tasks, id)
+	}
+	e.mu.Unlock()
+	if err := e.removeState(id); err != nil {
+		e.log.WarnContext(ctx, "removing task state", "task", id, "err", err)
+	}
+	return nil
+}
+
+// Recover does nothing for a task this Executor tracks. Any other task was
+// started by an earlier instance, whose exit status cannot be collected: if
+// its process still runs it is killed with its group, so that it never runs
+// twice, its state file is removed, and Recover returns an error wrapping
+// executor.ErrNotRecoverable.
+func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
+	if h == nil {
+		return errors.New("recover: nil handle")
+	}
+	e.mu.Lock()
+	_, tracked := e.tasks[h.ID]
+	e.mu.Unlock()
+	if tracked {
+		return nil
+	}
+	if h.Driver != Driver && h.Driver != "" {
+		return fmt.Errorf("recover %s: driver %q is not %q: %w", h.ID, h.Driver, Driver, executor.ErrNotRecoverable)
+	}
+	killed := e.killLeftover(ctx, h)
+	if err := e.removeState(h.ID); err != nil {
+		e.log.WarnContext(ctx, "removing task state", "task", h.ID, "err", err)
+	}
+	if killed {
+		return fmt.Errorf("recover %s: killed process group %d of an earlier run: %w", h.ID, h.PID, executor.ErrNotRecoverable)
+	}
+	return fmt.Errorf("recover %s: process %d is gone: %w", h.ID, h.PID, executor.ErrNotRecoverable)
+}

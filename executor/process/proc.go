@@ -1,0 +1,55 @@
+package process
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// procStat is what berth needs from /proc/PID/stat.
+type procStat struct {
+	State      byte   // field 3: R, S, D, T, Z, ...
+	StartTicks uint64 // field 22: start time in clock ticks after boot
+}
+
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return procStat{}, err
+	}
+	st, err := parseProcStat(b)
+	if err != nil {
+		return procStat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return st, nil
+}
+
+func startTicks(pid int) (uint64, error) {
+	st, err := readProcStat(pid)
+	return st.StartTicks, err
+}
+
+// parseProcStat parses the fields after comm. comm (field 2) is in
+// parentheses and may itself hold spaces and parentheses, but it is the only
+// field that can, so the fields start after the last ')'.
+func parseProcStat(b []byte) (procStat, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procStat{}, errors.New("no command field")
+	}
+	f := bytes.Fields(b[i+1:]) // f[0] is field 3
+	const ticks = 22 - 3
+	if len(f) <= ticks {
+		return procStat{}, errors.New("too few fields")
+	}
+	if len(f[0]) != 1 {
+		return procStat{}, fmt.Errorf("bad state %q", f[0])
+	}
+	n, err := strconv.ParseUint(string(f[ticks]), 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("start time: %w", err)
+	}
+	return procStat{State: f[0][0], StartTicks: n}, nil
+}

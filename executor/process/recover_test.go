@@ -1,0 +1,105 @@
+package process_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/executor/process"
+	"github.com/berth-run/berth/job"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCleanup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := process.New(process.Config{StateDir: dir})
+	s := shSpec(t, "a/../t", "sleep 1000 & exec sleep 1000")
+	h := start(t, a, s)
+	ended := shSpec(t, "ended", "true")
+	_, err := a.Start(t.Context(), ended)
+	require.NoError(t, err)
+	wait(t, a, ended.ID)
+	require.NoError(t, a.Destroy(t.Context(), ended.ID, false))
+
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "one file per live task")
+
+	// A restarted worker: same state directory, none of the tasks tracked.
+	b := process.New(process.Config{StateDir: dir})
+	found, err := b.Cleanup(t.Context())
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	require.Equal(t, h.ID, found[0].ID)
+	require.Equal(t, h.PID, found[0].PID)
+	require.Equal(t, h.StartTicks, found[0].StartTicks)
+	require.True(t, h.StartedAt.Equal(found[0].StartedAt))
+
+	x := wait(t, a, s.ID)
+	require.Equal(t, "SIGKILL", x.Signal)
+	entries, err = os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries)
+
+	found, err = b.Cleanup(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, found)
+}
+
+func TestCleanupKeepsTracked(t *testing.T) {
+	t.Parallel()
+	e := process.New(process.Config{StateDir: t.TempDir()})
+	s := shSpec(t, "t", "exec sleep 1000")
+	start(t, e, s)
+	found, err := e.Cleanup(t.Context())
+	require.NoError(t, err)
+	require.Empty(t, found)
+	requireState(t, e, s.ID, job.Running)
+}
+
+func TestRecover(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a := process.New(process.Config{StateDir: dir})
+	s := shSpec(t, "t", "exec sleep 1000")
+	h := start(t, a, s)
+	require.NoError(t, a.Recover(t.Context(), h), "a tracked task needs nothing")
+
+	b := process.New(process.Config{})
+	// The PID now belongs to another process: leave it alone.
+	recycled := *h
+	recycled.StartTicks++
+	err := b.Recover(t.Context(), &recycled)
+	require.ErrorIs(t, err, executor.ErrNotRecoverable)
+	requireState(t, a, s.ID, job.Running)
+	require.Equal(t, byte('S'), procState(t, h.PID))
+
+	// The task itself: killed, so that it does not run twice.
+	err = b.Recover(t.Context(), h)
+	require.ErrorIs(t, err, executor.ErrNotRecoverable)
+	require.Equal(t, "SIGKILL", wait(t, a, s.ID).Signal)
+
+	err = b.Recover(t.Context(), &executor.Handle{ID: "x", Driver: "docker"})
+	require.ErrorIs(t, err, executor.ErrNotRecoverable)
+}
+
+func BenchmarkStartWait(b *testing.B) {
+	e := process.New(process.Config{})
+	s := newSpec(b, "bench", "/bin/true")
+	for b.Loop() {
+		if _, err := e.Start(b.Context(), s); err != nil {
+			b.Fatal(err)
+		}
+		ch, err := e.Wait(b.Context(), s.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if x := <-ch; x.ExitCode != 0 {
+			b.Fatalf("exit %+v", x)
+		}
+		if err := e.Destroy(b.Context(), s.ID, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

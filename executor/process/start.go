@@ -1,0 +1,201 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berth-run/berth/executor"
+	"golang.org/x/sys/unix"
+)
+
+// Start starts the task as the leader of a new process group, with exactly
+// s.Env as its environment, stdin from /dev/null and stdout and stderr going
+// straight to s.Stdout and s.Stderr (/dev/null when empty). A command without
+// a slash is looked up in the PATH of s.Env, else in the executor's own.
+func (e *Executor) Start(ctx context.Context, s *executor.Spec) (*executor.Handle, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.ID == "" {
+		return nil, fmt.Errorf("start: empty task ID: %w", executor.ErrStartFailed)
+	}
+	e.mu.Lock()
+	if _, ok := e.tasks[s.ID]; ok {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("start %s: a task with this ID exists: %w", s.ID, executor.ErrStartFailed)
+	}
+	e.tasks[s.ID] = nil // reserve the ID
+	e.mu.Unlock()
+
+	h, t, err := e.start(s)
+	e.mu.Lock()
+	if err != nil {
+		delete(e.tasks, s.ID)
+	} else {
+		e.tasks[s.ID] = t
+	}
+	e.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w: %w", s.ID, executor.ErrStartFailed, err)
+	}
+	return h, nil
+}
+
+func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
+	if s.WorkDir == "" {
+		return nil, nil, errors.New("no working directory")
+	}
+	if fi, err := os.Stat(s.WorkDir); err != nil {
+		return nil, nil, fmt.Errorf("working directory: %w", err)
+	} else if !fi.IsDir() {
+		return nil, nil, fmt.Errorf("working directory %s is not a directory", s.WorkDir)
+	}
+	path, err := lookPath(s.Command, s.WorkDir, s.Env)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := openFiles(s.Stdout, s.Stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	fds := make([]uintptr, len(files))
+	for i, f := range files {
+		fds[i] = f.Fd()
+	}
+	argv := append([]string{s.Command}, s.Args...)
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Dir:   s.WorkDir,
+		Env:   append([]string{}, s.Env...),
+		Files: fds,
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	closeFiles(files)
+	if err != nil {
+		return nil, nil, &exec.Error{Name: s.Command, Err: err}
+	}
+	// The start time does not change at exec, and a zombie still has it, so
+	// reading it before the wait loop runs always finds the process.
+	ticks, err := startTicks(pid)
+	if err != nil {
+		unix.Kill(-pid, unix.SIGKILL)
+		unix.Wait4(pid, nil, 0, nil)
+		return nil, nil, err
+	}
+	h := &executor.Handle{ID: s.ID, Driver: Driver, PID: pid, StartTicks: ticks, StartedAt: time.Now()}
+	t := newTask(s.ID, pid, e.log)
+	go t.watch()
+	if err := e.writeState(h); err != nil {
+		// Without the file a restarted worker could not find the task.
+		t.kill()
+		<-t.done
+		return nil, nil, err
+	}
+	e.log.Info("task started", "task", s.ID, "pid", pid, "command", path)
+	return h, t, nil
+}
+
+// lookPath finds the executable for command. Names with a slash are used as
+// they are (relative to dir); others are looked up in the PATH of env, or the
+// executor's own. Relative PATH entries are skipped, as os/exec refuses them.
+func lookPath(command, dir string, env []string) (string, error) {
+	if command == "" {
+		return "", &exec.Error{Name: command, Err: errors.New("empty command")}
+	}
+	if strings.Contains(command, "/") {
+		p := command
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if err := executable(p); err != nil {
+			return "", &exec.Error{Name: command, Err: err}
+		}
+		return p, nil
+	}
+	pathEnv, ok := getenv(env, "PATH")
+	if !ok {
+		pathEnv = os.Getenv("PATH")
+	}
+	for _, d := range filepath.SplitList(pathEnv) {
+		if !filepath.IsAbs(d) {
+			continue
+		}
+		p := filepath.Join(d, command)
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", &exec.Error{Name: command, Err: exec.ErrNotFound}
+}
+
+func executable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
+	if err := unix.Access(path, unix.X_OK); err != nil {
+		return &fs.PathError{Op: "exec", Path: path, Err: err}
+	}
+	return nil
+}
+
+// getenv returns the last value of key in env, as the C library would.
+func getenv(env []string, key string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// openFiles returns the child's stdin, stdout and stderr. The same path for
+// stdout and stderr shares one file, so the two do not overwrite each other.
+func openFiles(stdout, stderr string) ([]*os.File, error) {
+	stdin, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	files := []*os.File{stdin}
+	open := func(path string) error {
+		if path == "" {
+			path = os.DevNull
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+		return nil
+	}
+	err = open(stdout)
+	if err == nil && stderr != "" && stderr == stdout {
+		files = append(files, files[1])
+	} else if err == nil {
+		err = open(stderr)
+	}
+	if err != nil {
+		closeFiles(files)
+		return nil, err
+	}
+	return files, nil
+}
+
+// closeFiles closes files, once each.
+func closeFiles(files []*os.File) {
+	for i, f := range files {
+		if i == 0 || f != files[i-1] {
+			f.Close()
+		}
+	}
+}

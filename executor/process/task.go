@@ -1,0 +1,266 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/job"
+	"golang.org/x/sys/unix"
+)
+
+// Child codes of siginfo_t.si_code for SIGCHLD; x/sys/unix lacks them.
+const (
+	cldExited    = 1
+	cldKilled    = 2
+	cldDumped    = 3
+	cldTrapped   = 4
+	cldStopped   = 5
+	cldContinued = 6
+)
+
+// task is one running or ended process group.
+type task struct {
+	id  string
+	pid int // also the process group ID
+	log *slog.Logger
+
+	mu    sync.Mutex
+	state job.State // Running or Suspended until exit is set
+	exit  *executor.Exit
+	// changed is closed and replaced on every state change.
+	changed chan struct{}
+	// killTimer fires Stop's SIGKILL at killAt.
+	killTimer *time.Timer
+	killAt    time.Time
+
+	done chan struct{} // closed once exit is set
+}
+
+func newTask(id string, pid int, log *slog.Logger) *task {
+	return &task{
+		id: id, pid: pid, log: log,
+		state:   job.Running,
+		changed: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+// watch follows the leader until it exits. waitid with WNOWAIT peeks at the
+// next event without reaping: the leader stays a zombie while the stragglers
+// of its group are killed, so its PID, which is the group ID, cannot be
+// reused by an unrelated group in the meantime.
+func (t *task) watch() {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			t.lost(err)
+			return
+		}
+		switch info.Code {
+		case cldStopped, cldTrapped:
+			// Consume only a stop; if it turned into a continue meanwhile,
+			// the next peek reports that.
+			if t.consume(unix.WSTOPPED) {
+				t.setState(job.Suspended)
+			}
+		case cldContinued:
+			if t.consume(unix.WCONTINUED) {
+				t.setState(job.Running)
+			}
+		case cldExited, cldKilled, cldDumped:
+			t.reap()
+			return
+		}
+	}
+}
+
+// consume takes the pending stop or continue event the peek saw.
+func (t *task) consume(which int) bool {
+	for {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, t.pid, &info, which|unix.WNOHANG, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		// With WNOHANG and no event, waitid leaves si_signo zero.
+		return err == nil && info.Signo != 0
+	}
+}
+
+// reap kills what is left of the group, then collects the leader's status.
+// It holds mu throughout so that no signal goes to the group ID after the
+// leader is gone.
+func (t *task) reap() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := unix.Kill(-t.pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		t.log.Warn("killing stragglers", "task", t.id, "pgid", t.pid, "err", err)
+	}
+	var ws unix.WaitStatus
+	var ru unix.Rusage
+	var err error
+	for {
+		_, err = unix.Wait4(t.pid, &ws, 0, &ru)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		t.endLocked(&executor.Exit{ExitCode: -1, Finished: time.Now(), Err: fmt.Errorf("collecting exit status: %w", err)})
+		return
+	}
+	x := &executor.Exit{
+		ExitCode: ws.ExitStatus(),
+		CPUTime:  time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		MaxRSS:   ru.Maxrss * 1024,
+		Finished: time.Now(),
+	}
+	if ws.Signaled() {
+		x.ExitCode, x.Signal = -1, unix.SignalName(ws.Signal())
+	}
+	t.endLocked(x)
+}
+
+// lost ends the task when its status cannot be waited for (someone else
+// reaped it).
+func (t *task) lost(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.endLocked(&executor.Exit{ExitCode: -1, Finished: time.Now(), Err: fmt.Errorf("waiting for process %d: %w", t.pid, err)})
+}
+
+func (t *task) endLocked(x *executor.Exit) {
+	t.exit = x
+	t.state = job.Failed
+	if x.ExitCode == 0 && x.Signal == "" && x.Err == nil {
+		t.state = job.Done
+	}
+	if t.killTimer != nil {
+		t.killTimer.Stop()
+	}
+	close(t.done)
+	t.broadcastLocked()
+	t.log.Info("task ended", "task", t.id, "pid", t.pid, "exit_code", x.ExitCode, "signal", x.Signal, "err", x.Err)
+}
+
+func (t *task) setState(s job.State) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exit == nil && t.state != s {
+		t.state = s
+		t.broadcastLocked()
+	}
+}
+
+func (t *task) broadcastLocked() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// signalLocked sends sig to the process group, unless the leader is reaped
+// and the group ID may name another group by now.
+func (t *task) signalLocked(sig unix.Signal) error {
+	if t.exit != nil {
+		return executor.ErrNotRunning
+	}
+	if err := unix.Kill(-t.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("sending %s to process group %d: %w", unix.SignalName(sig), t.pid, err)
+	}
+	return nil
+}
+
+// transition sends sig unless the task is in state want already, then
+// waits until the wait loop has seen the leader reach want.
+func (t *task) transition(ctx context.Context, want job.State, sig unix.Signal) error {
+	t.mu.Lock()
+	if t.exit == nil && t.state != want {
+		if err := t.signalLocked(sig); err != nil {
+			t.mu.Unlock()
+			return err
+		}
+	}
+	for {
+		if t.exit != nil {
+			t.mu.Unlock()
+			return executor.ErrNotRunning
+		}
+		if t.state == want {
+			t.mu.Unlock()
+			return nil
+		}
+		changed := t.changed
+		t.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		t.mu.Lock()
+	}
+}
+
+// stop sends SIGTERM and SIGCONT now and arms a SIGKILL for after grace,
+// keeping an earlier one already armed.
+func (t *task) stop(grace time.Duration) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.signalLocked(unix.SIGTERM); err != nil {
+		return err
+	}
+	if err := t.signalLocked(unix.SIGCONT); err != nil {
+		return err
+	}
+	at := time.Now().Add(grace)
+	if t.killTimer != nil {
+		if !t.killAt.After(at) {
+			return nil
+		}
+		t.killTimer.Stop()
+	}
+	t.killAt = at
+	t.killTimer = time.AfterFunc(grace, t.kill)
+	return nil
+}
+
+// kill sends SIGKILL to the group if the leader has not exited.
+func (t *task) kill() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exit != nil {
+		return
+	}
+	if err := t.signalLocked(unix.SIGKILL); err != nil {
+		t.log.Warn("killing task", "task", t.id, "err", err)
+	}
+}
+
+// exited returns a copy of the task's exit, or nil while it runs.
+func (t *task) exited() *executor.Exit {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exit == nil {
+		return nil
+	}
+	x := *t.exit
+	return &x
+}
+
+func (t *task) status() *executor.Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := &executor.Status{State: t.state}
+	if t.exit != nil {
+		x := *t.exit
+		s.Exit = &x
+	}
+	return s
+}

@@ -1,0 +1,91 @@
+// Package control implements `berth stop`, `suspend`, `resume`, `hold` and
+// `release`: one control action on jobs or tasks.
+package control
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/internal/cli/cmdutil"
+	"github.com/berth-run/berth/internal/cli/iostreams"
+	"github.com/berth-run/berth/job"
+)
+
+// Options are the arguments of a control command and what it needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Client func() (*client.Client, error)
+
+	Action job.Action
+	Refs   []job.Ref
+}
+
+var commands = []struct {
+	use    string
+	action job.Action
+	short  string
+}{
+	{"stop", job.Terminate, "Stop jobs or tasks (terminate: SIGTERM, then SIGKILL)"},
+	{"suspend", job.Suspend, "Suspend running jobs or tasks (SIGSTOP)"},
+	{"resume", job.Resume, "Resume suspended jobs or tasks"},
+	{"hold", job.Hold, "Hold queued jobs or tasks: they will not start until released"},
+	{"release", job.Release, "Release held jobs or tasks"},
+}
+
+// NewCmds returns the five control commands.
+func NewCmds(f *cmdutil.Factory, runF func(context.Context, *Options) error) []*cobra.Command {
+	var cmds []*cobra.Command
+	for _, c := range commands {
+		cmds = append(cmds, NewCmd(f, c.use, c.action, c.short, runF))
+	}
+	return cmds
+}
+
+// NewCmd returns the command named use applying action.
+func NewCmd(f *cmdutil.Factory, use string, action job.Action, short string, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Client: f.Client, Action: action}
+	return &cobra.Command{
+		Use:   use + " ID[.INDEX]...",
+		Short: short,
+		Long: short + `.
+
+ID names a job (every task of an array), ID.INDEX one task of an array. On
+a terminal, prints how many tasks changed for each. A failure for one
+reference is reported and the others still run; the command then exits 1
+(2 if every failure was an unknown job).`,
+		Args: cmdutil.MinArgs(1, "job ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			refs, err := cmdutil.ParseRefs(args)
+			if err != nil {
+				return err
+			}
+			opts.Refs = refs
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+}
+
+func run(ctx context.Context, opts *Options) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	var fails cmdutil.Failures
+	for _, ref := range opts.Refs {
+		n, err := c.Control(ctx, ref, opts.Action)
+		if cmdutil.IsNoServer(err) {
+			return err
+		}
+		fails.Add(err, func(err error) { fmt.Fprintf(opts.IO.ErrOut, "%s: %v\n", ref, err) })
+		if err == nil && opts.IO.IsStdoutTTY() {
+			fmt.Fprintf(opts.IO.ErrOut, "%s: %d task(s) changed\n", ref, n)
+		}
+	}
+	return fails.Err()
+}

@@ -1,0 +1,47 @@
+package logs
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/internal/cli/clitest"
+	"github.com/berth-run/berth/internal/cli/cmdutil"
+	"github.com/berth-run/berth/job"
+)
+
+func TestNewCmdLogsFlags(t *testing.T) {
+	t.Parallel()
+	env := clitest.NewEnv(t, "http://unused:1", false)
+	var got *Options
+	_, err := clitest.Exec(NewCmdLogs(env.F, func(_ context.Context, o *Options) error { got = o; return nil }), "-f", "3.1", "--stderr")
+	require.NoError(t, err)
+	require.Equal(t, job.Ref{Job: 3, Index: 1, HasIndex: true}, got.Ref)
+	require.True(t, got.Follow)
+	require.True(t, got.Stderr)
+	code, _ := clitest.Exec(NewCmdLogs(env.F, nil))
+	require.Equal(t, cmdutil.ExitUsage, code)
+}
+
+func TestLogs(t *testing.T) {
+	t.Parallel()
+	api, url := clitest.NewAPI(t)
+	api.Add(&job.Job{State: job.Running})
+	api.Logs["1"] = map[string]string{"stdout": "raw \x00 bytes\n", "stderr": "oops\n"}
+	env := clitest.NewEnv(t, url, true)
+	_, err := clitest.Exec(NewCmdLogs(env.F, nil), "1")
+	require.NoError(t, err)
+	require.Equal(t, "raw \x00 bytes\n", env.Out.String())
+
+	env = clitest.NewEnv(t, url, false)
+	api.Update(1, func(ts []*job.Task) { ts[0].State = job.Done })
+	_, err = clitest.Exec(NewCmdLogs(env.F, nil), "1", "--stderr", "-f")
+	require.NoError(t, err)
+	require.Equal(t, "oops\n", env.Out.String())
+	require.Contains(t, api.Requests[len(api.Requests)-1], "follow=true&stream=stderr")
+
+	code, err := clitest.Exec(NewCmdLogs(env.F, nil), "5")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.EqualError(t, err, "no job 5")
+}

@@ -1,0 +1,180 @@
+// Package run implements `berth run`: submit a command as a job and, unless
+// detached, follow it to its end as if it ran here.
+package run
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/internal/cli/cmdutil"
+	"github.com/berth-run/berth/internal/cli/iostreams"
+	"github.com/berth-run/berth/job"
+)
+
+// Options are the flags of `berth run` and what it needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Client func() (*client.Client, error)
+	Now    func() time.Time
+	// Signals returns the channel of interrupts (SIGINT, SIGTERM) and a
+	// func that stops them; tests send their own.
+	Signals func() (<-chan os.Signal, func())
+
+	// Spec is the job the flags and arguments describe.
+	Spec     job.Spec
+	Detach   bool
+	EachFile string
+	JSON     bool
+}
+
+// NewCmdRun returns the command; runF replaces its behaviour in tests.
+func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Client: f.Client, Now: f.Now, Signals: notify}
+	s := &opts.Spec
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- COMMAND [ARG...]",
+		Short: "Run a command as a job",
+		Long: `Submit COMMAND as a job. The command runs as argv, never through a shell.
+
+By default berth follows the job as if it ran here: its stdout and stderr
+stream to yours, and berth exits with the job's exit code (128+N if signal
+N ended it, 1 if it failed without one). Ctrl-C stops the job, waits for
+its end and exits 130. With -d berth prints the job's ID and returns.
+
+--array 1-100:2 makes an array job: one task per index, with
+$BERTH_TASK_INDEX set. --each FILE makes one task per non-empty line of
+FILE (- for stdin): "{}" in COMMAND and ARGs is replaced by the line, which
+is also in $BERTH_INPUT. Unless detached, berth waits for every task, then
+prints a table (INDEX, INPUT, STATE, EXIT, DURATION) and "N succeeded, M
+failed" (on stderr), and exits 0 if every task is Done, else 1.
+
+--json prints the job (with -d), the tasks array (for an array), or the
+ended task with its history (for a plain job, whose output is then not
+streamed).
+
+` + cmdutil.ExitCodesHelp,
+		Example: `  berth run -- make test
+  berth run -d --name nightly --time-limit 2h -- ./backup.sh /data
+  berth run --array 1-100 --max-parallel 8 -- ./render.sh
+  ls *.wav | berth run --each - -- flac {}`,
+		Args: cmdutil.MinArgs(1, "COMMAND to run (berth run [flags] -- COMMAND [ARG...])"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s.Template.Command = args[0]
+			if len(args) > 1 {
+				s.Template.Args = args[1:]
+			}
+			if opts.EachFile != "" && s.Array != nil {
+				return cmdutil.FlagErrorf("--each and --array exclude each other")
+			}
+			if err := s.Validate(); err != nil {
+				return cmdutil.FlagErrorf("invalid job: %v", err)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	// Everything after the command is the command's: `berth run ls -l`.
+	cmd.Flags().SetInterspersed(false)
+	fs := cmd.Flags()
+	fs.StringVar(&s.Name, "name", "", "Name of the job")
+	cmdutil.KVVar(fs, &s.Template.Env, "env", "Set an environment variable `K=V` (repeatable)")
+	fs.StringVar(&s.Template.WorkDir, "workdir", "", "Working directory of the command")
+	cmdutil.ArrayVar(fs, &s.Array, "array", "Make an array job of the index range `BEGIN-END[:STEP]`")
+	cmdutil.IntRangeVar(fs, &s.MaxParallel, "max-parallel", "", 0, math.MaxInt32, "Run at most `N` tasks of the array at once (0: no bound)")
+	cmdutil.DurationVar(fs, &s.Template.TimeLimit, "time-limit", "Stop the job after this long (30s, 5m, 1h30m, 2d)")
+	fs.BoolVar(&s.Hold, "hold", false, "Submit the job held: it starts once released")
+	cmdutil.IDsVar(fs, &s.After, "after", "Start only after these jobs are Done (comma-separated `IDs`, repeatable)")
+	cmdutil.KVVar(fs, &s.Labels, "label", "Add a label `k=v` (repeatable)")
+	cmdutil.IntRangeVar(fs, &s.Priority, "priority", "", -job.MaxPriority, job.MaxPriority, "Queue priority `N`: higher first")
+	fs.StringVar(&s.Pool, "pool", "", "Run on the workers of this pool (default \"default\")")
+	fs.BoolVar(&s.Template.Rerunnable, "rerunnable", false, "Run the job again after a failure or a lost worker")
+	cmdutil.IntRangeVar(fs, &s.Template.MaxAttempts, "max-attempts", "", 0, 1000, fmt.Sprintf("Run a rerunnable job at most `N` times (default %d)", job.MaxAttemptsDefault))
+	fs.BoolVarP(&opts.Detach, "detach", "d", false, "Print the job ID and return at once")
+	fs.StringVar(&opts.EachFile, "each", "", "Run one task per non-empty line of `FILE` (- for stdin), replacing {}")
+	fs.BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)
+	return cmd
+}
+
+func notify() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	return ch, func() { signal.Stop(ch) }
+}
+
+func run(ctx context.Context, opts *Options) error {
+	if opts.EachFile != "" {
+		inputs, err := readInputs(opts)
+		if err != nil {
+			return err
+		}
+		opts.Spec.Inputs = inputs
+		if err := opts.Spec.Validate(); err != nil {
+			return cmdutil.FlagErrorf("invalid job: %v", err)
+		}
+	}
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	j, err := c.Submit(ctx, opts.Spec)
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.Detach && opts.JSON:
+		return cmdutil.PrintJSON(opts.IO.Out, j)
+	case opts.Detach:
+		_, err := fmt.Fprintln(opts.IO.Out, j.ID)
+		return err
+	case j.IsArray():
+		return waitArray(ctx, opts, c, j)
+	}
+	return foreground(ctx, opts, c, j)
+}
+
+// readInputs reads the lines of --each.
+func readInputs(opts *Options) ([]string, error) {
+	var r io.Reader = opts.IO.In
+	name := "stdin"
+	if opts.EachFile != "-" {
+		f, err := os.Open(opts.EachFile)
+		if err != nil {
+			return nil, cmdutil.FlagErrorf("--each: %v", err)
+		}
+		defer f.Close()
+		r, name = f, opts.EachFile
+	}
+	var lines []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), job.MaxArgBytes)
+	for sc.Scan() {
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if len(lines) == job.MaxInputs {
+			return nil, cmdutil.FlagErrorf("--each: more than %d lines in %s", job.MaxInputs, name)
+		}
+		lines = append(lines, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, cmdutil.FlagErrorf("--each: reading %s: %v", name, err)
+	}
+	if len(lines) == 0 {
+		return nil, cmdutil.FlagErrorf("--each: no input lines in %s", name)
+	}
+	return lines, nil
+}

@@ -1,0 +1,247 @@
+// Package show implements `berth show`.
+package show
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/internal/cli/cmdutil"
+	"github.com/berth-run/berth/internal/cli/display"
+	"github.com/berth-run/berth/internal/cli/iostreams"
+	"github.com/berth-run/berth/internal/cli/tableprinter"
+	"github.com/berth-run/berth/job"
+)
+
+// Options are the arguments of `berth show` and what it needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Client func() (*client.Client, error)
+	Now    func() time.Time
+
+	Ref  job.Ref
+	JSON bool
+}
+
+// Shown is what --json prints: the job and its tasks (for a plain job or
+// one task, the task with its history).
+type Shown struct {
+	Job   *job.Job `json:"job"`
+	Tasks []any    `json:"tasks"`
+}
+
+// NewCmdShow returns the command; runF replaces its behaviour in tests.
+func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Client: f.Client, Now: f.Now}
+	cmd := &cobra.Command{
+		Use:   "show ID[.INDEX] [--json]",
+		Short: "Show a job or a task in full",
+		Long: `Show everything berth knows of a job: its spec and state, and a table
+of its tasks for an array, or for a plain job or one task (ID.INDEX): its
+attempt, worker, host, PID, exit code, signal, times, CPU, peak memory,
+output files and state history.
+
+--json prints {"job": JOB, "tasks": [TASK...]}; for a plain job or a task
+the one TASK carries its "history".`,
+		Args: cmdutil.ExactArgs(1, "ID or ID.INDEX"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			refs, err := cmdutil.ParseRefs(args)
+			if err != nil {
+				return err
+			}
+			opts.Ref = refs[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)
+	return cmd
+}
+
+func run(ctx context.Context, opts *Options) error {
+	c, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	j, err := c.Job(ctx, opts.Ref.Job)
+	if err != nil {
+		return err
+	}
+	out := Shown{Job: j, Tasks: []any{}}
+	var detail *client.TaskDetail
+	var tasks []*job.Task
+	if opts.Ref.HasIndex || !j.IsArray() {
+		if detail, err = c.Task(ctx, opts.Ref); err != nil {
+			return err
+		}
+		out.Tasks = append(out.Tasks, detail)
+	} else {
+		for t, err := range c.TasksAll(ctx, j.ID, client.TaskParams{}) {
+			if err != nil {
+				return err
+			}
+			tasks = append(tasks, t)
+			out.Tasks = append(out.Tasks, t)
+		}
+	}
+	if opts.JSON {
+		return cmdutil.PrintJSON(opts.IO.Out, out)
+	}
+	p := &printer{w: opts.IO.Out, tty: opts.IO.IsStdoutTTY(), now: opts.Now()}
+	p.job(j)
+	if detail != nil {
+		fmt.Fprintln(p.w)
+		p.task(detail)
+		return nil
+	}
+	fmt.Fprintln(p.w)
+	return taskTable(p, j, tasks)
+}
+
+type printer struct {
+	w   io.Writer
+	tty bool
+	now time.Time
+}
+
+// field prints "Key:  value", skipping empty values.
+func (p *printer) field(key, value string) {
+	if value == "" {
+		return
+	}
+	fmt.Fprintf(p.w, "%-12s %s\n", key+":", value)
+}
+
+func (p *printer) time(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	if p.tty {
+		return t.Local().Format(time.DateTime) + " (" + tableprinter.Relative(p.now, *t) + ")"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (p *printer) job(j *job.Job) {
+	p.field("Job", strconv.FormatInt(j.ID, 10))
+	p.field("Name", j.Name)
+	p.field("State", strings.TrimSpace(string(j.State)+" "+j.SubState.String()))
+	p.field("Tasks", display.TaskCounts(j))
+	t := &j.Template
+	p.field("Command", display.CommandLine(t))
+	p.field("Image", t.Image)
+	p.field("Workdir", t.WorkDir)
+	p.field("Env", kvs(t.Env))
+	if t.TimeLimit > 0 {
+		p.field("Time limit", t.TimeLimit.String())
+	}
+	if t.Rerunnable {
+		p.field("Rerunnable", fmt.Sprintf("yes, at most %d attempts", max(t.MaxAttempts, 1)))
+	}
+	p.field("Output path", t.OutputPath)
+	p.field("Error path", t.ErrorPath)
+	p.field("Extensions", kvs(t.Extensions))
+	if j.Array != nil {
+		p.field("Array", j.Array.String())
+	}
+	if len(j.Inputs) > 0 {
+		p.field("Inputs", strconv.Itoa(len(j.Inputs)))
+	}
+	if j.MaxParallel > 0 {
+		p.field("Max parallel", strconv.Itoa(j.MaxParallel))
+	}
+	if j.Hold {
+		p.field("Hold", "submitted held")
+	}
+	if len(j.After) > 0 {
+		ids := make([]string, len(j.After))
+		for i, id := range j.After {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		p.field("After", strings.Join(ids, ","))
+	}
+	p.field("Labels", kvs(j.Labels))
+	p.field("Pool", j.Pool)
+	if j.Priority != 0 {
+		p.field("Priority", strconv.Itoa(j.Priority))
+	}
+	p.field("Submitted", p.time(&j.SubmittedAt))
+	p.field("Finished", p.time(j.FinishedAt))
+	p.field("More data", display.Bool(p.tty, j.HasMoreData))
+}
+
+func kvs(m map[string]string) string {
+	var s []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		s = append(s, k+"="+m[k])
+	}
+	return strings.Join(s, " ")
+}
+
+func (p *printer) task(t *client.TaskDetail) {
+	p.field("Task", t.Ref().String())
+	p.field("State", strings.TrimSpace(string(t.State)+" "+t.SubState.String()))
+	p.field("Input", t.Input)
+	p.field("Attempt", strconv.Itoa(t.Attempt))
+	p.field("Worker", t.Worker)
+	p.field("Host", t.Host)
+	if t.PID != 0 {
+		p.field("PID", strconv.Itoa(t.PID))
+	}
+	p.field("Container", t.ContainerID)
+	p.field("Exit code", display.ExitCode(t.ExitCode))
+	p.field("Signal", t.Signal)
+	p.field("Message", t.Message)
+	p.field("Submitted", p.time(&t.SubmittedAt))
+	p.field("Started", p.time(t.StartedAt))
+	p.field("Finished", p.time(t.FinishedAt))
+	p.field("Duration", tableprinter.Duration(p.tty, t.Duration(p.now)))
+	p.field("CPU", tableprinter.Duration(p.tty, t.CPUTime.Std()))
+	if p.tty {
+		p.field("Max RSS", display.Bytes(t.MaxRSS))
+	} else if t.MaxRSS > 0 {
+		p.field("Max RSS", strconv.FormatInt(t.MaxRSS, 10))
+	}
+	p.field("Stdout", t.Stdout)
+	p.field("Stderr", t.Stderr)
+	if len(t.History) == 0 {
+		return
+	}
+	fmt.Fprintln(p.w, "\nHistory:")
+	tw := tableprinter.New(p.w, p.tty, "TIME", "ATTEMPT", "STATE", "SUBSTATE")
+	for _, h := range t.History {
+		ts := h.Time.UTC().Format(time.RFC3339)
+		if p.tty {
+			ts = h.Time.Local().Format(time.DateTime)
+		}
+		tw.AddRow(ts, strconv.Itoa(h.Attempt), string(h.State), h.SubState.String())
+	}
+	_ = tw.Render()
+}
+
+func taskTable(p *printer, j *job.Job, tasks []*job.Task) error {
+	header := []string{"INDEX", "STATE", "SUBSTATE", "EXIT", "ATTEMPT", "WORKER", "DURATION"}
+	if len(j.Inputs) > 0 {
+		header = append(header[:1:1], append([]string{"INPUT"}, header[1:]...)...)
+	}
+	t := tableprinter.New(p.w, p.tty, header...)
+	for _, tk := range tasks {
+		row := []string{strconv.Itoa(tk.Index), string(tk.State), tk.SubState.String(), display.ExitCode(tk.ExitCode),
+			strconv.Itoa(tk.Attempt), tk.Worker, tableprinter.Duration(p.tty, tk.Duration(p.now))}
+		if len(j.Inputs) > 0 {
+			row = append(row[:1:1], append([]string{tk.Input}, row[1:]...)...)
+		}
+		t.AddRow(row...)
+	}
+	return t.Render()
+}

@@ -1,0 +1,245 @@
+// Package testenv starts the real dependencies berth's tests need: a built
+// berth binary, a running `berth serve` on a temporary data directory, and
+// the CLI pointed at it.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/internal/datadir"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Berth returns the path of a berth binary built from this checkout, once
+// per test process.
+func Berth(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "berth-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "berth")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/berth")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building berth: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside berth's module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Server is a `berth serve` process on its own data directory.
+type Server struct {
+	t    testing.TB
+	Bin  string
+	Dir  datadir.Dir
+	Args []string // extra arguments of `berth serve`
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+// StartServer starts `berth serve` on a new temporary data directory and
+// waits until its API answers. It is stopped (and its local worker with
+// it) when the test ends.
+func StartServer(t testing.TB, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Bin: Berth(t), Dir: datadir.Dir(ShortTempDir(t)), Args: args}
+	s.Start()
+	t.Cleanup(func() {
+		s.Stop()
+		s.killWorker()
+	})
+	return s
+}
+
+// ShortTempDir is t.TempDir() in a short path: unix socket paths are
+// limited to 107 bytes.
+func ShortTempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "bt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// Start starts the server process (again, after Kill or Stop).
+func (s *Server) Start() {
+	s.t.Helper()
+	log, err := os.OpenFile(filepath.Join(string(s.Dir), "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.log = log
+	s.cmd = exec.Command(s.Bin, append([]string{"serve", "--log-level", "debug"}, s.Args...)...)
+	s.cmd.Env = s.Env()
+	s.cmd.Stdout, s.cmd.Stderr = log, log
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		close(done)
+	}(s.cmd, s.done)
+	c := s.Client()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := c.Health(context.Background()); err == nil {
+			return
+		}
+		select {
+		case <-s.done:
+			s.t.Fatalf("berth serve exited at start:\n%s", s.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("berth serve did not answer within 20s:\n%s", s.Log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Env is the environment for berth commands aimed at this server.
+func (s *Server) Env() []string {
+	return append(os.Environ(), "BERTH_HOME="+string(s.Dir), "BERTH_ADDR=")
+}
+
+// Client returns an API client of the server.
+func (s *Server) Client() *client.Client {
+	c, err := client.New(s.Dir.Socket())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
+// Kill kills the server with SIGKILL (its local worker lives on).
+func (s *Server) Kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Stop stops the server with SIGTERM and waits for it.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(40 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// killWorker kills a local worker left behind (after a Kill of the server).
+func (s *Server) killWorker() {
+	b, err := os.ReadFile(s.Dir.WorkerPID())
+	if err != nil {
+		return
+	}
+	var pid int
+	if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// WorkerPID returns the local worker's process ID, or 0.
+func (s *Server) WorkerPID() int {
+	b, err := os.ReadFile(s.Dir.WorkerPID())
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	return pid
+}
+
+// Log returns what the server and its local worker logged.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(string(s.Dir), "serve.log"))
+	w, _ := os.ReadFile(s.Dir.WorkerLog())
+	return string(b) + "\n--- local worker ---\n" + string(w)
+}
+
+// Result is what a berth command did.
+type Result struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// Berth runs the berth CLI against the server, with stdin if given.
+func (s *Server) Berth(stdin string, args ...string) Result {
+	s.t.Helper()
+	return s.BerthContext(context.Background(), stdin, args...)
+}
+
+// BerthContext is Berth with a context that kills the command.
+func (s *Server) BerthContext(ctx context.Context, stdin string, args ...string) Result {
+	s.t.Helper()
+	cmd := exec.CommandContext(ctx, s.Bin, args...)
+	cmd.Env = s.Env()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.Stdin = strings.NewReader(stdin)
+	err := cmd.Run()
+	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.Code = ee.ExitCode()
+	case err != nil:
+		s.t.Fatalf("running berth %v: %v", args, err)
+	}
+	return r
+}

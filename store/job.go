@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth-run/berth/job"
+)
+
+// JobInsertParams is a job to record with all its tasks.
+type JobInsertParams struct {
+	Spec        job.Spec // with defaults already applied
+	SubmittedAt time.Time
+	// State and SubState are the initial state of every task: Queued or
+	// QueuedHeld, with a sub-state such as HELD or WAITING.
+	State    job.State
+	SubState job.SubState
+}
+
+// JobInsert records a job and all its tasks in one transaction and returns
+// the job's new ID. IDs are assigned in increasing order and never reused.
+//
+// No history row is written per task: each task's first transition (attempt
+// 0, the initial state, at SubmittedAt) is derived from the job row, which
+// keeps inserting large arrays fast.
+func (s *Store) JobInsert(ctx context.Context, p *JobInsertParams) (int64, error) {
+	if p.State != job.Queued && p.State != job.QueuedHeld {
+		return 0, fmt.Errorf("inserting job: State %q must be Queued or QueuedHeld", p.State)
+	}
+	if p.SubmittedAt.IsZero() {
+		return 0, errors.New("inserting job: SubmittedAt is required")
+	}
+	spec, err := json.Marshal(&p.Spec)
+	if err != nil {
+		return 0, fmt.Errorf("inserting job: encoding spec: %w", err)
+	}
+	var id int64
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO jobs
+			(name, spec, pool, priority, task_count, init_state, init_kind, init_value, submitted_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			p.Spec.Name, string(spec), p.Spec.Pool, p.Spec.Priority, p.Spec.TaskCount(),
+			string(p.State), string(p.SubState.Kind), p.SubState.Value, nanos(p.SubmittedAt)).Scan(&id)
+		if err != nil {
+			return err
+		}
+		for k, v := range p.Spec.Labels {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)`, id, k, v); err != nil {
+				return err
+			}
+		}
+		st, err := tx.PrepareContext(ctx, `INSERT INTO tasks (job_id, idx, state, sub_kind, sub_value, input) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		state, kind, value := string(p.State), string(p.SubState.Kind), p.SubState.Value
+		for i := range p.Spec.TaskIndexes {
+			input := ""
+			if len(p.Spec.Inputs) > 0 {
+				input = p.Spec.Inputs[i-1]
+			}
+			if _, err = st.ExecContext(ctx, id, i, state, kind, value, input); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("inserting job: %w", err)
+	}
+	return id, nil
+}
+
+// JobGet returns one job; job.ErrNotFound (wrapped) if there is none.
+func (s *Store) JobGet(ctx context.Context, id int64) (*job.Job, error) {
+	jobs, err := s.JobList(ctx, &JobListParams{IDs: []int64{id}, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(jobs) == 0 {
+		return nil, errNoJob(id)
+	}
+	return jobs[0], nil
+}
+
+// JobDelete removes a job, its tasks and their history. It does not check
+// states: the scheduler decides whether a job may go.
+func (s *Store) JobDelete(ctx context.Context, id int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		// Children first: deleting them directly is cheaper than having the
+		// ON DELETE CASCADE clauses do it row by row.
+		for _, q := range []string{
+			`DELETE FROM task_history WHERE job_id = ?`,
+			`DELETE FROM tasks WHERE job_id = ?`,
+			`DELETE FROM job_labels WHERE job_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return fmt.Errorf("deleting job %d: %w", id, err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("deleting job %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errNoJob(id)
+		}
+		return nil
+	})
+}
+
+// MetaGet and MetaSet keep small server-wide values (server ID, ...).
+func (s *Store) MetaGet(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("reading meta %q: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// MetaSet sets a server-wide value.
+func (s *Store) MetaSet(ctx context.Context, key, value string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+		if err != nil {
+			return fmt.Errorf("writing meta %q: %w", key, err)
+		}
+		return nil
+	})
+}

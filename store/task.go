@@ -1,0 +1,356 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/berth-run/berth/job"
+)
+
+// unendedIn is the SQL list of the states that are not terminal. Matching
+// them with IN lets SQLite seek tasks_job_state for each, never stepping over
+// a job's ended tasks.
+var unendedIn = func() string {
+	var q []string
+	for _, s := range job.States {
+		if !s.Terminal() {
+			q = append(q, "'"+string(s)+"'")
+		}
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}()
+
+// TasksPut writes the given tasks whole (state, sub-state and Info, keyed by
+// JobID and Index) in one transaction. For each task whose state, sub-state
+// or attempt differs from the stored one it appends a row to the task's
+// history, stamped at. A job whose tasks have all ended gets its FinishedAt
+// set to at. Tasks of deleted jobs are ignored.
+//
+// Only existing tasks are updated; Name and SubmittedAt, which belong to the
+// job, are not written. A job with an unended task again (a rerun) gets its
+// FinishedAt cleared.
+func (s *Store) TasksPut(ctx context.Context, tasks []*job.Task, at time.Time) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		get, err := tx.PrepareContext(ctx, `SELECT state, sub_kind, sub_value, attempt FROM tasks WHERE job_id = ? AND idx = ?`)
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		upd, err := tx.PrepareContext(ctx, `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
+			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
+			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?
+			WHERE job_id = ? AND idx = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		hist, err := tx.PrepareContext(ctx, `INSERT INTO task_history (job_id, idx, attempt, state, sub_kind, sub_value, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer hist.Close()
+
+		// Jobs with a task that ended or un-ended: only theirs can change.
+		flipped := map[int64]bool{}
+		for _, t := range tasks {
+			var old job.Task
+			err := get.QueryRowContext(ctx, t.JobID, t.Index).Scan(&old.State, &old.SubState.Kind, &old.SubState.Value, &old.Attempt)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // its job was deleted
+			}
+			if err != nil {
+				return err
+			}
+			var exit any
+			if t.ExitCode != nil {
+				exit = *t.ExitCode
+			}
+			if _, err := upd.ExecContext(ctx, string(t.State), string(t.SubState.Kind), t.SubState.Value, t.Attempt,
+				t.Input, t.Worker, t.Host, t.PID, t.ContainerID, exit, t.Signal, t.Message,
+				nullNanos(t.StartedAt), nullNanos(t.FinishedAt), int64(t.CPUTime), t.MaxRSS, t.Stdout, t.Stderr,
+				t.JobID, t.Index); err != nil {
+				return err
+			}
+			if old.State != t.State || old.SubState != t.SubState || old.Attempt != t.Attempt {
+				if _, err := hist.ExecContext(ctx, t.JobID, t.Index, t.Attempt, string(t.State),
+					string(t.SubState.Kind), t.SubState.Value, nanos(at)); err != nil {
+					return err
+				}
+			}
+			if old.State.Terminal() != t.State.Terminal() {
+				flipped[t.JobID] = true
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(flipped)) {
+			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET finished_at =
+				CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND state IN `+unendedIn+`)
+				THEN NULL ELSE coalesce(finished_at, ?) END WHERE id = ?`, id, nanos(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("writing tasks: %w", err)
+	}
+	return nil
+}
+
+// ActiveTask is an unended task with what the scheduler needs of its job.
+type ActiveTask struct {
+	Task job.Task
+	Spec *job.Spec // shared by all tasks of the same job
+}
+
+// activeJobsPage bounds the specs TasksActive holds at once.
+const activeJobsPage = 64
+
+// TasksActive calls fn for every task not in a terminal state, in job ID then
+// index order, with one *job.Spec value per job. Used by the scheduler to
+// rebuild its queue on start.
+//
+// It reads one snapshot, a page of jobs and then each job's tasks as a
+// stream, so memory stays bounded by what fn keeps.
+func (s *Store) TasksActive(ctx context.Context, fn func(*ActiveTask) error) error {
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var after int64
+		for {
+			ids, specs, err := activeJobs(ctx, tx, after)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			for i, id := range ids {
+				if err := activeTasks(ctx, tx, id, specs[i], fn); err != nil {
+					return err
+				}
+			}
+			if len(ids) < activeJobsPage {
+				return nil
+			}
+			after = ids[len(ids)-1]
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("reading active tasks: %w", err)
+	}
+	return nil
+}
+
+func activeJobs(ctx context.Context, tx *sql.Tx, after int64) ([]int64, []*job.Spec, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, spec FROM jobs
+		WHERE finished_at IS NULL AND id > ? ORDER BY id LIMIT ?`, after, activeJobsPage)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	var specs []*job.Spec
+	for rows.Next() {
+		var id int64
+		var raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return nil, nil, err
+		}
+		spec := new(job.Spec)
+		if err := json.Unmarshal([]byte(raw), spec); err != nil {
+			return nil, nil, fmt.Errorf("decoding spec of job %d: %w", id, err)
+		}
+		ids = append(ids, id)
+		specs = append(specs, spec)
+	}
+	return ids, specs, rows.Err()
+}
+
+func activeTasks(ctx context.Context, tx *sql.Tx, id int64, spec *job.Spec, fn func(*ActiveTask) error) error {
+	// "+t.state" keeps SQLite on the primary key, which yields index order
+	// without sorting the job's tasks first.
+	rows, err := tx.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks t JOIN jobs j ON j.id = t.job_id
+		WHERE t.job_id = ? AND +t.state IN `+unendedIn+` ORDER BY t.idx`, id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a := &ActiveTask{Spec: spec}
+		if err := scanTask(rows, &a.Task); err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// taskCols are the columns scanTask reads, from tasks t joined to jobs j.
+const taskCols = `t.job_id, t.idx, j.name, t.state, t.sub_kind, t.sub_value, t.attempt, t.input,
+	t.worker, t.host, t.pid, t.container_id, t.exit_code, t.signal, t.message,
+	j.submitted_at, t.started_at, t.finished_at, t.cpu_ns, t.max_rss, t.stdout, t.stderr`
+
+func scanTask(row interface{ Scan(...any) error }, t *job.Task) error {
+	var exit, started, finished sql.NullInt64
+	var submitted, cpu int64
+	err := row.Scan(&t.JobID, &t.Index, &t.Name, &t.State, &t.SubState.Kind, &t.SubState.Value, &t.Attempt, &t.Input,
+		&t.Worker, &t.Host, &t.PID, &t.ContainerID, &exit, &t.Signal, &t.Message,
+		&submitted, &started, &finished, &cpu, &t.MaxRSS, &t.Stdout, &t.Stderr)
+	if err != nil {
+		return err
+	}
+	if exit.Valid {
+		c := int(exit.Int64)
+		t.ExitCode = &c
+	}
+	t.SubmittedAt = fromNanos(submitted)
+	t.StartedAt = fromNullNanos(started)
+	t.FinishedAt = fromNullNanos(finished)
+	t.CPUTime = job.Duration(cpu)
+	return nil
+}
+
+// TaskListParams filters TaskList.
+type TaskListParams struct {
+	JobID  int64
+	States []job.State
+	// AfterIndex and Limit page through tasks in index order (AfterIndex is
+	// exclusive; use -1 to start). Limit defaults to 1000.
+	AfterIndex int
+	Limit      int
+}
+
+// TaskListLimitDefault is the page size of TaskList when Limit is not set.
+const TaskListLimitDefault = 1000
+
+// TaskList returns a job's tasks in index order.
+func (s *Store) TaskList(ctx context.Context, p *TaskListParams) ([]*job.Task, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = TaskListLimitDefault
+	}
+	q := `SELECT ` + taskCols + ` FROM tasks t JOIN jobs j ON j.id = t.job_id
+		WHERE t.job_id = ? AND t.idx > ?`
+	args := []any{p.JobID, p.AfterIndex}
+	if len(p.States) > 0 {
+		states, _ := json.Marshal(p.States)
+		q += ` AND t.state IN (SELECT value FROM json_each(?))`
+		args = append(args, string(states))
+	}
+	q += ` ORDER BY t.idx LIMIT ?`
+	args = append(args, limit)
+	var out []*job.Task
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		if err := jobExists(ctx, tx, p.JobID); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			t := new(job.Task)
+			if err := scanTask(rows, t); err != nil {
+				return err
+			}
+			out = append(out, t)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing tasks: %w", err)
+	}
+	return out, nil
+}
+
+// TaskGet returns one task; job.ErrNotFound (wrapped) if there is none.
+func (s *Store) TaskGet(ctx context.Context, jobID int64, index int) (*job.Task, error) {
+	t := new(job.Task)
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks t JOIN jobs j ON j.id = t.job_id
+			WHERE t.job_id = ? AND t.idx = ?`, jobID, index), t)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(ctx, tx, jobID, index)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Transition is one row of a task's state history.
+type Transition struct {
+	Attempt  int          `json:"attempt"`
+	State    job.State    `json:"state"`
+	SubState job.SubState `json:"substate,omitzero"`
+	Time     time.Time    `json:"time"`
+}
+
+// TaskHistory returns a task's state changes, oldest first.
+//
+// The first, the submission, comes from the job row (see JobInsert).
+func (s *Store) TaskHistory(ctx context.Context, jobID int64, index int) ([]Transition, error) {
+	var out []Transition
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT 0, j.init_state, j.init_kind, j.init_value, j.submitted_at, 0 AS seq
+			FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.job_id = ?1 AND t.idx = ?2
+			UNION ALL
+			SELECT attempt, state, sub_kind, sub_value, at, id
+			FROM task_history WHERE job_id = ?1 AND idx = ?2
+			ORDER BY seq`, jobID, index)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var tr Transition
+			var at, seq int64
+			if err := rows.Scan(&tr.Attempt, &tr.State, &tr.SubState.Kind, &tr.SubState.Value, &at, &seq); err != nil {
+				return err
+			}
+			tr.Time = fromNanos(at)
+			out = append(out, tr)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(out) == 0 {
+			return notFound(ctx, tx, jobID, index)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// jobExists returns errNoJob unless the job exists.
+func jobExists(ctx context.Context, tx *sql.Tx, id int64) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNoJob(id)
+	}
+	return err
+}
+
+// notFound says whether the job or only the task is missing.
+func notFound(ctx context.Context, tx *sql.Tx, jobID int64, index int) error {
+	if err := jobExists(ctx, tx, jobID); err != nil {
+		return err
+	}
+	return errNoTask(jobID, index)
+}

@@ -1,0 +1,118 @@
+package worker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/job"
+)
+
+// Config configures a Worker.
+type Config struct {
+	// ID names the worker; the server sends it controls on
+	// berth.control.<ID>. Defaults to the host name, a dash and a random suffix.
+	ID string
+	// Host is the host name reported in claims and heartbeats. Defaults to
+	// os.Hostname().
+	Host string
+	// Pool is the pool whose work the worker runs. Defaults to job.PoolDefault.
+	Pool string
+	// Slots is how many tasks the worker runs at once. Defaults to runtime.NumCPU().
+	Slots int
+	// Labels are reported in heartbeats. Defaults to none.
+	Labels map[string]string
+	// Executor runs the tasks. Required.
+	Executor executor.Executor
+	// Conn is the connection to the dispatch NATS server. Required.
+	Conn *dispatch.Conn
+	// Logger receives the worker's log. Defaults to discarding it.
+	Logger *slog.Logger
+	// Version is reported in heartbeats. Defaults to "dev".
+	Version string
+	// StopGrace is the time between SIGTERM and SIGKILL when the worker
+	// stops a task for its time limit or its own shutdown, and for a
+	// terminate control that gives none. Defaults to StopGraceDefault.
+	StopGrace time.Duration
+	// ShutdownTimeout bounds how long Run, once its context is canceled,
+	// waits for the tasks it stopped to end and for the server to record
+	// their ends. Defaults to StopGrace plus ShutdownSlackDefault.
+	ShutdownTimeout time.Duration
+}
+
+// Defaults of Config.
+const (
+	StopGraceDefault     = 10 * time.Second
+	ShutdownSlackDefault = 10 * time.Second
+	VersionDefault       = "dev"
+)
+
+// WithDefaults returns a copy of c with defaults filled in.
+func (c Config) WithDefaults() Config {
+	if c.Host == "" {
+		c.Host, _ = os.Hostname()
+		if c.Host == "" {
+			c.Host = "localhost"
+		}
+	}
+	if c.ID == "" {
+		b := make([]byte, 3)
+		_, _ = rand.Read(b) // crypto/rand.Read never fails
+		c.ID = c.Host + "-" + hex.EncodeToString(b)
+	}
+	if c.Pool == "" {
+		c.Pool = job.PoolDefault
+	}
+	if c.Slots == 0 {
+		c.Slots = runtime.NumCPU()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Version == "" {
+		c.Version = VersionDefault
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = StopGraceDefault
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = c.StopGrace + ShutdownSlackDefault
+	}
+	return c
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Executor == nil:
+		return errors.New("worker: Executor is required")
+	case c.Conn == nil:
+		return errors.New("worker: Conn is required")
+	case c.Slots < 0:
+		return fmt.Errorf("worker: Slots is %d, want 1 or more", c.Slots)
+	case c.StopGrace < 0:
+		return fmt.Errorf("worker: StopGrace is %s, want 0 (the default) or more", c.StopGrace)
+	case c.ShutdownTimeout < 0:
+		return fmt.Errorf("worker: ShutdownTimeout is %s, want 0 (the default) or more", c.ShutdownTimeout)
+	}
+	if !subjectSafe(c.ID) {
+		return fmt.Errorf("worker: ID %q must not contain spaces, '*' or '>', nor start or end with '.'", c.ID)
+	}
+	if !subjectSafe(c.Pool) {
+		return fmt.Errorf("worker: Pool %q must not contain spaces, '*' or '>', nor start or end with '.'", c.Pool)
+	}
+	return nil
+}
+
+// subjectSafe reports whether s can be the tail of a NATS subject.
+func subjectSafe(s string) bool {
+	return s != "" && !strings.ContainsAny(s, " \t\r\n*>") && !strings.HasPrefix(s, ".") &&
+		!strings.HasSuffix(s, ".") && !strings.Contains(s, "..")
+}

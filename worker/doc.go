@@ -1,0 +1,16 @@
+// Package worker runs berth tasks for one pool: it pulls Work from the
+// pool's JetStream consumer, claims each task from the server, runs it
+// through an executor, and reports its start, suspension and end as events.
+//
+// A worker holds at most Slots Work messages at once. It keeps each held
+// message alive with in-progress acks and acks it only once the server has
+// recorded the task's end, so a worker that dies has its work redelivered,
+// and the server refuses the stale claim if the attempt already ran. Events
+// are sent in order per task and retried until the server records them: the
+// server may restart while tasks keep running.
+//
+// Executors that can find tasks left by an earlier run of the worker
+// (a Cleanup method, as executor/process has) get them reported as lost when
+// the worker starts. For that the executor's task ID is the task key,
+// "JOB.INDEX.ATTEMPT" (dispatch.TaskKey.String).
+package worker

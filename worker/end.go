@@ -1,0 +1,45 @@
+package worker
+
+import (
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/job"
+)
+
+// endOf says how an attempt ended from its exit and the reason the worker
+// stopped it, if it did: that reason wins over the exit status, which is
+// still reported.
+func endOf(exit *executor.Exit, reason job.Reason) *dispatch.End {
+	e := &dispatch.End{
+		State:   job.Failed,
+		CPUTime: job.Duration(exit.CPUTime),
+		MaxRSS:  exit.MaxRSS,
+	}
+	switch {
+	case exit.Err != nil:
+		e.SubState = job.SubState{Kind: job.ReasonLost}
+		e.Message = exit.Err.Error()
+	case exit.Signal != "":
+		e.Signal = exit.Signal
+		e.SubState = job.Signal(exit.Signal)
+	default:
+		code := exit.ExitCode
+		e.ExitCode = &code
+		e.SubState = job.ExitCode(code)
+		if code == 0 {
+			e.State = job.Done
+		}
+	}
+	if exit.Err == nil && exit.OOMKilled {
+		e.State, e.SubState = job.Failed, job.SubState{Kind: job.ReasonOOM}
+	}
+	if reason != "" {
+		e.State, e.SubState = job.Failed, job.SubState{Kind: reason}
+	}
+	return e
+}
+
+// startFailed is the end of an attempt that could not start.
+func startFailed(err error) *dispatch.End {
+	return &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: job.ReasonStartFailed}, Message: err.Error()}
+}

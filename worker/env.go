@@ -1,0 +1,68 @@
+package worker
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/internal/datadir"
+)
+
+// baseEnv lists the variables a task inherits from the worker's own
+// environment; nothing else of it leaks into tasks (tokens, say).
+var baseEnv = []string{"PATH", "HOME", "USER", "LANG", "TZ", "TMPDIR"}
+
+// defaultPath is the PATH of tasks when the worker has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// EnvResult names the file a task writes its JSON results to.
+const EnvResult = "BERTH_RESULT"
+
+// spec makes the executor's spec of work, creating its task directory.
+func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
+	if work.Dir == "" {
+		return nil, fmt.Errorf("work %s has no task directory", work.TaskKey)
+	}
+	if err := os.MkdirAll(work.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating task directory: %w", err)
+	}
+	return &executor.Spec{
+		ID:       work.TaskKey.String(),
+		Command:  work.Template.Command,
+		Args:     work.Template.Args,
+		Env:      taskEnv(work, os.LookupEnv),
+		WorkDir:  cmp.Or(work.Template.WorkDir, work.Dir),
+		Stdout:   filepath.Join(work.Dir, datadir.StdoutFile),
+		Stderr:   filepath.Join(work.Dir, datadir.StderrFile),
+		Template: work.Template,
+	}, nil
+}
+
+// taskEnv builds a task's environment as sorted KEY=VALUE: the few base
+// variables of the worker's (from lookup), then the ones berth sets, then
+// the template's, and last BERTH_RESULT.
+func taskEnv(w *dispatch.Work, lookup func(string) (string, bool)) []string {
+	env := map[string]string{"PATH": defaultPath}
+	for _, k := range baseEnv {
+		if v, ok := lookup(k); ok {
+			env[k] = v
+		}
+	}
+	for k, v := range w.Env {
+		env[k] = v
+	}
+	for k, v := range w.Template.Env {
+		env[k] = v
+	}
+	env[EnvResult] = filepath.Join(w.Dir, datadir.ResultFile)
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}

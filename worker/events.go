@@ -1,0 +1,87 @@
+package worker
+
+import (
+	"context"
+	"sync"
+
+	"github.com/berth-run/berth/dispatch"
+)
+
+// eventQueue sends a task's events one after another, each until the
+// server recorded it, without making whoever queues them wait.
+type eventQueue struct {
+	mu     sync.Mutex
+	q      []*dispatch.Event
+	closed bool
+	wake   chan struct{} // signals a push or close
+	done   chan struct{} // closed when all is sent, or sending gave up
+	err    error
+}
+
+func newEventQueue() *eventQueue {
+	return &eventQueue{wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// push queues ev; after close it drops it (the task has ended, and its
+// ended event says the last word).
+func (q *eventQueue) push(ev *dispatch.Event) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	q.q = append(q.q, ev)
+	q.signal()
+}
+
+// close ends the queue; run returns once what was queued is sent.
+func (q *eventQueue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	q.signal()
+}
+
+func (q *eventQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait waits for run to finish and returns why it gave up, if it did.
+func (q *eventQueue) wait() error {
+	<-q.done
+	return q.err
+}
+
+// run sends the queued events in order with send until the queue is closed
+// and empty, or ctx is done.
+func (q *eventQueue) run(ctx context.Context, send func(context.Context, *dispatch.Event) error) {
+	defer close(q.done)
+	for {
+		q.mu.Lock()
+		var ev *dispatch.Event
+		if len(q.q) > 0 {
+			ev, q.q = q.q[0], q.q[1:]
+		}
+		closed := q.closed
+		q.mu.Unlock()
+		switch {
+		case ev != nil:
+			if err := send(ctx, ev); err != nil {
+				q.err = err
+				return
+			}
+			continue
+		case closed:
+			return
+		}
+		select {
+		case <-q.wake:
+		case <-ctx.Done():
+			q.err = ctx.Err()
+			return
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package worker
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+)
+
+// heartbeats sends a heartbeat now, every dispatch.HeartbeatInterval and
+// after each reconnect, until done is closed.
+func (w *Worker) heartbeats(done <-chan struct{}) {
+	kick := make(chan struct{}, 1)
+	remove := w.conn.OnReconnect(func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	})
+	defer remove()
+	t := time.NewTicker(dispatch.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		w.beat()
+		select {
+		case <-t.C:
+		case <-kick:
+		case <-done:
+			return
+		}
+	}
+}
+
+func (w *Worker) beat() {
+	if err := w.conn.PublishHeartbeat(w.heartbeat()); err != nil {
+		w.log.Warn("cannot send heartbeat", "error", err)
+	}
+}
+
+// heartbeat says what the worker holds now.
+func (w *Worker) heartbeat() *dispatch.Heartbeat {
+	w.mu.Lock()
+	held := slices.Collect(maps.Keys(w.tasks))
+	for k := range w.lost {
+		held = append(held, k)
+	}
+	w.mu.Unlock()
+	slices.SortFunc(held, func(a, b dispatch.TaskKey) int {
+		return cmp.Or(cmp.Compare(a.Job, b.Job), cmp.Compare(a.Index, b.Index), cmp.Compare(a.Attempt, b.Attempt))
+	})
+	return &dispatch.Heartbeat{
+		Worker:  w.cfg.ID,
+		Host:    w.cfg.Host,
+		Pool:    w.cfg.Pool,
+		Slots:   w.cfg.Slots,
+		Labels:  w.cfg.Labels,
+		Version: w.cfg.Version,
+		Running: held,
+		Time:    time.Now().UTC(),
+	}
+}

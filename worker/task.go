@@ -1,0 +1,192 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/job"
+)
+
+// task is one claimed attempt, from its claim until its end is recorded.
+type task struct {
+	key    dispatch.TaskKey
+	id     string // the executor's task ID
+	work   *dispatch.Work
+	log    *slog.Logger
+	events *eventQueue
+
+	// mu orders start, controls and the end: a control acts only between
+	// the start and the end, and its event is queued before the ended one.
+	mu      sync.Mutex
+	started bool
+	ended   bool
+	reason  job.Reason // why the worker stopped it, if it did
+}
+
+// setReason records why the task is stopped; the first reason wins. The
+// caller holds t.mu.
+func (t *task) setReason(r job.Reason) {
+	if t.reason == "" {
+		t.reason = r
+	}
+}
+
+// runTask takes a pulled Work message through claim, run and end. ctx is
+// Run's: once it is canceled a task not yet claimed is handed back.
+func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
+	key := d.Work.TaskKey
+	log := w.log.With("task", key.String())
+	stopProgress := w.keepInProgress(d, log)
+	defer stopProgress()
+
+	r, err := w.conn.Claim(ctx, &dispatch.Claim{TaskKey: key, Worker: w.cfg.ID, Host: w.cfg.Host})
+	if err != nil {
+		log.Info("work handed back unclaimed", "error", err)
+		if err := d.Nak(); err != nil {
+			log.Warn("cannot hand back work", "error", err)
+		}
+		return
+	}
+	if !r.OK {
+		log.Info("claim refused, dropping the work", "reason", r.Reason)
+		w.ack(d, log)
+		return
+	}
+
+	t := &task{key: key, id: key.String(), work: d.Work, log: log}
+	t.events = newEventQueue()
+	go t.events.run(w.life, w.conn.SendEvent)
+	w.hold(t)
+
+	end := w.execute(t)
+	if end != nil {
+		t.events.push(w.event(t, dispatch.EventEnded, func(ev *dispatch.Event) { ev.End = end }))
+	}
+	t.events.close()
+	if err := t.events.wait(); err != nil || end == nil {
+		// The worker gives up (shutdown timeout): no ack, so the work is
+		// redelivered and the server decides what became of the attempt.
+		log.Warn("task end not recorded", "error", err)
+		return
+	}
+	w.release(key)
+	log.Info("task ended", "state", end.State, "substate", end.SubState.String())
+	w.ack(d, log)
+}
+
+func (w *Worker) ack(d *dispatch.Delivery, log *slog.Logger) {
+	if err := d.Ack(w.life); err != nil {
+		log.Warn("work not acked; it will be redelivered and refused", "error", err)
+	}
+}
+
+// keepInProgress tells JetStream the work is in progress every third of its
+// ack wait until the returned func is called.
+func (w *Worker) keepInProgress(d *dispatch.Delivery, log *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(dispatch.WorkAckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := d.InProgress(); err != nil {
+					log.Warn("cannot signal work in progress", "error", err)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// execute starts the task, waits for its end and returns it; nil if the
+// worker gave up waiting (shutdown timeout).
+func (w *Worker) execute(t *task) *dispatch.End {
+	spec, err := w.spec(t.work)
+	if err != nil {
+		return startFailed(err)
+	}
+	t.mu.Lock()
+	if t.reason != "" {
+		t.ended = true
+		t.mu.Unlock()
+		return &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: t.reason},
+			Message: "stopped before it started"}
+	}
+	h, err := w.cfg.Executor.Start(w.life, spec)
+	if err != nil {
+		t.ended = true
+		t.mu.Unlock()
+		return startFailed(err)
+	}
+	t.started = true
+	t.events.push(w.event(t, dispatch.EventStarted, func(ev *dispatch.Event) {
+		ev.PID, ev.ContainerID = h.PID, h.ContainerID
+	}))
+	t.mu.Unlock()
+	t.log.Info("task started", "pid", h.PID)
+
+	if limit := t.work.Template.TimeLimit.Std(); limit > 0 {
+		timer := time.AfterFunc(limit, func() {
+			t.log.Info("time limit reached, stopping the task", "limit", limit)
+			if err := w.stop(t, job.ReasonTimeLimit, w.cfg.StopGrace); err != nil {
+				t.log.Warn("cannot stop the task", "error", err)
+			}
+		})
+		defer timer.Stop()
+	}
+
+	var exit *executor.Exit
+	exits, err := w.cfg.Executor.Wait(w.life, t.id)
+	if err == nil {
+		exit = <-exits
+	} else {
+		exit = &executor.Exit{ExitCode: -1, Err: err, Finished: time.Now()}
+	}
+	t.mu.Lock()
+	t.ended = true
+	reason := t.reason
+	t.mu.Unlock()
+	if exit == nil { // Wait gave up: the worker's life ended
+		_ = w.cfg.Executor.Destroy(context.Background(), t.id, true)
+		return nil
+	}
+	if err := w.cfg.Executor.Destroy(w.life, t.id, false); err != nil {
+		t.log.Warn("cannot free the ended task", "error", err)
+	}
+	return endOf(exit, reason)
+}
+
+// stop stops t for reason, with grace between SIGTERM and SIGKILL. A task
+// not started yet will not start; an ended one is left alone.
+func (w *Worker) stop(t *task, reason job.Reason, grace time.Duration) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if reason != "" {
+		t.setReason(reason)
+	}
+	if !t.started || t.ended {
+		return nil
+	}
+	err := w.cfg.Executor.Stop(w.life, t.id, grace)
+	if errors.Is(err, executor.ErrNotRunning) {
+		return nil // it ended meanwhile
+	}
+	return err
+}
+
+// event returns a new event of t of kind, filled in by fill.
+func (w *Worker) event(t *task, kind dispatch.EventKind, fill func(*dispatch.Event)) *dispatch.Event {
+	ev := &dispatch.Event{TaskKey: t.key, Worker: w.cfg.ID, Kind: kind, Time: time.Now().UTC()}
+	if fill != nil {
+		fill(ev)
+	}
+	return ev
+}
