@@ -3,29 +3,39 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/store"
 )
 
 // change is a task whose new state is to be committed and announced.
 type change struct {
 	js *jobState
 	t  *task
+	// sizes, when set, are the task's output sizes at its end.
+	sizes *store.Offsets
 }
 
 // commitLocked writes changed tasks in one transaction, then tells
 // subscribers. Nothing is announced that is not committed.
 func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
-	if len(changes) == 0 {
+	if len(changes) == 0 && len(s.lazy) == 0 {
 		return nil
 	}
-	tasks := make([]*job.Task, len(changes))
+	puts := make([]store.TaskPut, len(changes), len(changes)+len(s.lazy))
 	for i, c := range changes {
-		tasks[i] = &c.t.Task
+		puts[i] = store.TaskPut{Task: &c.t.Task, Sizes: c.sizes}
+		delete(s.lazy, c.t)
 	}
+	// Lazy changes ride along with this commit.
+	for t := range s.lazy {
+		puts = append(puts, store.TaskPut{Task: &t.Task})
+	}
+	clear(s.lazy)
 	now := s.cfg.Now().UTC()
-	if err := s.cfg.Store.TasksPut(ctx, tasks, now); err != nil {
-		s.log.Error("committing task states", "tasks", len(tasks), "err", err)
+	if err := s.cfg.Store.TasksPutWith(ctx, puts, now); err != nil {
+		s.log.Error("committing task states", "tasks", len(puts), "err", err)
 		return fmt.Errorf("recording task states: %w", err)
 	}
 	if len(s.subs) == 0 {
@@ -39,6 +49,28 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 		})
 	}
 	return nil
+}
+
+// lazyLocked notes a change that needs no commit of its own (the PID of a
+// started task): it is written with the next commit, or within lazyDelay.
+func (s *Scheduler) lazyLocked(t *task) {
+	s.lazy[t] = struct{}{}
+	if s.lazyTimer == nil {
+		s.lazyTimer = time.AfterFunc(lazyDelay, s.flushLazy)
+	} else if len(s.lazy) == 1 {
+		s.lazyTimer.Reset(lazyDelay)
+	}
+}
+
+// lazyDelay bounds how long a lazy change waits for a commit to join.
+const lazyDelay = 50 * time.Millisecond
+
+func (s *Scheduler) flushLazy() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.lazy) > 0 && s.ctx.Err() == nil {
+		_ = s.commitLocked(s.ctx, nil)
+	}
 }
 
 // subscriber is one Subscribe call.

@@ -41,7 +41,7 @@ func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action)
 				st = job.RequeuedHeld
 			}
 			js.setState(t, st, job.SubState{Kind: job.ReasonHeld})
-			changes = append(changes, change{js, t})
+			changes = append(changes, change{js: js, t: t})
 		case action == job.Release && t.State.Held():
 			st, sub := job.Queued, job.SubState{}
 			if t.State == job.RequeuedHeld {
@@ -52,13 +52,13 @@ func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action)
 			}
 			js.setState(t, st, sub)
 			requeueLocked(js, t)
-			changes = append(changes, change{js, t})
+			changes = append(changes, change{js: js, t: t})
 		case action == job.Terminate && t.State.Pending():
 			s.undispatchLocked(js, t)
 			js.queued.remove(t.Index)
 			t.FinishedAt = &now
 			js.setState(t, job.Failed, job.SubState{Kind: job.ReasonCanceled})
-			changes = append(changes, change{js, t})
+			changes = append(changes, change{js: js, t: t})
 		case action == job.Terminate && t.State.Active(),
 			action == job.Suspend && t.State == job.Running,
 			action == job.Resume && t.State == job.Suspended:
@@ -108,7 +108,7 @@ func (s *Scheduler) send(ctx context.Context, orders []order) (int, error) {
 			s.mu.Lock()
 			if o.t.Attempt == o.ctl.Attempt && o.t.State == w[0] {
 				o.js.setState(o.t, w[1], job.SubState{})
-				_ = s.commitLocked(ctx, []change{{o.js, o.t}})
+				_ = s.commitLocked(ctx, []change{{js: o.js, t: o.t}})
 			}
 			s.mu.Unlock()
 		}

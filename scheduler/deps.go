@@ -44,7 +44,7 @@ func (s *Scheduler) failJobLocked(js *jobState, sub job.SubState, now time.Time)
 		js.queued.remove(t.Index)
 		t.FinishedAt = &now
 		js.setState(t, job.Failed, sub)
-		changes = append(changes, change{js, t})
+		changes = append(changes, change{js: js, t: t})
 	}
 	js.pool.fix(js)
 	if js.ended() {
@@ -64,7 +64,7 @@ func (s *Scheduler) settleWaitsLocked(js *jobState, _ time.Time) []change {
 	for _, t := range js.tasks {
 		if t.SubState.Kind == job.ReasonDependsOn && t.SubState != sub {
 			t.SubState = sub
-			changes = append(changes, change{js, t})
+			changes = append(changes, change{js: js, t: t})
 		}
 	}
 	return changes

@@ -67,14 +67,70 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 	}
 }
 
-// publish sends picked work to the stream. A task whose publish fails goes
-// back to the queue and is retried a second later.
+// publish queues picked work for the publisher goroutine, so that a worker's
+// report or a submit is answered without waiting for JetStream.
 func (s *Scheduler) publish(items []*workItem) {
+	if len(items) == 0 {
+		return
+	}
+	s.pubMu.Lock()
+	s.pubQueue = append(s.pubQueue, items...)
+	s.pubPending += len(items)
+	s.pubMu.Unlock()
+	select {
+	case s.pubWake <- struct{}{}:
+	default:
+	}
+}
+
+// publisher sends queued work to the stream, in order.
+func (s *Scheduler) publisher() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.pubWake:
+		}
+		for {
+			s.pubMu.Lock()
+			q := s.pubQueue
+			s.pubQueue = nil
+			s.pubMu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			s.publishNow(q)
+			s.pubMu.Lock()
+			s.pubPending -= len(q)
+			if s.pubPending == 0 {
+				s.pubIdle.Broadcast()
+			}
+			s.pubMu.Unlock()
+		}
+	}
+}
+
+// flush waits until all queued work is published (for tests).
+func (s *Scheduler) flush() {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	for s.pubPending > 0 {
+		s.pubIdle.Wait()
+	}
+}
+
+// publishNow sends work to the stream. A task whose publish fails goes back
+// to the queue and is retried a second later.
+func (s *Scheduler) publishNow(items []*workItem) {
 	failed := false
 	for _, it := range items {
 		err := s.cfg.Dispatcher.PublishWork(s.ctx, it.work)
 		if err == nil {
 			continue
+		}
+		if s.ctx.Err() != nil {
+			return
 		}
 		s.log.Error("publishing work", "task", it.work.TaskKey, "err", err)
 		failed = true
@@ -86,7 +142,7 @@ func (s *Scheduler) publish(items []*workItem) {
 		}
 		s.mu.Unlock()
 	}
-	if failed && s.ctx.Err() == nil {
+	if failed {
 		s.mu.Lock()
 		if s.retry == nil {
 			s.retry = time.AfterFunc(time.Second, s.redispatch)

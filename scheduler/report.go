@@ -36,7 +36,7 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 	t.PID, t.ContainerID, t.CPUTime, t.MaxRSS = 0, "", 0, 0
 	s.setPaths(t)
 	js.setState(t, job.Running, job.SubState{})
-	if err := s.commitLocked(ctx, []change{{js, t}}); err != nil {
+	if err := s.commitLocked(ctx, []change{{js: js, t: t}}); err != nil {
 		return dispatch.ClaimReply{Reason: "recording the start: " + err.Error()}
 	}
 	s.workerLocked(c.Worker, now).tasks[t] = js
@@ -57,16 +57,16 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) error {
 	switch e.Kind {
 	case dispatch.EventStarted:
 		t.PID, t.ContainerID = e.PID, e.ContainerID
-		changes = []change{{js, t}}
+		s.lazyLocked(t)
 	case dispatch.EventSuspended:
 		if t.State == job.Running {
 			js.setState(t, job.Suspended, job.SubState{})
-			changes = []change{{js, t}}
+			changes = []change{{js: js, t: t}}
 		}
 	case dispatch.EventResumed:
 		if t.State == job.Suspended {
 			js.setState(t, job.Running, job.SubState{})
-			changes = []change{{js, t}}
+			changes = []change{{js: js, t: t}}
 		}
 	case dispatch.EventEnded:
 		if e.End == nil {
@@ -107,16 +107,15 @@ func (s *Scheduler) endLocked(js *jobState, t *task, end *dispatch.End, now time
 		js.setState(t, end.State, end.SubState)
 	}
 	js.pool.fix(js)
-	s.recordSizes(t)
-	changes := []change{{js, t}}
+	changes := []change{{js: js, t: t, sizes: s.outputSizes(t)}}
 	if js.ended() {
 		changes = append(changes, s.jobEndedLocked(js, now)...)
 	}
 	return changes
 }
 
-// recordSizes notes how much output an ended attempt left, for HasMoreData.
-func (s *Scheduler) recordSizes(t *task) {
+// outputSizes returns how much output an ended attempt left, for HasMoreData.
+func (s *Scheduler) outputSizes(t *task) *store.Offsets {
 	dir := s.cfg.DataDir.TaskDir(t.JobID, t.Index)
 	size := func(name string) int64 {
 		fi, err := os.Stat(filepath.Join(dir, name))
@@ -125,13 +124,7 @@ func (s *Scheduler) recordSizes(t *task) {
 		}
 		return fi.Size()
 	}
-	sizes := store.Offsets{Stdout: size(datadir.StdoutFile), Stderr: size(datadir.StderrFile), Results: size(datadir.ResultFile)}
-	if sizes == (store.Offsets{}) {
-		return
-	}
-	if err := s.cfg.Store.OutputSizesSet(s.ctx, t.JobID, t.Index, sizes); err != nil {
-		s.log.Error("recording output sizes", "task", t.Ref(), "err", err)
-	}
+	return &store.Offsets{Stdout: size(datadir.StdoutFile), Stderr: size(datadir.StderrFile), Results: size(datadir.ResultFile)}
 }
 
 // HandleHeartbeat notes that a worker is alive. Attempts the scheduler

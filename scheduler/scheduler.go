@@ -107,7 +107,16 @@ type Scheduler struct {
 	dependents map[int64][]int64 // job → unended jobs waiting for it
 	subs       map[*subscriber]struct{}
 	seq        uint64
-	retry      *time.Timer // re-dispatch after a failed publish
+	retry      *time.Timer        // re-dispatch after a failed publish
+	lazy       map[*task]struct{} // changes to write with the next commit
+	lazyTimer  *time.Timer
+
+	// Work to publish, queued in decision order (see publish).
+	pubMu      sync.Mutex
+	pubQueue   []*workItem
+	pubPending int
+	pubIdle    *sync.Cond
+	pubWake    chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -120,7 +129,7 @@ func New(cfg Config) (*Scheduler, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Scheduler{
+	s := &Scheduler{
 		cfg:        cfg,
 		log:        cfg.Logger,
 		jobs:       make(map[int64]*jobState),
@@ -128,7 +137,11 @@ func New(cfg Config) (*Scheduler, error) {
 		workers:    make(map[string]*workerState),
 		dependents: make(map[int64][]int64),
 		subs:       make(map[*subscriber]struct{}),
-	}, nil
+		pubWake:    make(chan struct{}, 1),
+		lazy:       make(map[*task]struct{}),
+	}
+	s.pubIdle = sync.NewCond(&s.pubMu)
+	return s, nil
 }
 
 // Start rebuilds the queue from the store, purges stale work from the
@@ -142,8 +155,9 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if err := s.load(ctx); err != nil {
 		return fmt.Errorf("scheduler: loading jobs: %w", err)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.watchWorkers()
+	go s.publisher()
 	s.mu.Lock()
 	works := s.dispatchLocked()
 	s.mu.Unlock()
@@ -161,6 +175,12 @@ func (s *Scheduler) Stop() {
 	defer s.mu.Unlock()
 	if s.retry != nil {
 		s.retry.Stop()
+	}
+	if s.lazyTimer != nil {
+		s.lazyTimer.Stop()
+	}
+	if len(s.lazy) > 0 {
+		_ = s.commitLocked(context.Background(), nil)
 	}
 	for sub := range s.subs {
 		s.dropLocked(sub)

@@ -83,6 +83,12 @@ func (b *bundle) start(t *testing.T, cfg Config) {
 	b.s = s
 }
 
+// take waits for the scheduler's published work and returns it.
+func (b *bundle) take() []*dispatch.Work {
+	b.s.flush()
+	return b.disp.take()
+}
+
 func (b *bundle) submit(t *testing.T, spec job.Spec) int64 {
 	t.Helper()
 	id, err := b.s.Submit(b.ctx, spec)
@@ -122,7 +128,7 @@ func TestPriorityThenFIFO(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{DefaultSlots: 1})
 	first := b.submit(t, cmdSpec("first"))
-	busy := b.disp.take()
+	busy := b.take()
 	require.Len(t, busy, 1)
 	require.Equal(t, first, busy[0].Job)
 	b.run(t, busy[0])
@@ -132,13 +138,13 @@ func TestPriorityThenFIFO(t *testing.T) {
 	spec := cmdSpec("urgent")
 	spec.Priority = 5
 	urgent := b.submit(t, spec)
-	require.Empty(t, b.disp.take(), "the only slot is busy")
+	require.Empty(t, b.take(), "the only slot is busy")
 
 	var order []int64
 	prev := busy[0]
 	for range 3 {
 		b.end(t, prev, 0)
-		ws := b.disp.take()
+		ws := b.take()
 		require.Len(t, ws, 1)
 		order = append(order, ws[0].Job)
 		b.run(t, ws[0])
@@ -154,7 +160,7 @@ func TestArrayMaxParallel(t *testing.T) {
 	spec.Array = &job.Array{Begin: 1, End: 10, Step: 1}
 	spec.MaxParallel = 3
 	id := b.submit(t, spec)
-	running := b.disp.take()
+	running := b.take()
 	require.Len(t, running, 3)
 	seen := map[int]bool{}
 	for len(running) > 0 {
@@ -164,7 +170,7 @@ func TestArrayMaxParallel(t *testing.T) {
 		seen[w.Index] = true
 		b.run(t, w)
 		b.end(t, w, 0)
-		running = append(running, b.disp.take()...)
+		running = append(running, b.take()...)
 	}
 	require.Len(t, seen, 10)
 	j, err := b.st.JobGet(b.ctx, id)
@@ -188,7 +194,7 @@ func TestDependencies(t *testing.T) {
 	dID := b.submit(t, specD)
 
 	require.Equal(t, job.SubState{Kind: job.ReasonDependsOn, Value: "1"}, b.task(t, bID, 0).SubState)
-	ws := b.disp.take()
+	ws := b.take()
 	require.Len(t, ws, 2, "only a and ok may start")
 	for _, w := range ws {
 		b.run(t, w)
@@ -201,7 +207,7 @@ func TestDependencies(t *testing.T) {
 	require.Equal(t, job.Failed, b.task(t, bID, 0).State)
 	require.Equal(t, job.SubState{Kind: job.ReasonDependency, Value: "1"}, b.task(t, bID, 0).SubState)
 	require.Equal(t, job.Failed, b.task(t, cID, 0).State, "failure cascades")
-	ws = b.disp.take()
+	ws = b.take()
 	require.Len(t, ws, 1)
 	require.Equal(t, dID, ws[0].Job)
 	require.Empty(t, b.task(t, dID, 0).SubState.Kind)
@@ -225,14 +231,14 @@ func TestHoldRelease(t *testing.T) {
 	spec := cmdSpec("held")
 	spec.Hold = true
 	id := b.submit(t, spec)
-	require.Empty(t, b.disp.take())
+	require.Empty(t, b.take())
 	require.Equal(t, job.QueuedHeld, b.task(t, id, 0).State)
 	_, err := b.s.Control(b.ctx, job.Ref{Job: id}, job.Hold)
 	require.ErrorIs(t, err, job.ErrInvalidState)
 	n, err := b.s.Control(b.ctx, job.Ref{Job: id}, job.Release)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	ws := b.disp.take()
+	ws := b.take()
 	require.Len(t, ws, 1)
 
 	// Holding a dispatched task withdraws it: its claim is refused.
@@ -251,7 +257,7 @@ func TestRetryRerunnable(t *testing.T) {
 	spec.Template.MaxAttempts = 3
 	id := b.submit(t, spec)
 	for attempt := 1; attempt <= 3; attempt++ {
-		ws := b.disp.take()
+		ws := b.take()
 		require.Len(t, ws, 1)
 		require.Equal(t, attempt, ws[0].Attempt)
 		b.run(t, ws[0])
@@ -263,14 +269,14 @@ func TestRetryRerunnable(t *testing.T) {
 	tk := b.task(t, id, 0)
 	require.Equal(t, job.Failed, tk.State)
 	require.Equal(t, 3, tk.Attempt)
-	require.Empty(t, b.disp.take())
+	require.Empty(t, b.take())
 }
 
 func TestClaimOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{DefaultSlots: 1})
 	b.submit(t, cmdSpec("x"))
-	w := b.disp.take()[0]
+	w := b.take()[0]
 	b.run(t, w)
 	rep := b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "w2"})
 	require.False(t, rep.OK, "a second claim of the same attempt")
@@ -284,7 +290,7 @@ func TestTerminateQueued(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{DefaultSlots: 1})
 	b.submit(t, cmdSpec("busy"))
-	w := b.disp.take()[0]
+	w := b.take()[0]
 	b.run(t, w)
 	spec := cmdSpec("arr")
 	spec.Array = &job.Array{Begin: 1, End: 4, Step: 1}
@@ -309,19 +315,19 @@ func TestRestartAndLostWorker(t *testing.T) {
 	spec := cmdSpec("r")
 	spec.Template.Rerunnable = true
 	runID := b.submit(t, spec)
-	w := b.disp.take()[0]
+	w := b.take()[0]
 	b.run(t, w)
 	queued := make([]int64, 3)
 	for i := range queued {
 		queued[i] = b.submit(t, cmdSpec("q"))
 	}
-	b.disp.take()
+	b.take()
 	b.s.Stop()
 
 	// A new scheduler on the same store re-dispatches what was queued and
 	// keeps the running task until its worker is overdue.
 	b.start(t, Config{DefaultSlots: 2, WorkerTimeout: 300 * time.Millisecond})
-	ws := b.disp.take()
+	ws := b.take()
 	require.Len(t, ws, 1, "one slot is still held by the running task")
 	require.Equal(t, job.Running, b.task(t, runID, 0).State)
 	require.Eventually(t, func() bool {

@@ -45,10 +45,16 @@ func (s *Store) ReceiveOffsetsSet(ctx context.Context, jobID int64, index int, o
 // OutputSizesSet records the sizes of a task's output files when it ends, for
 // HasMoreData.
 func (s *Store) OutputSizesSet(ctx context.Context, jobID int64, index int, sizes Offsets) error {
-	return s.taskUpdate(ctx, jobID, index, `UPDATE tasks SET
-		size_stdout = ?, size_stderr = ?, size_results = ?
-		WHERE job_id = ? AND idx = ?`,
-		sizes.Stdout, sizes.Stderr, sizes.Results, jobID, index)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.hot.sizesSet).ExecContext(ctx, sizes.Stdout, sizes.Stderr, sizes.Results, jobID, index)
+		if err != nil {
+			return fmt.Errorf("updating task %d.%d: %w", jobID, index, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return notFound(ctx, tx, jobID, index)
+		}
+		return err
+	})
 }
 
 // taskUpdate runs an UPDATE of one task, which must exist.

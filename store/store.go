@@ -30,6 +30,40 @@ type Store struct {
 	// r is the pool of query-only connections; in WAL mode readers see a
 	// consistent snapshot and never block the writer.
 	r *sql.DB
+	// hot holds the statements of the frequent writes, prepared once on w's
+	// one connection: preparing them anew for every transaction costs more
+	// than running them.
+	hot hotStmts
+}
+
+type hotStmts struct {
+	taskGet, taskUpdate, historyInsert, sizesSet *sql.Stmt
+}
+
+// SQL of the hot statements.
+const (
+	sqlTaskGet    = `SELECT state, sub_kind, sub_value, attempt FROM tasks WHERE job_id = ? AND idx = ?`
+	sqlTaskUpdate = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
+			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
+			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?
+			WHERE job_id = ? AND idx = ?`
+	sqlHistoryInsert = `INSERT INTO task_history (job_id, idx, attempt, state, sub_kind, sub_value, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`
+	sqlSizesSet = `UPDATE tasks SET size_stdout = ?, size_stderr = ?, size_results = ? WHERE job_id = ? AND idx = ?`
+)
+
+func (h *hotStmts) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.historyInsert, sqlHistoryInsert}, {&h.sizesSet, sqlSizesSet}} {
+		st, err := db.PrepareContext(ctx, p.q)
+		if err != nil {
+			return err
+		}
+		*p.st = st
+	}
+	return nil
 }
 
 // Config configures Open.
@@ -114,7 +148,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	st := &Store{w: w, r: r}
+	if err := st.hot.prepare(ctx, w); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
+	}
+	return st, nil
 }
 
 // dsn builds a file: URI so that any path works: SQLite decodes the %-escapes
@@ -126,6 +166,9 @@ func dsn(path string, q url.Values) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.hot.taskGet, s.hot.taskUpdate, s.hot.historyInsert, s.hot.sizesSet} {
+		st.Close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 

@@ -37,33 +37,37 @@ var unendedIn = func() string {
 // job, are not written. A job with an unended task again (a rerun) gets its
 // FinishedAt cleared.
 func (s *Store) TasksPut(ctx context.Context, tasks []*job.Task, at time.Time) error {
-	if len(tasks) == 0 {
+	puts := make([]TaskPut, len(tasks))
+	for i, t := range tasks {
+		puts[i].Task = t
+	}
+	return s.TasksPutWith(ctx, puts, at)
+}
+
+// TaskPut is one task for TasksPutWith.
+type TaskPut struct {
+	Task *job.Task
+	// Sizes, when set, records the sizes of the task's output files, as
+	// OutputSizesSet does.
+	Sizes *Offsets
+}
+
+// TasksPutWith is TasksPut that also records output sizes, in the same
+// transaction.
+func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) error {
+	if len(puts) == 0 {
 		return nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		get, err := tx.PrepareContext(ctx, `SELECT state, sub_kind, sub_value, attempt FROM tasks WHERE job_id = ? AND idx = ?`)
-		if err != nil {
-			return err
-		}
-		defer get.Close()
-		upd, err := tx.PrepareContext(ctx, `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
-			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
-			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?
-			WHERE job_id = ? AND idx = ?`)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
-		hist, err := tx.PrepareContext(ctx, `INSERT INTO task_history (job_id, idx, attempt, state, sub_kind, sub_value, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer hist.Close()
+		get := tx.StmtContext(ctx, s.hot.taskGet)
+		upd := tx.StmtContext(ctx, s.hot.taskUpdate)
+		hist := tx.StmtContext(ctx, s.hot.historyInsert)
+		sizes := tx.StmtContext(ctx, s.hot.sizesSet)
 
 		// Jobs with a task that ended or un-ended: only theirs can change.
 		flipped := map[int64]bool{}
-		for _, t := range tasks {
+		for _, p := range puts {
+			t := p.Task
 			var old job.Task
 			err := get.QueryRowContext(ctx, t.JobID, t.Index).Scan(&old.State, &old.SubState.Kind, &old.SubState.Value, &old.Attempt)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -90,6 +94,11 @@ func (s *Store) TasksPut(ctx context.Context, tasks []*job.Task, at time.Time) e
 			}
 			if old.State.Terminal() != t.State.Terminal() {
 				flipped[t.JobID] = true
+			}
+			if o := p.Sizes; o != nil {
+				if _, err := sizes.ExecContext(ctx, o.Stdout, o.Stderr, o.Results, t.JobID, t.Index); err != nil {
+					return err
+				}
 			}
 		}
 		for _, id := range slices.Sorted(maps.Keys(flipped)) {

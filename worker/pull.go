@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
@@ -17,40 +18,36 @@ const (
 	pullRetryMax = 5 * time.Second
 )
 
-// pull fetches work while slots are free, until ctx is done. A slot is a
-// token in slots, taken before the fetch asks for a message and given back
-// when the task's end is recorded and its work acked.
+// pull runs one fetch loop per slot until ctx is done. Each loop asks for
+// one message at a time and asks again as soon as its task's end is
+// recorded, so a free slot never waits on another's pull, and the worker
+// never holds more work than it has slots (but for acks in flight).
 func (w *Worker) pull(ctx context.Context, src *dispatch.WorkSource) {
-	slots := make(chan struct{}, w.cfg.Slots)
+	var wg sync.WaitGroup
+	for range w.cfg.Slots {
+		wg.Go(func() { w.slot(ctx, src) })
+	}
+	wg.Wait()
+}
+
+// slot is one fetch loop. Tasks run in goroutines of w.wg, so that when
+// ctx is done the loop returns at once and shutdown can stop them.
+func (w *Worker) slot(ctx context.Context, src *dispatch.WorkSource) {
 	retryWait := pullRetryMin
 	for {
-		// Take one slot, waiting for it, then every other free one.
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		n := 1
-	more:
-		for n < w.cfg.Slots {
-			select {
-			case slots <- struct{}{}:
-				n++
-			default:
-				break more
-			}
-		}
-
-		used := 0
-		err := src.Fetch(ctx, n, pullWait, func(d *dispatch.Delivery) {
-			used++
+		var got *dispatch.Delivery
+		err := src.Fetch(ctx, 1, pullWait, func(d *dispatch.Delivery) { got = d })
+		if got != nil {
+			done := make(chan struct{})
 			w.wg.Go(func() {
-				defer func() { <-slots }()
-				w.runTask(ctx, d)
+				defer close(done)
+				w.runTask(ctx, got)
 			})
-		})
-		for range n - used {
-			<-slots
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return
+			}
 		}
 		if ctx.Err() != nil {
 			return

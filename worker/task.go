@@ -75,8 +75,9 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 		return
 	}
 	w.release(key)
-	log.Info("task ended", "state", end.State, "substate", end.SubState.String())
-	w.ack(d, log)
+	log.Debug("task ended", "state", end.State, "substate", end.SubState.String())
+	// The slot is free once the end is recorded; the ack need not hold it.
+	w.wg.Go(func() { w.ack(d, log) })
 }
 
 func (w *Worker) ack(d *dispatch.Delivery, log *slog.Logger) {
@@ -131,7 +132,7 @@ func (w *Worker) execute(t *task) *dispatch.End {
 		ev.PID, ev.ContainerID = h.PID, h.ContainerID
 	}))
 	t.mu.Unlock()
-	t.log.Info("task started", "pid", h.PID)
+	t.log.Debug("task started", "pid", h.PID)
 
 	if limit := t.work.Template.TimeLimit.Std(); limit > 0 {
 		timer := time.AfterFunc(limit, func() {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -53,6 +54,14 @@ and report their true exit status when it is back. Stopping the server
 			cfg.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if p := os.Getenv("BERTH_CPUPROFILE"); p != "" {
+				f, err := os.Create(p)
+				if err != nil {
+					return err
+				}
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
 			return daemon.Serve(ctx, cfg)
 		},
 	}
@@ -110,4 +119,3 @@ func parseLevel(s string) (slog.Level, error) {
 	}
 	return l, nil
 }
-

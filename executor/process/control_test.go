@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,8 +46,9 @@ func requireState(t testing.TB, e *process.Executor, id string, want job.State) 
 func TestSuspendResume(t *testing.T) {
 	t.Parallel()
 	e := process.New(process.Config{})
-	// The leader waits; its child appends to a counter file.
-	s := shSpec(t, "t", `while :; do echo x >> counter; sleep 0.01; done & echo $! > child; wait`)
+	// The leader waits; its child appends to a counter file, with builtins
+	// only so that it is never caught in vfork (see TestSuspendDuringVfork).
+	s := shSpec(t, "t", `while :; do echo x >> counter; done & echo $! > child; wait`)
 	h := start(t, e, s)
 	child := readPID(t, filepath.Join(s.WorkDir, "child"))
 	counter := filepath.Join(s.WorkDir, "counter")
@@ -71,7 +73,7 @@ func TestSuspendResume(t *testing.T) {
 	require.Eventually(t, func() bool { return fileSize(t, counter) > before }, 5*time.Second, 10*time.Millisecond)
 	require.NoError(t, e.Resume(t.Context(), s.ID), "resuming a running task is a no-op")
 
-	require.NoError(t, e.Stop(t.Context(), s.ID, 0))
+	require.NoError(t, e.Stop(t.Context(), s.ID, 10*time.Second))
 	x := wait(t, e, s.ID)
 	require.Equal(t, "SIGTERM", x.Signal)
 	require.ErrorIs(t, e.Suspend(t.Context(), s.ID), executor.ErrNotRunning)
@@ -120,4 +122,27 @@ func TestStopIgnored(t *testing.T) {
 	require.Less(t, time.Since(begin), 5*time.Second)
 	require.Equal(t, -1, x.ExitCode)
 	require.Equal(t, "SIGKILL", x.Signal)
+}
+
+// TestSuspendDuringVfork suspends a shell that starts a command every few
+// milliseconds. dash starts commands with vfork; a group stop that catches
+// the child before exec leaves the shell in an unstoppable vfork wait.
+// Suspend and Resume must still complete, and the task still be stoppable.
+func TestSuspendDuringVfork(t *testing.T) {
+	t.Parallel()
+	e := process.New(process.Config{})
+	s := shSpec(t, "t", `trap "exit 7" TERM; echo ready; while :; do /bin/true; done`)
+	start(t, e, s)
+	require.Eventually(t, func() bool { return readFile(t, s.Stdout) == "ready\n" }, 5*time.Second, 10*time.Millisecond)
+	for range 30 {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		require.NoError(t, e.Suspend(ctx, s.ID))
+		requireState(t, e, s.ID, job.Suspended)
+		require.NoError(t, e.Resume(ctx, s.ID))
+		requireState(t, e, s.ID, job.Running)
+		cancel()
+	}
+	require.NoError(t, e.Suspend(t.Context(), s.ID))
+	require.NoError(t, e.Stop(t.Context(), s.ID, 10*time.Second))
+	require.Equal(t, 7, wait(t, e, s.ID).ExitCode)
 }

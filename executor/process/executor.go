@@ -106,7 +106,10 @@ func (e *Executor) Wait(ctx context.Context, id string) (<-chan *executor.Exit, 
 }
 
 // Suspend stops the task's process group with SIGSTOP and returns once the
-// leader is seen stopped.
+// leader is seen stopped, or seen stuck in vfork behind a stopped child (a
+// wait that cannot be stopped, and raises no event). Suspending a suspended
+// task does nothing; an ended one gives an error wrapping
+// executor.ErrNotRunning.
 func (e *Executor) Suspend(ctx context.Context, id string) error {
 	t, err := e.get(id)
 	if err != nil {
@@ -119,7 +122,8 @@ func (e *Executor) Suspend(ctx context.Context, id string) error {
 }
 
 // Resume continues the task's process group with SIGCONT and returns once
-// the leader is seen running.
+// the leader is seen running. Resuming a running task does nothing; an ended
+// one gives an error wrapping executor.ErrNotRunning.
 func (e *Executor) Resume(ctx context.Context, id string) error {
 	t, err := e.get(id)
 	if err != nil {
@@ -133,7 +137,8 @@ func (e *Executor) Resume(ctx context.Context, id string) error {
 
 // Stop sends SIGTERM and then SIGCONT to the task's process group, so that a
 // suspended task can handle the SIGTERM, and SIGKILL after grace unless the
-// leader has exited by then.
+// leader has exited by then. Of several Stops the earliest SIGKILL holds. An
+// ended task gives an error wrapping executor.ErrNotRunning.
 func (e *Executor) Stop(_ context.Context, id string, grace time.Duration) error {
 	t, err := e.get(id)
 	if err != nil {

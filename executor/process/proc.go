@@ -53,3 +53,28 @@ func parseProcStat(b []byte) (procStat, error) {
 	}
 	return procStat{State: f[0][0], StartTicks: n}, nil
 }
+
+// heldByStoppedChild reports whether pid is in an uninterruptible wait (D)
+// while a child of it is stopped. That is how a process looks that called
+// vfork, as dash does for every command, when the group stop caught the
+// child before exec: the vfork wait cannot be stopped, so the parent never
+// reports a stop, yet it cannot run before the child does.
+func heldByStoppedChild(pid int) bool {
+	if st, err := readProcStat(pid); err != nil || st.State != 'D' {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return false
+	}
+	for f := range bytes.FieldsSeq(b) {
+		child, err := strconv.Atoi(string(f))
+		if err != nil {
+			continue
+		}
+		if st, err := readProcStat(child); err == nil && st.State == 'T' {
+			return true
+		}
+	}
+	return false
+}

@@ -73,7 +73,7 @@ func TestRecover(t *testing.T) {
 	err := b.Recover(t.Context(), &recycled)
 	require.ErrorIs(t, err, executor.ErrNotRecoverable)
 	requireState(t, a, s.ID, job.Running)
-	require.Equal(t, byte('S'), procState(t, h.PID))
+	require.NotContains(t, []byte{0, 'Z'}, procState(t, h.PID))
 
 	// The task itself: killed, so that it does not run twice.
 	err = b.Recover(t.Context(), h)

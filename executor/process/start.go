@@ -98,7 +98,7 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 		<-t.done
 		return nil, nil, err
 	}
-	e.log.Info("task started", "task", s.ID, "pid", pid, "command", path)
+	e.log.Debug("task started", "task", s.ID, "pid", pid, "command", path)
 	return h, t, nil
 }
 

@@ -40,10 +40,9 @@ func (e *Executor) writeState(h *executor.Handle) error {
 	if err != nil {
 		return fmt.Errorf("writing task state: %w", err)
 	}
+	// No fsync: the file guards against a crash of the worker process, after
+	// which the page cache still has it; an OS crash ends the tasks too.
 	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -31,7 +31,11 @@ type task struct {
 
 	mu    sync.Mutex
 	state job.State // Running or Suspended until exit is set
-	exit  *executor.Exit
+	// held marks a Suspended state that Suspend inferred because the leader
+	// is stuck behind a stopped vfork child (see heldByStoppedChild): no
+	// stop or continue event will come for it.
+	held bool
+	exit *executor.Exit
 	// changed is closed and replaced on every state change.
 	changed chan struct{}
 	// killTimer fires Stop's SIGKILL at killAt.
@@ -149,12 +153,13 @@ func (t *task) endLocked(x *executor.Exit) {
 	}
 	close(t.done)
 	t.broadcastLocked()
-	t.log.Info("task ended", "task", t.id, "pid", t.pid, "exit_code", x.ExitCode, "signal", x.Signal, "err", x.Err)
+	t.log.Debug("task ended", "task", t.id, "pid", t.pid, "exit_code", x.ExitCode, "signal", x.Signal, "err", x.Err)
 }
 
 func (t *task) setState(s job.State) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.held = false
 	if t.exit == nil && t.state != s {
 		t.state = s
 		t.broadcastLocked()
@@ -175,8 +180,18 @@ func (t *task) signalLocked(sig unix.Signal) error {
 	if err := unix.Kill(-t.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("sending %s to process group %d: %w", unix.SignalName(sig), t.pid, err)
 	}
+	if sig == unix.SIGCONT && t.held {
+		// SIGCONT drops the leader's pending stop, so it never stopped.
+		t.held = false
+		t.state = job.Running
+		t.broadcastLocked()
+	}
 	return nil
 }
+
+// heldPoll is how often Suspend checks for a leader held by vfork, the one
+// stop that raises no event.
+const heldPoll = 20 * time.Millisecond
 
 // transition sends sig unless the task is in state want already, then
 // waits until the wait loop has seen the leader reach want.
@@ -199,8 +214,21 @@ func (t *task) transition(ctx context.Context, want job.State, sig unix.Signal) 
 		}
 		changed := t.changed
 		t.mu.Unlock()
+		var poll <-chan time.Time
+		if want == job.Suspended {
+			poll = time.After(heldPoll)
+		}
 		select {
 		case <-changed:
+		case <-poll:
+			if heldByStoppedChild(t.pid) {
+				t.mu.Lock()
+				if t.exit == nil && t.state == job.Running {
+					t.state, t.held = job.Suspended, true
+					t.broadcastLocked()
+				}
+				t.mu.Unlock()
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}

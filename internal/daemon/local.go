@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -24,7 +23,6 @@ type localWorker struct {
 	stopping atomic.Bool
 	done     chan struct{} // closed when the supervising goroutine ends
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup
 }
 
 // startLocalWorker starts the local worker as cfg.Worker says and keeps it
