@@ -79,3 +79,65 @@ func TestServerKilled(t *testing.T) {
 		require.Equal(t, 1, strings.Count(string(b), "run"), "job %d ran exactly once", id)
 	}
 }
+
+// TestWorkerKilled kills the local worker with SIGKILL mid-job. The server
+// starts a new one, which kills what the old one left running and reports
+// it lost: a rerunnable job runs again, another ends Failed/LOST.
+func TestWorkerKilled(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t)
+	c := s.Client()
+	ctx := context.Background()
+	marks := testenv.ShortTempDir(t)
+	gate := filepath.Join(marks, "gate")
+	script := fmt.Sprintf(`echo run >> %s/mark.$BERTH_JOB_ID; while [ ! -e %s ]; do sleep 0.05; done`, marks, gate)
+	re, err := c.Submit(ctx, job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", script}, Rerunnable: true}})
+	require.NoError(t, err)
+	once, err := c.Submit(ctx, job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", script}}})
+	require.NoError(t, err)
+	var pids []int
+	require.Eventually(t, func() bool {
+		pids = pids[:0]
+		for _, id := range []int64{re.ID, once.ID} {
+			tk := taskOf(t, s, fmt.Sprint(id))
+			if tk.State != job.Running || tk.PID == 0 {
+				return false
+			}
+			pids = append(pids, tk.PID)
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond)
+	old := s.WorkerPID()
+	require.NoError(t, syscall.Kill(old, syscall.SIGKILL))
+
+	require.Eventually(t, func() bool {
+		return taskOf(t, s, fmt.Sprint(once.ID)).State == job.Failed
+	}, 30*time.Second, 50*time.Millisecond, "the lost job fails\n%s", s.Log())
+	tk := taskOf(t, s, fmt.Sprint(once.ID))
+	require.Equal(t, job.ReasonLost, tk.SubState.Kind)
+	require.NotEqual(t, old, s.WorkerPID(), "a new local worker runs")
+	for _, pid := range pids {
+		require.Eventually(t, func() bool { return !alive(pid) }, 10*time.Second, 20*time.Millisecond,
+			"the old worker's job %d was killed", pid)
+	}
+	require.Eventually(t, func() bool {
+		tk := taskOf(t, s, fmt.Sprint(re.ID))
+		return tk.State == job.Running && tk.Attempt == 2
+	}, 30*time.Second, 50*time.Millisecond, "the rerunnable job runs again")
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+	r := s.Berth("", "wait", "--timeout", "30s", fmt.Sprint(re.ID))
+	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
+	b, err := os.ReadFile(filepath.Join(marks, fmt.Sprintf("mark.%d", re.ID)))
+	require.NoError(t, err)
+	require.Equal(t, 2, strings.Count(string(b), "run"))
+}
+
+// alive reports whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0] != "Z"
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
@@ -102,6 +103,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 func takeWorkerLock(dir datadir.Dir) (*os.File, error) {
 	if fd, err := strconv.Atoi(os.Getenv("BERTH_WORKER_LOCK_FD")); err == nil && fd > 2 {
 		os.Unsetenv("BERTH_WORKER_LOCK_FD")
+		// Not to be inherited by jobs: they would hold the lock after the
+		// worker died, and the server would not start another.
+		syscall.CloseOnExec(fd)
 		return os.NewFile(uintptr(fd), dir.WorkerLock()), nil
 	}
 	f, err := lockFile(dir.WorkerLock(), false)

@@ -227,8 +227,19 @@ func (s *Server) Berth(stdin string, args ...string) Result {
 // BerthContext is Berth with a context that kills the command.
 func (s *Server) BerthContext(ctx context.Context, stdin string, args ...string) Result {
 	s.t.Helper()
+	return s.run(ctx, s.Env(), stdin, args)
+}
+
+// BerthEnv runs the CLI with env added to the server's (later entries win).
+func (s *Server) BerthEnv(ctx context.Context, env []string, args ...string) Result {
+	s.t.Helper()
+	return s.run(ctx, append(s.Env(), env...), "", args)
+}
+
+func (s *Server) run(ctx context.Context, env []string, stdin string, args []string) Result {
+	s.t.Helper()
 	cmd := exec.CommandContext(ctx, s.Bin, args...)
-	cmd.Env = s.Env()
+	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.Stdin = strings.NewReader(stdin)

@@ -1,0 +1,371 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/berth-run/berth/internal/testenv"
+	"github.com/berth-run/berth/job"
+)
+
+// gnuParallel is where GNU parallel is expected (moreutils ships another
+// program named parallel, which takes other arguments).
+const gnuParallel = "/usr/bin/parallel"
+
+// cmdTimeout bounds every command and API call of a benchmark, so that a
+// hang fails it instead of eating the whole -timeout.
+const cmdTimeout = 5 * time.Minute
+
+// BenchmarkEach1000 runs 1000 trivial tasks two at a time with
+// `berth run --each` (under --sync full, the default, and --sync normal),
+// `xargs -P2` and GNU `parallel -j2`, and reports the wall times and
+// ratios. Targets: berth at most 2x xargs, at least 2x faster than
+// parallel. ns/op is berth's time (--sync full).
+func BenchmarkEach1000(b *testing.B) {
+	xargs, xerr := exec.LookPath("xargs")
+	haveXargs := xerr == nil
+	haveParallel := isGNUParallel(gnuParallel)
+	if !haveXargs && !haveParallel {
+		b.Skip("neither xargs nor GNU parallel (" + gnuParallel + ") is installed")
+	}
+	if !haveXargs {
+		b.Log("xargs not found: that comparison is skipped")
+	}
+	if !haveParallel {
+		b.Log("GNU parallel not at " + gnuParallel + ": that comparison is skipped")
+	}
+
+	s := testenv.StartServer(b, "--slots", "2")
+	sn := testenv.StartServer(b, "--slots", "2", "--sync", "normal")
+	dir := b.TempDir()
+	file := writeLines(b, filepath.Join(dir, "in1000"), 1000)
+	warm := writeLines(b, filepath.Join(dir, "in20"), 20)
+
+	berthEach := func(s *testenv.Server, file string) time.Duration {
+		b.Helper()
+		return timeCmd(b, s.Env(), "", s.Bin, "run", "--each", file, "--max-parallel", "2", "--", "true", "{}")
+	}
+	// Warm up both servers (first jobs, page cache of the binary, the
+	// worker's first exec): not timed.
+	berthEach(s, warm)
+	berthEach(sn, warm)
+
+	var tBerth, tNormal, tXargs, tParallel time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StartTimer()
+		tBerth += berthEach(s, file)
+		b.StopTimer()
+		tNormal += berthEach(sn, file)
+		if haveXargs {
+			tXargs += timeCmd(b, nil, file, xargs, "-P2", "-I{}", "true", "{}")
+		}
+		if haveParallel {
+			tParallel += timeCmd(b, nil, "", gnuParallel, "--will-cite", "-j2", "true", "{}", "::::", file)
+		}
+	}
+
+	n := time.Duration(b.N)
+	berth, normal := (tBerth / n).Seconds(), (tNormal / n).Seconds()
+	b.ReportMetric(berth, "berth_s")
+	b.ReportMetric(normal, "berth_normal_s")
+	line := fmt.Sprintf("each-1000: berth %.2fs (--sync normal %.2fs)", berth, normal)
+	if haveXargs {
+		x := (tXargs / n).Seconds()
+		b.ReportMetric(x, "xargs_s")
+		b.ReportMetric(berth/x, "ratio_vs_xargs")
+		line += fmt.Sprintf(", xargs -P2 %.2fs (berth %.2fx of it, target <= 2)", x, berth/x)
+	}
+	if haveParallel {
+		p := (tParallel / n).Seconds()
+		b.ReportMetric(p, "parallel_s")
+		b.ReportMetric(p/berth, "speedup_vs_parallel")
+		line += fmt.Sprintf(", parallel -j2 %.2fs (berth %.2fx faster, target >= 2)", p, p/berth)
+	}
+	b.Log(line)
+}
+
+// BenchmarkSubmitArray100k submits a held array job of 100,000 tasks in one
+// call, then 100,000 separate held jobs from 8 concurrent clients, and
+// reports the submit rates and the server's resident memory after each
+// (target: >= 20,000 tasks/s; < 200 MB). ns/op is the array submit.
+func BenchmarkSubmitArray100k(b *testing.B) {
+	const (
+		tasks    = 100_000
+		plain    = 100_000
+		reduced  = 20_000
+		probe    = 2_000
+		workers  = 8
+		maxPlain = 60 * time.Second
+	)
+	for i := 0; i < b.N; i++ {
+		// A fresh server each iteration: what is queued is part of the
+		// measure.
+		b.StopTimer()
+		s := testenv.StartServer(b)
+		c := s.Client()
+		pid, err := serverPID(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(b.Context(), cmdTimeout)
+		rssIdle := rssMB(b, pid)
+
+		spec := job.Spec{
+			Name:     "bench-array",
+			Template: job.Template{Command: "true"},
+			Array:    &job.Array{Begin: 1, End: tasks, Step: 1},
+			Hold:     true,
+		}
+		b.StartTimer()
+		start := time.Now()
+		j, err := c.Submit(ctx, spec)
+		dArray := time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("submitting the array: %v", err)
+		}
+		if j.TaskCount != tasks {
+			b.Fatalf("array job %d has %d tasks, want %d", j.ID, j.TaskCount, tasks)
+		}
+		rssArray := rssMB(b, pid)
+
+		// Plain jobs: a probe first, to see whether all 100,000 fit in
+		// about a minute at this machine's rate.
+		one := job.Spec{Template: job.Template{Command: "true"}, Hold: true}
+		dProbe := submitMany(b, ctx, s, one, probe, workers)
+		rate := float64(probe) / dProbe.Seconds()
+		total := plain
+		note := ""
+		if time.Duration(float64(plain-probe)/rate*float64(time.Second)) > maxPlain {
+			total = reduced
+			note = fmt.Sprintf(" (reduced from %d: at %.0f jobs/s they would take %.0fs)",
+				plain, rate, float64(plain)/rate)
+		}
+		dRest := submitMany(b, ctx, s, one, total-probe, workers)
+		dPlain := dProbe + dRest
+		rssJobs := rssMB(b, pid)
+		cancel()
+		s.Stop()
+
+		tps := float64(tasks) / dArray.Seconds()
+		jps := float64(total) / dPlain.Seconds()
+		b.ReportMetric(tps, "tasks_per_s")
+		b.ReportMetric(rssArray, "rss_mb_100k_queued")
+		b.ReportMetric(jps, "jobs_per_s")
+		b.ReportMetric(float64(total), "jobs_submitted")
+		b.ReportMetric(rssJobs, "rss_mb_100k_jobs")
+		b.Logf("submit-array-100k: %d tasks in %.2fs = %.0f tasks/s (target >= 20000); server RSS %.0f MB idle, %.0f MB with them queued (target < 200)",
+			tasks, dArray.Seconds(), tps, rssIdle, rssArray)
+		b.Logf("submit-jobs: %d held jobs from %d clients in %.2fs = %.0f jobs/s%s; server RSS %.0f MB with them and the array queued (target < 200)",
+			total, workers, dPlain.Seconds(), jps, note, rssJobs)
+	}
+}
+
+// BenchmarkWaitLatency submits `true` 50 times, one after the other, and
+// measures each from the submit to client.Wait returning on its end.
+// ns/op is the 50 rounds.
+func BenchmarkWaitLatency(b *testing.B) {
+	const rounds = 50
+	s := testenv.StartServer(b)
+	c := s.Client()
+	spec := job.Spec{Template: job.Template{Command: "true"}}
+	once := func(ctx context.Context) time.Duration {
+		b.Helper()
+		start := time.Now()
+		j, err := c.Submit(ctx, spec)
+		if err != nil {
+			b.Fatalf("submit: %v", err)
+		}
+		r, err := c.Wait(ctx, []int64{j.ID}, false, 0)
+		d := time.Since(start)
+		if err != nil {
+			b.Fatalf("wait %d: %v", j.ID, err)
+		}
+		if r.TimedOut || len(r.Jobs) != 1 || r.Jobs[0].State != job.Done {
+			b.Fatalf("wait %d: %+v", j.ID, r)
+		}
+		return d
+	}
+	ctx, cancel := context.WithTimeout(b.Context(), cmdTimeout)
+	defer cancel()
+	once(ctx) // warm-up, not counted
+
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for range rounds {
+			lat = append(lat, once(ctx))
+		}
+	}
+	b.StopTimer()
+
+	slices.Sort(lat)
+	p50, p99 := percentile(lat, 50), percentile(lat, 99)
+	b.ReportMetric(ms(p50), "p50_ms")
+	b.ReportMetric(ms(p99), "p99_ms")
+	b.Logf("wait-latency: %d × submit true + wait: p50 %.1fms, p99 %.1fms, min %.1fms, max %.1fms",
+		len(lat), ms(p50), ms(p99), ms(lat[0]), ms(lat[len(lat)-1]))
+}
+
+// submitMany submits n copies of spec from workers goroutines with one
+// client each, and returns the wall time.
+func submitMany(b *testing.B, ctx context.Context, s *testenv.Server, spec job.Spec, n, workers int) time.Duration {
+	b.Helper()
+	var (
+		next    atomic.Int64
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		first   error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	for range workers {
+		c := s.Client()
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) {
+				if _, err := c.Submit(ctx, spec); err != nil {
+					errOnce.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d := time.Since(start)
+	if first != nil {
+		b.Fatalf("submitting %d jobs: %v", n, first)
+	}
+	return d
+}
+
+// timeCmd runs name with args (environment env, or the test's when nil;
+// stdin from the file stdin unless empty; stdout discarded) and returns its wall
+// time. It fails the benchmark unless the command exits 0.
+func timeCmd(b *testing.B, env []string, stdin string, name string, args ...string) time.Duration {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = env
+	var errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &errb
+	if stdin != "" {
+		f, err := os.Open(stdin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		b.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, tail(errb.String(), 2000))
+	}
+	return d
+}
+
+// writeLines writes the lines "1".."n" to path and returns path.
+func writeLines(b *testing.B, path string, n int) string {
+	b.Helper()
+	var buf bytes.Buffer
+	for i := 1; i <= n; i++ {
+		buf.WriteString(strconv.Itoa(i))
+		buf.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// isGNUParallel reports whether path is GNU parallel.
+func isGNUParallel(path string) bool {
+	out, err := exec.Command(path, "--version").Output()
+	return err == nil && bytes.Contains(out, []byte("GNU parallel"))
+}
+
+// serverPID finds the process of s's `berth serve`: the one running s.Bin
+// with the argument serve and BERTH_HOME set to s's data directory.
+func serverPID(s *testenv.Server) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	home := []byte("BERTH_HOME=" + string(s.Dir))
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
+		if len(argv) < 2 || argv[0] != s.Bin || argv[1] != "serve" {
+			continue
+		}
+		environ, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil {
+			continue
+		}
+		if slices.ContainsFunc(bytes.Split(environ, []byte{0}), func(v []byte) bool { return bytes.Equal(v, home) }) {
+			return pid, nil
+		}
+	}
+	return 0, errors.New("no `berth serve` process with " + string(home) + " in /proc")
+}
+
+// rssMB returns the resident set (VmRSS) of process pid in MB.
+func rssMB(b *testing.B, pid int) float64 {
+	b.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v) // "123456 kB"
+			kb, err := strconv.ParseFloat(f[0], 64)
+			if err != nil {
+				b.Fatalf("VmRSS of %d: %q", pid, line)
+			}
+			return kb / 1024
+		}
+	}
+	b.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
+}
+
+// percentile returns the p-th percentile (nearest rank) of sorted d.
+func percentile(d []time.Duration, p int) time.Duration {
+	i := (len(d)*p + 99) / 100 // ceil(len*p/100)
+	return d[max(i-1, 0)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
