@@ -87,6 +87,9 @@ const (
 	EventSuspended EventKind = "suspended"
 	EventResumed   EventKind = "resumed"
 	EventEnded     EventKind = "ended"
+	// EventReleased gives back an attempt handed over in an EventReply
+	// that the worker did not start (it is shutting down).
+	EventReleased EventKind = "released"
 )
 
 // Event reports a change of a claimed task.
@@ -100,6 +103,11 @@ type Event struct {
 	ContainerID string `json:"container_id,omitempty"`
 	// End is set on ended events.
 	End *End `json:"end,omitempty"`
+	// Next, on an ended event, says the worker's slot is free for another
+	// task of its pool: the server may hand one over in the reply, already
+	// claimed for this worker. This saves the round trips of a pull and a
+	// claim when work is waiting.
+	Next bool `json:"next,omitempty"`
 }
 
 // End is how a task's attempt ended.
@@ -118,6 +126,9 @@ type End struct {
 type EventReply struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// Next is work handed over to the worker, claimed for it, in answer to
+	// an ended event with Next set. A repeated event gets the same Next.
+	Next *Work `json:"next,omitempty"`
 }
 
 // Heartbeat says a worker is alive and what it runs.

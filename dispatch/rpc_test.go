@@ -52,17 +52,17 @@ func TestEventRetried(t *testing.T) {
 		End: &End{State: job.Done, SubState: job.ExitCode(0)}}
 
 	done := make(chan error, 1)
-	go func() { done <- worker.SendEvent(t.Context(), ev) }()
+	go func() { _, err := worker.SendEvent(t.Context(), ev); done <- err }()
 	time.Sleep(100 * time.Millisecond) // no responders meanwhile
 
 	var calls atomic.Int32
 	got := make(chan *Event, 1)
-	_, err := server.ServeEvents(t.Context(), func(_ context.Context, e *Event) error {
+	_, err := server.ServeEvents(t.Context(), func(_ context.Context, e *Event) (*Work, error) {
 		if calls.Add(1) <= 2 {
-			return errors.New("store busy")
+			return nil, errors.New("store busy")
 		}
 		got <- e
-		return nil
+		return nil, nil
 	})
 	require.NoError(t, err)
 	require.NoError(t, <-done)
@@ -81,9 +81,9 @@ func TestEventAcrossServerRestart(t *testing.T) {
 	url := s.ClientURL()
 	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
 	got := make(chan *Event, 10)
-	_, err := server.ServeEvents(t.Context(), func(_ context.Context, e *Event) error {
+	_, err := server.ServeEvents(t.Context(), func(_ context.Context, e *Event) (*Work, error) {
 		got <- e
-		return nil
+		return nil, nil
 	})
 	require.NoError(t, err)
 	pub := NewPublisher(server)
@@ -96,7 +96,8 @@ func TestEventAcrossServerRestart(t *testing.T) {
 	s.Shutdown()
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.SendEvent(t.Context(), &Event{TaskKey: TaskKey{Job: 9, Attempt: 1}, Kind: EventStarted})
+		_, err := worker.SendEvent(t.Context(), &Event{TaskKey: TaskKey{Job: 9, Attempt: 1}, Kind: EventStarted})
+		done <- err
 	}()
 	time.Sleep(300 * time.Millisecond)
 	require.False(t, worker.NATS().IsConnected())

@@ -30,18 +30,19 @@ func (c *Conn) ServeClaims(ctx context.Context, handler func(context.Context, *C
 // the order they arrive. It replies OK only if handler returned nil, so
 // handler must have committed the event first; else the worker sends it
 // again. The same event may therefore arrive more than once.
-func (c *Conn) ServeEvents(ctx context.Context, handler func(context.Context, *Event) error) (*nats.Subscription, error) {
+func (c *Conn) ServeEvents(ctx context.Context, handler func(context.Context, *Event) (*Work, error)) (*nats.Subscription, error) {
 	return c.serve(ctx, SubjectEvent, QueueServer, func(m *nats.Msg) {
 		var ev Event
 		if err := json.Unmarshal(m.Data, &ev); err != nil {
 			c.reply(m, EventReply{Error: "bad event: " + err.Error()})
 			return
 		}
-		if err := handler(ctx, &ev); err != nil {
+		next, err := handler(ctx, &ev)
+		if err != nil {
 			c.reply(m, EventReply{Error: err.Error()})
 			return
 		}
-		c.reply(m, EventReply{OK: true})
+		c.reply(m, EventReply{OK: true, Next: next})
 	})
 }
 

@@ -28,9 +28,10 @@ func (c *Conn) Claim(ctx context.Context, cl *Claim) (*ClaimReply, error) {
 // SendEvent reports ev to the server and retries until the server answered
 // OK (it has recorded the event) or ctx is done. The server may be down for
 // a while, restarting; the connection reconnects on its own meanwhile.
-func (c *Conn) SendEvent(ctx context.Context, ev *Event) error {
+func (c *Conn) SendEvent(ctx context.Context, ev *Event) (*EventReply, error) {
+	var r EventReply
 	err := retry(ctx, func() error {
-		var r EventReply
+		r = EventReply{}
 		err := c.request(ctx, SubjectEvent, ev, &r)
 		if err == nil && !r.OK {
 			err = errors.New("server refused the event: " + r.Error)
@@ -41,9 +42,9 @@ func (c *Conn) SendEvent(ctx context.Context, ev *Event) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sending %s event of %s: %w", ev.Kind, ev.TaskKey, err)
+		return nil, fmt.Errorf("sending %s event of %s: %w", ev.Kind, ev.TaskKey, err)
 	}
-	return nil
+	return &r, nil
 }
 
 // PublishHeartbeat publishes hb. While disconnected it is buffered and sent

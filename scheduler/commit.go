@@ -45,7 +45,7 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 		s.emitLocked(&job.Event{
 			Job: c.js.id, Index: c.t.Index, Attempt: c.t.Attempt,
 			State: c.t.State, SubState: c.t.SubState, ExitCode: c.t.ExitCode, Time: now,
-			JobState: job.Summarize(c.js.counts), JobEnded: c.js.ended(),
+			JobState: c.js.counts.summarize(), JobEnded: c.js.ended(),
 		})
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/store"
 )
 
 // order is a control request for a worker, sent once the lock is released.
@@ -77,7 +78,7 @@ func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action)
 		s.mu.Unlock()
 		return 0, fmt.Errorf("%w: %s", job.ErrInvalidState, notApplicable(ref, action, tasks))
 	}
-	err = s.commitLocked(ctx, changes)
+	err = s.commitLocked(store.Durable(ctx), changes) // the user is answered after it
 	works := s.dispatchLocked()
 	s.mu.Unlock()
 	s.publish(works)
@@ -108,7 +109,7 @@ func (s *Scheduler) send(ctx context.Context, orders []order) (int, error) {
 			s.mu.Lock()
 			if o.t.Attempt == o.ctl.Attempt && o.t.State == w[0] {
 				o.js.setState(o.t, w[1], job.SubState{})
-				_ = s.commitLocked(ctx, []change{{js: o.js, t: o.t}})
+				_ = s.commitLocked(store.Durable(ctx), []change{{js: o.js, t: o.t}})
 			}
 			s.mu.Unlock()
 		}
@@ -132,13 +133,9 @@ func (s *Scheduler) targetsLocked(ctx context.Context, ref job.Ref) ([]*task, *j
 		return nil, nil, fmt.Errorf("%w: job %d has ended (%s)", job.ErrInvalidState, ref.Job, j.State)
 	}
 	if !ref.HasIndex {
-		tasks := make([]*task, 0, len(js.tasks))
-		for _, t := range js.tasks {
-			tasks = append(tasks, t)
-		}
-		return tasks, js, nil
+		return js.tasks.all(), js, nil
 	}
-	if t := js.tasks[ref.Index]; t != nil {
+	if t := js.tasks.get(ref.Index); t != nil {
 		return []*task{t}, js, nil
 	}
 	t, err := s.cfg.Store.TaskGet(ctx, ref.Job, ref.Index)
@@ -170,7 +167,7 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 	s.mu.Lock()
 	js := s.jobs[id]
 	if js != nil && !force {
-		st := job.Summarize(js.counts)
+		st := js.counts.summarize()
 		s.mu.Unlock()
 		return fmt.Errorf("%w: job %d has not ended (%s); stop it first or force the removal", job.ErrInvalidState, id, st)
 	}
@@ -186,7 +183,7 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 	defer s.mu.Unlock()
 	if js := s.jobs[id]; js != nil {
 		// Still not ended: forget it, freeing what its tasks held.
-		for _, t := range js.tasks {
+		for _, t := range js.tasks.all() {
 			if t.active() {
 				js.pool.used--
 			}

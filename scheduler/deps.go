@@ -22,7 +22,7 @@ func (s *Scheduler) jobEndedLocked(js *jobState, now time.Time) []change {
 		if dj == nil {
 			continue
 		}
-		if js.removed || js.counts[job.Failed] > 0 {
+		if js.removed || js.counts.get(job.Failed) > 0 {
 			changes = append(changes, s.failJobLocked(dj, job.SubState{Kind: job.ReasonDependency, Value: strconv.FormatInt(js.id, 10)}, now)...)
 			continue
 		}
@@ -36,7 +36,7 @@ func (s *Scheduler) jobEndedLocked(js *jobState, now time.Time) []change {
 // failJobLocked fails every pending task of a job (its dependency failed).
 func (s *Scheduler) failJobLocked(js *jobState, sub job.SubState, now time.Time) []change {
 	var changes []change
-	for _, t := range js.tasks {
+	for _, t := range js.tasks.all() {
 		if !t.State.Pending() {
 			continue
 		}
@@ -61,7 +61,7 @@ func (s *Scheduler) settleWaitsLocked(js *jobState, _ time.Time) []change {
 		sub = waitingSubState(js.wait)
 	}
 	var changes []change
-	for _, t := range js.tasks {
+	for _, t := range js.tasks.all() {
 		if t.SubState.Kind == job.ReasonDependsOn && t.SubState != sub {
 			t.SubState = sub
 			changes = append(changes, change{js: js, t: t})

@@ -24,17 +24,30 @@ type workItem struct {
 func (s *Scheduler) dispatchLocked() []*workItem {
 	var out []*workItem
 	for _, p := range s.pools {
-		for p.used < p.slots && p.eligible.Len() > 0 {
-			js := p.eligible[0]
-			t := js.tasks[heap.Pop(&js.queued).(int)]
-			t.dispatched = t.Attempt + 1
-			js.active++
-			p.used++
-			p.fix(js)
-			out = append(out, &workItem{work: s.work(js, t), js: js, t: t})
+		for {
+			it := s.pickLocked(p)
+			if it == nil {
+				break
+			}
+			out = append(out, it)
 		}
 	}
 	return out
+}
+
+// pickLocked takes the best runnable task of a pool if a slot is free, and
+// marks it dispatched.
+func (s *Scheduler) pickLocked(p *pool) *workItem {
+	if p.used >= p.slots || p.eligible.Len() == 0 {
+		return nil
+	}
+	js := p.eligible[0]
+	t := js.tasks.get(heap.Pop(&js.queued).(int))
+	t.dispatched = t.Attempt + 1
+	js.active++
+	p.used++
+	p.fix(js)
+	return &workItem{work: s.work(js, t), js: js, t: t}
 }
 
 // work builds the message for a task's next attempt.

@@ -28,36 +28,74 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("attempt %d of task %d.%d is not on offer", c.Attempt, c.Job, c.Index)}
 	}
 	now := s.cfg.Now().UTC()
-	t.dispatched = 0
-	t.Attempt = c.Attempt
-	t.Worker, t.Host = c.Worker, c.Host
+	s.grantLocked(js, t, c.Worker, c.Host, now)
+	if err := s.commitLocked(ctx, []change{{js: js, t: t}}); err != nil {
+		return dispatch.ClaimReply{Reason: "recording the start: " + err.Error()}
+	}
+	return dispatch.ClaimReply{OK: true}
+}
+
+// grantLocked gives the dispatched attempt of a task to a worker: it is
+// Running from now on.
+func (s *Scheduler) grantLocked(js *jobState, t *task, worker, host string, now time.Time) {
+	t.Attempt, t.dispatched = t.dispatched, 0
+	t.Worker, t.Host = worker, host
 	t.StartedAt, t.FinishedAt = &now, nil
 	t.ExitCode, t.Signal, t.Message = nil, "", ""
 	t.PID, t.ContainerID, t.CPUTime, t.MaxRSS = 0, "", 0, 0
 	s.setPaths(t)
 	js.setState(t, job.Running, job.SubState{})
-	if err := s.commitLocked(ctx, []change{{js: js, t: t}}); err != nil {
-		return dispatch.ClaimReply{Reason: "recording the start: " + err.Error()}
-	}
-	s.workerLocked(c.Worker, now).tasks[t] = js
-	return dispatch.ClaimReply{OK: true}
+	s.workerLocked(worker, now).tasks[t] = js
 }
 
 // HandleEvent records what a worker reports of an attempt. It returns nil
 // once the change is committed (or was already), so the worker may ack.
-func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) error {
+//
+// An ended event with Next set may get, in return, the next runnable task of
+// the same pool, granted to the same worker in the same commit: the work
+// then never goes through the stream, which saves a publish, a pull, a claim
+// and an ack per task when a worker runs many short tasks.
+func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispatch.Work, error) {
 	s.mu.Lock()
 	js, t := s.lookupLocked(e.Job, e.Index)
 	if t == nil || t.Attempt != e.Attempt || !t.State.Active() {
+		// Stale or repeated: what it says is already recorded. A repeated
+		// ended event gets the work it was handed, if that is not started.
+		var next *dispatch.Work
+		if h := s.handoffs[e.TaskKey]; h != nil && h.t.handedBy == e.TaskKey && h.t.State == job.Running && h.t.PID == 0 {
+			next = h.work
+		}
 		s.mu.Unlock()
-		return nil // stale or repeated: what it says is already recorded
+		return next, nil
 	}
 	now := s.cfg.Now().UTC()
 	var changes []change
+	var next *workItem
 	switch e.Kind {
 	case dispatch.EventStarted:
 		t.PID, t.ContainerID = e.PID, e.ContainerID
+		s.forgetHandoffLocked(t)
 		s.lazyLocked(t)
+	case dispatch.EventReleased:
+		if t.PID != 0 {
+			break // started: only its end may follow
+		}
+		s.forgetHandoffLocked(t)
+		if ws := s.workers[t.Worker]; ws != nil {
+			delete(ws.tasks, t)
+		}
+		js.active--
+		js.pool.used--
+		t.Attempt--
+		t.StartedAt, t.Worker, t.Host = nil, "", ""
+		st := job.Queued
+		if t.Attempt > 0 {
+			st = job.Requeued
+		}
+		js.setState(t, st, job.SubState{})
+		heap.Push(&js.queued, t.Index)
+		js.pool.fix(js)
+		changes = []change{{js: js, t: t}}
 	case dispatch.EventSuspended:
 		if t.State == job.Running {
 			js.setState(t, job.Suspended, job.SubState{})
@@ -71,12 +109,23 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) error {
 	case dispatch.EventEnded:
 		if e.End == nil {
 			s.mu.Unlock()
-			return fmt.Errorf("ended event of %d.%d without its end", e.Job, e.Index)
+			return nil, fmt.Errorf("ended event of %d.%d without its end", e.Job, e.Index)
+		}
+		if e.PID != 0 { // the started event was folded into this one
+			t.PID, t.ContainerID = e.PID, e.ContainerID
 		}
 		changes = s.endLocked(js, t, e.End, now)
+		if e.Next {
+			if next = s.pickLocked(js.pool); next != nil {
+				s.grantLocked(next.js, next.t, e.Worker, t.Host, now)
+				next.t.handedBy = e.TaskKey
+				s.handoffs[e.TaskKey] = next
+				changes = append(changes, change{js: next.js, t: next.t})
+			}
+		}
 	default:
 		s.mu.Unlock()
-		return fmt.Errorf("unknown event kind %q", e.Kind)
+		return nil, fmt.Errorf("unknown event kind %q", e.Kind)
 	}
 	err := s.commitLocked(ctx, changes)
 	var works []*workItem
@@ -85,12 +134,25 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) error {
 	}
 	s.mu.Unlock()
 	s.publish(works)
-	return err
+	if err != nil || next == nil {
+		return nil, err
+	}
+	return next.work, nil
+}
+
+// forgetHandoffLocked drops the record of how a task was handed over, once
+// the worker has acted on it.
+func (s *Scheduler) forgetHandoffLocked(t *task) {
+	if t.handedBy != (dispatch.TaskKey{}) {
+		delete(s.handoffs, t.handedBy)
+		t.handedBy = dispatch.TaskKey{}
+	}
 }
 
 // endLocked records the end of an active attempt: a rerunnable job that
 // failed for a reason worth retrying is requeued while attempts remain.
 func (s *Scheduler) endLocked(js *jobState, t *task, end *dispatch.End, now time.Time) []change {
+	s.forgetHandoffLocked(t)
 	t.FinishedAt = &now
 	t.ExitCode, t.Signal, t.Message = end.ExitCode, end.Signal, end.Message
 	t.CPUTime, t.MaxRSS = end.CPUTime, end.MaxRSS
@@ -227,7 +289,7 @@ func (s *Scheduler) lookupLocked(id int64, index int) (*jobState, *task) {
 	if js == nil {
 		return nil, nil
 	}
-	t := js.tasks[index]
+	t := js.tasks.get(index)
 	if t == nil {
 		return js, nil
 	}

@@ -107,8 +107,9 @@ type Scheduler struct {
 	dependents map[int64][]int64 // job → unended jobs waiting for it
 	subs       map[*subscriber]struct{}
 	seq        uint64
-	retry      *time.Timer        // re-dispatch after a failed publish
-	lazy       map[*task]struct{} // changes to write with the next commit
+	retry      *time.Timer                    // re-dispatch after a failed publish
+	lazy       map[*task]struct{}             // changes to write with the next commit
+	handoffs   map[dispatch.TaskKey]*workItem // ended attempt → work handed over in its reply
 	lazyTimer  *time.Timer
 
 	// Work to publish, queued in decision order (see publish).
@@ -139,6 +140,7 @@ func New(cfg Config) (*Scheduler, error) {
 		subs:       make(map[*subscriber]struct{}),
 		pubWake:    make(chan struct{}, 1),
 		lazy:       make(map[*task]struct{}),
+		handoffs:   make(map[dispatch.TaskKey]*workItem),
 	}
 	s.pubIdle = sync.NewCond(&s.pubMu)
 	return s, nil

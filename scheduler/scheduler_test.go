@@ -62,7 +62,7 @@ type bundle struct {
 	ctx  context.Context
 }
 
-func setup(t *testing.T, cfg Config) *bundle {
+func setup(t testing.TB, cfg Config) *bundle {
 	t.Helper()
 	dir := datadir.Dir(t.TempDir())
 	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(string(dir), "berth.db"), Sync: "normal"})
@@ -73,7 +73,7 @@ func setup(t *testing.T, cfg Config) *bundle {
 	return b
 }
 
-func (b *bundle) start(t *testing.T, cfg Config) {
+func (b *bundle) start(t testing.TB, cfg Config) {
 	t.Helper()
 	cfg.Store, cfg.Dispatcher, cfg.DataDir = b.st, b.disp, b.dir
 	s, err := New(cfg)
@@ -110,7 +110,8 @@ func (b *bundle) end(t *testing.T, w *dispatch.Work, code int) {
 	if code != 0 {
 		end.State = job.Failed
 	}
-	require.NoError(t, b.s.HandleEvent(b.ctx, &dispatch.Event{TaskKey: w.TaskKey, Worker: "w1", Kind: dispatch.EventEnded, End: end}))
+	_, err := b.s.HandleEvent(b.ctx, &dispatch.Event{TaskKey: w.TaskKey, Worker: "w1", Kind: dispatch.EventEnded, End: end})
+	require.NoError(t, err)
 }
 
 func (b *bundle) task(t *testing.T, id int64, idx int) *job.Task {
@@ -336,4 +337,41 @@ func TestRestartAndLostWorker(t *testing.T) {
 	tk := b.task(t, runID, 0)
 	require.Equal(t, job.ReasonRetrying, tk.SubState.Kind)
 	require.Contains(t, tk.SubState.Value, "LOST")
+}
+
+func TestHandoff(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	spec := cmdSpec("arr")
+	spec.Array = &job.Array{Begin: 1, End: 3, Step: 1}
+	id := b.submit(t, spec)
+	w := b.take()[0]
+	b.run(t, w)
+	code := 0
+	ended := &dispatch.Event{TaskKey: w.TaskKey, Worker: "w1", Kind: dispatch.EventEnded, Next: true,
+		End: &dispatch.End{State: job.Done, SubState: job.ExitCode(0), ExitCode: &code}}
+	next, err := b.s.HandleEvent(b.ctx, ended)
+	require.NoError(t, err)
+	require.NotNil(t, next, "the next task is handed over")
+	require.Equal(t, 2, next.Index)
+	require.Empty(t, b.take(), "handed over, not published")
+	tk := b.task(t, id, 2)
+	require.Equal(t, job.Running, tk.State)
+	require.Equal(t, "w1", tk.Worker)
+	require.Equal(t, 1, tk.Attempt)
+
+	// A repeated ended event gets the same work; a claim of it is refused.
+	again, err := b.s.HandleEvent(b.ctx, ended)
+	require.NoError(t, err)
+	require.Equal(t, next, again)
+	require.False(t, b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: next.TaskKey, Worker: "w2"}).OK)
+
+	// Released unstarted, it goes back to the queue with its attempt unspent.
+	_, err = b.s.HandleEvent(b.ctx, &dispatch.Event{TaskKey: next.TaskKey, Worker: "w1", Kind: dispatch.EventReleased})
+	require.NoError(t, err)
+	ws := b.take()
+	require.Len(t, ws, 1)
+	require.Equal(t, 2, ws[0].Index)
+	require.Equal(t, 1, ws[0].Attempt)
+	require.Equal(t, job.Queued, b.task(t, id, 2).State)
 }

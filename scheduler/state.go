@@ -14,6 +14,9 @@ type task struct {
 	// dispatched is the attempt published to workers and not yet claimed;
 	// 0 when none is in flight.
 	dispatched int
+	// handedBy is the ended attempt whose event reply handed this task over
+	// (see HandleEvent); zero otherwise.
+	handedBy dispatch.TaskKey
 }
 
 // active reports whether the task holds a slot: dispatched, running or suspended.
@@ -23,8 +26,8 @@ func (t *task) active() bool { return t.dispatched != 0 || t.State.Active() }
 type jobState struct {
 	id     int64
 	spec   *job.Spec
-	tasks  map[int]*task // unended tasks only
-	counts map[job.State]int
+	tasks  taskSet // unended tasks only
+	counts stateCounts
 	total  int
 	queued intHeap        // indexes of runnable tasks (Queued/Requeued, not dispatched)
 	active int            // tasks holding a slot
@@ -40,18 +43,15 @@ func (j *jobState) eligible() bool {
 		(j.spec.MaxParallel == 0 || j.active < j.spec.MaxParallel)
 }
 
-func (j *jobState) ended() bool { return j.counts[job.Done]+j.counts[job.Failed] == j.total }
+func (j *jobState) ended() bool { return j.counts.get(job.Done)+j.counts.get(job.Failed) == j.total }
 
 // setState moves a task to a state, keeping the counts.
 func (j *jobState) setState(t *task, st job.State, sub job.SubState) {
-	j.counts[t.State]--
-	if j.counts[t.State] == 0 {
-		delete(j.counts, t.State)
-	}
-	j.counts[st]++
+	j.counts.add(t.State, -1)
+	j.counts.add(st, 1)
 	t.State, t.SubState = st, sub
 	if st.Terminal() {
-		delete(j.tasks, t.Index)
+		j.tasks.del(t.Index)
 	}
 }
 

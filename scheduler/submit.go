@@ -87,12 +87,10 @@ func (s *Scheduler) submitLocked(ctx context.Context, spec *job.Spec) (int64, er
 
 func (s *Scheduler) newJobLocked(id int64, spec *job.Spec) *jobState {
 	js := &jobState{
-		id:     id,
-		spec:   spec,
-		tasks:  make(map[int]*task, spec.TaskCount()),
-		counts: make(map[job.State]int),
-		pool:   s.poolLocked(spec.Pool),
-		pos:    -1,
+		id:   id,
+		spec: spec,
+		pool: s.poolLocked(spec.Pool),
+		pos:  -1,
 	}
 	s.jobs[id] = js
 	return js
@@ -101,11 +99,11 @@ func (s *Scheduler) newJobLocked(id int64, spec *job.Spec) *jobState {
 // addTask adds an unended task to a job being built (at submit or load).
 func (j *jobState) addTask(t *task) {
 	j.total++
-	j.counts[t.State]++
+	j.counts.add(t.State, 1)
 	if t.State.Terminal() {
 		return
 	}
-	j.tasks[t.Index] = t
+	j.tasks.put(t, j.isArray())
 	if t.State == job.Queued || t.State == job.Requeued {
 		j.queued = append(j.queued, t.Index) // indexes arrive in order: a valid heap
 	}
@@ -171,7 +169,7 @@ func (s *Scheduler) load(ctx context.Context) error {
 		}
 		for st, n := range j.Tasks {
 			if st.Terminal() {
-				js.counts[st] += n
+				js.counts.add(st, n)
 				js.total += n
 			}
 		}

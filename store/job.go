@@ -39,7 +39,7 @@ func (s *Store) JobInsert(ctx context.Context, p *JobInsertParams) (int64, error
 		return 0, fmt.Errorf("inserting job: encoding spec: %w", err)
 	}
 	var id int64
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(Durable(ctx), func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO jobs
 			(name, spec, pool, priority, task_count, init_state, init_kind, init_value, submitted_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -91,7 +91,7 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*job.Job, error) {
 // JobDelete removes a job, its tasks and their history. It does not check
 // states: the scheduler decides whether a job may go.
 func (s *Store) JobDelete(ctx context.Context, id int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(Durable(ctx), func(tx *sql.Tx) error {
 		// Children first: deleting them directly is cheaper than having the
 		// ON DELETE CASCADE clauses do it row by row.
 		for _, q := range []string{
@@ -129,7 +129,7 @@ func (s *Store) MetaGet(ctx context.Context, key string) (string, bool, error) {
 
 // MetaSet sets a server-wide value.
 func (s *Store) MetaSet(ctx context.Context, key, value string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(Durable(ctx), func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 		if err != nil {

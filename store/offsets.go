@@ -59,7 +59,7 @@ func (s *Store) OutputSizesSet(ctx context.Context, jobID int64, index int, size
 
 // taskUpdate runs an UPDATE of one task, which must exist.
 func (s *Store) taskUpdate(ctx context.Context, jobID int64, index int, q string, args ...any) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(Durable(ctx), func(tx *sql.Tx) error { // receive marks answer a user
 		res, err := tx.ExecContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("updating task %d.%d: %w", jobID, index, err)

@@ -34,6 +34,9 @@ type Store struct {
 	// one connection: preparing them anew for every transaction costs more
 	// than running them.
 	hot hotStmts
+	// sync is Config.Sync; level the synchronous level w's connection is
+	// at now, changed only by the holder of that one connection.
+	sync, level string
 }
 
 type hotStmts struct {
@@ -70,17 +73,23 @@ func (h *hotStmts) prepare(ctx context.Context, db *sql.DB) error {
 type Config struct {
 	// Path is the database file. Required.
 	Path string
-	// Sync is the SQLite synchronous level: "normal" or "full". With WAL,
-	// "normal" survives any crash of berth's process but may lose the last
-	// commits to a power loss; "full" survives both. Defaults to "full".
+	// Sync says which commits are flushed to disk (fsync) before they
+	// return. "full": every one. "user": those that answer a user — jobs
+	// submitted and removed, receive marks, and writes whose context is
+	// marked with Durable; the rest (state changes reported by workers)
+	// survive any crash of berth's processes and are flushed with the next
+	// durable commit or checkpoint, so an OS crash or power loss may lose
+	// the last of them. "normal": none; every commit survives a crash of
+	// berth, not of the OS. Defaults to "user".
 	Sync string
 }
 
 // Sync levels for Config.Sync.
 const (
 	SyncFull    = "full"
+	SyncUser    = "user"
 	SyncNormal  = "normal"
-	SyncDefault = SyncFull
+	SyncDefault = SyncUser
 )
 
 // busyTimeout bounds the wait for another process holding the database lock
@@ -98,8 +107,8 @@ func (c *Config) validate() error {
 	if c.Path == "" {
 		return errors.New("store config: Path is required")
 	}
-	if c.Sync != SyncFull && c.Sync != SyncNormal {
-		return fmt.Errorf("store config: Sync %q must be %q or %q", c.Sync, SyncNormal, SyncFull)
+	if c.Sync != SyncFull && c.Sync != SyncUser && c.Sync != SyncNormal {
+		return fmt.Errorf("store config: Sync %q must be %q, %q or %q", c.Sync, SyncFull, SyncUser, SyncNormal)
 	}
 	return nil
 }
@@ -113,7 +122,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	pragmas := url.Values{}
 	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	pragmas.Add("_pragma", "foreign_keys(1)")
-	pragmas.Add("_pragma", "synchronous("+cfg.Sync+")")
+	level := cfg.Sync
+	if level == SyncUser {
+		level = SyncNormal // raised per commit, see write
+	}
+	pragmas.Add("_pragma", "synchronous("+level+")")
 
 	wq := maps.Clone(pragmas)
 	wq.Add("_pragma", "journal_mode(WAL)")
@@ -148,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
 	}
-	st := &Store{w: w, r: r}
+	st := &Store{w: w, r: r, sync: cfg.Sync, level: level}
 	if err := st.hot.prepare(ctx, w); err != nil {
 		w.Close()
 		r.Close()
@@ -174,7 +187,26 @@ func (s *Store) Close() error {
 
 // write runs fn in one transaction on the write connection.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	conn, err := s.w.Conn(ctx) // the only one: writers queue here
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if s.sync == SyncUser {
+		want := SyncNormal
+		if durable(ctx) {
+			want = SyncFull
+		}
+		// SQLite takes the level of a commit from the connection, and
+		// refuses to change it inside a transaction.
+		if want != s.level {
+			if _, err := conn.ExecContext(ctx, "PRAGMA synchronous="+want); err != nil {
+				return err
+			}
+			s.level = want
+		}
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -221,3 +253,14 @@ func errNoTask(id int64, index int) error {
 	r := job.Ref{Job: id, Index: index, HasIndex: index != 0}
 	return fmt.Errorf("no task %s: %w", r, job.ErrNotFound)
 }
+
+type durableKey struct{}
+
+// Durable marks ctx so that writes made with it are flushed to disk before
+// they return, under Sync "user" (under "full" all are, under "normal"
+// none).
+func Durable(ctx context.Context) context.Context {
+	return context.WithValue(ctx, durableKey{}, true)
+}
+
+func durable(ctx context.Context) bool { return ctx.Value(durableKey{}) != nil }

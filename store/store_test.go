@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -86,10 +87,26 @@ func TestOpenConfig(t *testing.T) {
 	}
 
 	s := setup(t)
-	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000"} {
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "10000"} {
 		if got := pragma(t, s, name); got != want {
 			t.Errorf("PRAGMA %s = %s, want %s", name, got, want)
 		}
+	}
+	// Sync "user": a commit for a user is flushed (FULL), others are not.
+	if err := s.MetaSet(ctx, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if got := pragma(t, s, "synchronous"); got != "2" {
+		t.Errorf("after a durable write: PRAGMA synchronous = %s, want 2", got)
+	}
+	if err := s.TasksPut(ctx, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.write(ctx, func(*sql.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := pragma(t, s, "synchronous"); got != "1" {
+		t.Errorf("after a plain write: PRAGMA synchronous = %s, want 1", got)
 	}
 	n, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "odd?name#.db"), Sync: SyncNormal})
 	if err != nil {

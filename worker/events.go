@@ -16,6 +16,8 @@ type eventQueue struct {
 	wake   chan struct{} // signals a push or close
 	done   chan struct{} // closed when all is sent, or sending gave up
 	err    error
+	// next is the work the server handed over in reply to the ended event.
+	next *dispatch.Work
 }
 
 func newEventQueue() *eventQueue {
@@ -29,6 +31,17 @@ func (q *eventQueue) push(ev *dispatch.Event) {
 	defer q.mu.Unlock()
 	if q.closed {
 		return
+	}
+	// A task that ended before its started event went out: the ended
+	// event says both, one round trip instead of two.
+	if ev.Kind == dispatch.EventEnded {
+		for i, old := range q.q {
+			if old.Kind == dispatch.EventStarted {
+				ev.PID, ev.ContainerID = old.PID, old.ContainerID
+				q.q = append(q.q[:i], q.q[i+1:]...)
+				break
+			}
+		}
 	}
 	q.q = append(q.q, ev)
 	q.signal()
@@ -57,7 +70,7 @@ func (q *eventQueue) wait() error {
 
 // run sends the queued events in order with send until the queue is closed
 // and empty, or ctx is done.
-func (q *eventQueue) run(ctx context.Context, send func(context.Context, *dispatch.Event) error) {
+func (q *eventQueue) run(ctx context.Context, send func(context.Context, *dispatch.Event) (*dispatch.EventReply, error)) {
 	defer close(q.done)
 	for {
 		q.mu.Lock()
@@ -69,9 +82,13 @@ func (q *eventQueue) run(ctx context.Context, send func(context.Context, *dispat
 		q.mu.Unlock()
 		switch {
 		case ev != nil:
-			if err := send(ctx, ev); err != nil {
+			r, err := send(ctx, ev)
+			if err != nil {
 				q.err = err
 				return
+			}
+			if ev.Kind == dispatch.EventEnded {
+				q.next = r.Next
 			}
 			continue
 		case closed:

@@ -39,7 +39,7 @@ func (w *Worker) reportLost(ctx context.Context) {
 			ev := &dispatch.Event{TaskKey: key, Worker: w.cfg.ID, Kind: dispatch.EventEnded, Time: time.Now().UTC(),
 				End: &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: job.ReasonLost},
 					Message: "the worker restarted while the task ran"}}
-			if err := w.conn.SendEvent(w.life, ev); err != nil {
+			if _, err := w.conn.SendEvent(w.life, ev); err != nil {
 				w.log.Warn("lost task not reported", "task", key.String(), "error", err)
 				return
 			}

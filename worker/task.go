@@ -58,26 +58,63 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 		return
 	}
 
-	t := &task{key: key, id: key.String(), work: d.Work, log: log}
+	recorded, next := w.runClaimed(d.Work, log)
+	if !recorded {
+		return // no ack: the work is redelivered, the server decides
+	}
+	stopProgress()
+	// The end is recorded; the ack need not hold the slot.
+	w.wg.Go(func() { w.ack(d, log) })
+	// Work handed over in the reply to the ended event is already claimed
+	// for this slot.
+	for next != nil {
+		log := w.log.With("task", next.TaskKey.String())
+		if w.isStopping() {
+			ev := &dispatch.Event{TaskKey: next.TaskKey, Worker: w.cfg.ID, Kind: dispatch.EventReleased, Time: time.Now().UTC()}
+			if _, err := w.conn.SendEvent(w.life, ev); err != nil {
+				log.Warn("cannot give back handed-over work", "error", err)
+			}
+			return
+		}
+		if recorded, next = w.runClaimed(next, log); !recorded {
+			return
+		}
+	}
+}
+
+// runClaimed runs a claimed attempt and reports it until its end is
+// recorded. It returns whether it was, and the work the server handed over
+// in reply.
+func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger) (bool, *dispatch.Work) {
+	key := work.TaskKey
+	t := &task{key: key, id: key.String(), work: work, log: log}
 	t.events = newEventQueue()
 	go t.events.run(w.life, w.conn.SendEvent)
 	w.hold(t)
 
 	end := w.execute(t)
 	if end != nil {
-		t.events.push(w.event(t, dispatch.EventEnded, func(ev *dispatch.Event) { ev.End = end }))
+		t.events.push(w.event(t, dispatch.EventEnded, func(ev *dispatch.Event) {
+			ev.End = end
+			ev.Next = !w.isStopping()
+		}))
 	}
 	t.events.close()
 	if err := t.events.wait(); err != nil || end == nil {
-		// The worker gives up (shutdown timeout): no ack, so the work is
-		// redelivered and the server decides what became of the attempt.
+		// The worker gives up (shutdown timeout): the server decides what
+		// became of the attempt.
 		log.Warn("task end not recorded", "error", err)
-		return
+		return false, nil
 	}
 	w.release(key)
 	log.Debug("task ended", "state", end.State, "substate", end.SubState.String())
-	// The slot is free once the end is recorded; the ack need not hold it.
-	w.wg.Go(func() { w.ack(d, log) })
+	return true, t.events.next
+}
+
+func (w *Worker) isStopping() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopping
 }
 
 func (w *Worker) ack(d *dispatch.Delivery, log *slog.Logger) {
@@ -104,7 +141,8 @@ func (w *Worker) keepInProgress(d *dispatch.Delivery, log *slog.Logger) (stop fu
 			}
 		}
 	}()
-	return func() { close(done) }
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // execute starts the task, waits for its end and returns it; nil if the

@@ -45,8 +45,8 @@ and report their true exit status when it is back. Stopping the server
 			if err != nil {
 				return cmdutil.FlagErrorf("invalid argument %q for \"--log-level\" flag: %v", logLevel, err)
 			}
-			if cfg.Sync != "full" && cfg.Sync != "normal" {
-				return cmdutil.FlagErrorf("invalid argument %q for \"--sync\" flag: want full or normal", cfg.Sync)
+			if cfg.Sync != "full" && cfg.Sync != "user" && cfg.Sync != "normal" {
+				return cmdutil.FlagErrorf("invalid argument %q for \"--sync\" flag: want full, user or normal", cfg.Sync)
 			}
 			cfg.DataDir = dir
 			cfg.Worker = daemon.WorkerMode(worker)
@@ -54,21 +54,14 @@ and report their true exit status when it is back. Stopping the server
 			cfg.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if p := os.Getenv("BERTH_CPUPROFILE"); p != "" {
-				f, err := os.Create(p)
-				if err != nil {
-					return err
-				}
-				pprof.StartCPUProfile(f)
-				defer pprof.StopCPUProfile()
-			}
+			defer profile("")()
 			return daemon.Serve(ctx, cfg)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.Listen, "listen", "", "also serve the API on TCP `HOST:PORT` (bearer token required)")
 	fl.IntVar(&cfg.Slots, "slots", 0, "tasks run at once in the default pool and by the local worker (default: number of CPUs)")
-	fl.StringVar(&cfg.Sync, "sync", "full", "store durability: full (fsync every commit) or normal (survives process crashes, not power loss)")
+	fl.StringVar(&cfg.Sync, "sync", "user", "store durability: full (fsync every commit), user (fsync what answers a user: submits, control, removal; state reported by workers survives process crashes, not power loss) or normal (no fsync)")
 	fl.StringVar(&worker, "worker", string(daemon.WorkerProcess), "local worker: process (outlives a server crash), inprocess, or none")
 	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when jobs are stopped")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -101,6 +94,7 @@ func newCmdWorker(f *cmdutil.Factory) *cobra.Command {
 			cfg.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			defer profile(".worker")()
 			return daemon.RunWorker(ctx, cfg)
 		},
 	}
@@ -118,4 +112,25 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("want debug, info, warn or error")
 	}
 	return l, nil
+}
+
+// profile writes a CPU profile to $BERTH_CPUPROFILE (plus suffix) until the
+// returned func is called: for finding where a slow path spends its time.
+func profile(suffix string) (stop func()) {
+	p := os.Getenv("BERTH_CPUPROFILE")
+	if p == "" {
+		return func() {}
+	}
+	f, err := os.Create(p + suffix)
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

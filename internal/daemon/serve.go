@@ -47,7 +47,8 @@ type ServeConfig struct {
 	// Slots bounds the tasks running at once in the default pool and the
 	// local worker. Defaults to the number of CPUs.
 	Slots int
-	// Sync is the store's synchronous level, "full" or "normal". Defaults to "full".
+	// Sync says which store commits are flushed to disk: "full", "user" or
+	// "normal" (see store.Config). Defaults to "user".
 	Sync string
 	// Worker says how to run the local worker. Defaults to WorkerProcess.
 	Worker WorkerMode
@@ -68,7 +69,7 @@ type ServeConfig struct {
 
 func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	c.Slots = cmp.Or(c.Slots, runtime.NumCPU())
-	c.Sync = cmp.Or(c.Sync, "full")
+	c.Sync = cmp.Or(c.Sync, store.SyncDefault)
 	c.Worker = cmp.Or(c.Worker, WorkerProcess)
 	c.StopGrace = cmp.Or(c.StopGrace, scheduler.StopGraceDefault)
 	if c.Logger == nil {
