@@ -1,0 +1,25 @@
+// Package openjd is berth's model of Open Job Description (OpenJD) templates,
+// specification revision 2023-09: job templates (jobtemplate-2023-09) and
+// environment templates (environment-2023-09).
+//
+// Parsing a template checks it completely: every field, every limit of the
+// 2023-09 Template Schemas, the format-string scoping rules (which value
+// references may appear where) and the rules of the extensions berth
+// implements (TASK_CHUNKING, REDACTED_ENV_VARS, FEATURE_BUNDLE_1). All the
+// problems found are returned together as [Errors], each naming the path of
+// the offending field inside the template, for example
+// steps[1].parameterSpace.taskParameterDefinitions[0].range.
+//
+// A step's parameter space is evaluated lazily: [ParameterSpace] computes the
+// number of tasks and the task at any index from the ranges and the
+// combination expression, so a space of millions of tasks is walked without
+// being materialised.
+//
+// Format strings are parsed into a small expression tree ([Expr]). Today the
+// only expression is a dotted value reference such as Param.Frame; the EXPR
+// extension's language can be added as another [ExprParser] without changing
+// the places that hold format strings.
+//
+// The session runtime (running actions, the openjd_* stdout protocol, path
+// mapping) is not part of this package yet.
+package openjd

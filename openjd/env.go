@@ -1,0 +1,200 @@
+package openjd
+
+import "go.yaml.in/yaml/v3"
+
+// EnvironmentTemplate is an environment defined outside a job (Template
+// Schemas 1.2).
+type EnvironmentTemplate struct {
+	SpecificationVersion string
+	Extensions           []Extension
+	ParameterDefinitions []ParameterDefinition
+	Environment          Environment
+}
+
+// Environment is set up before tasks run and torn down after (Template
+// Schemas 4).
+type Environment struct {
+	Name        string
+	Description string
+	Script      *EnvironmentScript
+	Variables   []EnvVar
+}
+
+// EnvVar is one variable an environment sets, in template order.
+type EnvVar struct {
+	Name  string
+	Value FormatString
+}
+
+// EnvironmentScript holds an environment's actions and files.
+type EnvironmentScript struct {
+	OnEnter, OnExit *Action
+	EmbeddedFiles   []EmbeddedFile
+}
+
+func (c *checker) environmentTemplate(root *node) *EnvironmentTemplate {
+	raw, ok := c.object(root, "", "specificationVersion", "$schema", "extensions", "parameterDefinitions", "environment")
+	if !ok {
+		return nil
+	}
+	t := &EnvironmentTemplate{SpecificationVersion: EnvironmentTemplateVersion}
+	c.specificationVersion(raw, EnvironmentTemplateVersion)
+	c.readExtensions(raw, &t.Extensions)
+	if v := raw["parameterDefinitions"]; v != nil {
+		t.ParameterDefinitions = c.paramDefs(v, "parameterDefinitions")
+	}
+	sc := scopesFor(t.ParameterDefinitions)
+	if c.require(raw, "", "environment") {
+		if e := c.environment(raw["environment"], "environment", sc); e != nil {
+			t.Environment = *e
+		}
+	}
+	return t
+}
+
+// environments reads a list of environments with distinct names; taken
+// holds names already used in the template and is extended.
+func (c *checker) environments(n *node, path string, sc scopes, taken map[string]string) []Environment {
+	items, ok := c.list(n, path, 1)
+	if !ok {
+		return nil
+	}
+	var envs []Environment
+	for i, it := range items {
+		p := index(path, i)
+		e := c.environment(it, p, sc)
+		if e == nil {
+			continue
+		}
+		if first, ok := taken[e.Name]; ok && e.Name != "" {
+			c.errorf(field(p, "name"), "environment name %q is already used at %s", e.Name, first)
+		} else {
+			taken[e.Name] = field(p, "name")
+		}
+		envs = append(envs, *e)
+	}
+	return envs
+}
+
+func (c *checker) environment(n *node, path string, sc scopes) *Environment {
+	raw, ok := c.object(n, path, "name", "description", "script", "variables")
+	if !ok {
+		return nil
+	}
+	e := &Environment{}
+	if c.require(raw, path, "name") {
+		if s, ok := c.str(raw["name"], field(path, "name")); ok {
+			c.checkName(s, field(path, "name"), c.lim.envName)
+			e.Name = s
+		}
+	}
+	if v := raw["description"]; v != nil {
+		if s, ok := c.str(v, field(path, "description")); ok {
+			c.checkDescription(s, field(path, "description"))
+			e.Description = s
+		}
+	}
+	if raw["script"] == nil && raw["variables"] == nil {
+		c.errorf(path, "must have a script or variables")
+	}
+	// Env.File.<name> refers to this environment's own embedded files.
+	var files []string
+	if s := deref(raw["script"]); s != nil {
+		for i := 0; i+1 < len(s.Content); i += 2 {
+			if s.Content[i].Value == "embeddedFiles" {
+				files = fileNames(s.Content[i+1])
+			}
+		}
+	}
+	host := sc.host
+	for _, f := range files {
+		host = host.with("Env.File." + f)
+	}
+	if v := raw["variables"]; v != nil {
+		e.Variables = c.variables(v, field(path, "variables"), host)
+	}
+	if v := raw["script"]; v != nil {
+		e.Script = c.envScript(v, field(path, "script"), scopes{host: host, job: sc.job})
+	}
+	return e
+}
+
+func (c *checker) variables(n *node, path string, syms symbols) []EnvVar {
+	m := deref(n)
+	if m == nil || m.Kind != yaml.MappingNode {
+		c.errorf(path, "must be an object, not %s", kindName(n))
+		return nil
+	}
+	if len(m.Content) == 0 {
+		c.errorf(path, "must have at least one variable")
+	}
+	var vars []EnvVar
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		name := deref(m.Content[i]).Value
+		p := field(path, name)
+		switch {
+		case !isIdentifier(name):
+			c.errorf(p, "%q is not a valid variable name: latin letters, digits and '_', not starting with a digit", name)
+		case runeLen(name) > maxEnvVarName:
+			c.errorf(p, "the name is longer than %d characters", maxEnvVarName)
+		case seen[name]:
+			c.errorf(p, "variable given twice")
+		}
+		seen[name] = true
+		f, ok := c.format(m.Content[i+1], p, syms)
+		if !ok {
+			continue
+		}
+		if runeLen(f.String()) > maxEnvVarValue {
+			c.errorf(p, "the value is longer than %d characters", maxEnvVarValue)
+		}
+		vars = append(vars, EnvVar{Name: name, Value: f})
+	}
+	return vars
+}
+
+func (c *checker) envScript(n *node, path string, sc scopes) *EnvironmentScript {
+	raw, ok := c.object(n, path, "actions", "embeddedFiles")
+	if !ok || !c.require(raw, path, "actions") {
+		return nil
+	}
+	s := &EnvironmentScript{}
+	ap := field(path, "actions")
+	if acts, ok := c.object(raw["actions"], ap, "onEnter", "onExit"); ok {
+		if acts["onEnter"] == nil && acts["onExit"] == nil {
+			c.errorf(ap, "must have onEnter or onExit")
+		}
+		if v := acts["onEnter"]; v != nil {
+			s.OnEnter = c.action(v, field(ap, "onEnter"), sc)
+		}
+		if v := acts["onExit"]; v != nil {
+			s.OnExit = c.action(v, field(ap, "onExit"), sc)
+		}
+	}
+	if v := raw["embeddedFiles"]; v != nil {
+		s.EmbeddedFiles = c.embeddedFiles(v, field(path, "embeddedFiles"), sc.host)
+	}
+	return s
+}
+
+// scopesFor builds the symbol tables of a template from its job
+// parameters (Template Schemas 7.3.1). PATH parameters' Param.* values are
+// path-mapped on the host, so they exist only in host-evaluated strings.
+func scopesFor(params []ParameterDefinition) scopes {
+	job := symbols{}
+	host := symbols{
+		"Session.WorkingDirectory":     {},
+		"Session.HasPathMappingRules":  {},
+		"Session.PathMappingRulesFile": {},
+	}
+	for _, p := range params {
+		job["RawParam."+p.Name] = struct{}{}
+		host["RawParam."+p.Name] = struct{}{}
+		host["Param."+p.Name] = struct{}{}
+		if p.Type != ParamPath {
+			job["Param."+p.Name] = struct{}{}
+		}
+	}
+	return scopes{host: host, job: job}
+}

@@ -1,0 +1,75 @@
+package openjd
+
+import "testing"
+
+// The fuzz targets check that no input makes the parsers panic.
+
+func FuzzRangeExpr(f *testing.F) {
+	for _, s := range []string{"1-10:2,20", "1 - -1", "-9223372036854775808-9223372036854775807", "10-1:-3", "1,,", ":"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseIntRange(s)
+		if err != nil {
+			return
+		}
+		if n := r.Len(); n > 0 {
+			_, _ = r.At(0), r.At(n-1)
+			if r2, err := ParseIntRange(r.String()); err != nil || r2.Len() != n {
+				t.Fatalf("%q: canonical form %q does not round-trip: %v", s, r.String(), err)
+			}
+		}
+	})
+}
+
+func FuzzCombinationExpr(f *testing.F) {
+	for _, s := range []string{"A * B", "(A, B) * C", "((A,B),(C,D))", "(((((A)))))", "A @ B"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCombination(s)
+		if err != nil {
+			return
+		}
+		if _, err := ParseCombination(c.String()); err != nil {
+			t.Fatalf("%q: canonical form %q does not parse: %v", s, c, err)
+		}
+	})
+}
+
+func FuzzFormatString(f *testing.F) {
+	for _, s := range []string{"plain", "{{Param.X}}", "a {{ Task.Param.F }} b {{RawParam.Y}}", "{{", "}}{{x}}", "{{ 1 + 2 }}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fs, err := ParseFormatString(s, NameParser{})
+		if err != nil {
+			return
+		}
+		if _, err := fs.Resolve(MapScope{"Param.X": "1"}); err != nil && fs.IsLiteral() {
+			t.Fatalf("literal %q failed to resolve: %v", s, err)
+		}
+	})
+}
+
+func FuzzLoadTemplate(f *testing.F) {
+	f.Add([]byte("specificationVersion: jobtemplate-2023-09\nname: J\nsteps:\n- name: S\n  script:\n    actions:\n      onRun: {command: echo}\n"))
+	f.Add([]byte("specificationVersion: environment-2023-09\nenvironment: {name: E, variables: {A: '{{Session.WorkingDirectory}}'}}\n"))
+	f.Add([]byte(`{"specificationVersion": "jobtemplate-2023-09", "extensions": ["TASK_CHUNKING"], "name": "x", "steps": [{"name": "s",
+"parameterSpace": {"taskParameterDefinitions": [{"name": "F", "type": "CHUNK[INT]", "range": "1-10",
+"chunks": {"defaultTaskCount": 2, "rangeConstraint": "CONTIGUOUS"}}], "combination": "F"},
+"dependencies": [{"dependsOn": "s"}], "script": {"actions": {"onRun": {"command": "a"}}}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = Check(data, Options{})
+		if jt, err := ParseJobTemplate(data, Options{}); err == nil {
+			for _, s := range jt.Steps {
+				if s.ParameterSpace == nil {
+					continue
+				}
+				if sp, err := s.ParameterSpace.Space(nil); err == nil && sp.Len() > 0 {
+					sp.Task(sp.Len()-1, nil)
+				}
+			}
+		}
+	})
+}
