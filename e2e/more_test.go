@@ -85,3 +85,15 @@ func TestTCPNeedsToken(t *testing.T) {
 	r = run("BERTH_TOKEN=" + strings.TrimSpace(string(token)))
 	require.Equal(t, 0, r.Code, r.Stderr)
 }
+
+func TestWorkers(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t, "--slots", "3")
+	var r testenv.Result
+	require.Eventually(t, func() bool {
+		r = s.Berth("", "workers", "--json")
+		return r.Code == 0 && strings.Contains(r.Stdout, `"local"`)
+	}, 10*time.Second, 50*time.Millisecond, r.Stdout+r.Stderr)
+	require.Contains(t, r.Stdout, `"slots": 3`)
+	require.Contains(t, r.Stdout, `"alive": true`)
+}
