@@ -277,7 +277,7 @@ func TestConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			s := shSpec(t, "t"+strings.Repeat("x", i), "sleep 0.1")
+			s := shSpec(t, "t"+strings.Repeat("x", i), "sleep 1") // long enough to be running when suspended, under load too
 			_, err := e.Start(t.Context(), s)
 			if !assertNoError(t, err) {
 				return
