@@ -27,8 +27,12 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 	if work.Dir == "" {
 		return nil, fmt.Errorf("work %s has no task directory", work.TaskKey)
 	}
-	if err := os.MkdirAll(work.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating task directory: %w", err)
+	// Mkdir first: the job's directory usually exists, and MkdirAll would
+	// stat every parent for each task.
+	if err := os.Mkdir(work.Dir, 0o700); err != nil && !os.IsExist(err) {
+		if err := os.MkdirAll(work.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating task directory: %w", err)
+		}
 	}
 	return &executor.Spec{
 		ID:       work.TaskKey.String(),

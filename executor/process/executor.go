@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-run/berth/executor"
@@ -53,6 +54,8 @@ type Config struct {
 type Executor struct {
 	log      *slog.Logger
 	stateDir string
+	// stateDirMade is set once stateDir is known to exist.
+	stateDirMade atomic.Bool
 
 	mu sync.Mutex
 	// tasks maps IDs to tasks; a nil entry reserves an ID being started.

@@ -23,8 +23,11 @@ func (e *Executor) statePath(id string) string {
 	return filepath.Join(e.stateDir, url.PathEscape(id)+stateExt)
 }
 
-// writeState records h, replacing the file atomically so that a crash
-// leaves either no file or a whole one.
+// writeState records h in one write of a new file: a crash of the worker
+// leaves no file, an empty one (skipped by Cleanup) or a whole one. No
+// temporary file and rename, and no fsync: the file guards against a crash
+// of the worker process, after which the page cache still has it, and an OS
+// crash ends the tasks too. Per task this is the cheapest record there is.
 func (e *Executor) writeState(h *executor.Handle) error {
 	if e.stateDir == "" {
 		return nil
@@ -33,24 +36,13 @@ func (e *Executor) writeState(h *executor.Handle) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	if !e.stateDirMade.Load() {
+		if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		e.stateDirMade.Store(true)
 	}
-	f, err := os.CreateTemp(e.stateDir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing task state: %w", err)
-	}
-	// No fsync: the file guards against a crash of the worker process, after
-	// which the page cache still has it; an OS crash ends the tasks too.
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), e.statePath(h.ID))
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := os.WriteFile(e.statePath(h.ID), b, 0o600); err != nil {
 		return fmt.Errorf("writing task state: %w", err)
 	}
 	return nil
