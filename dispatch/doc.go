@@ -25,6 +25,13 @@
 // server subscribes to both in the queue group QueueServer, so that of
 // several server replicas one handles each.
 //
+// A worker whose task ended and whose slot is free says so in the ended
+// event (Event.Next); the server may answer with the pool's next runnable
+// task, already claimed for that worker (EventReply.Next). Such work skips
+// the stream: a worker running many short tasks pays one request per task
+// instead of a publish, a pull, a claim and an ack. A worker that cannot
+// start handed-over work gives it back with an EventReleased event.
+//
 // Work messages carry a JetStream message ID unique per PublishWork call: it
 // only drops JetStream's own publish retries, never a re-publication of the
 // same attempt after PurgeWork.
