@@ -66,16 +66,6 @@ func (s *taskSet) del(i int) {
 	}
 }
 
-func (s *taskSet) len() int {
-	if s.many != nil {
-		return len(s.many)
-	}
-	if s.one != nil {
-		return 1
-	}
-	return 0
-}
-
 // all returns the tasks, in no order.
 func (s *taskSet) all() []*task {
 	if s.many == nil {

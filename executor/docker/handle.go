@@ -1,0 +1,453 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/job"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"golang.org/x/sys/unix"
+)
+
+// task is one container the executor follows.
+type task struct {
+	e           *Executor
+	id          string
+	containerID string
+	autoRemove  bool
+	out         *outputs
+	log         *slog.Logger
+
+	mu    sync.Mutex
+	state job.State // Running or Suspended until exit is set
+	exit  *executor.Exit
+	// changed is closed and replaced on every change below.
+	changed chan struct{}
+	// starts counts start events (restarts re-open the log stream).
+	starts int
+	// kills counts kill events; signals records which signals they sent.
+	kills   int
+	signals map[int]bool
+	// stopped is set by Stop: SIGTERM and SIGKILL were asked for.
+	stopped bool
+	oom     bool
+	died    bool // a die event came
+	// dieCode is the exit code of the last die event, for auto-removed
+	// containers that cannot be inspected after exit.
+	dieCode *int
+	stats   usage
+
+	waited chan struct{} // closed once the wait loop saw the exit
+	done   chan struct{} // closed once exit is set
+}
+
+func newTask(e *Executor, id, containerID string, out *outputs, autoRemove bool) *task {
+	return &task{
+		e: e, id: id, containerID: containerID, out: out, autoRemove: autoRemove,
+		log:     e.log.With("task", id, "container", shortID(containerID)),
+		state:   job.Running,
+		signals: map[int]bool{},
+		changed: make(chan struct{}),
+		waited:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func (t *task) broadcastLocked() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// update changes the task under its lock and wakes whoever waits for a change.
+func (t *task) update(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f()
+	t.broadcastLocked()
+}
+
+// waitFor blocks until cond (called under the lock) holds, the task ends,
+// ctx ends or timeout passes (0: none). It reports whether cond held.
+func (t *task) waitFor(ctx context.Context, timeout time.Duration, cond func() bool) (bool, error) {
+	var expire <-chan time.Time
+	if timeout > 0 {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		expire = timer.C
+	}
+	for {
+		t.mu.Lock()
+		ok, ended, changed := cond(), t.exit != nil, t.changed
+		t.mu.Unlock()
+		if ok || ended {
+			return ok, nil
+		}
+		select {
+		case <-changed:
+		case <-expire:
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+// run follows the container until it exits, then collects its exit. wait is
+// a ContainerWait registered before the container started (or, on Recover,
+// for not-running).
+func (t *task) run(wait client.ContainerWaitResult) {
+	ctx := t.e.ctx
+	logsDone := make(chan struct{})
+	statsCtx, stopStats := context.WithCancel(ctx)
+	defer stopStats()
+	t.e.goroutine(func() { defer close(logsDone); t.followLogs(ctx) })
+	t.e.goroutine(func() { t.followStats(statsCtx) })
+
+	code, err := t.waitExit(ctx, wait)
+	if ctx.Err() != nil {
+		return // the executor is closing; the container lives on
+	}
+	close(t.waited)
+	select {
+	case <-logsDone:
+	case <-time.After(30 * time.Second):
+		t.log.Warn("log stream did not end 30s after the exit; output may be incomplete")
+	case <-ctx.Done():
+		return
+	}
+	stopStats()
+	if err != nil {
+		t.end(&executor.Exit{ExitCode: -1, Finished: time.Now(), Err: err})
+		return
+	}
+	t.end(t.collect(ctx, code))
+}
+
+// waitExit returns the container's exit code once it has stopped for good:
+// after a restart policy restarted it, it waits again.
+func (t *task) waitExit(ctx context.Context, wait client.ContainerWaitResult) (int, error) {
+	for attempt := 0; ; {
+		var code int
+		select {
+		case r := <-wait.Result:
+			if r.Error != nil && r.Error.Message != "" {
+				t.log.Warn("wait", "err", r.Error.Message)
+			}
+			code = int(r.StatusCode)
+		case err := <-wait.Error:
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			if cerrdefs.IsNotFound(err) {
+				if c, ok := t.dieExit(ctx); ok {
+					return c, nil
+				}
+				return 0, fmt.Errorf("waiting for container %.12s: it is gone: %w", t.containerID, err)
+			}
+			// The connection broke (engine restart?): wait again, a few times.
+			attempt++
+			if attempt > 5 {
+				return 0, fmt.Errorf("waiting for container %.12s: %w", t.containerID, err)
+			}
+			t.log.Warn("wait failed; waiting again", "err", err)
+			select {
+			case <-time.After(time.Duration(attempt) * time.Second):
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+			wait = t.e.cli.ContainerWait(ctx, t.containerID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+			continue
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+		// Restarted by its restart policy? Then its end is still to come.
+		res, err := t.e.cli.ContainerInspect(ctx, t.containerID, client.ContainerInspectOptions{})
+		if err == nil && res.Container.State != nil && (res.Container.State.Restarting || res.Container.State.Running) {
+			wait = t.e.cli.ContainerWait(ctx, t.containerID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+			continue
+		}
+		return code, nil
+	}
+}
+
+// dieExit returns the exit code of the die event, for a container removed
+// before it could be waited for (auto-remove).
+func (t *task) dieExit(ctx context.Context) (int, bool) {
+	t.waitFor(ctx, confirmAfter, func() bool { return t.dieCode != nil })
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.dieCode == nil {
+		return 0, false
+	}
+	return *t.dieCode, true
+}
+
+// collect builds the exit from the code, the container's final state, and
+// the events and stats seen.
+func (t *task) collect(ctx context.Context, code int) *executor.Exit {
+	// The die event comes after the kill and oom events of this exit: once
+	// it is in, they are too.
+	t.waitFor(ctx, confirmAfter, func() bool { return t.died })
+	x := &executor.Exit{ExitCode: code, Finished: time.Now()}
+	res, err := t.e.cli.ContainerInspect(ctx, t.containerID, client.ContainerInspectOptions{})
+	if err == nil && res.Container.State != nil {
+		st := res.Container.State
+		x.ExitCode = st.ExitCode
+		x.OOMKilled = st.OOMKilled
+		if ft, err := time.Parse(time.RFC3339Nano, st.FinishedAt); err == nil && !ft.IsZero() && ft.Year() > 1 {
+			x.Finished = ft
+		}
+	} else if err != nil && !cerrdefs.IsNotFound(err) {
+		t.log.Warn("inspecting the ended container", "err", err)
+	}
+	t.mu.Lock()
+	x.OOMKilled = x.OOMKilled || t.oom
+	x.CPUTime, x.MaxRSS = t.stats.cpu, t.stats.maxRSS
+	if sig := x.ExitCode - 128; sig > 0 && sig < 65 {
+		// An exit code of 128+n means signal n killed the process, if n
+		// was sent: by Stop, by a kill anyone made, or by the OOM killer.
+		sent := t.signals[sig] ||
+			(t.stopped && (sig == int(unix.SIGTERM) || sig == int(unix.SIGKILL))) ||
+			(x.OOMKilled && sig == int(unix.SIGKILL))
+		if sent {
+			x.Signal = unix.SignalName(unix.Signal(sig))
+			x.ExitCode = -1
+		}
+	}
+	t.mu.Unlock()
+	return x
+}
+
+func (t *task) end(x *executor.Exit) {
+	if err := t.out.close(); err != nil {
+		t.log.Warn("closing output files", "err", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.exit = x
+	t.state = job.Failed
+	if x.ExitCode == 0 && x.Signal == "" && x.Err == nil {
+		t.state = job.Done
+	}
+	close(t.done)
+	t.broadcastLocked()
+	t.log.Debug("task ended", "exit_code", x.ExitCode, "signal", x.Signal, "oom", x.OOMKilled, "err", x.Err)
+}
+
+// followLogs copies the container's output to the files until the container
+// has stopped for good. A follow stream ends when the container stops; if it
+// starts again (restart policy) a new stream continues where the files are.
+// After the exit, one more plain read catches what the follow stream missed:
+// it re-reads the log from its start, skipping what the files hold, which
+// costs a pass over the engine's copy of the output.
+func (t *task) followLogs(ctx context.Context) {
+	for attempt := 0; ; {
+		t.mu.Lock()
+		starts := t.starts
+		t.mu.Unlock()
+		err := t.copyLogs(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var retry <-chan time.Time
+		if err != nil {
+			attempt++
+			if attempt > 5 {
+				t.log.Warn("following the output failed; giving up", "err", err)
+				return
+			}
+			t.log.Warn("following the output failed; again", "err", err)
+			retry = time.After(time.Duration(attempt) * 500 * time.Millisecond)
+		} else {
+			attempt = 0
+		}
+		for again := false; !again; {
+			t.mu.Lock()
+			restarted, changed := t.starts > starts, t.changed
+			t.mu.Unlock()
+			if restarted {
+				break
+			}
+			select {
+			case <-t.waited:
+				// A follow stream of this engine (20.10) may end before it
+				// delivered the last messages; once the container has
+				// stopped, the engine has closed its log, so a plain read
+				// (skipping what the files hold) gets all that is missing.
+				if err := t.copyLogsOnce(ctx); err != nil {
+					t.log.Warn("reading the rest of the output", "err", err)
+				}
+				return
+			case <-changed:
+			case <-retry:
+				again = true
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (t *task) copyLogs(ctx context.Context) error {
+	return t.readLogs(ctx, true)
+}
+
+func (t *task) copyLogsOnce(ctx context.Context) error {
+	return t.readLogs(ctx, false)
+}
+
+func (t *task) readLogs(ctx context.Context, follow bool) error {
+	r, err := t.e.cli.ContainerLogs(ctx, t.containerID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := t.out.demux(r); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// transition pauses or unpauses the container unless it is in state want,
+// then waits until the engine reports want: its event, or, if none came in
+// confirmAfter, the container's inspected state.
+func (t *task) transition(ctx context.Context, want job.State) error {
+	t.mu.Lock()
+	state, ended := t.state, t.exit != nil
+	t.mu.Unlock()
+	if ended {
+		return executor.ErrNotRunning
+	}
+	if state == want {
+		return nil
+	}
+	var err error
+	if want == job.Suspended {
+		_, err = t.e.cli.ContainerPause(ctx, t.containerID, client.ContainerPauseOptions{})
+	} else {
+		_, err = t.e.cli.ContainerUnpause(ctx, t.containerID, client.ContainerUnpauseOptions{})
+	}
+	if err != nil {
+		if t.exited() != nil || cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("%w: %w", executor.ErrNotRunning, err)
+		}
+		if !cerrdefs.IsConflict(err) { // conflict: already in that state
+			return err
+		}
+	}
+	ok, err := t.waitFor(ctx, confirmAfter, func() bool { return t.state == want })
+	if err != nil {
+		return err
+	}
+	if t.exited() != nil {
+		return executor.ErrNotRunning
+	}
+	if ok {
+		return nil
+	}
+	// No event: ask the engine.
+	res, err := t.e.cli.ContainerInspect(ctx, t.containerID, client.ContainerInspectOptions{})
+	if err != nil {
+		return err
+	}
+	st := res.Container.State
+	if st == nil || !st.Running {
+		return executor.ErrNotRunning
+	}
+	got := job.Running
+	if st.Paused {
+		got = job.Suspended
+	}
+	t.setState(got)
+	if got != want {
+		return fmt.Errorf("container is %s, not %s", got, want)
+	}
+	return nil
+}
+
+func (t *task) setState(s job.State) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exit == nil && t.state != s {
+		t.state = s
+		t.broadcastLocked()
+	}
+}
+
+// stop runs ContainerStop in the background and returns once the engine
+// reports a signal sent (a kill event) or the stop call or the task ended.
+func (t *task) stop(ctx context.Context, grace time.Duration) error {
+	t.mu.Lock()
+	if t.exit != nil {
+		t.mu.Unlock()
+		return executor.ErrNotRunning
+	}
+	t.stopped = true
+	kills := t.kills
+	t.mu.Unlock()
+	secs := int(math.Ceil(grace.Seconds()))
+	res := make(chan error, 1)
+	t.e.goroutine(func() {
+		_, err := t.e.cli.ContainerStop(t.e.ctx, t.containerID, client.ContainerStopOptions{Timeout: &secs})
+		res <- err
+	})
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	delivered := make(chan error, 1)
+	go func() {
+		_, err := t.waitFor(wctx, 0, func() bool { return t.kills > kills })
+		delivered <- err
+	}()
+	select {
+	case err := <-res:
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			if t.exited() != nil {
+				return executor.ErrNotRunning
+			}
+			return err
+		}
+		return nil
+	case err := <-delivered:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// exited returns a copy of the task's exit, or nil while it runs.
+func (t *task) exited() *executor.Exit {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exit == nil {
+		return nil
+	}
+	x := *t.exit
+	return &x
+}
+
+func (t *task) status() *executor.Status {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := &executor.Status{State: t.state}
+	if t.exit != nil {
+		x := *t.exit
+		s.Exit = &x
+	}
+	return s
+}

@@ -1,0 +1,144 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/job"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// Recover re-attaches to a task started by an earlier instance of the
+// executor with the same Instance; it does nothing for a task this Executor
+// tracks. The container is found by h.ContainerID, else by its labels
+// (berth.task=h.ID, berth.executor=Instance). If it runs (or is paused), the
+// executor follows it again: output continues in the files named by its
+// labels from where they end (see output.go), and its wait is re-attached.
+// If it has exited meanwhile, its true exit status is collected and the
+// output still missing from the files is appended; CPU time and peak memory
+// are then unknown (zero), as the engine keeps no numbers for an ended
+// container. A container that never started is removed. Recover returns an
+// error wrapping executor.ErrNotRecoverable when there is no container (or
+// one of another owner) to follow.
+func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
+	if h == nil {
+		return errors.New("recover: nil handle")
+	}
+	e.mu.Lock()
+	_, tracked := e.tasks[h.ID]
+	e.mu.Unlock()
+	if tracked {
+		return nil
+	}
+	if h.Driver != Driver && h.Driver != "" {
+		return fmt.Errorf("recover %s: driver %q is not %q: %w", h.ID, h.Driver, Driver, executor.ErrNotRecoverable)
+	}
+	c, err := e.findContainer(ctx, h)
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", h.ID, err)
+	}
+	if c.Config.Labels[LabelTask] != h.ID || c.Config.Labels[LabelExecutor] != e.cfg.Instance {
+		return fmt.Errorf("recover %s: container %.12s belongs to task %q of executor %q: %w", h.ID, c.ID,
+			c.Config.Labels[LabelTask], c.Config.Labels[LabelExecutor], executor.ErrNotRecoverable)
+	}
+	if c.State.Status == container.StateCreated {
+		if _, err := e.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			e.log.WarnContext(ctx, "removing a container that never started", "task", h.ID, "err", err)
+		}
+		return fmt.Errorf("recover %s: container %.12s never started; removed: %w", h.ID, c.ID, executor.ErrNotRecoverable)
+	}
+	out, err := newOutputs(c.Config.Labels[LabelStdout], c.Config.Labels[LabelStderr], e.cfg.OutputLimit, true)
+	if err != nil {
+		return fmt.Errorf("recover %s: %w: %w", h.ID, executor.ErrNotRecoverable, err)
+	}
+	e.mu.Lock()
+	if _, ok := e.tasks[h.ID]; ok { // a concurrent Recover or Start won
+		e.mu.Unlock()
+		out.close()
+		return nil
+	}
+	t := newTask(e, h.ID, c.ID, out, c.HostConfig != nil && c.HostConfig.AutoRemove)
+	if c.State.Paused {
+		t.state = job.Suspended
+	}
+	e.tasks[t.id] = t
+	e.containers[t.containerID] = t
+	e.mu.Unlock()
+	cond := container.WaitConditionNotRunning
+	wait := e.cli.ContainerWait(e.ctx, c.ID, client.ContainerWaitOptions{Condition: cond})
+	e.goroutine(func() { t.run(wait) })
+	e.log.InfoContext(ctx, "task recovered", "task", h.ID, "container", shortID(c.ID), "state", c.State.Status)
+	return nil
+}
+
+// findContainer inspects the handle's container, or the one labelled with
+// its task.
+func (e *Executor) findContainer(ctx context.Context, h *executor.Handle) (*container.InspectResponse, error) {
+	id := h.ContainerID
+	if id == "" {
+		f := make(client.Filters).Add("label", LabelTask+"="+h.ID, LabelExecutor+"="+e.cfg.Instance)
+		res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+		if err != nil {
+			return nil, err
+		}
+		if len(res.Items) == 0 {
+			return nil, fmt.Errorf("no container labelled %s=%s: %w", LabelTask, h.ID, executor.ErrNotRecoverable)
+		}
+		id = res.Items[0].ID
+	}
+	res, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		if h.ContainerID != "" {
+			// Look it up by its labels, in case the handle is stale.
+			return e.findContainer(ctx, &executor.Handle{ID: h.ID})
+		}
+		return nil, fmt.Errorf("container %.12s is gone: %w", id, executor.ErrNotRecoverable)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := res.Container
+	if c.Config == nil || c.State == nil {
+		return nil, fmt.Errorf("container %.12s: incomplete inspect answer", id)
+	}
+	return &c, nil
+}
+
+// Cleanup removes, with force, the containers labelled with this executor's
+// Instance that it does not track (left by an earlier instance, not
+// recovered), and returns their handles so that the caller can report their
+// tasks lost.
+func (e *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
+	f := make(client.Filters).Add("label", LabelExecutor+"="+e.cfg.Instance)
+	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("cleanup: %w", err)
+	}
+	var (
+		found []*executor.Handle
+		errs  []error
+	)
+	for _, c := range res.Items {
+		if e.byContainer(c.ID) != nil {
+			continue
+		}
+		_, err := e.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("removing container %.12s: %w", c.ID, err))
+			continue
+		}
+		e.log.InfoContext(ctx, "removed leftover container", "task", c.Labels[LabelTask], "container", shortID(c.ID))
+		found = append(found, &executor.Handle{
+			ID: c.Labels[LabelTask], Driver: Driver, ContainerID: c.ID, StartedAt: time.Unix(c.Created, 0),
+		})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return found, fmt.Errorf("cleanup: %w", err)
+	}
+	return found, nil
+}

@@ -1,0 +1,113 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth-run/berth/executor"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// Start creates and starts the task's container (see buildContainer for the
+// mapping), pulling its image as the "pull" extension says, and returns once
+// the engine has started it. Output goes to s.Stdout and s.Stderr (created if
+// missing, truncated if present; empty discards). Every failure wraps
+// executor.ErrStartFailed; a container that was created but did not start is
+// removed.
+func (e *Executor) Start(ctx context.Context, s *executor.Spec) (*executor.Handle, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.ID == "" {
+		return nil, fmt.Errorf("start: empty task ID: %w", executor.ErrStartFailed)
+	}
+	e.mu.Lock()
+	if _, ok := e.tasks[s.ID]; ok {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("start %s: a task with this ID exists: %w", s.ID, executor.ErrStartFailed)
+	}
+	e.tasks[s.ID] = nil // reserve the ID
+	e.mu.Unlock()
+
+	h, err := e.start(ctx, s)
+	if err != nil {
+		e.mu.Lock()
+		if e.tasks[s.ID] == nil {
+			delete(e.tasks, s.ID)
+		}
+		e.mu.Unlock()
+		if !errors.Is(err, executor.ErrStartFailed) {
+			err = fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
+		}
+		return nil, fmt.Errorf("start %s: %w", s.ID, err)
+	}
+	return h, nil
+}
+
+func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handle, error) {
+	cs, err := buildContainer(s, &e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.ensureImage(ctx, cs.Config.Image, cs.Pull, cs.Platform); err != nil {
+		return nil, err
+	}
+	out, err := newOutputs(s.Stdout, s.Stderr, e.cfg.OutputLimit, false)
+	if err != nil {
+		return nil, err
+	}
+	id, err := e.create(ctx, cs)
+	if err != nil {
+		out.close()
+		return nil, err
+	}
+	fail := func(err error) (*executor.Handle, error) {
+		out.close()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, rerr := e.cli.ContainerRemove(rctx, id, client.ContainerRemoveOptions{Force: true}); rerr != nil {
+			e.log.WarnContext(ctx, "removing a container that did not start", "task", s.ID, "container", shortID(id), "err", rerr)
+		}
+		return nil, err
+	}
+	// The wait is registered before the start, so that no exit is missed;
+	// an auto-removed container is waited for until it is removed.
+	cond := container.WaitConditionNextExit
+	if cs.HostConfig.AutoRemove {
+		cond = container.WaitConditionRemoved
+	}
+	wait := e.cli.ContainerWait(e.ctx, id, client.ContainerWaitOptions{Condition: cond})
+	select {
+	case err := <-wait.Error:
+		return fail(fmt.Errorf("waiting for container: %w", err))
+	default:
+	}
+	t := newTask(e, s.ID, id, out, cs.HostConfig.AutoRemove)
+	// Tracked before the start, so that events from the very start count.
+	e.track(t)
+	startedAt := time.Now()
+	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		e.forget(t)
+		return fail(fmt.Errorf("starting container: %w", err))
+	}
+	e.goroutine(func() { t.run(wait) })
+	e.log.DebugContext(ctx, "task started", "task", s.ID, "container", shortID(id), "image", cs.Config.Image)
+	return &executor.Handle{ID: s.ID, Driver: Driver, ContainerID: id, StartedAt: startedAt}, nil
+}
+
+// create creates the container of cs.
+func (e *Executor) create(ctx context.Context, cs *containerSpec) (string, error) {
+	created, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: cs.Config, HostConfig: cs.HostConfig, Platform: cs.Platform,
+	})
+	if err != nil {
+		return "", fmt.Errorf("creating container: %w", err)
+	}
+	for _, w := range created.Warnings {
+		e.log.WarnContext(ctx, "container create", "task", cs.Config.Labels[LabelTask], "warning", w)
+	}
+	return created.ID, nil
+}
