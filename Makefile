@@ -1,7 +1,7 @@
 GO ?= go
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/berth-run/berth/internal/version.Version=$(VERSION)
+LDFLAGS := -X github.com/berth-run/berth/internal/cli.Version=$(VERSION)
 
 .PHONY: help build test test/race test/short lint deps bench fuzz clean
 
