@@ -6,6 +6,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -182,15 +183,25 @@ func (s *Server) Stop() {
 	}
 }
 
-// killWorker kills a local worker left behind (after a Kill of the server).
+// killWorker kills a local worker left behind (after a Kill of the server)
+// and the jobs it ran, so that no test leaves processes behind.
 func (s *Server) killWorker() {
-	b, err := os.ReadFile(s.Dir.WorkerPID())
-	if err != nil {
-		return
-	}
-	var pid int
-	if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 {
+	if pid := s.WorkerPID(); pid > 0 {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// The executor's handle files name each job's process group.
+	files, _ := filepath.Glob(filepath.Join(s.Dir.WorkerTasks(), "*.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var h struct {
+			PID int `json:"pid"`
+		}
+		if json.Unmarshal(b, &h) == nil && h.PID > 0 {
+			_ = syscall.Kill(-h.PID, syscall.SIGKILL)
+		}
 	}
 }
 
