@@ -104,4 +104,8 @@ var (
 	ErrNotRunning     = errors.New("task is not running")
 	ErrNotRecoverable = errors.New("task cannot be recovered")
 	ErrStartFailed    = errors.New("task could not start")
+	// ErrImageNotFound and ErrPullFailed say why a container task could
+	// not start; they come wrapped together with ErrStartFailed.
+	ErrImageNotFound = errors.New("IMAGE_NOT_FOUND")
+	ErrPullFailed    = errors.New("PULL_FAILED")
 )

@@ -82,6 +82,8 @@ const (
 	ReasonLost        Reason = "LOST"         // its worker vanished while it ran
 	ReasonStartFailed Reason = "START_FAILED" // the executor could not start it
 	ReasonOOM         Reason = "OUT_OF_MEMORY"
+	ReasonNoImage     Reason = "IMAGE_NOT_FOUND" // the image is not there and may not be pulled
+	ReasonPullFailed  Reason = "PULL_FAILED"
 	ReasonHeld        Reason = "HELD"     // submitted held or held by a user
 	ReasonRetrying    Reason = "RETRYING" // Value: the attempt that failed
 	ReasonDependsOn   Reason = "WAITING"  // Value: the jobs it still waits for

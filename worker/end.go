@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"errors"
+
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/executor"
 	"github.com/berth-run/berth/job"
@@ -41,5 +43,12 @@ func endOf(exit *executor.Exit, reason job.Reason) *dispatch.End {
 
 // startFailed is the end of an attempt that could not start.
 func startFailed(err error) *dispatch.End {
-	return &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: job.ReasonStartFailed}, Message: err.Error()}
+	kind := job.ReasonStartFailed
+	switch {
+	case errors.Is(err, executor.ErrImageNotFound):
+		kind = job.ReasonNoImage
+	case errors.Is(err, executor.ErrPullFailed):
+		kind = job.ReasonPullFailed
+	}
+	return &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: kind}, Message: err.Error()}
 }

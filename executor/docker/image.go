@@ -11,15 +11,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Kinds of image errors, at the start of Start's message.
-const (
-	// ImageNotFound: the image is not on the engine and the pull policy is
-	// never.
-	ImageNotFound = "IMAGE_NOT_FOUND"
-	// PullFailed: the pull the policy asked for failed.
-	PullFailed = "PULL_FAILED"
-)
-
 // ensureImage makes the image available as the pull policy says: never
 // uses the local image only, missing pulls if it is absent, always pulls.
 func (e *Executor) ensureImage(ctx context.Context, image string, policy PullPolicy, platform *ocispec.Platform) error {
@@ -31,7 +22,7 @@ func (e *Executor) ensureImage(ctx context.Context, image string, policy PullPol
 		case !cerrdefs.IsNotFound(err):
 			return fmt.Errorf("%w: inspecting image %q: %w", executor.ErrStartFailed, image, err)
 		case policy == PullNever:
-			return fmt.Errorf("%w: %s: image %q is not on the engine and the pull policy is never", executor.ErrStartFailed, ImageNotFound, image)
+			return fmt.Errorf("%w: %w: image %q is not on the engine and the pull policy is never", executor.ErrStartFailed, executor.ErrImageNotFound, image)
 		}
 	}
 	opts := client.ImagePullOptions{}
@@ -44,7 +35,7 @@ func (e *Executor) ensureImage(ctx context.Context, image string, policy PullPol
 		err = resp.Wait(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %s: pulling image %q: %w", executor.ErrStartFailed, PullFailed, image, err)
+		return fmt.Errorf("%w: %w: pulling image %q: %w", executor.ErrStartFailed, executor.ErrPullFailed, image, err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,9 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/executor/docker"
+	"github.com/berth-run/berth/executor/mux"
 	"github.com/berth-run/berth/executor/process"
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
@@ -87,7 +92,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		Host:      host,
 		Pool:      cfg.Pool,
 		Slots:     cfg.Slots,
-		Executor:  process.New(process.Config{StateDir: dir.WorkerTasks(), Logger: cfg.Logger}),
+		Executor:  localExecutor(dir, cfg.Logger),
 		Conn:      cfg.Conn,
 		Logger:    cfg.Logger,
 		Version:   cfg.Version,
@@ -113,4 +118,27 @@ func takeWorkerLock(dir datadir.Dir) (*os.File, error) {
 		return nil, fmt.Errorf("a local worker is already running for %s", dir)
 	}
 	return f, nil
+}
+
+// localExecutor runs process tasks and, once the first container task comes
+// and the engine answers, container tasks. Its containers are labelled with
+// an instance name derived from the data directory, so that servers sharing
+// one engine never clean up each other's containers.
+func localExecutor(dir datadir.Dir, log *slog.Logger) *mux.Executor {
+	instance := LocalInstance(dir)
+	return mux.New(
+		process.New(process.Config{StateDir: dir.WorkerTasks(), Logger: log}),
+		func(ctx context.Context) (executor.Executor, error) {
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			return docker.New(ctx, docker.Config{Instance: instance, Logger: log})
+		},
+	)
+}
+
+// LocalInstance is the berth.executor label of the local worker's
+// containers for the data directory dir.
+func LocalInstance(dir datadir.Dir) string {
+	sum := sha256.Sum256([]byte(dir))
+	return LocalWorkerID + "-" + hex.EncodeToString(sum[:6])
 }

@@ -42,6 +42,7 @@ type Options struct {
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Client: f.Client, Now: f.Now, Signals: notify}
 	s := &opts.Spec
+	var ctr *containerFlags // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- COMMAND [ARG...]",
 		Short: "Run a command as a job",
@@ -67,7 +68,8 @@ streamed).
 		Example: `  berth run -- make test
   berth run -d --name nightly --time-limit 2h -- ./backup.sh /data
   berth run --array 1-100 --max-parallel 8 -- ./render.sh
-  ls *.wav | berth run --each - -- flac {}`,
+  ls *.wav | berth run --each - -- flac {}
+  berth run --image alpine:3 --memory 256m --cpus 0.5 --network none -- sh -c 'uname -a'`,
 		Args: cmdutil.MinArgs(1, "COMMAND to run (berth run [flags] -- COMMAND [ARG...])"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s.Template.Command = args[0]
@@ -76,6 +78,9 @@ streamed).
 			}
 			if opts.EachFile != "" && s.Array != nil {
 				return cmdutil.FlagErrorf("--each and --array exclude each other")
+			}
+			if err := ctr.apply(cmd.Flags(), s); err != nil {
+				return err
 			}
 			if err := s.Validate(); err != nil {
 				return cmdutil.FlagErrorf("invalid job: %v", err)
@@ -105,6 +110,7 @@ streamed).
 	fs.BoolVarP(&opts.Detach, "detach", "d", false, "Print the job ID and return at once")
 	fs.StringVar(&opts.EachFile, "each", "", "Run one task per non-empty line of `FILE` (- for stdin), replacing {}")
 	fs.BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)
+	ctr = addContainerFlags(fs, s)
 	return cmd
 }
 

@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/internal/daemon"
+	"github.com/berth-run/berth/internal/testenv"
+	"github.com/berth-run/berth/job"
+)
+
+func TestContainerJobs(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	dc := testenv.RequireDocker(t)
+	s := testenv.StartServer(t)
+
+	r := s.Berth("", "run", "--image", image, "--", "sh", "-c", "echo out; echo err >&2; exit 5")
+	require.Equal(t, 5, r.Code, r.Stderr)
+	require.Equal(t, "out\n", r.Stdout)
+	require.Equal(t, "err\n", r.Stderr)
+
+	r = s.Berth("", "run", "--image", image, "--memory", "16m", "--", "sh", "-c", `x=a; while true; do x="$x$x"; done`)
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "OUT_OF_MEMORY")
+
+	r = s.Berth("", "run", "--image", "berth-test/none:latest", "--pull", "never", "--", "true")
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "IMAGE_NOT_FOUND")
+	require.Contains(t, r.Stderr, "berth-test/none:latest")
+
+	// Suspend pauses the container, as the engine sees it.
+	id := submitted(t, s.Berth("", "run", "-d", "--image", image, "--", "sleep", "60"))
+	ref := fmt.Sprint(id)
+	var ctr string
+	require.Eventually(t, func() bool {
+		tk := taskOf(t, s, ref)
+		ctr = tk.ContainerID
+		return tk.State == job.Running && ctr != ""
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Equal(t, 0, s.Berth("", "suspend", ref).Code)
+	in, err := dc.ContainerInspect(context.Background(), ctr, client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	require.True(t, in.Container.State.Paused, "the engine has the container paused")
+	require.Equal(t, job.Suspended, taskOf(t, s, ref).State)
+	require.Equal(t, 0, s.Berth("", "resume", ref).Code)
+	require.Equal(t, 0, s.Berth("", "stop", ref).Code)
+	require.Equal(t, 1, s.Berth("", "wait", ref).Code)
+	require.Equal(t, job.ReasonCanceled, taskOf(t, s, ref).SubState.Kind)
+}
+
+// TestContainerArrayMaxParallel counts the running containers from the
+// engine's own events: never more than max-parallel.
+func TestContainerArrayMaxParallel(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	dc := testenv.RequireDocker(t)
+	s := testenv.StartServer(t, "--slots", "8")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := make(client.Filters).Add("type", string(events.ContainerEventType)).
+		Add("label", "berth.executor="+daemon.LocalInstance(s.Dir))
+	sub := dc.Events(ctx, client.EventsListOptions{Filters: f})
+	var mu sync.Mutex
+	running, peak, started := 0, 0, 0
+	go func() {
+		for {
+			select {
+			case m := <-sub.Messages:
+				mu.Lock()
+				switch m.Action {
+				case events.ActionStart:
+					running++
+					started++
+					peak = max(peak, running)
+				case events.ActionDie:
+					running--
+				}
+				mu.Unlock()
+			case <-sub.Err:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // the subscription is in place
+
+	r := s.Berth("", "run", "--array", "1-20", "--max-parallel", "3", "--image", image, "--", "sleep", "0.3")
+	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return started == 20 && running == 0
+	}, 20*time.Second, 50*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.LessOrEqual(t, peak, 3, "never more than 3 containers running")
+	require.GreaterOrEqual(t, peak, 2, "containers did run in parallel")
+}
+
+// TestContainerServerKilled kills the server mid-run: the container runs on
+// in the local worker, and the job completes Done with its full output.
+func TestContainerServerKilled(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	testenv.RequireDocker(t)
+	s := testenv.StartServer(t)
+	id := submitted(t, s.Berth("", "run", "-d", "--image", image, "--", "sh", "-c",
+		`i=0; while [ $i -lt 30 ]; do echo line $i; i=$((i+1)); sleep 0.1; done`))
+	ref := fmt.Sprint(id)
+	require.Eventually(t, func() bool { return taskOf(t, s, ref).State == job.Running }, 30*time.Second, 20*time.Millisecond)
+	s.Kill()
+	time.Sleep(time.Second)
+	s.Start()
+	r := s.Berth("", "wait", "--timeout", "60s", ref)
+	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
+	out := s.Berth("", "logs", ref).Stdout
+	want := ""
+	for i := range 30 {
+		want += fmt.Sprintf("line %d\n", i)
+	}
+	require.Equal(t, want, out)
+}
