@@ -197,9 +197,13 @@ func (w *Worker) execute(t *task) *dispatch.End {
 		_ = w.cfg.Executor.Destroy(context.Background(), t.id, true)
 		return nil
 	}
-	if err := w.cfg.Executor.Destroy(w.life, t.id, false); err != nil {
-		t.log.Warn("cannot free the ended task", "error", err)
-	}
+	// Freeing what the task held (a container to remove) need not delay its
+	// end: a crash in between leaves a handle that the next start cleans up.
+	w.wg.Go(func() {
+		if err := w.cfg.Executor.Destroy(w.life, t.id, false); err != nil {
+			t.log.Warn("cannot free the ended task", "error", err)
+		}
+	})
 	return endOf(exit, reason)
 }
 
