@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -37,13 +36,9 @@ and report their true exit status when it is back. Stopping the server
 (Ctrl-C, SIGTERM) stops the worker and its jobs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := datadir.Default()
+			dir, log, err := setup(f, logLevel)
 			if err != nil {
 				return err
-			}
-			level, err := parseLevel(logLevel)
-			if err != nil {
-				return cmdutil.FlagErrorf("invalid argument %q for \"--log-level\" flag: %v", logLevel, err)
 			}
 			if cfg.Sync != "full" && cfg.Sync != "user" && cfg.Sync != "normal" {
 				return cmdutil.FlagErrorf("invalid argument %q for \"--sync\" flag: want full, user or normal", cfg.Sync)
@@ -51,7 +46,7 @@ and report their true exit status when it is back. Stopping the server
 			cfg.DataDir = dir
 			cfg.Worker = daemon.WorkerMode(worker)
 			cfg.Version = f.Version
-			cfg.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+			cfg.Logger = log
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			defer profile("")()
@@ -78,20 +73,16 @@ func newCmdWorker(f *cmdutil.Factory) *cobra.Command {
 		Short: "Run a worker (berth serve starts its local one itself)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, err := datadir.Default()
+			dir, log, err := setup(f, logLevel)
 			if err != nil {
 				return err
-			}
-			level, err := parseLevel(logLevel)
-			if err != nil {
-				return cmdutil.FlagErrorf("invalid argument %q for \"--log-level\" flag: %v", logLevel, err)
 			}
 			if !cfg.Local {
 				return cmdutil.FlagErrorf("berth worker needs --local for now: remote workers are not supported yet")
 			}
 			cfg.DataDir = dir
 			cfg.Version = f.Version
-			cfg.Logger = slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+			cfg.Logger = log
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			defer profile(".worker")()
@@ -106,12 +97,18 @@ func newCmdWorker(f *cmdutil.Factory) *cobra.Command {
 	return cmd
 }
 
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("want debug, info, warn or error")
+// setup finds the data directory and makes the logger of a long-running
+// command.
+func setup(f *cmdutil.Factory, logLevel string) (datadir.Dir, *slog.Logger, error) {
+	dir, err := datadir.Default()
+	if err != nil {
+		return "", nil, err
 	}
-	return l, nil
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return "", nil, cmdutil.FlagErrorf("invalid argument %q for \"--log-level\" flag: want debug, info, warn or error", logLevel)
+	}
+	return dir, slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level})), nil
 }
 
 // profile writes a CPU profile to $BERTH_CPUPROFILE (plus suffix) until the
