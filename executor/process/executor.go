@@ -17,8 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/berth-run/berth/executor"
@@ -54,8 +54,11 @@ type Config struct {
 type Executor struct {
 	log      *slog.Logger
 	stateDir string
-	// stateDirMade is set once stateDir is known to exist.
-	stateDirMade atomic.Bool
+	// journal is the open task journal (see state.go) and jlines its
+	// length in lines, both guarded by jmu.
+	jmu     sync.Mutex
+	journal *os.File
+	jlines  int
 
 	mu sync.Mutex
 	// tasks maps IDs to tasks; a nil entry reserves an ID being started.

@@ -1,61 +1,124 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/berth-run/berth/executor"
 	"golang.org/x/sys/unix"
 )
 
-const stateExt = ".json"
+// journalName is the file in StateDir where the executor notes each task
+// it starts and each it forgets: one appended line each, so that a
+// restarted worker finds what the last one left running. An append costs a
+// few microseconds; creating and removing a file per task cost a hundred or
+// more on common file systems.
+const journalName = "tasks.jsonl"
 
-// statePath names the file of a task. Escaping keeps IDs with slashes or
-// ".." inside the directory.
-func (e *Executor) statePath(id string) string {
-	return filepath.Join(e.stateDir, url.PathEscape(id)+stateExt)
+// compactAfter is how many lines the journal may grow to before Cleanup, or
+// a forget with nothing running, empties it.
+const compactAfter = 10000
+
+// record is one journal line.
+type record struct {
+	Start *executor.Handle `json:"start,omitempty"`
+	End   string           `json:"end,omitempty"`
 }
 
-// writeState records h in one write of a new file: a crash of the worker
-// leaves no file, an empty one (skipped by Cleanup) or a whole one. No
-// temporary file and rename, and no fsync: the file guards against a crash
-// of the worker process, after which the page cache still has it, and an OS
-// crash ends the tasks too. Per task this is the cheapest record there is.
-func (e *Executor) writeState(h *executor.Handle) error {
+// appendRecord writes one journal line. No fsync: the journal guards
+// against a crash of the worker process, after which the page cache still
+// has it, and an OS crash ends the tasks too. A line is one write, so a
+// crash leaves it whole or cut short (skipped when read).
+func (e *Executor) appendRecord(r record) error {
 	if e.stateDir == "" {
 		return nil
 	}
-	b, err := json.Marshal(h)
+	b, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if !e.stateDirMade.Load() {
+	e.jmu.Lock()
+	defer e.jmu.Unlock()
+	if e.journal == nil {
 		if err := os.MkdirAll(e.stateDir, 0o700); err != nil {
 			return fmt.Errorf("state directory: %w", err)
 		}
-		e.stateDirMade.Store(true)
+		f, err := os.OpenFile(filepath.Join(e.stateDir, journalName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("opening the task journal: %w", err)
+		}
+		e.journal = f
 	}
-	if err := os.WriteFile(e.statePath(h.ID), b, 0o600); err != nil {
-		return fmt.Errorf("writing task state: %w", err)
+	if _, err := e.journal.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("writing the task journal: %w", err)
+	}
+	e.jlines++
+	return nil
+}
+
+// writeState notes a started task.
+func (e *Executor) writeState(h *executor.Handle) error { return e.appendRecord(record{Start: h}) }
+
+// removeState notes a forgotten task; the journal is emptied when it has
+// grown long and no task is tracked.
+func (e *Executor) removeState(id string) error {
+	if err := e.appendRecord(record{End: id}); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	idle := len(e.tasks) == 0
+	e.mu.Unlock()
+	e.jmu.Lock()
+	defer e.jmu.Unlock()
+	if idle && e.jlines > compactAfter && e.journal != nil {
+		if err := e.journal.Truncate(0); err != nil {
+			return err
+		}
+		e.jlines = 0
 	}
 	return nil
 }
 
-func (e *Executor) removeState(id string) error {
-	if e.stateDir == "" {
-		return nil
+// readJournal returns the tasks started and not forgotten, in start order.
+func (e *Executor) readJournal() ([]*executor.Handle, error) {
+	b, err := os.ReadFile(filepath.Join(e.stateDir, journalName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	if err := os.Remove(e.statePath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	live := map[string]*executor.Handle{}
+	var order []string
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var r record
+		if len(line) == 0 || json.Unmarshal(line, &r) != nil {
+			continue // empty, or cut short by a crash
+		}
+		switch {
+		case r.Start != nil && r.Start.ID != "":
+			if _, ok := live[r.Start.ID]; !ok {
+				order = append(order, r.Start.ID)
+			}
+			live[r.Start.ID] = r.Start
+		case r.End != "":
+			delete(live, r.End)
+		}
+	}
+	var hs []*executor.Handle
+	for _, id := range order {
+		if h, ok := live[id]; ok {
+			hs = append(hs, h)
+			delete(live, id)
+		}
+	}
+	return hs, nil
 }
 
 // killLeftover kills the process group of a task an earlier instance
@@ -79,43 +142,21 @@ func (e *Executor) killLeftover(ctx context.Context, h *executor.Handle) bool {
 }
 
 // Cleanup handles the tasks an earlier instance of the executor left in
-// StateDir: it kills those still running, as Recover does, removes their
-// files, and returns their handles so that the caller can report them lost.
-// Tasks this Executor tracks are left alone. Unreadable files are removed
-// and reported in the error.
+// StateDir: it kills those still running, as Recover does, notes them
+// forgotten, and returns their handles so that the caller can report them
+// lost. Tasks this Executor tracks are left alone.
 func (e *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 	if e.stateDir == "" {
 		return nil, nil
 	}
-	entries, err := os.ReadDir(e.stateDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	hs, err := e.readJournal()
 	if err != nil {
 		return nil, fmt.Errorf("cleanup: %w", err)
 	}
-	var (
-		found []*executor.Handle
-		errs  []error
-	)
-	for _, ent := range entries {
+	var found []*executor.Handle
+	for _, h := range hs {
 		if err := ctx.Err(); err != nil {
 			return found, err
-		}
-		name := ent.Name()
-		path := filepath.Join(e.stateDir, name)
-		if strings.HasPrefix(name, ".tmp-") {
-			os.Remove(path) // a write cut short
-			continue
-		}
-		if !strings.HasSuffix(name, stateExt) || !ent.Type().IsRegular() {
-			continue
-		}
-		h, err := readHandle(path)
-		if err != nil {
-			errs = append(errs, err)
-			os.Remove(path)
-			continue
 		}
 		e.mu.Lock()
 		_, tracked := e.tasks[h.ID]
@@ -124,28 +165,10 @@ func (e *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 			continue
 		}
 		e.killLeftover(ctx, h)
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
+		if err := e.removeState(h.ID); err != nil {
+			return found, fmt.Errorf("cleanup: %w", err)
 		}
 		found = append(found, h)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return found, fmt.Errorf("cleanup: %w", err)
-	}
 	return found, nil
-}
-
-func readHandle(path string) (*executor.Handle, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var h executor.Handle
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if h.ID == "" {
-		return nil, fmt.Errorf("%s: no task ID", path)
-	}
-	return &h, nil
 }

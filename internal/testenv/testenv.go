@@ -189,18 +189,29 @@ func (s *Server) killWorker() {
 	if pid := s.WorkerPID(); pid > 0 {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	// The executor's handle files name each job's process group.
-	files, _ := filepath.Glob(filepath.Join(s.Dir.WorkerTasks(), "*.json"))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
+	// The executor's journal names each job's process group.
+	b, _ := os.ReadFile(filepath.Join(s.Dir.WorkerTasks(), "tasks.jsonl"))
+	live := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		var r struct {
+			Start *struct {
+				ID  string `json:"id"`
+				PID int    `json:"pid"`
+			} `json:"start"`
+			End string `json:"end"`
+		}
+		if json.Unmarshal([]byte(line), &r) != nil {
 			continue
 		}
-		var h struct {
-			PID int `json:"pid"`
+		if r.Start != nil {
+			live[r.Start.ID] = r.Start.PID
+		} else {
+			delete(live, r.End)
 		}
-		if json.Unmarshal(b, &h) == nil && h.PID > 0 {
-			_ = syscall.Kill(-h.PID, syscall.SIGKILL)
+	}
+	for _, pid := range live {
+		if pid > 0 {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
 	}
 }
