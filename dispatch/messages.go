@@ -59,9 +59,14 @@ type Work struct {
 	// Env holds the variables berth sets for the task (BERTH_JOB_ID, ...),
 	// before the template's own.
 	Env map[string]string `json:"env,omitempty"`
-	// Dir is the task's directory on the server (stdout, stderr, result).
-	// A worker on the server's host writes there directly.
+	// Dir is the task's directory on the server and its default working
+	// directory. A worker on the server's host writes there directly.
 	Dir string `json:"dir"`
+	// Stdout, Stderr and Result name the task's files; empty, they are
+	// "stdout", "stderr" and "result.jsonl" in Dir.
+	Stdout string `json:"stdout,omitempty"`
+	Stderr string `json:"stderr,omitempty"`
+	Result string `json:"result,omitempty"`
 }
 
 // Claim asks the server for the right to start an attempt.

@@ -15,7 +15,8 @@ type Template struct {
 	Args []string `json:"args,omitempty"`
 	// Env is added to the environment the job starts with.
 	Env map[string]string `json:"env,omitempty"`
-	// WorkDir is the working directory. Defaults to the task's own directory.
+	// WorkDir is the working directory. Defaults to the job's directory in
+	// the data directory (berth run sets it to where it is run).
 	WorkDir string `json:"workdir,omitempty"`
 	// Image, when set, runs the job in a container of that image (the DRMAA2
 	// job category). Empty runs it as an OS process.

@@ -76,7 +76,10 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 		Template: tmpl,
 		Input:    t.Input,
 		Env:      env,
-		Dir:      s.cfg.DataDir.TaskDir(js.id, t.Index),
+		Dir:      s.cfg.DataDir.JobDir(js.id),
+		Stdout:   s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.StdoutFile),
+		Stderr:   s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.StderrFile),
+		Result:   s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.ResultFile),
 	}
 }
 
@@ -188,9 +191,8 @@ func (s *Scheduler) undispatchLocked(js *jobState, t *task) {
 
 // taskDir fills in the paths of a task's output files.
 func (s *Scheduler) setPaths(t *task) {
-	dir := s.cfg.DataDir.TaskDir(t.JobID, t.Index)
-	t.Stdout = dir + "/" + datadir.StdoutFile
-	t.Stderr = dir + "/" + datadir.StderrFile
+	t.Stdout = s.cfg.DataDir.TaskFile(t.JobID, t.Index, datadir.StdoutFile)
+	t.Stderr = s.cfg.DataDir.TaskFile(t.JobID, t.Index, datadir.StderrFile)
 }
 
 // retryable reports whether an attempt that ended so may be run again.

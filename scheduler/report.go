@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -178,9 +177,8 @@ func (s *Scheduler) endLocked(js *jobState, t *task, end *dispatch.End, now time
 
 // outputSizes returns how much output an ended attempt left, for HasMoreData.
 func (s *Scheduler) outputSizes(t *task) *store.Offsets {
-	dir := s.cfg.DataDir.TaskDir(t.JobID, t.Index)
 	size := func(name string) int64 {
-		fi, err := os.Stat(filepath.Join(dir, name))
+		fi, err := os.Stat(s.cfg.DataDir.TaskFile(t.JobID, t.Index, name))
 		if err != nil {
 			return 0
 		}

@@ -238,9 +238,9 @@ func (b *testBundle) submit(t *testing.T, spec string) *job.Job {
 // writeOutput appends data to a task's file, creating its directory.
 func (b *testBundle) writeOutput(t *testing.T, id int64, index int, name, data string) {
 	t.Helper()
-	d := b.dir.TaskDir(id, index)
-	require.NoError(t, os.MkdirAll(d, 0o700))
-	f, err := os.OpenFile(filepath.Join(d, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	path := b.dir.TaskFile(id, index, name)
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o700))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	require.NoError(t, err)
 	_, err = f.WriteString(data)
 	require.NoError(t, err)

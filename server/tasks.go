@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
@@ -110,7 +109,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) taskFile(t *job.Task, name string) string {
-	return filepath.Join(s.cfg.DataDir.TaskDir(t.JobID, t.Index), name)
+	return s.cfg.DataDir.TaskFile(t.JobID, t.Index, name)
 }
 
 // readResults parses result.jsonl from rd: one JSON value per line, a line

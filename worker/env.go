@@ -27,8 +27,8 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 	if work.Dir == "" {
 		return nil, fmt.Errorf("work %s has no task directory", work.TaskKey)
 	}
-	// Mkdir first: the job's directory usually exists, and MkdirAll would
-	// stat every parent for each task.
+	// Mkdir first: the directory (a job's, shared by its tasks) usually
+	// exists, and MkdirAll would stat every parent for each task.
 	if err := os.Mkdir(work.Dir, 0o700); err != nil && !os.IsExist(err) {
 		if err := os.MkdirAll(work.Dir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating task directory: %w", err)
@@ -40,8 +40,8 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 		Args:     work.Template.Args,
 		Env:      taskEnv(work, os.LookupEnv),
 		WorkDir:  cmp.Or(work.Template.WorkDir, work.Dir),
-		Stdout:   filepath.Join(work.Dir, datadir.StdoutFile),
-		Stderr:   filepath.Join(work.Dir, datadir.StderrFile),
+		Stdout:   cmp.Or(work.Stdout, filepath.Join(work.Dir, datadir.StdoutFile)),
+		Stderr:   cmp.Or(work.Stderr, filepath.Join(work.Dir, datadir.StderrFile)),
 		Template: work.Template,
 	}, nil
 }
@@ -62,7 +62,7 @@ func taskEnv(w *dispatch.Work, lookup func(string) (string, bool)) []string {
 	for k, v := range w.Template.Env {
 		env[k] = v
 	}
-	env[EnvResult] = filepath.Join(w.Dir, datadir.ResultFile)
+	env[EnvResult] = cmp.Or(w.Result, filepath.Join(w.Dir, datadir.ResultFile))
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)

@@ -72,9 +72,11 @@ func (d Dir) JobDir(id int64) string {
 	return filepath.Join(string(d), "jobs", strconv.FormatInt(id, 10))
 }
 
-// TaskDir is one task's directory: stdout, stderr and result.jsonl live there.
-func (d Dir) TaskDir(id int64, index int) string {
-	return filepath.Join(d.JobDir(id), strconv.Itoa(index))
+// TaskFile is one of a task's files (StdoutFile, StderrFile, ResultFile):
+// INDEX.NAME in its job's directory. Files, not a directory per task: a
+// directory costs a mkdir per task, as much as starting a short job.
+func (d Dir) TaskFile(id int64, index int, name string) string {
+	return filepath.Join(d.JobDir(id), strconv.Itoa(index)+"."+name)
 }
 
 // Files in a task directory.

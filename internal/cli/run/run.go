@@ -82,6 +82,12 @@ streamed).
 			if err := ctr.apply(cmd.Flags(), s); err != nil {
 				return err
 			}
+			// Like a shell: a process job runs where berth run was run.
+			if s.Template.WorkDir == "" && s.Template.Image == "" {
+				if wd, err := os.Getwd(); err == nil {
+					s.Template.WorkDir = wd
+				}
+			}
 			if err := s.Validate(); err != nil {
 				return cmdutil.FlagErrorf("invalid job: %v", err)
 			}

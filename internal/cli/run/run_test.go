@@ -57,6 +57,11 @@ func TestNewCmdRunFlags(t *testing.T) {
 		{name: "bad label key", args: []string{"--label", "a b=1", "--", "true"}, wantErr: `invalid job: labels: invalid key "a b"`},
 		{name: "bad pool", args: []string{"--pool", "a b", "--", "true"}, wantErr: `invalid job: pool`},
 		{name: "unknown flag", args: []string{"--nope", "--", "true"}, wantErr: "unknown flag: --nope"},
+		{name: "container", args: []string{"--image", "img", "--memory", "256m", "--cpus", "0.5", "--network", "none",
+			"--read-only", "--ext", "cap-drop=ALL", "--", "sh"},
+			want: job.Spec{Template: job.Template{Command: "sh", Image: "img", Extensions: map[string]string{
+				"memory": "256m", "cpus": "0.5", "net": "none", "read-only": "true", "cap-drop": "ALL"}}}},
+		{name: "container setting without image", args: []string{"--memory", "1g", "--", "true"}, wantErr: "need --image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -69,6 +74,9 @@ func TestNewCmdRunFlags(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			if tc.want.Template.WorkDir == "" && tc.want.Template.Image == "" {
+				tc.want.Template.WorkDir, _ = os.Getwd() // a process job runs where berth run was run
+			}
 			require.Equal(t, tc.want, got.Spec)
 			require.Equal(t, tc.detach, got.Detach)
 			require.Equal(t, tc.each, got.EachFile)
