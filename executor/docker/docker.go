@@ -290,6 +290,15 @@ func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
 	if t.exited() == nil && !force {
 		return fmt.Errorf("destroy %s: %w", id, ErrStillRunning)
 	}
+	if t.exited() != nil {
+		// The exit may have been delivered at the die event, before the
+		// engine finished with the container: let it finish.
+		select {
+		case <-t.settled:
+		case <-ctx.Done():
+			return fmt.Errorf("destroy %s: waiting for the engine to stop the container: %w", id, ctx.Err())
+		}
+	}
 	_, err = e.cli.ContainerRemove(ctx, t.containerID, client.ContainerRemoveOptions{Force: force, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("destroy %s: removing container %.12s: %w", id, t.containerID, err)

@@ -98,6 +98,11 @@ func (e *Executor) dispatch(m events.Message) {
 	case events.ActionDie:
 		t.update(func() {
 			t.died = true
+			if m.TimeNano > 0 {
+				t.dieTime = time.Unix(0, m.TimeNano)
+			} else if m.Time > 0 {
+				t.dieTime = time.Unix(m.Time, 0)
+			}
 			if c, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
 				t.dieCode = &c
 			}

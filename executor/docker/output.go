@@ -1,13 +1,17 @@
 package docker
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"strconv"
+	"sync"
 )
 
 // How output reaches the files
@@ -173,6 +177,65 @@ func (o *outFile) close() error {
 // the same, so that the streams do not overwrite each other.
 type outputs struct {
 	stdout, stderr *outFile
+
+	// The end of the output, once the container has stopped: see
+	// task.finishLogs.
+	mu sync.Mutex
+	// last is the last frame a log stream delivered.
+	last frameID
+	// end is the last message of the engine's log, if known, once endKnown
+	// is closed. reached is set once a stream delivered it; stop then ends
+	// the follow stream.
+	end      *frameID
+	endKnown chan struct{}
+	reached  bool
+	stop     context.CancelFunc
+}
+
+// delivered records f as the last frame delivered and reports whether it is
+// the end of the output.
+func (o *outputs) delivered(f frameID) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.last = f
+	if o.end != nil && *o.end == f {
+		o.reached = true
+	}
+	return o.reached
+}
+
+// setEnd records the last message of the log (nil: unknown), once; if a
+// stream already delivered it, the follow stream is stopped.
+func (o *outputs) setEnd(f *frameID) {
+	o.mu.Lock()
+	o.end = f
+	if f != nil && *f == o.last {
+		o.reached = true
+	}
+	stop := o.stop
+	if !o.reached {
+		stop = nil
+	}
+	o.mu.Unlock()
+	close(o.endKnown)
+	if stop != nil {
+		stop()
+	}
+}
+
+// setStop sets what stops the follow stream once the end is reached.
+func (o *outputs) setStop(stop context.CancelFunc) {
+	o.mu.Lock()
+	o.stop = stop
+	o.mu.Unlock()
+}
+
+// complete reports whether a stream delivered the end of the output (known
+// once endKnown is closed).
+func (o *outputs) complete() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reached || (o.end != nil && *o.end == o.last)
 }
 
 func newOutputs(stdout, stderr string, limit int64, resume bool) (*outputs, error) {
@@ -185,14 +248,14 @@ func newOutputs(stdout, stderr string, limit int64, resume bool) (*outputs, erro
 		return nil, fmt.Errorf("stdout: %w", err)
 	}
 	if stderr != "" && stderr == stdout {
-		return &outputs{stdout: out, stderr: out}, nil
+		return &outputs{stdout: out, stderr: out, endKnown: make(chan struct{})}, nil
 	}
 	errf, err := open(stderr, limit)
 	if err != nil {
 		out.close()
 		return nil, fmt.Errorf("stderr: %w", err)
 	}
-	return &outputs{stdout: out, stderr: errf}, nil
+	return &outputs{stdout: out, stderr: errf, endKnown: make(chan struct{})}, nil
 }
 
 func (o *outputs) rewind() {
@@ -218,46 +281,140 @@ const (
 	streamSystem = 3
 )
 
-// demux copies the engine's multiplexed log stream r into the outputs,
-// skipping what they already hold. It returns nil at the end of r.
+// frameID identifies a frame of a timestamped log stream: its stream, its
+// timestamp and its payload's length and checksum. The last frame a follow
+// stream delivered is compared with the last message of the engine's log, to
+// tell whether the stream delivered everything.
+type frameID struct {
+	ok     bool
+	stream byte
+	ts     string
+	n      int64
+	crc    uint32
+}
+
+// maxTimestamp bounds the timestamp prefix of a frame ("2006-01-02T15:04:05.000000000Z07:00 ").
+const maxTimestamp = 64
+
+// frameReader reads the frames of the engine's multiplexed log stream,
+// requested with timestamps: each frame's payload starts with the message's
+// timestamp and a space, which it strips.
+type frameReader struct {
+	r   *bufio.Reader
+	hdr [8]byte
+	// cur is the frame being read; its payload has rest bytes left.
+	cur  frameID
+	rest int64
+}
+
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next starts the next frame. It returns io.EOF at the end of the stream.
+func (fr *frameReader) next() error {
+	if fr.rest > 0 {
+		if _, err := io.CopyN(io.Discard, fr.r, fr.rest); err != nil {
+			return unexpected(err)
+		}
+		fr.rest = 0
+	}
+	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
+		return err // io.EOF: the stream's end
+	}
+	n := int64(binary.BigEndian.Uint32(fr.hdr[4:]))
+	switch fr.hdr[0] {
+	case streamStdin, streamStdout, streamStderr:
+	case streamSystem:
+		msg, _ := io.ReadAll(io.LimitReader(fr.r, min(n, 4096)))
+		return fmt.Errorf("engine: %s", msg)
+	default:
+		return fmt.Errorf("log stream: unknown stream type %d", fr.hdr[0])
+	}
+	ts, err := fr.r.ReadSlice(' ')
+	if err != nil || int64(len(ts)) > n || len(ts) > maxTimestamp {
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return unexpected(err)
+		}
+		return errors.New("log stream: frame without a timestamp")
+	}
+	fr.cur = frameID{ok: true, stream: fr.hdr[0], ts: string(ts[:len(ts)-1])}
+	fr.rest = n - int64(len(ts))
+	return nil
+}
+
+// Read reads the current frame's payload; io.EOF at its end.
+func (fr *frameReader) Read(p []byte) (int, error) {
+	if fr.rest == 0 {
+		return 0, io.EOF
+	}
+	m, err := fr.r.Read(p[:min(int64(len(p)), fr.rest)])
+	fr.rest -= int64(m)
+	fr.cur.n += int64(m)
+	fr.cur.crc = crc32.Update(fr.cur.crc, crc32.IEEETable, p[:m])
+	if err != nil && fr.rest > 0 {
+		return m, unexpected(err)
+	}
+	return m, nil
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// demux copies the engine's multiplexed log stream r (requested with
+// timestamps) into the outputs, skipping what they already hold, and
+// records its last frame in o.last. It returns nil at the end of r, or
+// once it delivered the end of the output (see setEnd).
 func (o *outputs) demux(r io.Reader) error {
 	o.rewind()
-	var hdr [8]byte
+	fr := newFrameReader(r)
 	buf := make([]byte, 32<<10)
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err := fr.next(); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
-		n := int64(binary.BigEndian.Uint32(hdr[4:]))
-		var dst *outFile
-		switch hdr[0] {
-		case streamStdin, streamStdout:
-			dst = o.stdout
-		case streamStderr:
+		dst := o.stdout
+		if fr.cur.stream == streamStderr {
 			dst = o.stderr
-		case streamSystem:
-			msg, _ := io.ReadAll(io.LimitReader(r, min(n, 4096)))
-			return fmt.Errorf("engine: %s", msg)
-		default:
-			return fmt.Errorf("log stream: unknown stream type %d", hdr[0])
 		}
-		for n > 0 {
-			m, err := io.ReadFull(r, buf[:min(n, int64(len(buf)))])
+		for fr.rest > 0 {
+			m, err := fr.Read(buf)
 			if m > 0 {
 				if werr := dst.write(buf[:m]); werr != nil {
 					return fmt.Errorf("writing output: %w", werr)
 				}
 			}
 			if err != nil {
-				if errors.Is(err, io.EOF) {
-					err = io.ErrUnexpectedEOF
-				}
 				return err
 			}
-			n -= int64(m)
 		}
+		if o.delivered(fr.cur) {
+			return nil
+		}
+	}
+}
+
+// lastFrame returns the last frame of the timestamped log stream r.
+func lastFrame(r io.Reader) (frameID, error) {
+	fr := newFrameReader(r)
+	var last frameID
+	for {
+		if err := fr.next(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return last, nil
+			}
+			return last, err
+		}
+		if _, err := io.Copy(io.Discard, fr); err != nil {
+			return last, err
+		}
+		last = fr.cur
 	}
 }

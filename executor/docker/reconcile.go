@@ -62,7 +62,8 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 		out.close()
 		return nil
 	}
-	t := newTask(e, h.ID, c.ID, out, c.HostConfig != nil && c.HostConfig.AutoRemove)
+	t := newTask(e, h.ID, c.ID, out, c.HostConfig != nil && c.HostConfig.AutoRemove,
+		c.HostConfig != nil && !c.HostConfig.RestartPolicy.IsNone())
 	if c.State.Paused {
 		t.state = job.Suspended
 	}

@@ -85,7 +85,7 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 		return fail(fmt.Errorf("waiting for container: %w", err))
 	default:
 	}
-	t := newTask(e, s.ID, id, out, cs.HostConfig.AutoRemove)
+	t := newTask(e, s.ID, id, out, cs.HostConfig.AutoRemove, !cs.HostConfig.RestartPolicy.IsNone())
 	// Tracked before the start, so that events from the very start count.
 	e.track(t)
 	startedAt := time.Now()

@@ -22,7 +22,21 @@ type usage struct {
 // up to a second old, and nothing for a task shorter than that. The peak is
 // the cgroup's memory max_usage (cgroup v1; it counts page cache), or the
 // highest usage seen where the engine reports no max_usage (cgroup v2).
-func (t *task) followStats(ctx context.Context) {
+//
+// The stream opens only after the task has run for delay (it ends at once
+// if ctx ends first): a task shorter than the engine's sampling interval
+// would get no sample, and the stream is engine work on the start of every
+// short container.
+func (t *task) followStats(ctx context.Context, delay time.Duration) {
+	if delay > 0 {
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+	}
 	res, err := t.e.cli.ContainerStats(ctx, t.containerID, client.ContainerStatsOptions{Stream: true})
 	if err != nil {
 		if ctx.Err() == nil {

@@ -1,0 +1,184 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+	dockerclient "github.com/moby/moby/client"
+
+	"github.com/berth-run/berth/internal/daemon"
+	"github.com/berth-run/berth/internal/testenv"
+	"github.com/berth-run/berth/job"
+)
+
+// BenchmarkDocker50 runs 50 `true` containers two at a time through
+// `berth run --each --image` and through `xargs -P2 docker run --rm`, in the
+// same run, and reports both wall times and their ratio (target: berth at
+// most 0.8x the docker CLI). ns/op is berth's time.
+func BenchmarkDocker50(b *testing.B) {
+	const n = 50
+	image := testenv.DockerImage(b)
+	testenv.RequireDocker(b)
+	xargs, err := exec.LookPath("xargs")
+	if err != nil {
+		b.Skip("xargs not found")
+	}
+	dockerCLI, err := exec.LookPath("docker")
+	if err != nil {
+		b.Skip("docker CLI not found")
+	}
+
+	s := testenv.StartServer(b, "--slots", "2")
+	dir := b.TempDir()
+	file := writeLines(b, filepath.Join(dir, "in50"), n)
+	warm := writeLines(b, filepath.Join(dir, "in4"), 4)
+	berthEach := func(file string) time.Duration {
+		b.Helper()
+		return timeCmd(b, s.Env(), "", s.Bin, "run", "--each", file, "--max-parallel", "2", "--image", image, "--", "true")
+	}
+	dockerEach := func(file string) time.Duration {
+		b.Helper()
+		return timeCmd(b, nil, file, xargs, "-P2", "-I{}", dockerCLI, "run", "--rm", image, "true")
+	}
+	// Warm up: the worker's first connection to the engine, page cache.
+	berthEach(warm)
+	dockerEach(warm)
+
+	var tBerth, tDocker time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StartTimer()
+		tBerth += berthEach(file)
+		b.StopTimer()
+		tDocker += dockerEach(file)
+	}
+	nn := time.Duration(b.N)
+	berth, docker := (tBerth / nn).Seconds(), (tDocker / nn).Seconds()
+	b.ReportMetric(berth, "berth_s")
+	b.ReportMetric(docker, "docker_cli_s")
+	b.ReportMetric(berth/docker, "ratio_vs_docker")
+	b.Logf("docker-50: berth %.2fs, xargs -P2 docker run --rm %.2fs: berth %.2fx of it (target <= 0.8)",
+		berth, docker, berth/docker)
+}
+
+// BenchmarkDockerExitToWait submits `sh -c 'sleep 0.2'` in a container 50
+// times, one after the other, and measures from the container's exit (the
+// engine's die event, found by the container's berth.task label) to
+// client.Wait returning. Target: p99 < 50 ms. ns/op is the 50 rounds.
+func BenchmarkDockerExitToWait(b *testing.B) {
+	const rounds = 50
+	image := testenv.DockerImage(b)
+	dc := testenv.RequireDocker(b)
+	s := testenv.StartServer(b, "--slots", "2")
+	c := s.Client()
+	ctx, cancel := context.WithTimeout(b.Context(), cmdTimeout)
+	defer cancel()
+
+	// The die events of the server's containers, by their berth.task label
+	// ("JOB.INDEX.ATTEMPT").
+	var (
+		mu   sync.Mutex
+		dies = map[string]time.Time{}
+		got  = make(chan struct{}, 1)
+	)
+	f := make(dockerclient.Filters).
+		Add("type", string(events.ContainerEventType)).
+		Add("event", string(events.ActionDie)).
+		Add("label", "berth.executor="+daemon.LocalInstance(s.Dir))
+	sub := dc.Events(ctx, dockerclient.EventsListOptions{Filters: f})
+	go func() {
+		for {
+			select {
+			case m := <-sub.Messages:
+				mu.Lock()
+				dies[m.Actor.Attributes["berth.task"]] = time.Unix(0, m.TimeNano)
+				mu.Unlock()
+				select {
+				case got <- struct{}{}:
+				default:
+				}
+			case <-sub.Err:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	dieOf := func(id int64) (time.Time, bool) {
+		prefix := strconv.FormatInt(id, 10) + "."
+		deadline := time.After(10 * time.Second)
+		for {
+			mu.Lock()
+			for k, v := range dies {
+				if strings.HasPrefix(k, prefix) {
+					mu.Unlock()
+					return v, true
+				}
+			}
+			mu.Unlock()
+			select {
+			case <-got:
+			case <-deadline:
+				return time.Time{}, false
+			}
+		}
+	}
+
+	spec := job.Spec{Template: job.Template{Image: image, Command: "sh", Args: []string{"-c", "sleep 0.2"}}}
+	fromFinished := 0
+	once := func() time.Duration {
+		b.Helper()
+		j, err := c.Submit(ctx, spec)
+		if err != nil {
+			b.Fatalf("submit: %v", err)
+		}
+		r, err := c.Wait(ctx, []int64{j.ID}, false, 0)
+		returned := time.Now()
+		if err != nil {
+			b.Fatalf("wait %d: %v", j.ID, err)
+		}
+		if r.TimedOut || len(r.Jobs) != 1 || r.Jobs[0].State != job.Done {
+			b.Fatalf("wait %d: %+v", j.ID, r)
+		}
+		died, ok := dieOf(j.ID)
+		if !ok {
+			// No event seen: fall back on the task's FinishedAt.
+			if r.Jobs[0].FinishedAt == nil {
+				b.Fatalf("job %d: no die event and no FinishedAt", j.ID)
+			}
+			died = *r.Jobs[0].FinishedAt
+			fromFinished++
+		}
+		return returned.Sub(died)
+	}
+	once() // warm-up, not counted
+
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for range rounds {
+			lat = append(lat, once())
+		}
+	}
+	b.StopTimer()
+
+	slices.Sort(lat)
+	p50, p99 := percentile(lat, 50), percentile(lat, 99)
+	b.ReportMetric(ms(p50), "p50_ms")
+	b.ReportMetric(ms(p99), "p99_ms")
+	note := ""
+	if fromFinished > 0 {
+		note = fmt.Sprintf(" (%d measured from FinishedAt: no die event)", fromFinished)
+	}
+	b.Logf("docker-exit-to-wait: %d × container exit → wait returns: p50 %.1fms, p99 %.1fms (target < 50), min %.1fms, max %.1fms%s",
+		len(lat), ms(p50), ms(p99), ms(lat[0]), ms(lat[len(lat)-1]), note)
+}
