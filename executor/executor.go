@@ -109,3 +109,24 @@ var (
 	ErrImageNotFound = errors.New("IMAGE_NOT_FOUND")
 	ErrPullFailed    = errors.New("PULL_FAILED")
 )
+
+// ExitChan is the channel an executor's Wait returns: it receives exited()
+// once done is closed, or at once if exited already has the exit, then
+// closes; it closes without a value if ctx ends first.
+func ExitChan(ctx context.Context, done <-chan struct{}, exited func() *Exit) <-chan *Exit {
+	ch := make(chan *Exit, 1)
+	if x := exited(); x != nil {
+		ch <- x
+		close(ch)
+		return ch
+	}
+	go func() {
+		defer close(ch)
+		select {
+		case <-done:
+			ch <- exited()
+		case <-ctx.Done():
+		}
+	}()
+	return ch
+}

@@ -202,21 +202,7 @@ func (e *Executor) Wait(ctx context.Context, id string) (<-chan *executor.Exit, 
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan *executor.Exit, 1)
-	if x := t.exited(); x != nil {
-		ch <- x
-		close(ch)
-		return ch, nil
-	}
-	go func() {
-		defer close(ch)
-		select {
-		case <-t.done:
-			ch <- t.exited()
-		case <-ctx.Done():
-		}
-	}()
-	return ch, nil
+	return executor.ExitChan(ctx, t.done, t.exited), nil
 }
 
 // confirmAfter is how long Suspend and Resume wait for the engine's event

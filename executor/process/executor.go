@@ -94,21 +94,7 @@ func (e *Executor) Wait(ctx context.Context, id string) (<-chan *executor.Exit, 
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan *executor.Exit, 1)
-	if x := t.exited(); x != nil {
-		ch <- x
-		close(ch)
-		return ch, nil
-	}
-	go func() {
-		defer close(ch)
-		select {
-		case <-t.done:
-			ch <- t.exited()
-		case <-ctx.Done():
-		}
-	}()
-	return ch, nil
+	return executor.ExitChan(ctx, t.done, t.exited), nil
 }
 
 // Suspend stops the task's process group with SIGSTOP and returns once the
