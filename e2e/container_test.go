@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,4 +131,33 @@ func TestContainerServerKilled(t *testing.T) {
 		want += fmt.Sprintf("line %d\n", i)
 	}
 	require.Equal(t, want, out)
+}
+
+// TestContainerWorkerKilled kills the local worker with SIGKILL while a
+// container runs: the next worker finds the container by its labels,
+// follows it again, and the job ends Done with its full output, in one
+// attempt.
+func TestContainerWorkerKilled(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	testenv.RequireDocker(t)
+	s := testenv.StartServer(t)
+	id := submitted(t, s.Berth("", "run", "-d", "--image", image, "--", "sh", "-c",
+		`i=0; while [ $i -lt 30 ]; do echo line $i; i=$((i+1)); sleep 0.1; done`))
+	ref := fmt.Sprint(id)
+	require.Eventually(t, func() bool { return strings.Contains(s.Berth("", "logs", ref).Stdout, "line 3") },
+		30*time.Second, 50*time.Millisecond, "the container runs")
+	old := s.WorkerPID()
+	require.NoError(t, syscall.Kill(old, syscall.SIGKILL))
+	r := s.Berth("", "wait", "--timeout", "60s", ref)
+	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr+s.Log())
+	require.NotEqual(t, old, s.WorkerPID(), "a new local worker runs")
+	tk := taskOf(t, s, ref)
+	require.Equal(t, job.Done, tk.State)
+	require.Equal(t, 1, tk.Attempt, "followed again, not rerun")
+	want := ""
+	for i := range 30 {
+		want += fmt.Sprintf("line %d\n", i)
+	}
+	require.Equal(t, want, s.Berth("", "logs", ref).Stdout)
 }

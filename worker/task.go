@@ -171,7 +171,12 @@ func (w *Worker) execute(t *task) *dispatch.End {
 	}))
 	t.mu.Unlock()
 	t.log.Debug("task started", "pid", h.PID)
+	return w.await(t)
+}
 
+// await waits for a started task's end, enforcing its time limit, and
+// returns it; nil if the worker gave up waiting (shutdown timeout).
+func (w *Worker) await(t *task) *dispatch.End {
 	if limit := t.work.Template.TimeLimit.Std(); limit > 0 {
 		timer := time.AfterFunc(limit, func() {
 			t.log.Info("time limit reached, stopping the task", "limit", limit)

@@ -68,6 +68,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if _, err := w.conn.ServeControl(life, w.cfg.ID, w.control); err != nil {
 		return fmt.Errorf("worker %s: %w", w.cfg.ID, err)
 	}
+	w.adopt(ctx)      // first: what can be followed again is not lost
 	w.reportLost(ctx) // before the first heartbeat, which lists them
 	hbDone := make(chan struct{})
 	hbStopped := make(chan struct{})

@@ -115,6 +115,19 @@ func (e *Executor) findContainer(ctx context.Context, h *executor.Handle) (*cont
 // recovered), and returns their handles so that the caller can report their
 // tasks lost.
 func (e *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
+	return e.sweep(ctx, true)
+}
+
+// Recoverable returns the handles of this Instance's containers that no
+// task of this Executor tracks, running or ended, for Recover: a restarted
+// worker follows them again instead of losing them.
+func (e *Executor) Recoverable(ctx context.Context) ([]*executor.Handle, error) {
+	return e.sweep(ctx, false)
+}
+
+// sweep lists the untracked containers of this Instance, removing them if
+// remove is set.
+func (e *Executor) sweep(ctx context.Context, remove bool) ([]*executor.Handle, error) {
 	f := make(client.Filters).Add("label", LabelExecutor+"="+e.cfg.Instance)
 	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
@@ -128,15 +141,18 @@ func (e *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 		if e.byContainer(c.ID) != nil {
 			continue
 		}
+		h := &executor.Handle{ID: c.Labels[LabelTask], Driver: Driver, ContainerID: c.ID, StartedAt: time.Unix(c.Created, 0)}
+		if !remove {
+			found = append(found, h)
+			continue
+		}
 		_, err := e.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("removing container %.12s: %w", c.ID, err))
 			continue
 		}
 		e.log.InfoContext(ctx, "removed leftover container", "task", c.Labels[LabelTask], "container", shortID(c.ID))
-		found = append(found, &executor.Handle{
-			ID: c.Labels[LabelTask], Driver: Driver, ContainerID: c.ID, StartedAt: time.Unix(c.Created, 0),
-		})
+		found = append(found, h)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return found, fmt.Errorf("cleanup: %w", err)

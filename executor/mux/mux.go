@@ -158,6 +158,27 @@ func (m *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	return nil
 }
 
+type recoverer interface {
+	Recoverable(ctx context.Context) ([]*executor.Handle, error)
+}
+
+// Recoverable returns what an earlier instance left running that can be
+// followed again: the container executor's leftovers, if the engine
+// answers. Process tasks cannot be (they were another process's children).
+func (m *Executor) Recoverable(ctx context.Context) ([]*executor.Handle, error) {
+	if m.newContainers == nil {
+		return nil, nil
+	}
+	c, err := m.containerExecutor(ctx)
+	if err != nil {
+		return nil, nil // no engine: nothing to follow
+	}
+	if r, ok := c.(recoverer); ok {
+		return r.Recoverable(ctx)
+	}
+	return nil, nil
+}
+
 type cleaner interface {
 	Cleanup(ctx context.Context) ([]*executor.Handle, error)
 }

@@ -1,0 +1,58 @@
+package worker
+
+import (
+	"context"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/executor"
+)
+
+// recoverer is an executor that can find the tasks an earlier run of the
+// worker left running and follow them again (containers can be; processes
+// that were another process's children cannot).
+type recoverer interface {
+	Recoverable(ctx context.Context) ([]*executor.Handle, error)
+}
+
+// adopt re-attaches to what an earlier run of the worker left running that
+// the executor can follow, and reports each end as if this run had started
+// it, with its true exit status. What cannot be re-attached is left to
+// reportLost.
+func (w *Worker) adopt(ctx context.Context) {
+	r, ok := w.cfg.Executor.(recoverer)
+	if !ok {
+		return
+	}
+	hs, err := r.Recoverable(ctx)
+	if err != nil {
+		w.log.Warn("looking for tasks left running", "error", err)
+	}
+	for _, h := range hs {
+		key, err := dispatch.ParseTaskKey(h.ID)
+		if err != nil {
+			continue // not berth's; Cleanup decides
+		}
+		if err := w.cfg.Executor.Recover(ctx, h); err != nil {
+			w.log.Warn("cannot re-attach to a task left running", "task", h.ID, "error", err)
+			continue
+		}
+		log := w.log.With("task", key.String())
+		t := &task{key: key, id: h.ID, work: &dispatch.Work{TaskKey: key}, log: log, started: true}
+		t.events = newEventQueue()
+		go t.events.run(w.life, w.conn.SendEvent)
+		w.hold(t)
+		log.Info("re-attached to a task left running", "container", h.ContainerID)
+		w.wg.Go(func() {
+			end := w.await(t)
+			if end != nil {
+				t.events.push(w.event(t, dispatch.EventEnded, func(ev *dispatch.Event) { ev.End = end }))
+			}
+			t.events.close()
+			if err := t.events.wait(); err != nil || end == nil {
+				log.Warn("end of a re-attached task not recorded", "error", err)
+				return
+			}
+			w.release(key)
+		})
+	}
+}
