@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,35 +17,8 @@ import (
 )
 
 // TestMain fails the run if any goroutine of the package outlives the
-// tests, all of which close their executors.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if leaked := leakedGoroutines(); leaked != "" {
-			fmt.Fprintf(os.Stderr, "leaked goroutines:\n%s\n", leaked)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func leakedGoroutines() string {
-	var leaked []string
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		leaked = leaked[:0]
-		for g := range strings.SplitSeq(string(buf), "\n\n") {
-			if strings.Contains(g, "berth/executor/docker.") && !strings.Contains(g, "leakedGoroutines") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return ""
-		}
-	}
-	return strings.Join(leaked, "\n\n")
-}
+// tests.
+func TestMain(m *testing.M) { testenv.MainCheckingLeaks(m, "berth/executor/docker.") }
 
 type testBundle struct {
 	cli      *client.Client
