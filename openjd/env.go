@@ -82,18 +82,7 @@ func (c *checker) environment(n *node, path string, sc scopes) *Environment {
 		return nil
 	}
 	e := &Environment{}
-	if c.require(raw, path, "name") {
-		if s, ok := c.str(raw["name"], field(path, "name")); ok {
-			c.checkName(s, field(path, "name"), c.lim.envName)
-			e.Name = s
-		}
-	}
-	if v := raw["description"]; v != nil {
-		if s, ok := c.str(v, field(path, "description")); ok {
-			c.checkDescription(s, field(path, "description"))
-			e.Description = s
-		}
-	}
+	e.Name, e.Description = c.nameAndDescription(raw, path, c.lim.envName)
 	if raw["script"] == nil && raw["variables"] == nil {
 		c.errorf(path, "must have a script or variables")
 	}

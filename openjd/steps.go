@@ -137,18 +137,7 @@ func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]strin
 		return nil
 	}
 	s := &Step{}
-	if c.require(raw, path, "name") {
-		if name, ok := c.str(raw["name"], field(path, "name")); ok {
-			c.checkName(name, field(path, "name"), c.lim.stepName)
-			s.Name = name
-		}
-	}
-	if v := raw["description"]; v != nil {
-		if d, ok := c.str(v, field(path, "description")); ok {
-			c.checkDescription(d, field(path, "description"))
-			s.Description = d
-		}
-	}
+	s.Name, s.Description = c.nameAndDescription(raw, path, c.lim.stepName)
 	if v := raw["dependencies"]; v != nil {
 		p := field(path, "dependencies")
 		items, _ := c.list(v, p, 1)
@@ -285,4 +274,22 @@ func (c *checker) dependencies(steps []Step, path string) {
 			return
 		}
 	}
+}
+
+// nameAndDescription checks the required name (at most maxName long) and
+// the optional description of a step or environment.
+func (c *checker) nameAndDescription(raw map[string]*node, path string, maxName int) (name, desc string) {
+	if c.require(raw, path, "name") {
+		if s, ok := c.str(raw["name"], field(path, "name")); ok {
+			c.checkName(s, field(path, "name"), maxName)
+			name = s
+		}
+	}
+	if v := raw["description"]; v != nil {
+		if s, ok := c.str(v, field(path, "description")); ok {
+			c.checkDescription(s, field(path, "description"))
+			desc = s
+		}
+	}
+	return name, desc
 }
