@@ -240,11 +240,12 @@ func TestDestroy(t *testing.T) {
 }
 
 // TestUsage checks that CPU time and peak memory come from the engine's
-// stats (sampled once a second, so the task runs for a few seconds).
+// stats (sampled once a second, and the first sample can be seconds late
+// on a busy engine, so the task runs for six).
 func TestUsage(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, Config{})
-	tb.start(t, tb.spec("busy", nil, "sh", "-c", "end=$(( $(date +%s) + 3 )); while [ $(date +%s) -lt $end ]; do :; done"))
+	tb.start(t, tb.spec("busy", nil, "sh", "-c", "end=$(( $(date +%s) + 6 )); while [ $(date +%s) -lt $end ]; do :; done"))
 	x := tb.wait(t, "busy", 20*time.Second)
 	require.Equal(t, 0, x.ExitCode)
 	require.Greater(t, x.CPUTime, 500*time.Millisecond)
