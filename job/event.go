@@ -20,6 +20,3 @@ type Event struct {
 	// Removed reports that the job was removed.
 	Removed bool `json:"removed,omitempty"`
 }
-
-// Ref returns the address of the event's task.
-func (e *Event) Ref(isArray bool) Ref { return Ref{Job: e.Job, Index: e.Index, HasIndex: isArray} }

@@ -27,7 +27,7 @@ func (s *Scheduler) jobEndedLocked(js *jobState, now time.Time) []change {
 			continue
 		}
 		delete(dj.wait, js.id)
-		changes = append(changes, s.settleWaitsLocked(dj, now)...)
+		changes = append(changes, s.settleWaitsLocked(dj)...)
 		dj.pool.fix(dj)
 	}
 	return changes
@@ -55,7 +55,7 @@ func (s *Scheduler) failJobLocked(js *jobState, sub job.SubState, now time.Time)
 
 // settleWaitsLocked updates the WAITING sub-state of a job's pending tasks
 // to the jobs it still waits for (or clears it).
-func (s *Scheduler) settleWaitsLocked(js *jobState, _ time.Time) []change {
+func (s *Scheduler) settleWaitsLocked(js *jobState) []change {
 	sub := job.SubState{}
 	if len(js.wait) > 0 {
 		sub = waitingSubState(js.wait)

@@ -196,7 +196,7 @@ func (s *Scheduler) load(ctx context.Context) error {
 		changes = append(changes, s.failJobLocked(js, job.SubState{Kind: job.ReasonDependency, Value: strconv.FormatInt(d, 10)}, now)...)
 	}
 	for _, js := range s.jobs {
-		changes = append(changes, s.settleWaitsLocked(js, now)...)
+		changes = append(changes, s.settleWaitsLocked(js)...)
 		js.pool.fix(js)
 	}
 	return s.commitLocked(ctx, changes)
