@@ -24,19 +24,25 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 		return nil
 	}
 	puts := make([]store.TaskPut, len(changes), len(changes)+len(s.lazy))
+	saved := make([]*task, 0, cap(puts))
 	for i, c := range changes {
-		puts[i] = store.TaskPut{Task: &c.t.Task, Sizes: c.sizes}
+		puts[i] = store.TaskPut{Task: &c.t.Task, Sizes: c.sizes, Prev: c.t.saved, PrevKnown: true, JobEnded: c.js.ended()}
+		saved = append(saved, c.t)
 		delete(s.lazy, c.t)
 	}
 	// Lazy changes ride along with this commit.
 	for t := range s.lazy {
-		puts = append(puts, store.TaskPut{Task: &t.Task})
+		puts = append(puts, store.TaskPut{Task: &t.Task, Prev: t.saved, PrevKnown: true})
+		saved = append(saved, t)
 	}
 	clear(s.lazy)
 	now := s.cfg.Now().UTC()
 	if err := s.cfg.Store.TasksPutWith(ctx, puts, now); err != nil {
 		s.log.Error("committing task states", "tasks", len(puts), "err", err)
 		return fmt.Errorf("recording task states: %w", err)
+	}
+	for _, t := range saved {
+		t.save()
 	}
 	if len(s.subs) == 0 {
 		return nil

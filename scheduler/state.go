@@ -6,6 +6,7 @@ import (
 
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/store"
 )
 
 // task is an unended task with what the scheduler tracks beyond job.Task.
@@ -17,6 +18,14 @@ type task struct {
 	// handedBy is the ended attempt whose event reply handed this task over
 	// (see HandleEvent); zero otherwise.
 	handedBy dispatch.TaskKey
+	// saved is the state, sub-state and attempt last committed, so that a
+	// commit need not read them back to decide on a history row.
+	saved store.TaskPrev
+}
+
+// save records that the task's current state is committed.
+func (t *task) save() {
+	t.saved = store.TaskPrev{State: t.State, SubState: t.SubState, Attempt: t.Attempt}
 }
 
 // active reports whether the task holds a slot: dispatched, running or suspended.

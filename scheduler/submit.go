@@ -98,6 +98,7 @@ func (s *Scheduler) newJobLocked(id int64, spec *job.Spec) *jobState {
 
 // addTask adds an unended task to a job being built (at submit or load).
 func (j *jobState) addTask(t *task) {
+	t.save()
 	j.total++
 	j.counts.add(t.State, 1)
 	if t.State.Terminal() {

@@ -30,6 +30,7 @@ func TestConformance(t *testing.T) {
 		{"JobListStatesPaging", testJobListStatesPaging},
 		{"TasksPutRoundTrip", testTasksPutRoundTrip},
 		{"TasksPutFinished", testTasksPutFinished},
+		{"TasksPutFinishedPrevKnown", testTasksPutFinishedPrevKnown},
 		{"TasksPutDeletedJob", testTasksPutDeletedJob},
 		{"TasksActive", testTasksActive},
 		{"TaskList", testTaskList},
@@ -263,7 +264,18 @@ func testTasksPutRoundTrip(t *testing.T, ctx context.Context, s *Store) {
 }
 
 func testTasksPutFinished(t *testing.T, ctx context.Context, s *Store) {
+	tasksPutFinished(t, ctx, s, false)
+}
+
+// testTasksPutFinishedPrevKnown is testTasksPutFinished with the caller
+// telling the previous state and the job's end, as the scheduler does.
+func testTasksPutFinishedPrevKnown(t *testing.T, ctx context.Context, s *Store) {
+	tasksPutFinished(t, ctx, s, true)
+}
+
+func tasksPutFinished(t *testing.T, ctx context.Context, s *Store, known bool) {
 	id := insert(t, s, array("a", 1, 2, 1))
+	prev := map[int]TaskPrev{1: {State: job.Queued}, 2: {State: job.Queued}}
 	t1, t2, t3, t4 := t0.Add(1*time.Second), t0.Add(2*time.Second), t0.Add(3*time.Second), t0.Add(4*time.Second)
 	finishedAt := func() *time.Time {
 		j, err := s.JobGet(ctx, id)
@@ -273,7 +285,17 @@ func testTasksPutFinished(t *testing.T, ctx context.Context, s *Store) {
 		return j.FinishedAt
 	}
 	put := func(at time.Time, ts ...*job.Task) {
-		if err := s.TasksPut(ctx, ts, at); err != nil {
+		var puts []TaskPut
+		for _, tk := range ts {
+			p := TaskPut{Task: tk}
+			if known {
+				p.PrevKnown, p.Prev = true, prev[tk.Index]
+				prev[tk.Index] = TaskPrev{State: tk.State, SubState: tk.SubState, Attempt: tk.Attempt}
+				p.JobEnded = prev[1].State.Terminal() && prev[2].State.Terminal()
+			}
+			puts = append(puts, p)
+		}
+		if err := s.TasksPutWith(ctx, puts, at); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -40,7 +40,7 @@ type Store struct {
 }
 
 type hotStmts struct {
-	taskGet, taskUpdate, historyInsert, sizesSet *sql.Stmt
+	taskGet, taskUpdate, taskUpdateSizes, historyInsert, sizesSet *sql.Stmt
 }
 
 // SQL of the hot statements.
@@ -49,6 +49,12 @@ const (
 	sqlTaskUpdate = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
 			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
 			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?
+			WHERE job_id = ? AND idx = ?`
+	// sqlTaskUpdateSizes is sqlTaskUpdate that also sets the output sizes.
+	sqlTaskUpdateSizes = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
+			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
+			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?,
+			size_stdout = ?, size_stderr = ?, size_results = ?
 			WHERE job_id = ? AND idx = ?`
 	sqlHistoryInsert = `INSERT INTO task_history (job_id, idx, attempt, state, sub_kind, sub_value, at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`
@@ -59,7 +65,7 @@ func (h *hotStmts) prepare(ctx context.Context, db *sql.DB) error {
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
-	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.historyInsert, sqlHistoryInsert}, {&h.sizesSet, sqlSizesSet}} {
+	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.taskUpdateSizes, sqlTaskUpdateSizes}, {&h.historyInsert, sqlHistoryInsert}, {&h.sizesSet, sqlSizesSet}} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
 			return err
@@ -179,7 +185,7 @@ func dsn(path string, q url.Values) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.hot.taskGet, s.hot.taskUpdate, s.hot.historyInsert, s.hot.sizesSet} {
+	for _, st := range []*sql.Stmt{s.hot.taskGet, s.hot.taskUpdate, s.hot.taskUpdateSizes, s.hot.historyInsert, s.hot.sizesSet} {
 		st.Close()
 	}
 	return errors.Join(s.r.Close(), s.w.Close())

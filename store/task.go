@@ -50,6 +50,21 @@ type TaskPut struct {
 	// Sizes, when set, records the sizes of the task's output files, as
 	// OutputSizesSet does.
 	Sizes *Offsets
+	// PrevKnown says that Prev holds the task's stored state, sub-state and
+	// attempt, and JobEnded whether all of its job's tasks have ended with
+	// this write: a caller that tracks them (the scheduler) spares a read of
+	// the task and a scan of the job's tasks.
+	PrevKnown bool
+	Prev      TaskPrev
+	JobEnded  bool
+}
+
+// TaskPrev is what TasksPutWith compares a task with to decide on a
+// history row.
+type TaskPrev struct {
+	State    job.State
+	SubState job.SubState
+	Attempt  int
 }
 
 // TasksPutWith is TasksPut that also records output sizes, in the same
@@ -61,30 +76,47 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		get := tx.StmtContext(ctx, s.hot.taskGet)
 		upd := tx.StmtContext(ctx, s.hot.taskUpdate)
+		updSizes := tx.StmtContext(ctx, s.hot.taskUpdateSizes)
 		hist := tx.StmtContext(ctx, s.hot.historyInsert)
-		sizes := tx.StmtContext(ctx, s.hot.sizesSet)
 
 		// Jobs with a task that ended or un-ended: only theirs can change.
+		// Those whose end the caller knows are settled without a scan.
 		flipped := map[int64]bool{}
+		ended := map[int64]bool{}
 		for _, p := range puts {
 			t := p.Task
-			var old job.Task
-			err := get.QueryRowContext(ctx, t.JobID, t.Index).Scan(&old.State, &old.SubState.Kind, &old.SubState.Value, &old.Attempt)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // its job was deleted
-			}
-			if err != nil {
-				return err
+			old := p.Prev
+			if !p.PrevKnown {
+				err := get.QueryRowContext(ctx, t.JobID, t.Index).Scan(&old.State, &old.SubState.Kind, &old.SubState.Value, &old.Attempt)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue // its job was deleted
+				}
+				if err != nil {
+					return err
+				}
 			}
 			var exit any
 			if t.ExitCode != nil {
 				exit = *t.ExitCode
 			}
-			if _, err := upd.ExecContext(ctx, string(t.State), string(t.SubState.Kind), t.SubState.Value, t.Attempt,
+			args := []any{string(t.State), string(t.SubState.Kind), t.SubState.Value, t.Attempt,
 				t.Input, t.Worker, t.Host, t.PID, t.ContainerID, exit, t.Signal, t.Message,
-				nullNanos(t.StartedAt), nullNanos(t.FinishedAt), int64(t.CPUTime), t.MaxRSS, t.Stdout, t.Stderr,
-				t.JobID, t.Index); err != nil {
+				nullNanos(t.StartedAt), nullNanos(t.FinishedAt), int64(t.CPUTime), t.MaxRSS, t.Stdout, t.Stderr}
+			stmt := upd
+			if o := p.Sizes; o != nil {
+				stmt = updSizes
+				args = append(args, o.Stdout, o.Stderr, o.Results)
+			}
+			res, err := stmt.ExecContext(ctx, append(args, t.JobID, t.Index)...)
+			if err != nil {
 				return err
+			}
+			if p.PrevKnown {
+				if n, err := res.RowsAffected(); err != nil {
+					return err
+				} else if n == 0 {
+					continue // its job was deleted
+				}
 			}
 			if old.State != t.State || old.SubState != t.SubState || old.Attempt != t.Attempt {
 				if _, err := hist.ExecContext(ctx, t.JobID, t.Index, t.Attempt, string(t.State),
@@ -93,11 +125,12 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 				}
 			}
 			if old.State.Terminal() != t.State.Terminal() {
-				flipped[t.JobID] = true
-			}
-			if o := p.Sizes; o != nil {
-				if _, err := sizes.ExecContext(ctx, o.Stdout, o.Stderr, o.Results, t.JobID, t.Index); err != nil {
-					return err
+				if !p.PrevKnown {
+					flipped[t.JobID] = true
+				} else if p.JobEnded {
+					ended[t.JobID] = true
+				} else if old.State.Terminal() {
+					ended[t.JobID] = false // a rerun
 				}
 			}
 		}
@@ -105,6 +138,18 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET finished_at =
 				CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND state IN `+unendedIn+`)
 				THEN NULL ELSE coalesce(finished_at, ?) END WHERE id = ?`, id, nanos(at), id); err != nil {
+				return err
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(ended)) {
+			if flipped[id] {
+				continue
+			}
+			q, args := `UPDATE jobs SET finished_at = NULL WHERE id = ?`, []any{id}
+			if ended[id] {
+				q, args = `UPDATE jobs SET finished_at = coalesce(finished_at, ?) WHERE id = ?`, []any{nanos(at), id}
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
 		}
