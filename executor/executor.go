@@ -65,12 +65,35 @@ type Exit struct {
 	// Err is set when the executor lost track of the task and the fields
 	// above are unknown.
 	Err error
+	// Restarts counts the times the executor restarted the task where it
+	// ran (a container's restart policy) before this, its final exit.
+	Restarts int
+	// CopyErr is set when the task ended but files it should have left on
+	// the host (stage-out files, output and error paths) could not all be
+	// copied there; the fields above still say how the task ended.
+	CopyErr error
 }
 
 // Status is a task's state as the executor sees it now.
 type Status struct {
-	State job.State // Running, Suspended, Done or Failed
-	Exit  *Exit     // set once ended
+	// State is Running, Suspended, Done or Failed; Requeued while the
+	// executor restarts the task where it ran (a container's restart
+	// policy).
+	State job.State
+	Exit  *Exit // set once ended
+	// Restarts counts the restarts so far.
+	Restarts int
+}
+
+// StateNotifier is an Executor whose tasks change state on their own, not
+// only through the caller's Suspend and Resume: a container restarted by
+// its restart policy is Requeued from its exit until it runs again.
+type StateNotifier interface {
+	// Changes returns a channel that receives, in order, each state a
+	// task enters on its own (Requeued, then Running again), with the
+	// restarts so far. It is closed once the task has ended, or when ctx
+	// ends; its exit comes through Wait.
+	Changes(ctx context.Context, id string) (<-chan Status, error)
 }
 
 // Executor runs tasks on this host.

@@ -30,12 +30,36 @@ type Template struct {
 	// MaxAttempts bounds the runs of a rerunnable job. Defaults to
 	// MaxAttemptsDefault.
 	MaxAttempts int `json:"max_attempts,omitempty"`
-	// OutputPath and ErrorPath, when set, are files that receive a copy of
-	// stdout and stderr when the task ends. berth keeps its own copy either way.
+	// OutputPath and ErrorPath, when set, are files on the worker's host
+	// that receive a copy of stdout and of stderr when the task ends (Done
+	// or Failed); absolute paths. The same path for both receives stdout,
+	// then stderr. berth keeps its own copy either way.
 	OutputPath string `json:"output_path,omitempty"`
 	ErrorPath  string `json:"error_path,omitempty"`
-	// Extensions holds executor-specific settings as key=value.
+	// StageIn lists files and directories of the worker's host that a
+	// container job sees at their Container paths (bind mounts, read-only
+	// unless RW). A process job runs on the host and reads the Host paths
+	// themselves: nothing is mounted or copied for it.
+	StageIn []Mount `json:"stage_in,omitempty"`
+	// StageOut lists files and directories copied from a container job's
+	// Container paths to the Host paths once the container has stopped for
+	// good (whether the job is Done or Failed), before it is removed. A
+	// process job writes the host directly: nothing is copied for it.
+	StageOut []Mount `json:"stage_out,omitempty"`
+	// Extensions holds executor-specific settings as key=value: for a
+	// container job the container extensions (see ContainerExtensions and
+	// docs/docker.md); a process job takes none.
 	Extensions map[string]string `json:"extensions,omitempty"`
+}
+
+// Mount pairs an absolute path on the worker's host with an absolute path
+// in a job's container.
+type Mount struct {
+	Host      string `json:"host"`
+	Container string `json:"container"`
+	// RW makes a stage-in mount writable; they are read-only by default.
+	// Stage-out takes no RW.
+	RW bool `json:"rw,omitempty"`
 }
 
 // MaxAttemptsDefault is the number of runs a rerunnable job gets when its
@@ -73,6 +97,23 @@ type Spec struct {
 	Priority int `json:"priority,omitempty"`
 	// Pool names the pool of workers to run on. Defaults to PoolDefault.
 	Pool string `json:"pool,omitempty"`
+	// Constraints are labels a worker must have, with these values, to run
+	// the job's tasks.
+	Constraints map[string]string `json:"constraints,omitempty"`
+	// SubmitDir is where the job was submitted from (berth run sets it). A
+	// process task whose template names no WorkDir runs there if that
+	// directory exists on its worker's host, else in its task directory.
+	SubmitDir string `json:"submit_dir,omitempty"`
+}
+
+// Matches reports whether a worker with these labels may run the job.
+func (s *Spec) Matches(labels map[string]string) bool {
+	for k, v := range s.Constraints {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // PoolDefault is the pool jobs go to when they name none.

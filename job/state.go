@@ -88,7 +88,19 @@ const (
 	ReasonRetrying    Reason = "RETRYING" // Value: the attempt that failed
 	ReasonDependsOn   Reason = "WAITING"  // Value: the jobs it still waits for
 	ReasonShutdown    Reason = "SHUTDOWN" // stopped because its worker shut down
+	// ReasonRestarting is the sub-state of a Requeued task whose container
+	// its restart policy restarts where it ran; the attempt keeps its
+	// worker. Value: the restarts so far.
+	ReasonRestarting Reason = "RESTARTING"
+	// ReasonStageOut: the task ended but its stage-out files, or its output
+	// and error paths, could not all be copied to the host.
+	ReasonStageOut Reason = "STAGE_OUT_FAILED"
 )
+
+// Restarting reports whether a task in state s with sub-state sub is being
+// restarted where it ran (a container's restart policy): Requeued, but
+// still held by its worker, not waiting in the queue.
+func Restarting(s State, sub SubState) bool { return s == Requeued && sub.Kind == ReasonRestarting }
 
 // String renders the sub-state as "KIND" or "KIND VALUE".
 func (s SubState) String() string {

@@ -3,6 +3,9 @@ package job
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"path"
+	"slices"
 	"strings"
 )
 
@@ -88,6 +91,20 @@ func (s *Spec) Validate() error {
 			return fieldErr("labels."+k, "value longer than %d bytes or with NUL or line breaks", MaxLabelLen)
 		}
 	}
+	if len(s.Constraints) > MaxLabels {
+		return fieldErr("constraints", "more than %d constraints", MaxLabels)
+	}
+	for k, v := range s.Constraints {
+		if k == "" || len(k) > MaxLabelLen || !isName(k) {
+			return fieldErr("constraints", "invalid label %q: want 1 to %d of %s", k, MaxLabelLen, maxNameChars)
+		}
+		if len(v) > MaxLabelLen || strings.ContainsAny(v, "\x00\n\r") {
+			return fieldErr("constraints."+k, "value longer than %d bytes or with NUL or line breaks", MaxLabelLen)
+		}
+	}
+	if len(s.SubmitDir) > 4096 || strings.ContainsRune(s.SubmitDir, 0) || (s.SubmitDir != "" && !strings.HasPrefix(s.SubmitDir, "/")) {
+		return fieldErr("submit_dir", "must be an absolute path without NUL, at most 4096 bytes")
+	}
 	if s.Pool != "" && (len(s.Pool) > MaxPoolLen || !isName(s.Pool)) {
 		return fieldErr("pool", "invalid pool %q: want 1 to %d of %s", s.Pool, MaxPoolLen, maxNameChars)
 	}
@@ -132,9 +149,17 @@ func (t *Template) validate(p string) error {
 		return fieldErr(p+"max_attempts", "must be between 0 (the default, %d) and 1000", MaxAttemptsDefault)
 	}
 	for _, f := range []struct{ name, v string }{{"output_path", t.OutputPath}, {"error_path", t.ErrorPath}} {
-		if strings.ContainsRune(f.v, 0) {
-			return fieldErr(p+f.name, "must not contain NUL")
+		if f.v != "" {
+			if err := checkPath(p+f.name, f.v); err != nil {
+				return err
+			}
 		}
+	}
+	if err := validateMounts(p+"stage_in", t.StageIn, false); err != nil {
+		return err
+	}
+	if err := validateMounts(p+"stage_out", t.StageOut, true); err != nil {
+		return err
 	}
 	for k, v := range t.Extensions {
 		if k == "" || len(k) > MaxExtLen || !isName(k) {
@@ -143,6 +168,75 @@ func (t *Template) validate(p string) error {
 		if strings.ContainsRune(v, 0) {
 			return fieldErr(p+"extensions."+k, "must not contain NUL")
 		}
+	}
+	if t.Image == "" {
+		if len(t.Extensions) > 0 {
+			k := slices.Min(slices.Collect(maps.Keys(t.Extensions)))
+			return fieldErr(p+"extensions."+k, "a process job (no image) takes no extensions; they are container settings")
+		}
+		return nil
+	}
+	c, err := ParseContainerExtensions(t.Extensions, p)
+	if err != nil {
+		return err
+	}
+	if c.AutoRemove && len(t.StageOut) > 0 {
+		return fieldErr(p+"stage_out", "cannot copy out of a container the engine removes as it exits (extensions.rm)")
+	}
+	return nil
+}
+
+// MaxMounts bounds each of StageIn and StageOut.
+const MaxMounts = 64
+
+// maxPathLen bounds the paths of a template.
+const maxPathLen = 4096
+
+// checkPath checks an absolute path of the template.
+func checkPath(field, path string) error {
+	switch {
+	case path == "":
+		return fieldErr(field, "required")
+	case strings.ContainsRune(path, 0):
+		return fieldErr(field, "must not contain NUL")
+	case len(path) > maxPathLen:
+		return fieldErr(field, "longer than %d bytes", maxPathLen)
+	case !strings.HasPrefix(path, "/"):
+		return fieldErr(field, "must be an absolute path")
+	}
+	return nil
+}
+
+// validateMounts checks stage_in (out false) or stage_out (out true): both
+// paths absolute, no container path twice in stage_in (the root not at
+// all), no host path twice in stage_out, no rw in stage_out.
+func validateMounts(field string, ms []Mount, out bool) error {
+	if len(ms) > MaxMounts {
+		return fieldErr(field, "more than %d entries", MaxMounts)
+	}
+	seen := map[string]int{}
+	for i, m := range ms {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if err := checkPath(f+".host", m.Host); err != nil {
+			return err
+		}
+		if err := checkPath(f+".container", m.Container); err != nil {
+			return err
+		}
+		if path.Clean(m.Container) == "/" {
+			return fieldErr(f+".container", "must not be the root directory")
+		}
+		key, which := path.Clean(m.Container), ".container"
+		if out {
+			if m.RW {
+				return fieldErr(f+".rw", "only stage_in mounts can be writable")
+			}
+			key, which = path.Clean(m.Host), ".host"
+		}
+		if j, dup := seen[key]; dup {
+			return fieldErr(f+which, "%s is also in %s[%d]", key, field, j)
+		}
+		seen[key] = i
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package worker
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/executor"
@@ -37,6 +39,16 @@ func endOf(exit *executor.Exit, reason job.Reason) *dispatch.End {
 	}
 	if reason != "" {
 		e.State, e.SubState = job.Failed, job.SubState{Kind: reason}
+	}
+	if exit.Err == nil && exit.CopyErr != nil {
+		if e.State == job.Done {
+			e.State, e.SubState = job.Failed, job.SubState{Kind: job.ReasonStageOut}
+		}
+		e.Message = exit.CopyErr.Error()
+	}
+	if exit.Restarts > 0 {
+		e.Message = strings.TrimPrefix(e.Message+"; ", "; ") +
+			fmt.Sprintf("restarted %d times by its restart policy", exit.Restarts)
 	}
 	return e
 }

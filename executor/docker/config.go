@@ -1,18 +1,17 @@
 package docker
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
-	"math"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/berth-run/berth/executor"
-	units "github.com/docker/go-units"
+	"github.com/berth-run/berth/job"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -47,332 +46,38 @@ type containerSpec struct {
 	Pull       PullPolicy
 }
 
-// extension parses one extension value into the container spec.
-type extension func(c *containerSpec, value string) error
-
-// extensions maps every extension key the executor knows to its parser:
-// the one place where templates become Docker settings.
-var extensions = map[string]extension{
-	"pull": func(c *containerSpec, v string) error {
-		switch p := PullPolicy(v); p {
-		case PullNever, PullMissing, PullAlways:
-			c.Pull = p
-			return nil
-		}
-		return fmt.Errorf("want never, missing or always, not %q", v)
-	},
-	"user": func(c *containerSpec, v string) error {
-		if strings.TrimSpace(v) == "" {
-			return errEmpty
-		}
-		c.Config.User = v
-		return nil
-	},
-	"entrypoint": func(c *containerSpec, v string) error {
-		// A JSON array gives the whole entrypoint; any other value is the
-		// one program, as with docker run --entrypoint. "" clears the
-		// image's entrypoint.
-		if strings.HasPrefix(strings.TrimSpace(v), "[") {
-			var ep []string
-			if err := json.Unmarshal([]byte(v), &ep); err != nil {
-				return fmt.Errorf("not a JSON array of strings: %w", err)
-			}
-			c.Config.Entrypoint = ep
-			return nil
-		}
-		c.Config.Entrypoint = []string{v}
-		return nil
-	},
-	"exposedPorts": func(c *containerSpec, v string) error {
-		ports := network.PortSet{}
-		for _, s := range splitList(v) {
-			p, err := network.ParsePort(s)
-			if err != nil {
-				return err
-			}
-			if proto := p.Proto(); proto != "tcp" && proto != "udp" && proto != "sctp" {
-				return fmt.Errorf("port %q: protocol %q is not tcp, udp or sctp", s, proto)
-			}
-			ports[p] = struct{}{}
-		}
-		if len(ports) == 0 {
-			return errEmpty
-		}
-		c.Config.ExposedPorts = ports
-		return nil
-	},
-	"net": func(c *containerSpec, v string) error {
-		if strings.TrimSpace(v) == "" {
-			return errEmpty
-		}
-		c.HostConfig.NetworkMode = container.NetworkMode(v)
-		return nil
-	},
-	"privileged": boolField(func(c *containerSpec, b bool) { c.HostConfig.Privileged = b }),
-	"read-only":  boolField(func(c *containerSpec, b bool) { c.HostConfig.ReadonlyRootfs = b }),
-	"rm":         boolField(func(c *containerSpec, b bool) { c.HostConfig.AutoRemove = b }),
-	"restart": func(c *containerSpec, v string) error {
-		name, count, hasCount := strings.Cut(v, ":")
-		p := container.RestartPolicy{Name: container.RestartPolicyMode(name)}
-		if hasCount {
-			n, err := strconv.Atoi(count)
-			if err != nil {
-				return fmt.Errorf("bad retry count %q", count)
-			}
-			p.MaximumRetryCount = n
-		}
-		if err := container.ValidateRestartPolicy(p); err != nil {
-			return err
-		}
-		c.HostConfig.RestartPolicy = p
-		return nil
-	},
-	"ipc": func(c *containerSpec, v string) error {
-		m := container.IpcMode(v)
-		if v == "" || !m.Valid() {
-			return fmt.Errorf("invalid IPC mode %q", v)
-		}
-		c.HostConfig.IpcMode = m
-		return nil
-	},
-	"uts": func(c *containerSpec, v string) error {
-		m := container.UTSMode(v)
-		if v == "" || !m.Valid() {
-			return fmt.Errorf("invalid UTS mode %q", v)
-		}
-		c.HostConfig.UTSMode = m
-		return nil
-	},
-	"pid": func(c *containerSpec, v string) error {
-		m := container.PidMode(v)
-		if v == "" || !m.Valid() {
-			return fmt.Errorf("invalid PID mode %q", v)
-		}
-		c.HostConfig.PidMode = m
-		return nil
-	},
-	"gpus": func(c *containerSpec, v string) error {
-		n := -1
-		if v != "all" {
-			var err error
-			if n, err = strconv.Atoi(v); err != nil || n < 1 {
-				return fmt.Errorf(`want "all" or a count of at least 1, not %q`, v)
-			}
-		}
-		c.HostConfig.DeviceRequests = []container.DeviceRequest{{Count: n, Capabilities: [][]string{{"gpu"}}}}
-		return nil
-	},
-	"shm-size": func(c *containerSpec, v string) error {
-		n, err := units.RAMInBytes(v)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("want a positive size like 64m, not %q", v)
-		}
-		c.HostConfig.ShmSize = n
-		return nil
-	},
-	"ulimit": func(c *containerSpec, v string) error {
-		for _, s := range splitList(v) {
-			u, err := units.ParseUlimit(s)
-			if err != nil {
-				return err
-			}
-			c.HostConfig.Ulimits = append(c.HostConfig.Ulimits, u)
-		}
-		if len(c.HostConfig.Ulimits) == 0 {
-			return errEmpty
-		}
-		return nil
-	},
-	"cap-add":  listField(func(c *containerSpec, l []string) { c.HostConfig.CapAdd = l }),
-	"cap-drop": listField(func(c *containerSpec, l []string) { c.HostConfig.CapDrop = l }),
-	// An empty security-opt is allowed: it drops the default
-	// no-new-privileges.
-	"security-opt": func(c *containerSpec, v string) error {
-		c.HostConfig.SecurityOpt = splitList(v)
-		return nil
-	},
-	"tmpfs": func(c *containerSpec, v string) error {
-		m := map[string]string{}
-		for _, s := range splitList(v) {
-			path, opts, _ := strings.Cut(s, ":")
-			if !strings.HasPrefix(path, "/") {
-				return fmt.Errorf("tmpfs path %q is not absolute", path)
-			}
-			m[path] = opts
-		}
-		if len(m) == 0 {
-			return errEmpty
-		}
-		c.HostConfig.Tmpfs = m
-		return nil
-	},
-	"dns": func(c *containerSpec, v string) error {
-		for _, s := range splitList(v) {
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				return err
-			}
-			c.HostConfig.DNS = append(c.HostConfig.DNS, a)
-		}
-		if len(c.HostConfig.DNS) == 0 {
-			return errEmpty
-		}
-		return nil
-	},
-	"add-host": func(c *containerSpec, v string) error {
-		for _, s := range splitList(v) {
-			host, ip, ok := strings.Cut(s, ":")
-			if !ok || host == "" {
-				return fmt.Errorf("want host:ip, not %q", s)
-			}
-			if _, err := netip.ParseAddr(ip); err != nil && ip != "host-gateway" {
-				return fmt.Errorf("bad address in %q: %w", s, err)
-			}
-			c.HostConfig.ExtraHosts = append(c.HostConfig.ExtraHosts, host+":"+ip)
-		}
-		if len(c.HostConfig.ExtraHosts) == 0 {
-			return errEmpty
-		}
-		return nil
-	},
-	"labels": func(c *containerSpec, v string) error {
-		for _, s := range splitList(v) {
-			k, val, ok := strings.Cut(s, "=")
-			if !ok || k == "" {
-				return fmt.Errorf("want key=value, not %q", s)
-			}
-			if strings.HasPrefix(k, "berth.") {
-				return fmt.Errorf("label %q: the berth. prefix is reserved", k)
-			}
-			c.Config.Labels[k] = val
-		}
-		return nil
-	},
-	"platform": func(c *containerSpec, v string) error {
-		parts := strings.Split(v, "/")
-		if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
-			return fmt.Errorf("want os/arch[/variant], not %q", v)
-		}
-		p := &ocispec.Platform{OS: parts[0], Architecture: parts[1]}
-		if len(parts) == 3 {
-			p.Variant = parts[2]
-		}
-		c.Platform = p
-		return nil
-	},
-	"hostname": func(c *containerSpec, v string) error {
-		if strings.TrimSpace(v) == "" {
-			return errEmpty
-		}
-		c.Config.Hostname = v
-		return nil
-	},
-	"memory": func(c *containerSpec, v string) error {
-		n, err := units.RAMInBytes(v)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("want a positive size like 512m, not %q", v)
-		}
-		c.HostConfig.Memory = n
-		return nil
-	},
-	"memory-swap": func(c *containerSpec, v string) error {
-		if v == "-1" {
-			c.HostConfig.MemorySwap = -1
-			return nil
-		}
-		n, err := units.RAMInBytes(v)
-		if err != nil || n <= 0 {
-			return fmt.Errorf("want a positive size like 1g or -1, not %q", v)
-		}
-		c.HostConfig.MemorySwap = n
-		return nil
-	},
-	"cpus": func(c *containerSpec, v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(f > 0 && f <= 1e6) {
-			return fmt.Errorf("want a positive number like 1.5, not %q", v)
-		}
-		c.HostConfig.NanoCPUs = int64(math.Round(f * 1e9))
-		return nil
-	},
-	"cpu-shares": func(c *containerSpec, v string) error {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 2 {
-			return fmt.Errorf("want an integer of at least 2, not %q", v)
-		}
-		c.HostConfig.CPUShares = n
-		return nil
-	},
-	"pids": func(c *containerSpec, v string) error {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || (n < 1 && n != -1) {
-			return fmt.Errorf("want a positive integer or -1, not %q", v)
-		}
-		c.HostConfig.PidsLimit = &n
-		return nil
-	},
-}
-
-var errEmpty = fmt.Errorf("empty value")
-
-func boolField(set func(*containerSpec, bool)) extension {
-	return func(c *containerSpec, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf(`want "true" or "false", not %q`, v)
-		}
-		set(c, b)
-		return nil
-	}
-}
-
-func listField(set func(*containerSpec, []string)) extension {
-	return func(c *containerSpec, v string) error {
-		l := splitList(v)
-		if len(l) == 0 {
-			return errEmpty
-		}
-		set(c, l)
-		return nil
-	}
-}
-
-// splitList splits a comma-separated value, dropping blanks.
-func splitList(v string) []string {
-	var l []string
-	for s := range strings.SplitSeq(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			l = append(l, s)
-		}
-	}
-	return l
-}
-
-// Extensions returns the extension keys the executor understands, sorted.
-func Extensions() []string { return slices.Sorted(maps.Keys(extensions)) }
+// Extensions returns the extension keys the executor understands, sorted:
+// job.ContainerExtensions, the one table of them.
+func Extensions() []string { return job.ContainerExtensions() }
 
 // buildContainer maps a task to a container: the command and arguments to
 // Cmd, the template's image and workdir to Image and WorkingDir, s.Env to
-// Env, and every extension through the extensions table. The defaults give
-// no privilege: not privileged, the engine's default capabilities, and the
-// no-new-privileges security option unless the template sets security-opt.
-// Errors wrap executor.ErrStartFailed and name the extension.
+// Env, the stage-in files to bind mounts, and the extensions, parsed by
+// job.ParseContainerExtensions, to their settings (see applySettings). The
+// defaults give no privilege: not privileged, the engine's default
+// capabilities, and the no-new-privileges security option unless the
+// template sets security-opt. Errors wrap executor.ErrStartFailed and name
+// the extension or field.
 func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
 	tpl := &s.Template
 	if tpl.Image == "" {
 		return nil, fmt.Errorf("%w: the template names no image", executor.ErrStartFailed)
+	}
+	labels := map[string]string{
+		LabelTask:     s.ID,
+		LabelExecutor: cfg.Instance,
+		LabelStdout:   s.Stdout,
+		LabelStderr:   s.Stderr,
+	}
+	if err := setCopyLabels(labels, tpl); err != nil {
+		return nil, fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
 	}
 	c := &containerSpec{
 		Config: &container.Config{
 			Image:      tpl.Image,
 			Env:        slices.Clone(s.Env),
 			WorkingDir: tpl.WorkDir,
-			Labels: map[string]string{
-				LabelTask:     s.ID,
-				LabelExecutor: cfg.Instance,
-				LabelStdout:   s.Stdout,
-				LabelStderr:   s.Stderr,
-			},
+			Labels:     labels,
 		},
 		HostConfig: &container.HostConfig{
 			SecurityOpt: []string{"no-new-privileges"},
@@ -385,15 +90,86 @@ func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
 	} else if len(s.Args) > 0 {
 		return nil, fmt.Errorf("%w: arguments without a command", executor.ErrStartFailed)
 	}
-	for _, k := range slices.Sorted(maps.Keys(tpl.Extensions)) {
-		parse, ok := extensions[k]
-		if !ok {
-			return nil, fmt.Errorf("%w: extension %q: unknown to the docker executor (known: %s)",
-				executor.ErrStartFailed, k, strings.Join(Extensions(), ", "))
+	for i, m := range tpl.StageIn {
+		if !strings.HasPrefix(m.Host, "/") || !strings.HasPrefix(m.Container, "/") {
+			return nil, fmt.Errorf("%w: stage_in[%d]: want absolute paths, not %q and %q", executor.ErrStartFailed, i, m.Host, m.Container)
 		}
-		if err := parse(c, tpl.Extensions[k]); err != nil {
-			return nil, fmt.Errorf("%w: extension %q: %w", executor.ErrStartFailed, k, err)
+		c.HostConfig.Mounts = append(c.HostConfig.Mounts, mount.Mount{
+			Type: mount.TypeBind, Source: m.Host, Target: m.Container, ReadOnly: !m.RW,
+		})
+	}
+	set, err := job.ParseContainerExtensions(tpl.Extensions, "")
+	if err != nil {
+		var fe *job.FieldError
+		if errors.As(err, &fe) {
+			key := strings.TrimPrefix(fe.Field, "extensions.")
+			return nil, fmt.Errorf("%w: extension %q: %s", executor.ErrStartFailed, key, fe.Reason)
 		}
+		return nil, fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
+	}
+	if err := applySettings(c, set); err != nil {
+		return nil, fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
 	}
 	return c, nil
+}
+
+// applySettings maps parsed extensions onto the container (the table in
+// docs/docker.md).
+func applySettings(c *containerSpec, set *job.ContainerSettings) error {
+	cfg, hc := c.Config, c.HostConfig
+	if set.Pull != "" {
+		c.Pull = PullPolicy(set.Pull)
+	}
+	cfg.User = set.User
+	if set.EntrypointSet {
+		cfg.Entrypoint = set.Entrypoint
+		if len(cfg.Entrypoint) == 0 {
+			cfg.Entrypoint = []string{""} // clears the image's, as docker run --entrypoint ""
+		}
+	}
+	if len(set.ExposedPorts) > 0 {
+		cfg.ExposedPorts = network.PortSet{}
+		for _, p := range set.ExposedPorts {
+			port, err := network.ParsePort(strconv.Itoa(int(p.Number)) + "/" + p.Proto)
+			if err != nil {
+				return fmt.Errorf("extension \"exposedPorts\": %w", err)
+			}
+			cfg.ExposedPorts[port] = struct{}{}
+		}
+	}
+	hc.NetworkMode = container.NetworkMode(set.Network)
+	hc.Privileged = set.Privileged
+	hc.ReadonlyRootfs = set.ReadOnly
+	hc.AutoRemove = set.AutoRemove
+	if set.Restart.Name != "" {
+		hc.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(set.Restart.Name), MaximumRetryCount: set.Restart.MaxRetries}
+	}
+	hc.IpcMode = container.IpcMode(set.IPC)
+	hc.UTSMode = container.UTSMode(set.UTS)
+	hc.PidMode = container.PidMode(set.PID)
+	if set.GPUs != 0 {
+		hc.DeviceRequests = []container.DeviceRequest{{Count: set.GPUs, Capabilities: [][]string{{"gpu"}}}}
+	}
+	hc.ShmSize = set.ShmSize
+	for _, u := range set.Ulimits {
+		hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
+	hc.CapAdd, hc.CapDrop = set.CapAdd, set.CapDrop
+	if set.SecurityOptSet {
+		hc.SecurityOpt = set.SecurityOpt
+	}
+	hc.Tmpfs = set.Tmpfs
+	hc.DNS = set.DNS
+	hc.ExtraHosts = set.ExtraHosts
+	for k, v := range set.Labels {
+		cfg.Labels[k] = v
+	}
+	if p := set.Platform; p != nil {
+		c.Platform = &ocispec.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant}
+	}
+	cfg.Hostname = set.Hostname
+	hc.Memory, hc.MemorySwap = set.Memory, set.MemorySwap
+	hc.NanoCPUs, hc.CPUShares = set.NanoCPUs, set.CPUShares
+	hc.PidsLimit = set.PidsLimit
+	return nil
 }

@@ -5,16 +5,20 @@
 //
 // A task is one container, labelled berth.task=<task ID> and
 // berth.executor=<Config.Instance>. It is followed without polling: a
-// ContainerWait for its exit, a following log stream demultiplexed into the
-// task's stdout and stderr files (see output.go), a stats stream for CPU
+// ContainerWait for its exit, an attach stream (then, after a restart of the
+// container or of the executor, following log streams) demultiplexed into
+// the task's stdout and stderr files (see output.go), a stats stream for CPU
 // time and peak memory (stats.go), and one events stream per executor for
-// pause, unpause, kill and OOM (events.go). A restarted caller re-attaches
-// with Recover, and removes what nobody tracks with Cleanup (reconcile.go).
+// start, die, pause, unpause, kill and OOM (events.go). At the end the files
+// the template asks for are copied to the host (stage.go). A restarted
+// caller re-attaches with Recover, and removes what nobody tracks with
+// Cleanup (reconcile.go).
 //
 // The file split follows Nomad's docker driver: docker.go (Executor, Config,
-// New and the control methods), config.go (template to container config),
-// start.go and image.go (create and start, pull policy), handle.go (a task's
-// wait and log loop), events.go, stats.go, output.go and reconcile.go.
+// New and the control methods), config.go (template to container config;
+// the extensions are parsed by package job), start.go and image.go (create
+// and start, pull policy), handle.go (a task's wait and log loop),
+// events.go, stats.go, output.go, stage.go and reconcile.go.
 package docker
 
 import (
@@ -81,6 +85,9 @@ type Config struct {
 	// compressed, so that the engine keeps at least what the output files
 	// can hold; for other drivers to none.
 	LogOptions map[string]string
+	// StageOutLimit bounds the bytes of the files a task's stage-out
+	// copies to the host. Defaults to StageOutLimitDefault.
+	StageOutLimit int64
 }
 
 // WithDefaults returns a copy of c with the defaults filled in.
@@ -94,6 +101,7 @@ func (c Config) WithDefaults() (Config, error) {
 	}
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	c.OutputLimit = cmp.Or(c.OutputLimit, OutputLimitDefault)
+	c.StageOutLimit = cmp.Or(c.StageOutLimit, StageOutLimitDefault)
 	c.LogDriver = cmp.Or(c.LogDriver, LogDriverDefault)
 	if c.LogOptions == nil && c.LogDriver == "local" {
 		size := min(2*c.OutputLimit, math.MaxInt64/2) + 64<<20
@@ -105,6 +113,9 @@ func (c Config) WithDefaults() (Config, error) {
 func (c *Config) validate() error {
 	if c.OutputLimit < 0 {
 		return errors.New("negative OutputLimit")
+	}
+	if c.StageOutLimit < 0 {
+		return errors.New("negative StageOutLimit")
 	}
 	return nil
 }
@@ -129,7 +140,10 @@ type Executor struct {
 	containers map[string]*task
 }
 
-var _ executor.Executor = (*Executor)(nil)
+var (
+	_ executor.Executor      = (*Executor)(nil)
+	_ executor.StateNotifier = (*Executor)(nil)
+)
 
 // New connects to the engine (negotiating the API version), subscribes to
 // its events for the executor's containers and returns an Executor.
@@ -203,6 +217,50 @@ func (e *Executor) Wait(ctx context.Context, id string) (<-chan *executor.Exit, 
 		return nil, err
 	}
 	return executor.ExitChan(ctx, t.done, t.exited), nil
+}
+
+// Changes returns the states the task enters on its own: Requeued when its
+// restart policy restarts the container (from its exit until it runs
+// again), then Running, each with the restarts so far. The channel is
+// closed once the task has ended, or ctx or the executor ends.
+func (e *Executor) Changes(ctx context.Context, id string) (<-chan executor.Status, error) {
+	t, err := e.get(id)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan executor.Status)
+	e.goroutine(func() {
+		defer close(ch)
+		for sent := 0; ; {
+			t.mu.Lock()
+			pending, ended, changed := t.changes[sent:], t.exit != nil, t.changed
+			t.mu.Unlock()
+			for _, st := range pending {
+				select {
+				case ch <- st:
+					sent++
+				case <-ctx.Done():
+					return
+				case <-e.ctx.Done():
+					return
+				}
+			}
+			if len(pending) > 0 {
+				continue
+			}
+			if ended {
+				return
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			case <-e.ctx.Done():
+				return
+			}
+		}
+	})
+	return ch, nil
 }
 
 // confirmAfter is how long Suspend and Resume wait for the engine's event

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-run/berth/executor"
 	"github.com/berth-run/berth/job"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
@@ -78,6 +79,9 @@ func (e *Executor) dispatch(m events.Message) {
 		t.update(func() {
 			t.starts++
 			if t.exit == nil {
+				if t.state == job.Requeued {
+					t.changes = append(t.changes, executor.Status{State: job.Running, Restarts: t.restarts})
+				}
 				t.state = job.Running
 			}
 		})

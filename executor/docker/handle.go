@@ -29,10 +29,18 @@ type task struct {
 	mayRestart bool
 	out        *outputs
 	log        *slog.Logger
+	// copies are the files to copy to the host at the end.
+	copies copySpec
 
-	mu    sync.Mutex
-	state job.State // Running or Suspended until exit is set
+	mu sync.Mutex
+	// state is Running, Suspended, or Requeued while the engine restarts
+	// the container, until exit is set.
+	state job.State
 	exit  *executor.Exit
+	// restarts counts the restarts by the restart policy seen so far;
+	// changes lists the states the task entered on its own (see Changes).
+	restarts int
+	changes  []executor.Status
 	// changed is closed and replaced on every change below.
 	changed chan struct{}
 	// starts counts start events (restarts re-open the log stream).
@@ -51,22 +59,27 @@ type task struct {
 	stats   usage
 
 	waited chan struct{} // closed once the wait loop saw the exit
-	done   chan struct{} // closed once exit is set
+	// attachEnded is closed when the attach stream has ended; attachOK
+	// (set before) says it ended at the end of the output, cleanly.
+	attachEnded chan struct{}
+	attachOK    bool
+	done        chan struct{} // closed once exit is set
 	// settled is closed once the engine has finished with the stopped
 	// container (its wait returned), or the task is no longer followed.
 	settled chan struct{}
 }
 
-func newTask(e *Executor, id, containerID string, out *outputs, autoRemove, mayRestart bool) *task {
+func newTask(e *Executor, id, containerID string, out *outputs, autoRemove, mayRestart bool, copies copySpec) *task {
 	return &task{
-		e: e, id: id, containerID: containerID, out: out, autoRemove: autoRemove, mayRestart: mayRestart,
-		log:     e.log.With("task", id, "container", shortID(containerID)),
-		state:   job.Running,
-		signals: map[int]bool{},
-		changed: make(chan struct{}),
-		waited:  make(chan struct{}),
-		done:    make(chan struct{}),
-		settled: make(chan struct{}),
+		e: e, id: id, containerID: containerID, out: out, autoRemove: autoRemove, mayRestart: mayRestart, copies: copies,
+		log:         e.log.With("task", id, "container", shortID(containerID)),
+		state:       job.Running,
+		signals:     map[int]bool{},
+		changed:     make(chan struct{}),
+		waited:      make(chan struct{}),
+		attachEnded: make(chan struct{}),
+		done:        make(chan struct{}),
+		settled:     make(chan struct{}),
 	}
 }
 
@@ -121,9 +134,14 @@ func (t *task) waitFor(ctx context.Context, timeout time.Duration, cond func() b
 // and a stream costs the engine work at the start of every container.
 const statsAfter = 500 * time.Millisecond
 
+// logGiveUp is how long the output streams may make no progress after the
+// exit before the executor stops them and reads what they missed.
+const logGiveUp = 30 * time.Second
+
 // run follows the container until it exits, then collects its exit. wait is
 // a ContainerWait registered before the container started (or, on Recover,
-// for not-running).
+// for not-running); att, if not nil, is attached to the container before it
+// started, and carries its output until its first exit.
 //
 // The exit is delivered at the engine's die event when that says all there
 // is to say (no restart policy, an exit code that is not 128+n): the engine
@@ -131,13 +149,15 @@ const statsAfter = 500 * time.Millisecond
 // (and lets the container be inspected) only after it has cleaned up the
 // container, which takes it 100 ms or more. The wait is still drained
 // afterwards; settled is closed then, and Destroy waits for it.
-func (t *task) run(wait client.ContainerWaitResult) {
+func (t *task) run(wait client.ContainerWaitResult, att *client.HijackedResponse) {
 	ctx := t.e.ctx
 	defer close(t.settled)
 	logsDone := make(chan struct{})
 	statsCtx, stopStats := context.WithCancel(ctx)
 	defer stopStats()
-	t.e.goroutine(func() { defer close(logsDone); t.followLogs(ctx) })
+	lctx, stopLogs := context.WithCancel(ctx)
+	defer stopLogs()
+	t.e.goroutine(func() { defer close(logsDone); t.followLogs(lctx, att) })
 	t.e.goroutine(func() { t.followStats(statsCtx, statsAfter) })
 
 	code, byDie, err := t.waitExit(ctx, &wait)
@@ -146,27 +166,92 @@ func (t *task) run(wait client.ContainerWaitResult) {
 	}
 	close(t.waited)
 	stopStats()
-	t.logEnd(ctx)
-	select {
-	case <-logsDone:
-	case <-time.After(30 * time.Second):
-		t.log.Warn("log stream did not end 30s after the exit; output may be incomplete")
-	case <-ctx.Done():
+	if att != nil && !t.mayRestart && t.awaitAttach(ctx) {
+		// The attach stream carried the one run's output to its end: it
+		// ends only once the engine has closed the container's streams,
+		// after copying all they held, to the log as to the attach.
+		t.out.setComplete()
+	} else {
+		t.logEnd(ctx)
+	}
+	if !t.awaitLogs(ctx, logsDone, stopLogs) {
 		return
 	}
-	switch {
-	case err != nil:
-		t.end(&executor.Exit{ExitCode: -1, Finished: time.Now(), Err: err})
-	case byDie:
-		t.end(t.dieExitStatus(code))
-		// The engine still cleans up: wait for it to report the stop.
+	drain := func() {
 		select {
 		case <-wait.Result:
 		case <-wait.Error:
 		case <-ctx.Done():
 		}
+	}
+	switch {
+	case err != nil:
+		t.end(ctx, &executor.Exit{ExitCode: -1, Finished: time.Now(), Err: err})
+	case byDie:
+		x := t.dieExitStatus(code)
+		if len(t.copies.StageOut) > 0 {
+			// Copy out of a container the engine is done with.
+			drain()
+			t.end(ctx, x)
+			return
+		}
+		t.end(ctx, x)
+		// The engine still cleans up: wait for it to report the stop.
+		drain()
 	default:
-		t.end(t.collect(ctx, code))
+		t.end(ctx, t.collect(ctx, code))
+	}
+}
+
+// awaitAttach waits, after the exit, for the attach stream to end, as long
+// as it makes progress, and reports whether it ended cleanly.
+func (t *task) awaitAttach(ctx context.Context) bool {
+	tick := time.NewTicker(logGiveUp)
+	defer tick.Stop()
+	last := t.out.progress()
+	for {
+		select {
+		case <-t.attachEnded:
+			return t.attachOK
+		case <-tick.C:
+			if p := t.out.progress(); p != last {
+				last = p
+				continue
+			}
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// awaitLogs waits for the output streams to end after the exit. If they
+// make no progress for logGiveUp it stops them (they read the rest, see
+// followLogs). It returns false if ctx ended first.
+func (t *task) awaitLogs(ctx context.Context, done <-chan struct{}, stop context.CancelFunc) bool {
+	tick := time.NewTicker(logGiveUp)
+	defer tick.Stop()
+	last := t.out.progress()
+	for {
+		select {
+		case <-done:
+			return true
+		case <-tick.C:
+			if p := t.out.progress(); p != last {
+				last = p
+				continue
+			}
+			t.log.Warn("the output stream made no progress for a while after the exit; output may be incomplete", "after", logGiveUp)
+			stop()
+			select {
+			case <-done:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -231,14 +316,38 @@ func (t *task) waitExit(ctx context.Context, wait *client.ContainerWaitResult) (
 		if !t.mayRestart {
 			return code, false, nil
 		}
-		// Restarted by its restart policy? Then its end is still to come.
+		// Restarted by its restart policy? Then it is Requeued until it
+		// runs again, and its end is still to come.
+		t.mu.Lock()
+		starts := t.starts
+		t.mu.Unlock()
 		res, err := t.e.cli.ContainerInspect(ctx, t.containerID, client.ContainerInspectOptions{})
 		if err == nil && res.Container.State != nil && (res.Container.State.Restarting || res.Container.State.Running) {
+			t.restarted(res.Container.RestartCount, res.Container.State.Restarting, starts)
 			*wait = t.e.cli.ContainerWait(ctx, t.containerID, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 			continue
 		}
 		return code, false, nil
 	}
+}
+
+// restarted records that the engine restarted the container for the n-th
+// time: it is Requeued while restarting, unless it already runs again (a
+// start event came since starts, or the engine said so).
+func (t *task) restarted(n int, restarting bool, starts int) {
+	t.update(func() {
+		if n <= t.restarts || t.exit != nil {
+			return
+		}
+		t.restarts = n
+		t.changes = append(t.changes, executor.Status{State: job.Requeued, Restarts: n})
+		if restarting && t.starts == starts {
+			t.state = job.Requeued
+		} else {
+			t.changes = append(t.changes, executor.Status{State: job.Running, Restarts: n})
+		}
+		t.log.Debug("restarted by its restart policy", "restarts", n)
+	})
 }
 
 // dieExit returns the exit code of the die event, for a container removed
@@ -265,6 +374,7 @@ func (t *task) collect(ctx context.Context, code int) *executor.Exit {
 		st := res.Container.State
 		x.ExitCode = st.ExitCode
 		x.OOMKilled = st.OOMKilled
+		x.Restarts = res.Container.RestartCount
 		if ft, err := time.Parse(time.RFC3339Nano, st.FinishedAt); err == nil && !ft.IsZero() && ft.Year() > 1 {
 			x.Finished = ft
 		}
@@ -294,6 +404,7 @@ func (t *task) dieExitStatus(code int) *executor.Exit {
 // the signal behind an exit code of 128+n.
 func (t *task) completeLocked(x *executor.Exit) {
 	x.OOMKilled = x.OOMKilled || t.oom
+	x.Restarts = max(x.Restarts, t.restarts)
 	x.CPUTime, x.MaxRSS = t.stats.cpu, t.stats.maxRSS
 	if sig := x.ExitCode - 128; sig > 0 && sig < 65 {
 		// An exit code of 128+n means signal n killed the process, if n
@@ -308,9 +419,17 @@ func (t *task) completeLocked(x *executor.Exit) {
 	}
 }
 
-func (t *task) end(x *executor.Exit) {
+// end closes the output files, copies what the template asks for to the
+// host (output and error paths, stage-out files), and records the exit.
+func (t *task) end(ctx context.Context, x *executor.Exit) {
 	if err := t.out.close(); err != nil {
 		t.log.Warn("closing output files", "err", err)
+	}
+	if x.Err == nil {
+		x.CopyErr = t.copyOut(ctx)
+		if x.CopyErr != nil {
+			t.log.Warn("copying files to the host", "err", x.CopyErr)
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -330,7 +449,12 @@ func (t *task) end(x *executor.Exit) {
 // Once the container has stopped, the stream ends as soon as it has
 // delivered the last message of the log (see logEnd), and what a stream that
 // ended early missed is read again.
-func (t *task) followLogs(ctx context.Context) {
+//
+// The first stream is att, when the container was attached to before its
+// start: it carries the first run's output and ends at its exit. ctx ends
+// the following (see awaitLogs), after which what the streams missed is
+// read, unless the executor closes.
+func (t *task) followLogs(ctx context.Context, att *client.HijackedResponse) {
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
 	t.out.setStop(stop)
@@ -338,8 +462,16 @@ func (t *task) followLogs(ctx context.Context) {
 		t.mu.Lock()
 		starts := t.starts
 		t.mu.Unlock()
-		err := t.copyLogs(fctx)
+		var err error
+		if att != nil {
+			starts = max(starts, 1) // the attach stream has the first run
+			err = t.copyAttach(fctx, att)
+			att = nil
+		} else {
+			err = t.copyLogs(fctx)
+		}
 		if ctx.Err() != nil {
+			t.readRest()
 			return
 		}
 		if t.out.complete() {
@@ -369,6 +501,7 @@ func (t *task) followLogs(ctx context.Context) {
 				select {
 				case <-t.out.endKnown:
 				case <-ctx.Done():
+					t.readRest()
 					return
 				}
 				if t.out.complete() {
@@ -388,9 +521,21 @@ func (t *task) followLogs(ctx context.Context) {
 			case <-retry:
 				again = true
 			case <-ctx.Done():
+				t.readRest()
 				return
 			}
 		}
+	}
+}
+
+// readRest reads what the output streams missed once they were given up on
+// (see awaitLogs), unless the executor is closing.
+func (t *task) readRest() {
+	if t.e.ctx.Err() != nil || t.out.complete() {
+		return
+	}
+	if err := t.readLogs(t.e.ctx, false); err != nil {
+		t.log.Warn("reading the rest of the output", "err", err)
 	}
 }
 
@@ -398,28 +543,53 @@ func (t *task) copyLogs(ctx context.Context) error {
 	return t.readLogs(ctx, true)
 }
 
+// copyAttach copies the attach stream into the files until it ends (the
+// container's first exit) or ctx ends.
+func (t *task) copyAttach(ctx context.Context, att *client.HijackedResponse) error {
+	defer close(t.attachEnded)
+	defer att.Close()
+	stop := context.AfterFunc(ctx, att.Close)
+	defer stop()
+	err := t.out.demux(att.Reader, false)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err == nil {
+		t.mu.Lock()
+		t.attachOK = true
+		t.mu.Unlock()
+	}
+	return err
+}
+
 // logEnd tells the log streams the last message of the container's log, read
 // (cheaply: its tail) once the container has stopped and the engine has
 // closed the log (its die event comes after that). The follow stream ends
 // once it delivered that message, without waiting for the engine to end it
 // (which takes it some 50 ms); if it ended before, the log is read again.
+//
+// The tail read holds the last few messages, for the last message of each
+// stream, which tells whether an attach stream delivered all.
 func (t *task) logEnd(ctx context.Context) {
 	r, err := t.e.cli.ContainerLogs(ctx, t.containerID, client.ContainerLogsOptions{
-		ShowStdout: true, ShowStderr: true, Timestamps: true, Tail: "1",
+		ShowStdout: true, ShowStderr: true, Timestamps: true, Tail: "16",
 	})
 	if err == nil {
-		var last frameID
-		last, err = lastFrame(r)
+		var (
+			last   frameID
+			lastOf [2]frameID
+		)
+		last, lastOf, err = lastFrames(r)
 		r.Close()
 		if err == nil {
-			t.out.setEnd(&last)
+			t.out.setEnd(&last, lastOf)
 			return
 		}
 	}
 	if ctx.Err() == nil {
 		t.log.Debug("reading the end of the log", "err", err)
 	}
-	t.out.setEnd(nil)
+	t.out.setEnd(nil, [2]frameID{})
 }
 
 func (t *task) readLogs(ctx context.Context, follow bool) error {
@@ -430,7 +600,7 @@ func (t *task) readLogs(ctx context.Context, follow bool) error {
 		return err
 	}
 	defer r.Close()
-	if err := t.out.demux(r); err != nil && !errors.Is(err, io.EOF) {
+	if err := t.out.demux(r, true); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil
@@ -556,7 +726,7 @@ func (t *task) exited() *executor.Exit {
 func (t *task) status() *executor.Status {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := &executor.Status{State: t.state}
+	s := &executor.Status{State: t.state, Restarts: t.restarts}
 	if t.exit != nil {
 		x := *t.exit
 		s.Exit = &x

@@ -12,24 +12,30 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // How output reaches the files
 //
-// The container's output goes to the engine's log driver; the executor reads
-// it back with a following ContainerLogs stream, demultiplexes the frames and
-// appends stdout and stderr to their files as they come, frame by frame, so
-// nothing is held in memory beyond one 32 KiB buffer. Each file is capped at
-// Config.OutputLimit bytes, after which the marker line ends it and the rest
-// of the stream is only counted.
+// A task started by this executor is attached to before it starts: the
+// engine's attach stream carries stdout and stderr as the container writes
+// them, in chunks of up to 32 KiB, and is demultiplexed into the files. Any
+// later stream (after a restart of the container, or of the executor) is a
+// following ContainerLogs stream read back from the engine's log driver, one
+// frame per line, which costs the engine several times more. Both are
+// written through a 64 KiB buffer per file, flushed whenever the stream has
+// nothing more at hand, so the files are at most a moment behind. Each file
+// is capped at Config.OutputLimit bytes, after which the marker line ends it
+// and the rest of the stream is only counted.
 //
 // Resuming: every log stream starts from the container's first byte, and an
 // outFile counts (in pos) the bytes of its stream(s) it has consumed, kept
 // or dropped. A new stream, after a restart of the container or of the
 // executor, skips that many bytes of the streams that go to the file and
 // appends the rest. After a restart of the executor, pos is the file's size
-// (Recover): the file was written in stream order, without buffering, so its
-// size is exactly how far the earlier executor got, even if it died mid-frame.
+// (Recover): the file was written in stream order, without gaps, so its
+// size is exactly how far the earlier executor got, even if it died mid-frame
+// or with bytes still in its buffer (the new stream delivers them again).
 // This needs no timestamps (several frames can share one) and no state
 // outside the file. A file that ends with the marker is complete.
 
@@ -38,10 +44,14 @@ func truncatedMarker(limit int64) string {
 	return "[berth: output truncated at " + strconv.FormatInt(limit, 10) + " bytes]\n"
 }
 
+// outBufSize is the write buffer of each output file.
+const outBufSize = 64 << 10
+
 // outFile is one output file. Not safe for concurrent use: one log stream
 // at a time writes.
 type outFile struct {
 	f     *os.File // nil: output discarded (counted only)
+	w     *bufio.Writer
 	limit int64
 	// size is the bytes of output in the file (without the marker).
 	size int64
@@ -64,7 +74,7 @@ func openOutput(path string, limit int64) (*outFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.f = f
+	o.f, o.w = f, bufio.NewWriterSize(f, outBufSize)
 	return o, nil
 }
 
@@ -79,7 +89,7 @@ func resumeOutput(path string, limit int64) (*outFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.f = f
+	o.f, o.w = f, bufio.NewWriterSize(f, outBufSize)
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -142,8 +152,8 @@ func (o *outFile) write(p []byte) error {
 		if o.lastByte != '\n' {
 			marker = "\n" + marker
 		}
-		if o.f != nil {
-			if _, err := io.WriteString(o.f, marker); err != nil {
+		if o.w != nil {
+			if _, err := o.w.WriteString(marker); err != nil {
 				return err
 			}
 		}
@@ -156,8 +166,8 @@ func (o *outFile) put(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	if o.f != nil {
-		if _, err := o.f.Write(p); err != nil {
+	if o.w != nil {
+		if _, err := o.w.Write(p); err != nil {
 			return err
 		}
 	}
@@ -166,17 +176,32 @@ func (o *outFile) put(p []byte) error {
 	return nil
 }
 
+// flush writes out what the buffer holds.
+func (o *outFile) flush() error {
+	if o.w == nil || o.w.Buffered() == 0 {
+		return nil
+	}
+	return o.w.Flush()
+}
+
 func (o *outFile) close() error {
 	if o.f == nil {
 		return nil
 	}
-	return o.f.Close()
+	err := o.flush()
+	o.w = nil
+	return errors.Join(err, o.f.Close())
 }
 
 // outputs are a task's two files; they are one outFile when the paths are
 // the same, so that the streams do not overwrite each other.
 type outputs struct {
 	stdout, stderr *outFile
+	// tails hold the last bytes each stream delivered (stdout, stderr),
+	// which tell whether an attach stream delivered the end of the log.
+	tails [2]tail
+	// read counts the bytes of output the streams delivered.
+	read atomic.Int64
 
 	// The end of the output, once the container has stopped: see
 	// task.finishLogs.
@@ -190,6 +215,9 @@ type outputs struct {
 	endKnown chan struct{}
 	reached  bool
 	stop     context.CancelFunc
+	// lastOf is the last message of each stream in the engine's log (see
+	// setEnd), compared with tails.
+	lastOf [2]frameID
 }
 
 // delivered records f as the last frame delivered and reports whether it is
@@ -204,12 +232,13 @@ func (o *outputs) delivered(f frameID) bool {
 	return o.reached
 }
 
-// setEnd records the last message of the log (nil: unknown), once; if a
-// stream already delivered it, the follow stream is stopped.
-func (o *outputs) setEnd(f *frameID) {
+// setEnd records the last message of the log (nil: unknown) and the last
+// message of each stream (zero if unknown), once; if a stream already
+// delivered them, the follow stream is stopped.
+func (o *outputs) setEnd(f *frameID, lastOf [2]frameID) {
 	o.mu.Lock()
-	o.end = f
-	if f != nil && *f == o.last {
+	o.end, o.lastOf = f, lastOf
+	if f != nil && (*f == o.last || o.tailsMatchLocked()) {
 		o.reached = true
 	}
 	stop := o.stop
@@ -223,6 +252,15 @@ func (o *outputs) setEnd(f *frameID) {
 	}
 }
 
+// setComplete records that a stream delivered the whole output (an attach
+// stream that ended cleanly), in place of setEnd.
+func (o *outputs) setComplete() {
+	o.mu.Lock()
+	o.reached = true
+	o.mu.Unlock()
+	close(o.endKnown)
+}
+
 // setStop sets what stops the follow stream once the end is reached.
 func (o *outputs) setStop(stop context.CancelFunc) {
 	o.mu.Lock()
@@ -231,11 +269,78 @@ func (o *outputs) setStop(stop context.CancelFunc) {
 }
 
 // complete reports whether a stream delivered the end of the output (known
-// once endKnown is closed).
+// once endKnown is closed): the last frame a log stream delivered is the
+// log's last message, or the bytes each stream delivered last are its last
+// message in the log (after an attach stream, whose frames are not the
+// log's messages).
 func (o *outputs) complete() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.reached || (o.end != nil && *o.end == o.last)
+	return o.reached || (o.end != nil && (*o.end == o.last || o.tailsMatchLocked()))
+}
+
+// tailsMatchLocked reports whether every stream's last message in the log
+// ends what the stream delivered.
+func (o *outputs) tailsMatchLocked() bool {
+	for i, f := range o.lastOf {
+		if f.ok && !o.tails[i].endsWith(f.n, f.crc) {
+			return false
+		}
+	}
+	return true
+}
+
+// tailSize bounds what a tail keeps: more than a log message holds (the
+// engine splits lines at 16 KiB).
+const tailSize = 64 << 10
+
+// tail keeps the last tailSize bytes of a stream.
+type tail struct {
+	buf  []byte // allocated on first use
+	next int    // where the next byte goes
+	full bool
+}
+
+func (t *tail) write(p []byte) {
+	if t.buf == nil {
+		t.buf = make([]byte, tailSize)
+	}
+	if len(p) >= tailSize {
+		copy(t.buf, p[len(p)-tailSize:])
+		t.next, t.full = 0, true
+		return
+	}
+	n := copy(t.buf[t.next:], p)
+	if n < len(p) {
+		copy(t.buf, p[n:])
+		t.full = true
+	}
+	t.next = (t.next + len(p)) % tailSize
+	if t.next == 0 && len(p) > 0 {
+		t.full = true
+	}
+}
+
+// endsWith reports whether the last n bytes kept have the checksum crc.
+func (t *tail) endsWith(n int64, crc uint32) bool {
+	have := int64(t.next)
+	if t.full {
+		have = tailSize
+	}
+	if n > have {
+		return false
+	}
+	if n == 0 {
+		return true
+	}
+	start := (int64(t.next) - n + tailSize) % tailSize
+	var c uint32
+	if start+n <= tailSize {
+		c = crc32.ChecksumIEEE(t.buf[start : start+n])
+	} else {
+		c = crc32.Update(crc32.ChecksumIEEE(t.buf[start:]), crc32.IEEETable, t.buf[:start+n-tailSize])
+	}
+	return c == crc
 }
 
 func newOutputs(stdout, stderr string, limit int64, resume bool) (*outputs, error) {
@@ -273,6 +378,17 @@ func (o *outputs) close() error {
 	return err
 }
 
+// progress returns a number that grows as the streams deliver output.
+func (o *outputs) progress() int64 { return o.read.Load() }
+
+func (o *outputs) flush() error {
+	err := o.stdout.flush()
+	if o.stderr != o.stdout {
+		err = errors.Join(err, o.stderr.flush())
+	}
+	return err
+}
+
 // Stream types of the engine's multiplexed stream.
 const (
 	streamStdin  = 0
@@ -296,19 +412,21 @@ type frameID struct {
 // maxTimestamp bounds the timestamp prefix of a frame ("2006-01-02T15:04:05.000000000Z07:00 ").
 const maxTimestamp = 64
 
-// frameReader reads the frames of the engine's multiplexed log stream,
-// requested with timestamps: each frame's payload starts with the message's
-// timestamp and a space, which it strips.
+// frameReader reads the frames of the engine's multiplexed stream. A log
+// stream is requested with timestamps: each frame's payload starts with the
+// message's timestamp and a space, which it strips. An attach stream has
+// none.
 type frameReader struct {
-	r   *bufio.Reader
-	hdr [8]byte
+	r          *bufio.Reader
+	timestamps bool
+	hdr        [8]byte
 	// cur is the frame being read; its payload has rest bytes left.
 	cur  frameID
 	rest int64
 }
 
-func newFrameReader(r io.Reader) *frameReader {
-	return &frameReader{r: bufio.NewReaderSize(r, 64<<10)}
+func newFrameReader(r io.Reader, timestamps bool) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, 64<<10), timestamps: timestamps}
 }
 
 // next starts the next frame. It returns io.EOF at the end of the stream.
@@ -330,6 +448,11 @@ func (fr *frameReader) next() error {
 		return fmt.Errorf("engine: %s", msg)
 	default:
 		return fmt.Errorf("log stream: unknown stream type %d", fr.hdr[0])
+	}
+	if !fr.timestamps {
+		fr.cur = frameID{ok: true, stream: fr.hdr[0]}
+		fr.rest = n
+		return nil
 	}
 	ts, err := fr.r.ReadSlice(' ')
 	if err != nil || int64(len(ts)) > n || len(ts) > maxTimestamp {
@@ -365,28 +488,45 @@ func unexpected(err error) error {
 	return err
 }
 
-// demux copies the engine's multiplexed log stream r (requested with
-// timestamps) into the outputs, skipping what they already hold, and
-// records its last frame in o.last. It returns nil at the end of r, or
-// once it delivered the end of the output (see setEnd).
-func (o *outputs) demux(r io.Reader) error {
+// demux copies the engine's multiplexed stream r into the outputs,
+// skipping what they already hold. A log stream (logs: requested with
+// timestamps) records its last frame in o.last and ends once it delivered
+// the end of the output (see setEnd); an attach stream only ends at the end
+// of r. The files are flushed whenever r has nothing more at hand, and at
+// the end.
+func (o *outputs) demux(r io.Reader, logs bool) (err error) {
 	o.rewind()
-	fr := newFrameReader(r)
-	buf := make([]byte, 32<<10)
+	defer func() {
+		if ferr := o.flush(); ferr != nil && err == nil {
+			err = fmt.Errorf("writing output: %w", ferr)
+		}
+	}()
+	fr := newFrameReader(r, logs)
+	buf := make([]byte, 64<<10)
 	for {
+		if fr.r.Buffered() == 0 {
+			// About to wait for the engine: let readers see what came.
+			if err := o.flush(); err != nil {
+				return fmt.Errorf("writing output: %w", err)
+			}
+		}
 		if err := fr.next(); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
 		}
-		dst := o.stdout
+		dst, tl := o.stdout, &o.tails[0]
 		if fr.cur.stream == streamStderr {
-			dst = o.stderr
+			dst, tl = o.stderr, &o.tails[1]
 		}
 		for fr.rest > 0 {
 			m, err := fr.Read(buf)
 			if m > 0 {
+				o.read.Add(int64(m))
+				o.mu.Lock()
+				tl.write(buf[:m])
+				o.mu.Unlock()
 				if werr := dst.write(buf[:m]); werr != nil {
 					return fmt.Errorf("writing output: %w", werr)
 				}
@@ -395,26 +535,35 @@ func (o *outputs) demux(r io.Reader) error {
 				return err
 			}
 		}
-		if o.delivered(fr.cur) {
+		if logs && o.delivered(fr.cur) {
 			return nil
 		}
 	}
 }
 
-// lastFrame returns the last frame of the timestamped log stream r.
-func lastFrame(r io.Reader) (frameID, error) {
-	fr := newFrameReader(r)
-	var last frameID
+// lastFrames returns the last frame of the timestamped log stream r, and
+// the last of each stream (stdout, stderr; zero if the stream has none).
+func lastFrames(r io.Reader) (frameID, [2]frameID, error) {
+	fr := newFrameReader(r, true)
+	var (
+		last   frameID
+		lastOf [2]frameID
+	)
 	for {
 		if err := fr.next(); err != nil {
 			if errors.Is(err, io.EOF) {
-				return last, nil
+				return last, lastOf, nil
 			}
-			return last, err
+			return last, lastOf, err
 		}
 		if _, err := io.Copy(io.Discard, fr); err != nil {
-			return last, err
+			return last, lastOf, err
 		}
 		last = fr.cur
+		if last.stream == streamStderr {
+			lastOf[1] = last
+		} else {
+			lastOf[0] = last
+		}
 	}
 }

@@ -52,6 +52,10 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 		}
 		return fmt.Errorf("recover %s: container %.12s never started; removed: %w", h.ID, c.ID, executor.ErrNotRecoverable)
 	}
+	copies, err := copySpecOf(c.Config.Labels, e.cfg.StageOutLimit)
+	if err != nil {
+		return fmt.Errorf("recover %s: %w: %w", h.ID, executor.ErrNotRecoverable, err)
+	}
 	out, err := newOutputs(c.Config.Labels[LabelStdout], c.Config.Labels[LabelStderr], e.cfg.OutputLimit, true)
 	if err != nil {
 		return fmt.Errorf("recover %s: %w: %w", h.ID, executor.ErrNotRecoverable, err)
@@ -63,16 +67,20 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 		return nil
 	}
 	t := newTask(e, h.ID, c.ID, out, c.HostConfig != nil && c.HostConfig.AutoRemove,
-		c.HostConfig != nil && !c.HostConfig.RestartPolicy.IsNone())
-	if c.State.Paused {
+		c.HostConfig != nil && !c.HostConfig.RestartPolicy.IsNone(), copies)
+	t.restarts = c.RestartCount
+	switch {
+	case c.State.Paused:
 		t.state = job.Suspended
+	case c.State.Restarting:
+		t.state = job.Requeued
 	}
 	e.tasks[t.id] = t
 	e.containers[t.containerID] = t
 	e.mu.Unlock()
 	cond := container.WaitConditionNotRunning
 	wait := e.cli.ContainerWait(e.ctx, c.ID, client.ContainerWaitOptions{Condition: cond})
-	e.goroutine(func() { t.run(wait) })
+	e.goroutine(func() { t.run(wait, nil) })
 	e.log.InfoContext(ctx, "task recovered", "task", h.ID, "container", shortID(c.ID), "state", c.State.Status)
 	return nil
 }
@@ -120,7 +128,9 @@ func (e *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 
 // Recoverable returns the handles of this Instance's containers that no
 // task of this Executor tracks, running or ended, for Recover: a restarted
-// worker follows them again instead of losing them.
+// worker follows them again instead of losing them. A container created
+// but never started (its executor died between the two) is not among them:
+// its task never ran, and Cleanup removes it and reports it.
 func (e *Executor) Recoverable(ctx context.Context) ([]*executor.Handle, error) {
 	return e.sweep(ctx, false)
 }
@@ -143,7 +153,9 @@ func (e *Executor) sweep(ctx context.Context, remove bool) ([]*executor.Handle, 
 		}
 		h := &executor.Handle{ID: c.Labels[LabelTask], Driver: Driver, ContainerID: c.ID, StartedAt: time.Unix(c.Created, 0)}
 		if !remove {
-			found = append(found, h)
+			if c.State != container.StateCreated {
+				found = append(found, h)
+			}
 			continue
 		}
 		_, err := e.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})

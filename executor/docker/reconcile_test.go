@@ -96,3 +96,45 @@ func TestCleanup(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, tb.exec.Destroy(ctx, "kept", true))
 }
+
+// TestRecoverCreated checks a container created but never started (its
+// executor died between create and start): Recoverable leaves it out,
+// Recover refuses it (and removes it), and Cleanup removes it and reports
+// it, so that its task is reported lost.
+func TestRecoverCreated(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, Config{})
+	ctx := context.Background()
+	create := func(id string) string {
+		t.Helper()
+		cs, err := buildContainer(tb.spec(id, nil, "true"), &tb.exec.cfg)
+		require.NoError(t, err)
+		cid, err := tb.exec.create(ctx, cs)
+		require.NoError(t, err)
+		return cid
+	}
+	first, second := create("1.0.1"), create("2.0.1")
+	running := tb.start(t, tb.spec("3.0.1", nil, "sleep", "100"))
+	tb.reopen(t, Config{}) // the executor that created them is gone
+
+	hs, err := tb.exec.Recoverable(ctx)
+	require.NoError(t, err)
+	require.Len(t, hs, 1, "only the running container")
+	require.Equal(t, running.ContainerID, hs[0].ContainerID)
+
+	err = tb.exec.Recover(ctx, &executor.Handle{ID: "1.0.1", Driver: Driver, ContainerID: first})
+	require.ErrorIs(t, err, executor.ErrNotRecoverable)
+	require.ErrorContains(t, err, "never started")
+	_, err = tb.cli.ContainerInspect(ctx, first, clientInspect)
+	require.Error(t, err, "removed")
+
+	require.NoError(t, tb.exec.Recover(ctx, hs[0]))
+	found, err := tb.exec.Cleanup(ctx)
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	require.Equal(t, "2.0.1", found[0].ID)
+	require.Equal(t, second, found[0].ContainerID)
+	_, err = tb.cli.ContainerInspect(ctx, second, clientInspect)
+	require.Error(t, err, "removed")
+	require.NoError(t, tb.exec.Destroy(ctx, "3.0.1", true))
+}

@@ -85,15 +85,30 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 		return fail(fmt.Errorf("waiting for container: %w", err))
 	default:
 	}
-	t := newTask(e, s.ID, id, out, cs.HostConfig.AutoRemove, !cs.HostConfig.RestartPolicy.IsNone())
+	copies, err := copySpecOf(cs.Config.Labels, e.cfg.StageOutLimit)
+	if err != nil {
+		return fail(err)
+	}
+	// Attached before the start, so that the output of the first run
+	// comes straight from the container, none missed (see output.go).
+	var att *client.HijackedResponse
+	if res, err := e.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true}); err == nil {
+		att = &res.HijackedResponse
+	} else {
+		e.log.WarnContext(ctx, "attaching to the container; reading its log instead", "task", s.ID, "err", err)
+	}
+	t := newTask(e, s.ID, id, out, cs.HostConfig.AutoRemove, !cs.HostConfig.RestartPolicy.IsNone(), copies)
 	// Tracked before the start, so that events from the very start count.
 	e.track(t)
 	startedAt := time.Now()
 	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		e.forget(t)
+		if att != nil {
+			att.Close()
+		}
 		return fail(fmt.Errorf("starting container: %w", err))
 	}
-	e.goroutine(func() { t.run(wait) })
+	e.goroutine(func() { t.run(wait, att) })
 	e.log.DebugContext(ctx, "task started", "task", s.ID, "container", shortID(id), "image", cs.Config.Image)
 	return &executor.Handle{ID: s.ID, Driver: Driver, ContainerID: id, StartedAt: startedAt}, nil
 }

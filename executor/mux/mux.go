@@ -203,3 +203,21 @@ func (m *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 	}
 	return all, errors.Join(errs...)
 }
+
+var _ executor.StateNotifier = (*Executor)(nil)
+
+// Changes follows the state changes the task's executor makes on its own
+// (see executor.StateNotifier); for an executor that makes none, the
+// channel is closed at once.
+func (m *Executor) Changes(ctx context.Context, id string) (<-chan executor.Status, error) {
+	ex, err := m.of(id)
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := ex.(executor.StateNotifier); ok {
+		return n.Changes(ctx, id)
+	}
+	ch := make(chan executor.Status)
+	close(ch)
+	return ch, nil
+}

@@ -44,6 +44,12 @@ func (stillRunningError) Is(target error) bool { return target == executor.ErrNo
 type Config struct {
 	// Logger receives task starts and exits. Defaults to discarding.
 	Logger *slog.Logger
+	// DieWithParent makes the kernel kill each task's leader (SIGKILL) when
+	// the process that started it dies: for callers that cannot follow
+	// tasks after their own restart and whose tasks are run again
+	// elsewhere (remote workers). Defaults to false: tasks outlive a crash
+	// of the caller, which re-attaches through StateDir.
+	DieWithParent bool
 	// StateDir, when set, holds one small JSON file per live task with its
 	// Handle, so that Cleanup can find tasks an earlier instance left behind.
 	// Defaults to none.
@@ -52,8 +58,9 @@ type Config struct {
 
 // Executor runs tasks as process groups. It is safe for concurrent use.
 type Executor struct {
-	log      *slog.Logger
-	stateDir string
+	log           *slog.Logger
+	stateDir      string
+	dieWithParent bool
 	// journal is the open task journal (see state.go) and jlines its
 	// length in lines, both guarded by jmu.
 	jmu     sync.Mutex
@@ -73,7 +80,7 @@ func New(cfg Config) *Executor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{log: log, stateDir: cfg.StateDir, tasks: make(map[string]*task)}
+	return &Executor{log: log, stateDir: cfg.StateDir, dieWithParent: cfg.DieWithParent, tasks: make(map[string]*task)}
 }
 
 // get returns the task with the given ID.

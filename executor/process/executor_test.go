@@ -170,6 +170,36 @@ func TestOutputSharedFile(t *testing.T) {
 	require.Equal(t, "1\n2\n3\n", readFile(t, s.Stdout))
 }
 
+// TestOutputPaths checks the copies of the output to the template's
+// OutputPath and ErrorPath at the task's end, and a failed copy.
+func TestOutputPaths(t *testing.T) {
+	t.Parallel()
+	e := process.New(process.Config{})
+	dir := t.TempDir()
+	s := shSpec(t, "t", "echo out; echo err >&2; exit 3")
+	s.Template.OutputPath = filepath.Join(dir, "sub", "out.txt")
+	s.Template.ErrorPath = filepath.Join(dir, "err.txt")
+	start(t, e, s)
+	x := wait(t, e, s.ID)
+	require.Equal(t, 3, x.ExitCode)
+	require.NoError(t, x.CopyErr)
+	require.Equal(t, "out\n", readFile(t, s.Template.OutputPath))
+	require.Equal(t, "err\n", readFile(t, s.Template.ErrorPath))
+
+	both := shSpec(t, "both", "echo out; echo err >&2")
+	both.Template.OutputPath = filepath.Join(dir, "both.txt")
+	both.Template.ErrorPath = both.Template.OutputPath
+	start(t, e, both)
+	require.Equal(t, 0, wait(t, e, both.ID).ExitCode)
+	require.Equal(t, "out\nerr\n", readFile(t, both.Template.OutputPath))
+
+	bad := shSpec(t, "bad", "true")
+	bad.Template.OutputPath = filepath.Join(dir, "out.txt", "x") // below a file
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "out.txt"), nil, 0o600))
+	start(t, e, bad)
+	require.ErrorContains(t, wait(t, e, bad.ID).CopyErr, "output_path")
+}
+
 func TestOutputWhileRunning(t *testing.T) {
 	t.Parallel()
 	e := process.New(process.Config{})

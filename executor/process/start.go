@@ -75,7 +75,7 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 		Dir:   s.WorkDir,
 		Env:   append([]string{}, s.Env...),
 		Files: fds,
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+		Sys:   e.sysProcAttr(),
 	})
 	closeFiles(files)
 	if err != nil {
@@ -91,6 +91,9 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	}
 	h := &executor.Handle{ID: s.ID, Driver: Driver, PID: pid, StartTicks: ticks, StartedAt: time.Now()}
 	t := newTask(s.ID, pid, e.log)
+	if s.Template.OutputPath != "" || s.Template.ErrorPath != "" {
+		t.copies = &copies{stdout: s.Stdout, stderr: s.Stderr, outputPath: s.Template.OutputPath, errorPath: s.Template.ErrorPath}
+	}
 	go t.watch()
 	if err := e.writeState(h); err != nil {
 		// Without the file a restarted worker could not find the task.
@@ -198,4 +201,14 @@ func closeFiles(files []*os.File) {
 			f.Close()
 		}
 	}
+}
+
+// sysProcAttr puts each task in a process group of its own, and with
+// DieWithParent ties its leader's life to this process.
+func (e *Executor) sysProcAttr() *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Setpgid: true}
+	if e.dieWithParent {
+		a.Pdeathsig = syscall.SIGKILL
+	}
+	return a
 }

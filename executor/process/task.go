@@ -43,6 +43,14 @@ type task struct {
 	killAt    time.Time
 
 	done chan struct{} // closed once exit is set
+	// copies, when set, are the template's OutputPath and ErrorPath, which
+	// get a copy of the output when the task ends.
+	copies *copies
+}
+
+// copies is what a task copies its output to at its end.
+type copies struct {
+	stdout, stderr, outputPath, errorPath string
 }
 
 func newTask(id string, pid int, log *slog.Logger) *task {
@@ -130,6 +138,11 @@ func (t *task) reap() {
 	}
 	if ws.Signaled() {
 		x.ExitCode, x.Signal = -1, unix.SignalName(ws.Signal())
+	}
+	if c := t.copies; c != nil {
+		if x.CopyErr = executor.CopyOutputs(c.stdout, c.stderr, c.outputPath, c.errorPath); x.CopyErr != nil {
+			t.log.Warn("copying the output", "task", t.id, "err", x.CopyErr)
+		}
 	}
 	t.endLocked(x)
 }

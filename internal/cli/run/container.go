@@ -1,6 +1,11 @@
 package run
 
 import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
 	"github.com/spf13/pflag"
 
 	"github.com/berth-run/berth/internal/cli/cmdutil"
@@ -9,56 +14,95 @@ import (
 
 // containerFlags are the shortcuts for container settings; each sets the
 // template extension of the same meaning (see docs/docker.md). --ext sets
-// any extension.
+// any extension. Values are checked as the flags are read, with the checks
+// the server applies (job.ValidateContainerExtension), so a bad one fails
+// as a usage error naming the flag, before anything is submitted.
 type containerFlags struct {
-	values map[string]*string // extension key → flag value
+	values map[string]*extValue // extension key → flag value
 	bools  map[string]*bool
-	ext    map[string]string
+	ext    extKVValue
+	mounts []job.Mount // --mount
+	outs   []job.Mount // --stage-out
 }
 
-var containerValueFlags = []struct{ flag, ext, usage string }{
-	{"memory", "memory", "Container memory limit (`SIZE`: 256m, 1g)"},
-	{"memory-swap", "memory-swap", "Container memory plus swap limit (`SIZE`; -1: unlimited)"},
-	{"cpus", "cpus", "Container CPU limit (`N`: 0.5, 2)"},
-	{"cpu-shares", "cpu-shares", "Container CPU weight (`N`)"},
-	{"pids", "pids", "Container process limit (`N`)"},
-	{"network", "net", "Container network (`NAME`: none, host, bridge, a network name)"},
-	{"user", "user", "User to run the container as (`USER[:GROUP]`)"},
-	{"entrypoint", "entrypoint", "Replace the image's entrypoint (`PATH`)"},
-	{"pull", "pull", "Image pull policy (`POLICY`: never, missing, always)"},
+// containerValueFlags are the flags that set one extension each. A list
+// flag may be repeated; its values are joined with commas.
+var containerValueFlags = []struct {
+	flag, ext, usage string
+	list             bool
+}{
+	{"memory", "memory", "Container memory limit (`SIZE`: 256m, 1g)", false},
+	{"memory-swap", "memory-swap", "Container memory plus swap limit (`SIZE`; -1: unlimited)", false},
+	{"cpus", "cpus", "Container CPU limit (`N`: 0.5, 2)", false},
+	{"cpu-shares", "cpu-shares", "Container CPU weight (`N`)", false},
+	{"pids", "pids", "Container process limit (`N`; -1: unlimited)", false},
+	{"shm-size", "shm-size", "Size of the container's /dev/shm (`SIZE`: 64m)", false},
+	{"gpus", "gpus", "GPUs for the container (`N` or all)", false},
+	{"restart", "restart", "Container restart policy (`POLICY`: no, always, unless-stopped, on-failure[:N])", false},
+	{"network", "net", "Container network (`NAME`: none, host, bridge, a network name)", false},
+	{"hostname", "hostname", "Host name inside the container (`NAME`)", false},
+	{"user", "user", "User to run the container as (`USER[:GROUP]`)", false},
+	{"entrypoint", "entrypoint", "Replace the image's entrypoint (`PATH`)", false},
+	{"platform", "platform", "Image platform (`OS/ARCH[/VARIANT]`)", false},
+	{"pull", "pull", "Image pull policy (`POLICY`: never, missing, always)", false},
+	{"ulimit", "ulimit", "Container resource limit (`NAME=SOFT[:HARD]`, repeatable)", true},
+	{"expose", "exposedPorts", "Expose a container port (`PORT[/PROTO]`, repeatable)", true},
+	{"tmpfs", "tmpfs", "Mount a tmpfs in the container (`PATH[:OPTS]`, repeatable; no commas in OPTS)", true},
+	{"cap-add", "cap-add", "Add a Linux capability to the container (`CAP`, repeatable)", true},
+	{"cap-drop", "cap-drop", "Drop a Linux capability of the container (`CAP`, repeatable; ALL for all)", true},
+	{"dns", "dns", "DNS server of the container (`IP`, repeatable)", true},
+	{"add-host", "add-host", "Add a host name to the container's /etc/hosts (`HOST:IP`, repeatable)", true},
+}
+
+var containerBoolFlags = []struct{ flag, ext, usage string }{
+	{"read-only", "read-only", "Mount the container's root filesystem read-only"},
+	{"privileged", "privileged", "Run the container privileged (all capabilities, all devices)"},
 }
 
 func addContainerFlags(fs *pflag.FlagSet, s *job.Spec) *containerFlags {
-	c := &containerFlags{values: map[string]*string{}, bools: map[string]*bool{}}
+	c := &containerFlags{values: map[string]*extValue{}, bools: map[string]*bool{}}
 	fs.StringVar(&s.Template.Image, "image", "", "Run the command in a container of `IMAGE`")
 	for _, f := range containerValueFlags {
-		c.values[f.ext] = fs.String(f.flag, "", f.usage)
+		v := &extValue{ext: f.ext, list: f.list}
+		c.values[f.ext] = v
+		fs.Var(v, f.flag, f.usage)
 	}
-	c.bools["read-only"] = fs.Bool("read-only", false, "Mount the container's root filesystem read-only")
-	cmdutil.KVVar(fs, &c.ext, "ext", "Set a container extension `KEY=VALUE` (repeatable; see docs/docker.md)")
+	for _, f := range containerBoolFlags {
+		c.bools[f.ext] = fs.Bool(f.flag, false, f.usage)
+	}
+	fs.Var(&c.ext, "ext", "Set a container extension `KEY=VALUE` (repeatable; see docs/docker.md)")
+	fs.Var(&mountValue{p: &c.mounts}, "mount", "Mount a host path in the container, read-only unless rw (`HOST:CONTAINER[:ro|rw]`, repeatable)")
+	fs.Var(&mountValue{p: &c.outs, out: true}, "stage-out", "Copy a container path to the host when the job ends (`CONTAINER:HOST`, repeatable)")
 	return c
 }
 
-// apply copies the set flags into the template's extensions; a container
-// setting without --image is a usage error.
+// apply copies the set flags into the template; a container setting
+// without --image is a usage error.
 func (c *containerFlags) apply(fs *pflag.FlagSet, s *job.Spec) error {
 	set := map[string]string{}
-	for k, v := range c.ext {
+	for k, v := range c.ext.m {
 		set[k] = v
 	}
 	for _, f := range containerValueFlags {
 		if fs.Changed(f.flag) {
-			set[f.ext] = *c.values[f.ext]
+			set[f.ext] = c.values[f.ext].String()
 		}
 	}
-	if *c.bools["read-only"] {
-		set["read-only"] = "true"
+	for _, f := range containerBoolFlags {
+		if *c.bools[f.ext] {
+			set[f.ext] = "true"
+		}
 	}
-	if len(set) == 0 {
+	if len(set) == 0 && len(c.mounts) == 0 && len(c.outs) == 0 {
 		return nil
 	}
 	if s.Template.Image == "" {
-		return cmdutil.FlagErrorf("container settings (--memory, --cpus, --ext, ...) need --image")
+		return cmdutil.FlagErrorf("container settings (--memory, --cpus, --mount, --stage-out, --ext, ...) need --image")
+	}
+	s.Template.StageIn = append(s.Template.StageIn, c.mounts...)
+	s.Template.StageOut = append(s.Template.StageOut, c.outs...)
+	if len(set) == 0 {
+		return nil
 	}
 	if s.Template.Extensions == nil {
 		s.Template.Extensions = map[string]string{}
@@ -67,4 +111,104 @@ func (c *containerFlags) apply(fs *pflag.FlagSet, s *job.Spec) error {
 		s.Template.Extensions[k] = v
 	}
 	return nil
+}
+
+// extValue is a flag that sets one extension, checked as it is read.
+type extValue struct {
+	ext    string
+	list   bool
+	values []string
+}
+
+func (v *extValue) Set(s string) error {
+	if err := job.ValidateContainerExtension(v.ext, s); err != nil {
+		return err
+	}
+	if !v.list {
+		v.values = v.values[:0]
+	}
+	v.values = append(v.values, s)
+	return nil
+}
+
+func (v *extValue) String() string { return strings.Join(v.values, ",") }
+func (v *extValue) Type() string   { return "string" }
+
+// extKVValue is --ext KEY=VALUE, repeatable, checked as it is read.
+type extKVValue struct{ m map[string]string }
+
+func (v *extKVValue) Set(s string) error {
+	k, val, err := job.ParseKV(s)
+	if err != nil {
+		return err
+	}
+	if err := job.ValidateContainerExtension(k, val); err != nil {
+		if !slices.Contains(job.ContainerExtensions(), k) {
+			return err
+		}
+		return fmt.Errorf("extension %s: %w", k, err)
+	}
+	if v.m == nil {
+		v.m = map[string]string{}
+	}
+	v.m[k] = val
+	return nil
+}
+
+func (v *extKVValue) String() string { return "" }
+func (v *extKVValue) Type() string   { return "KEY=VALUE" }
+
+// mountValue is --mount HOST:CONTAINER[:ro|rw] or, with out, --stage-out
+// CONTAINER:HOST; a relative host path is taken from the current
+// directory.
+type mountValue struct {
+	p   *[]job.Mount
+	out bool
+}
+
+func (v *mountValue) Set(s string) error {
+	parts := strings.Split(s, ":")
+	var m job.Mount
+	switch {
+	case v.out && len(parts) == 2:
+		m = job.Mount{Container: parts[0], Host: parts[1]}
+	case v.out:
+		return fmt.Errorf("want CONTAINER:HOST, not %q", s)
+	case len(parts) == 2 || len(parts) == 3:
+		m = job.Mount{Host: parts[0], Container: parts[1]}
+		if len(parts) == 3 {
+			switch parts[2] {
+			case "ro":
+			case "rw":
+				m.RW = true
+			default:
+				return fmt.Errorf("want ro or rw after the container path, not %q", parts[2])
+			}
+		}
+	default:
+		return fmt.Errorf("want HOST:CONTAINER[:ro|rw], not %q", s)
+	}
+	if m.Host == "" || m.Container == "" {
+		return fmt.Errorf("empty path in %q", s)
+	}
+	if !strings.HasPrefix(m.Container, "/") {
+		return fmt.Errorf("the container path %q is not absolute", m.Container)
+	}
+	if !filepath.IsAbs(m.Host) {
+		abs, err := filepath.Abs(m.Host)
+		if err != nil {
+			return err
+		}
+		m.Host = abs
+	}
+	*v.p = append(*v.p, m)
+	return nil
+}
+
+func (v *mountValue) String() string { return "" }
+func (v *mountValue) Type() string {
+	if v.out {
+		return "CONTAINER:HOST"
+	}
+	return "HOST:CONTAINER"
 }

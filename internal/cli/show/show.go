@@ -142,6 +142,10 @@ func (p *printer) job(j *job.Job) {
 	p.field("Image", t.Image)
 	p.field("Workdir", t.WorkDir)
 	p.field("Env", kvs(t.Env))
+	p.field("Stage in", mounts(t.StageIn, ":"))
+	p.field("Stage out", mounts(t.StageOut, " -> "))
+	p.field("Output path", t.OutputPath)
+	p.field("Error path", t.ErrorPath)
 	if t.TimeLimit > 0 {
 		p.field("Time limit", t.TimeLimit.String())
 	}
@@ -172,6 +176,8 @@ func (p *printer) job(j *job.Job) {
 	}
 	p.field("Labels", kvs(j.Labels))
 	p.field("Pool", j.Pool)
+	p.field("Constraints", kvs(j.Constraints))
+	p.field("Submit dir", j.SubmitDir)
 	if j.Priority != 0 {
 		p.field("Priority", strconv.Itoa(j.Priority))
 	}
@@ -244,4 +250,21 @@ func taskTable(p *printer, j *job.Job, tasks []*job.Task) error {
 		t.AddRow(row...)
 	}
 	return t.Render()
+}
+
+// mounts renders stage-in entries as host:container[:rw], stage-out ones as
+// container -> host.
+func mounts(ms []job.Mount, sep string) string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		if sep == ":" {
+			out[i] = m.Host + ":" + m.Container
+			if m.RW {
+				out[i] += ":rw"
+			}
+		} else {
+			out[i] = m.Container + sep + m.Host
+		}
+	}
+	return strings.Join(out, ", ")
 }
