@@ -1,6 +1,7 @@
 package openjd
 
 import (
+	"fmt"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -30,6 +31,26 @@ type Cancelation struct {
 type IntOrFormat struct {
 	Value  int64
 	Format *FormatString // set when the field is a format string
+}
+
+// Resolve returns the value, evaluating the format string with scope (the
+// job's parameter values) if there is one.
+func (v IntOrFormat) Resolve(scope Scope) (int64, error) {
+	if v.Format == nil {
+		return v.Value, nil
+	}
+	if scope == nil {
+		scope = MapScope{}
+	}
+	s, err := v.Format.Resolve(scope)
+	if err != nil {
+		return 0, err
+	}
+	n, err := parseInt(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q resolves to %w", v.Format.String(), err)
+	}
+	return n, nil
 }
 
 // EmbeddedFile is a text file written to the session directory before an

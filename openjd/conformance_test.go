@@ -1,4 +1,4 @@
-package openjd
+package openjd_test
 
 import (
 	"bufio"
@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/berth-run/berth/openjd"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/conformance-pass.txt from this run")
@@ -29,18 +31,28 @@ func conformanceDir() string {
 	return filepath.Join("..", "..", "shared", "openjd-conformance")
 }
 
-// fixture is one conformance case: a template that must pass or fail check.
+// fixture is one conformance case: a template that must pass or fail
+// check, or a job that must run as expected (or be refused, or fail).
 type fixture struct {
 	id      string // group/kind/file, the key of the pass list
 	group   string // base or the extension folder
+	kind    string // job_templates, env_templates or jobs
 	invalid bool
-	docs    [][]byte // the templates to check; all must pass, or one must fail
+	docs    [][]byte     // template fixtures: the document to check
+	exec    *execFixture // execution fixtures
+
+	mu  sync.Mutex // guards ok and why, set by parallel subtests
+	ok  bool
+	why string // why it failed
 }
 
-// TestConformance runs the template fixtures of the official conformance
-// suite: NAME.yaml must pass check and NAME.invalid.yaml must fail it. The
-// templates inside valid execution fixtures (jobs/*.test.yaml) must pass
-// check too; running them belongs to the session runtime.
+// TestConformance runs the official conformance suite: NAME.yaml template
+// fixtures must pass check and NAME.invalid.yaml ones must fail it;
+// execution fixtures (jobs/NAME.test.yaml) run through the same code as
+// `berth openjd run` and their expected output must appear (and forbidden
+// output must not), while jobs/NAME.invalid.test.yaml must be refused or
+// fail. It logs pass and fail counts per folder and the failures, and fails
+// only if a fixture of the pass list stops passing.
 func TestConformance(t *testing.T) {
 	root := filepath.Join(conformanceDir(), "2023-09")
 	if _, err := os.Stat(root); err != nil {
@@ -50,21 +62,51 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, f := range fixtures {
+		if f.exec == nil {
+			f.ok, f.why = checkFixture(f)
+		}
+	}
+	// The execution fixtures run python and bash.
+	var missing []string
+	for _, tool := range []string{"python", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) > 0 {
+		t.Logf("execution fixtures skipped: %s not on PATH", strings.Join(missing, ", "))
+		fixtures = slices.DeleteFunc(fixtures, func(f *fixture) bool { return f.exec != nil })
+	}
+	t.Run("jobs", func(t *testing.T) {
+		for _, f := range fixtures {
+			if f.exec == nil {
+				continue
+			}
+			t.Run(strings.TrimSuffix(f.id, ".test.yaml"), func(t *testing.T) {
+				t.Parallel()
+				ok, why := runExecFixture(t, f)
+				f.mu.Lock()
+				f.ok, f.why = ok, why
+				f.mu.Unlock()
+			})
+		}
+	})
+
 	type tally struct{ pass, fail int }
 	counts := map[string]*tally{}
 	var passed, failures []string
 	for _, f := range fixtures {
-		key := f.group + "/" + strings.Split(f.id, "/")[1]
+		key := f.group + "/" + f.kind
 		if counts[key] == nil {
 			counts[key] = &tally{}
 		}
-		ok, why := runFixture(f)
-		if ok {
+		if f.ok {
 			counts[key].pass++
 			passed = append(passed, f.id)
 		} else {
 			counts[key].fail++
-			failures = append(failures, f.id+": "+why)
+			failures = append(failures, f.id+": "+f.why)
 		}
 	}
 	keys := make([]string, 0, len(counts))
@@ -78,6 +120,15 @@ func TestConformance(t *testing.T) {
 	for _, f := range failures {
 		t.Logf("FAIL %s", f)
 	}
+	if os.Getenv("OPENJD_CONFORMANCE_VERBOSE") != "" {
+		// Why each invalid fixture was refused, to check it was for the
+		// right reason.
+		for _, f := range fixtures {
+			if f.ok && f.invalid && f.why != "" {
+				t.Logf("REFUSED %s: %s", f.id, f.why)
+			}
+		}
+	}
 	if *update {
 		if err := os.WriteFile(passListFile, []byte(strings.Join(passed, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -86,7 +137,7 @@ func TestConformance(t *testing.T) {
 	}
 	want, err := readPassList()
 	if err != nil {
-		t.Fatalf("%v (generate it with: go test ./openjd/... -run Conformance -update)", err)
+		t.Fatalf("%v (generate it with: go test ./openjd/ -run Conformance -update)", err)
 	}
 	present := map[string]bool{}
 	for _, f := range fixtures {
@@ -115,13 +166,14 @@ func readPassList() ([]string, error) {
 	return ids, sc.Err()
 }
 
-func runFixture(f fixture) (bool, string) {
+// checkFixture checks a template fixture.
+func checkFixture(f *fixture) (bool, string) {
 	for _, doc := range f.docs {
-		if err := Check(doc, Options{}); err != nil {
+		if err := openjd.Check(doc, openjd.Options{}); err != nil {
 			if f.invalid {
 				return true, ""
 			}
-			return false, "rejected: " + strings.ReplaceAll(err.Error(), "\n", " |")
+			return false, "rejected: " + oneLine(err.Error())
 		}
 	}
 	if f.invalid {
@@ -130,8 +182,12 @@ func runFixture(f fixture) (bool, string) {
 	return true, ""
 }
 
-func loadFixtures(root string) ([]fixture, error) {
-	var out []fixture
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " |") }
+
+// loadFixtures reads every fixture of the suite for this platform, skipping
+// proposed/ folders.
+func loadFixtures(root string) ([]*fixture, error) {
+	var out []*fixture
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -143,7 +199,8 @@ func loadFixtures(root string) ([]fixture, error) {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, path)
-		parts := strings.Split(filepath.ToSlash(rel), "/")
+		rel = filepath.ToSlash(rel)
+		parts := strings.Split(rel, "/")
 		if len(parts) != 3 {
 			return nil
 		}
@@ -152,49 +209,23 @@ func loadFixtures(root string) ([]fixture, error) {
 		if err != nil {
 			return err
 		}
+		invalid := strings.Contains(name, ".invalid.")
 		switch {
 		case kind == "job_templates" || kind == "env_templates":
 			if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".json") {
 				return nil
 			}
-			out = append(out, fixture{id: rel, group: group, invalid: strings.Contains(name, ".invalid."),
-				docs: [][]byte{data}})
-		case kind == "jobs" && strings.HasSuffix(name, ".test.yaml") && !strings.Contains(name, ".invalid."):
-			docs, err := executionTemplates(data)
+			out = append(out, &fixture{id: rel, group: group, kind: kind, invalid: invalid, docs: [][]byte{data}})
+		case kind == "jobs" && strings.HasSuffix(name, ".test.yaml"):
+			fx, err := parseExecFixture(data)
 			if err != nil {
 				return fmt.Errorf("%s: %w", rel, err)
 			}
-			if docs != nil {
-				out = append(out, fixture{id: rel, group: group, docs: docs})
+			if fx != nil {
+				out = append(out, &fixture{id: rel, group: group, kind: kind, invalid: invalid, exec: fx})
 			}
 		}
 		return nil
 	})
 	return out, err
-}
-
-// executionTemplates extracts the job template and environment templates
-// of an execution fixture, or nil if the fixture does not run on this
-// platform.
-func executionTemplates(data []byte) ([][]byte, error) {
-	var fx struct {
-		Template     yaml.Node   `yaml:"template"`
-		Environments []yaml.Node `yaml:"environments"`
-		RunOn        []string    `yaml:"runOn"`
-	}
-	if err := yaml.Unmarshal(data, &fx); err != nil {
-		return nil, err
-	}
-	if len(fx.RunOn) > 0 && !slices.ContainsFunc(fx.RunOn, func(p string) bool { return p == "posix" || p == "linux" }) {
-		return nil, nil
-	}
-	docs := make([][]byte, 0, 1+len(fx.Environments))
-	for _, n := range append([]yaml.Node{fx.Template}, fx.Environments...) {
-		b, err := yaml.Marshal(&n)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, b)
-	}
-	return docs, nil
 }

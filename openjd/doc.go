@@ -20,6 +20,14 @@
 // extension's language can be added as another [ExprParser] without changing
 // the places that hold format strings.
 //
-// The session runtime (running actions, the openjd_* stdout protocol, path
-// mapping) is not part of this package yet.
+// [CreateJob] instantiates a job template with parameter values: the
+// parameter definitions of the job template and of the applied environment
+// templates are merged, the values checked, and what depends on them (the
+// job name, ranges, chunks, host requirements, FEATURE_BUNDLE_1 timeouts)
+// resolved and checked.
+//
+// Package openjd/session runs jobs on a host (environments, actions, the
+// openjd_* stdout protocol, cancelation, path mapping), and package
+// openjd/localrun drives one local session over a job's steps, as
+// `berth openjd run` does.
 package openjd

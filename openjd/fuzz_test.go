@@ -52,6 +52,9 @@ func FuzzFormatString(f *testing.F) {
 	})
 }
 
+// maxFuzzTemplate bounds the inputs of FuzzLoadTemplate.
+const maxFuzzTemplate = 1 << 10
+
 func FuzzLoadTemplate(f *testing.F) {
 	f.Add([]byte("specificationVersion: jobtemplate-2023-09\nname: J\nsteps:\n- name: S\n  script:\n    actions:\n      onRun: {command: echo}\n"))
 	f.Add([]byte("specificationVersion: environment-2023-09\nenvironment: {name: E, variables: {A: '{{Session.WorkingDirectory}}'}}\n"))
@@ -59,16 +62,36 @@ func FuzzLoadTemplate(f *testing.F) {
 "parameterSpace": {"taskParameterDefinitions": [{"name": "F", "type": "CHUNK[INT]", "range": "1-10",
 "chunks": {"defaultTaskCount": 2, "rangeConstraint": "CONTIGUOUS"}}], "combination": "F"},
 "dependencies": [{"dependsOn": "s"}], "script": {"actions": {"onRun": {"command": "a"}}}}]}`))
+	f.Add([]byte("a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n" +
+		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d]\nsteps: [*e, *e, *e, *e, *e, *e, *e, *e]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Templates are small; a bound keeps every input fast.
+		if len(data) > maxFuzzTemplate {
+			return
+		}
 		_ = Check(data, Options{})
-		if jt, err := ParseJobTemplate(data, Options{}); err == nil {
-			for _, s := range jt.Steps {
-				if s.ParameterSpace == nil {
-					continue
-				}
-				if sp, err := s.ParameterSpace.Space(nil); err == nil && sp.Len() > 0 {
-					sp.Task(sp.Len()-1, nil)
-				}
+		jt, err := ParseJobTemplate(data, Options{})
+		if err != nil {
+			return
+		}
+		for _, s := range jt.Steps {
+			if s.ParameterSpace == nil {
+				continue
+			}
+			if sp, err := s.ParameterSpace.Space(nil); err == nil && sp.Len() > 0 {
+				sp.Task(sp.Len()-1, nil)
+			}
+		}
+		// Creating the job with the defaults resolves what depends on
+		// parameter values: names, ranges, chunks, host requirements.
+		job, err := CreateJob(jt, JobInput{TemplateDir: "/t", WorkingDir: "/w"})
+		if err != nil {
+			return
+		}
+		for _, s := range job.Steps {
+			if s.Space != nil && s.Space.Len() > 0 {
+				s.Space.Task(0, nil)
+				s.Space.Task(s.Space.Len()-1, nil)
 			}
 		}
 	})

@@ -267,3 +267,135 @@ func badAttributeValue(s string) string {
 	}
 	return ""
 }
+
+// ResolvedHostRequirements are a step's host requirements with their
+// format strings resolved at job creation.
+type ResolvedHostRequirements struct {
+	Amounts    []ResolvedAmount
+	Attributes []ResolvedAttribute
+}
+
+// ResolvedAmount asks for a quantity of a capability; Min and Max are nil
+// when not given.
+type ResolvedAmount struct {
+	Name     string
+	Min, Max *float64
+}
+
+// ResolvedAttribute asks for values of a string-set capability.
+type ResolvedAttribute struct {
+	Name         string
+	AnyOf, AllOf []string
+}
+
+// resolveHostRequirements resolves the format strings of host requirements
+// and applies the rules that could not be checked on the template: name
+// syntax and length, reserved scopes, distinct names, attribute values and
+// numeric amounts.
+func (c *collector) resolveHostRequirements(h *HostRequirements, path string, scope Scope) *ResolvedHostRequirements {
+	r := &ResolvedHostRequirements{}
+	seen := map[string]string{}
+	name := func(f FormatString, p, kind string) (string, bool) {
+		s, err := f.Resolve(scope)
+		if err != nil {
+			c.errorf(p, "%v", err)
+			return "", false
+		}
+		if f.IsLiteral() {
+			return s, true // checked with the template
+		}
+		if runeLen(s) > maxCapabilityName {
+			c.errorf(p, "resolves to %d characters, more than the maximum of %d", runeLen(s), maxCapabilityName)
+			return "", false
+		}
+		if reason := badCapabilityName(s, kind); reason != "" {
+			c.errorf(p, "resolves to %q: %s", s, reason)
+			return "", false
+		}
+		return s, true
+	}
+	dup := func(s, p string) {
+		k := strings.ToLower(s)
+		if first, ok := seen[k]; ok {
+			c.errorf(p, "capability %s is already required at %s", s, first)
+		}
+		seen[k] = p
+	}
+	for i, a := range h.Amounts {
+		p := index(field(path, "amounts"), i)
+		n, ok := name(a.Name, field(p, "name"), "amount")
+		if !ok {
+			continue
+		}
+		dup(n, field(p, "name"))
+		ra := ResolvedAmount{Name: n}
+		ra.Min = c.resolveNumber(a.Min, field(p, "min"), scope, false)
+		ra.Max = c.resolveNumber(a.Max, field(p, "max"), scope, true)
+		if ra.Min != nil && ra.Max != nil && *ra.Min > *ra.Max {
+			c.errorf(field(p, "min"), "%g is greater than max %g", *ra.Min, *ra.Max)
+		}
+		r.Amounts = append(r.Amounts, ra)
+	}
+	for i, a := range h.Attributes {
+		p := index(field(path, "attributes"), i)
+		n, ok := name(a.Name, field(p, "name"), "attr")
+		if !ok {
+			continue
+		}
+		dup(n, field(p, "name"))
+		_, rest, found := strings.Cut(n, ":")
+		if !found {
+			rest = n
+		}
+		allowed := standardAttrValues[strings.ToLower(rest)]
+		values := func(fs []FormatString, key string) []string {
+			var out []string
+			for k, f := range fs {
+				vp := index(field(p, key), k)
+				v, err := f.Resolve(scope)
+				if err != nil {
+					c.errorf(vp, "%v", err)
+					continue
+				}
+				if reason := badAttributeValue(v); reason != "" {
+					c.errorf(vp, "%q: %s", v, reason)
+				} else if allowed != nil && !slices.Contains(allowed, strings.ToLower(v)) {
+					c.errorf(vp, "%q is not one of %s", v, strings.Join(allowed, ", "))
+				}
+				out = append(out, v)
+			}
+			return out
+		}
+		r.Attributes = append(r.Attributes, ResolvedAttribute{Name: n, AnyOf: values(a.AnyOf, "anyOf"), AllOf: values(a.AllOf, "allOf")})
+	}
+	return r
+}
+
+// resolveNumber resolves an amount's min or max.
+func (c *collector) resolveNumber(n *NumberOrFormat, path string, scope Scope, positive bool) *float64 {
+	if n == nil {
+		return nil
+	}
+	if n.Format == nil {
+		v := n.Value
+		return &v
+	}
+	s, err := n.Format.Resolve(scope)
+	if err != nil {
+		c.errorf(path, "%v", err)
+		return nil
+	}
+	v, err := parseFloat(s)
+	switch {
+	case err != nil:
+		c.errorf(path, "resolves to %q, which is not a number", s)
+		return nil
+	case positive && v <= 0:
+		c.errorf(path, "resolves to %s; it must be greater than zero", s)
+		return nil
+	case v < 0:
+		c.errorf(path, "resolves to %s; it must not be negative", s)
+		return nil
+	}
+	return &v
+}

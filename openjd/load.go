@@ -115,7 +115,36 @@ func newChecker(data []byte, opts Options) (*checker, *node) {
 		c.errorf("", "the document is empty")
 		return c, nil
 	}
+	if tooManyAliases(&doc) {
+		c.errorf("", "the document expands to more than %d nodes through YAML aliases", maxExpandedNodes)
+		return c, nil
+	}
 	return c, doc.Content[0]
+}
+
+// maxExpandedNodes bounds the size of a document once its YAML aliases are
+// expanded, so that a small document of nested aliases (a "billion
+// laughs") cannot make the checker walk for ever.
+const maxExpandedNodes = 1 << 18
+
+func tooManyAliases(doc *node) bool {
+	budget := maxExpandedNodes
+	var walk func(n *node) bool
+	walk = func(n *node) bool {
+		if budget--; budget < 0 {
+			return true
+		}
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			return walk(n.Alias)
+		}
+		for _, k := range n.Content {
+			if walk(k) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(doc)
 }
 
 // enable records the template's extensions; limits depend on them.

@@ -195,3 +195,14 @@ func (r *IntRange) String() string {
 	}
 	return b.String()
 }
+
+// Contains reports whether v is one of the values.
+func (r *IntRange) Contains(v int64) bool {
+	for _, run := range r.runs {
+		last := int64(uint64(run.start) + (run.count-1)*run.step)
+		if v >= run.start && v <= last && (uint64(v)-uint64(run.start))%run.step == 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -42,8 +43,8 @@ func (v TaskValues) Len() int64 {
 	return int64(len(v.Strings))
 }
 
-// TaskValue is the value of one task parameter in one task. Integer types
-// use Int; the others use Str.
+// TaskValue is the value of one task parameter in one task. INT uses Int;
+// the others, CHUNK[INT] included (a chunk is a range expression), use Str.
 type TaskValue struct {
 	Type TaskParameterType
 	Int  int64
@@ -52,7 +53,7 @@ type TaskValue struct {
 
 // String formats the value as format strings see it.
 func (v TaskValue) String() string {
-	if v.Type.isInt() {
+	if v.Type == TaskInt {
 		return strconv.FormatInt(v.Int, 10)
 	}
 	return v.Str
@@ -63,10 +64,27 @@ type TaskParameter struct {
 	Name   string
 	Type   TaskParameterType
 	Values TaskValues
+	// Chunks is set for a CHUNK[INT] parameter: the dimension then has one
+	// entry per chunk instead of one per value. Without it a CHUNK[INT]
+	// parameter has one single-value chunk per value.
+	Chunks *ChunkSpec
+
+	chunks *chunker
+}
+
+// Len returns the number of entries of the dimension: values, or chunks
+// for a CHUNK[INT] parameter.
+func (p *TaskParameter) Len() int64 {
+	if p.chunks != nil {
+		return p.chunks.Len()
+	}
+	return p.Values.Len()
 }
 
 func (p *TaskParameter) at(i int64) TaskValue {
 	switch {
+	case p.chunks != nil:
+		return TaskValue{Type: p.Type, Str: p.chunks.At(i)}
 	case p.Values.Range != nil:
 		return TaskValue{Type: p.Type, Int: p.Values.Range.At(i)}
 	case p.Values.Ints != nil:
@@ -100,9 +118,19 @@ var errTooManyTasks = errors.New("the parameter space has more than 2^63-1 tasks
 func NewParameterSpace(params []TaskParameter, combination string) (*ParameterSpace, error) {
 	lens := make([]int64, len(params))
 	names := make([]string, len(params))
+	params = slices.Clone(params)
 	for i := range params {
-		lens[i] = params[i].Values.Len()
-		names[i] = params[i].Name
+		p := &params[i]
+		p.chunks = nil
+		if p.Type == TaskChunkInt {
+			spec := ChunkSpec{Size: 1, Contiguous: true}
+			if p.Chunks != nil {
+				spec = *p.Chunks
+			}
+			p.chunks = newChunker(p.Values.valueSeq(), spec)
+		}
+		lens[i] = p.Len()
+		names[i] = p.Name
 	}
 	var combo Combination
 	if combination != "" {
@@ -245,4 +273,83 @@ func (s *ParameterSpace) All() iter.Seq2[int64, []TaskValue] {
 			}
 		}
 	}
+}
+
+// ChunkParam returns the position of the CHUNK[INT] parameter among
+// Params, or -1 if the space has none.
+func (s *ParameterSpace) ChunkParam() int {
+	for i := range s.params {
+		if s.params[i].Type == TaskChunkInt {
+			return i
+		}
+	}
+	return -1
+}
+
+// WithoutParam returns the space of the other parameters when parameter i
+// is taken out of a product (a CHUNK[INT] parameter always is one, since it
+// may not be zipped): walking it and, for each of its tasks, every value
+// of parameter i, covers the same tasks. Runners use it for adaptive
+// chunking, where the chunks of parameter i are formed as tasks complete.
+// It returns nil if parameter i is inside a zip ( , ).
+func (s *ParameterSpace) WithoutParam(i int) *ParameterSpace {
+	var cut func(nd *spaceNode) (*spaceNode, bool)
+	cut = func(nd *spaceNode) (*spaceNode, bool) {
+		switch {
+		case nd.kids == nil:
+			if nd.param == i {
+				return nil, true
+			}
+			p := nd.param
+			if p > i {
+				p--
+			}
+			return &spaceNode{param: p, n: nd.n}, true
+		case nd.zip:
+			c := &spaceNode{zip: true, n: nd.n}
+			for _, k := range nd.kids {
+				kc, ok := cut(k)
+				if !ok || kc == nil {
+					return nil, false
+				}
+				c.kids = append(c.kids, kc)
+			}
+			return c, true
+		}
+		c := &spaceNode{n: 1, kids: []*spaceNode{}}
+		for _, k := range nd.kids {
+			kc, ok := cut(k)
+			if !ok {
+				return nil, false
+			}
+			if kc != nil {
+				c.kids = append(c.kids, kc)
+				c.n *= kc.n
+			}
+		}
+		return c, true
+	}
+	root, ok := cut(s.root)
+	if !ok {
+		return nil
+	}
+	if root == nil {
+		root = &spaceNode{n: 1, kids: []*spaceNode{}}
+	}
+	params := append(slices.Clone(s.params[:i]), s.params[i+1:]...)
+	return &ParameterSpace{params: params, root: root}
+}
+
+// UnchunkedLen returns the number of tasks counting every value of a
+// CHUNK[INT] parameter as one task; Len counts its chunks.
+func (s *ParameterSpace) UnchunkedLen() int64 {
+	ci := s.ChunkParam()
+	if ci < 0 || s.params[ci].chunks == nil {
+		return s.root.n
+	}
+	c := s.params[ci].chunks.Len()
+	if c == 0 {
+		return 0
+	}
+	return s.root.n / c * s.params[ci].Values.Len()
 }

@@ -50,8 +50,38 @@ func (s *StepParameterSpace) Space(scope Scope) (*ParameterSpace, error) {
 			return nil, fmt.Errorf("task parameter %s: %w", d.Name, err)
 		}
 		params[i] = TaskParameter{Name: d.Name, Type: d.Type, Values: vals}
+		if d.Chunks != nil {
+			spec, err := d.Chunks.resolve(scope)
+			if err != nil {
+				return nil, fmt.Errorf("task parameter %s: %w", d.Name, err)
+			}
+			params[i].Chunks = spec
+		}
 	}
 	return NewParameterSpace(params, s.Combination)
+}
+
+// resolve evaluates the chunk settings with the job's parameter values.
+func (c *Chunks) resolve(scope Scope) (*ChunkSpec, error) {
+	size, err := c.DefaultTaskCount.Resolve(scope)
+	if err != nil {
+		return nil, fmt.Errorf("chunks.defaultTaskCount: %w", err)
+	}
+	if size < 1 {
+		return nil, fmt.Errorf("chunks.defaultTaskCount: %d is less than the minimum of 1", size)
+	}
+	spec := &ChunkSpec{Size: size, Contiguous: c.RangeConstraint != "NONCONTIGUOUS"}
+	if c.TargetRuntimeSeconds != nil {
+		t, err := c.TargetRuntimeSeconds.Resolve(scope)
+		if err != nil {
+			return nil, fmt.Errorf("chunks.targetRuntimeSeconds: %w", err)
+		}
+		if t < 0 {
+			return nil, fmt.Errorf("chunks.targetRuntimeSeconds: %d is less than the minimum of 0", t)
+		}
+		spec.TargetRuntimeSeconds = t
+	}
+	return spec, nil
 }
 
 // values resolves and parses the range of one task parameter.
@@ -62,7 +92,13 @@ func (d *TaskParameterDefinition) values(scope Scope) (TaskValues, error) {
 			return TaskValues{}, err
 		}
 		r, err := ParseIntRange(s)
-		return TaskValues{Range: r}, err
+		if err != nil {
+			return TaskValues{}, err
+		}
+		if r.Len() > maxRangeItems {
+			return TaskValues{}, fmt.Errorf("range %q has %d values, more than the maximum of %d", s, r.Len(), maxRangeItems)
+		}
+		return TaskValues{Range: r}, nil
 	}
 	var v TaskValues
 	for _, it := range d.RangeItems {
