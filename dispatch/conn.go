@@ -23,6 +23,12 @@ type ConnectConfig struct {
 	// User and Password authenticate with a user and password. Defaults to none.
 	User     string
 	Password string
+	// NKeySeedFile authenticates with the NKey whose seed the file holds.
+	// Defaults to none.
+	NKeySeedFile string
+	// CredsFile authenticates with a user JWT and NKey (a .creds file).
+	// Defaults to none.
+	CredsFile string
 	// InProcess, when set, connects to an embedded server in this process
 	// (such as *Server) instead of URLs. Defaults to nil.
 	InProcess nats.InProcessConnProvider
@@ -99,6 +105,16 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Conn, error) {
 	}
 	if cfg.User != "" {
 		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.NKeySeedFile != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NKeySeedFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the NKey seed %s: %w", cfg.NKeySeedFile, err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	}
 	if cfg.InProcess != nil {
 		opts = append(opts, nats.InProcessServer(cfg.InProcess))

@@ -15,7 +15,8 @@
 //     Conn.ServeEvents, Conn.SubscribeHeartbeats, Conn.Control.
 //   - Worker side: Conn.WorkSource (the pool's shared durable pull consumer
 //     "pool-<pool>") with Fetch and Delivery, Conn.Claim, Conn.SendEvent,
-//     Conn.PublishHeartbeat, Conn.ServeControl.
+//     Conn.PublishHeartbeat, Conn.ServeControl, and for workers that do not
+//     share the server's disk Conn.SendOutput (served by Conn.ServeOutput).
 //
 // # Delivery guarantees
 //

@@ -14,6 +14,7 @@ import (
 //	berth.event                request/reply, worker → server: Event → EventReply
 //	berth.heartbeat            publish, worker → server: Heartbeat (every HeartbeatInterval)
 //	berth.control.<worker>     request/reply, server → worker: Control → ControlReply
+//	berth.output               request/reply, remote worker → server: Output → OutputReply
 //
 // The server is the only writer of job state. A worker that pulled Work must
 // Claim it before it starts it; the server grants a claim once per attempt,
@@ -67,6 +68,8 @@ type Work struct {
 	Stdout string `json:"stdout,omitempty"`
 	Stderr string `json:"stderr,omitempty"`
 	Result string `json:"result,omitempty"`
+	// SubmitDir is the job's job.Spec.SubmitDir.
+	SubmitDir string `json:"submit_dir,omitempty"`
 }
 
 // Claim asks the server for the right to start an attempt.
@@ -74,6 +77,8 @@ type Claim struct {
 	TaskKey
 	Worker string `json:"worker"`
 	Host   string `json:"host"`
+	// Labels are the worker's, for the job's constraints.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // ClaimReply grants or refuses a claim.
@@ -81,6 +86,10 @@ type ClaimReply struct {
 	OK bool `json:"ok"`
 	// Reason says why a claim was refused (task canceled, already claimed...).
 	Reason string `json:"reason,omitempty"`
+	// Elsewhere, with a refusal, says the work is fine but not for this
+	// worker (its labels miss the job's constraints): hand it back for
+	// another worker instead of dropping it.
+	Elsewhere bool `json:"elsewhere,omitempty"`
 }
 
 // EventKind is what happened to a task.
@@ -95,6 +104,11 @@ const (
 	// EventReleased gives back an attempt handed over in an EventReply
 	// that the worker did not start (it is shutting down).
 	EventReleased EventKind = "released"
+	// EventRequeued says the executor restarts the attempt where it ran
+	// (a container's restart policy): Requeued, sub-state RESTARTING, the
+	// attempt keeps its worker. EventRunning says it runs again.
+	EventRequeued EventKind = "requeued"
+	EventRunning  EventKind = "running"
 )
 
 // Event reports a change of a claimed task.
@@ -108,6 +122,8 @@ type Event struct {
 	ContainerID string `json:"container_id,omitempty"`
 	// End is set on ended events.
 	End *End `json:"end,omitempty"`
+	// Restarts is the restarts so far, on requeued and running events.
+	Restarts int `json:"restarts,omitempty"`
 	// Next, on an ended event, says the worker's slot is free for another
 	// task of its pool: the server may hand one over in the reply, already
 	// claimed for this worker. This saves the round trips of a pull and a

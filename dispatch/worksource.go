@@ -145,3 +145,6 @@ const (
 
 // Nak hands the work back for redelivery at once, to this worker or another.
 func (d *Delivery) Nak() error { return d.msg.Nak() }
+
+// NakWithDelay hands the work back for redelivery after delay.
+func (d *Delivery) NakWithDelay(delay time.Duration) error { return d.msg.NakWithDelay(delay) }

@@ -34,7 +34,7 @@ func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action)
 	var orders []order
 	for _, t := range tasks {
 		switch {
-		case action == job.Hold && (t.State == job.Queued || t.State == job.Requeued):
+		case action == job.Hold && (t.State == job.Queued || t.State == job.Requeued && !t.live()):
 			s.undispatchLocked(js, t)
 			js.queued.remove(t.Index)
 			st := job.QueuedHeld
@@ -54,13 +54,13 @@ func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action)
 			js.setState(t, st, sub)
 			requeueLocked(js, t)
 			changes = append(changes, change{js: js, t: t})
-		case action == job.Terminate && t.State.Pending():
+		case action == job.Terminate && t.State.Pending() && !t.live():
 			s.undispatchLocked(js, t)
 			js.queued.remove(t.Index)
 			t.FinishedAt = &now
 			js.setState(t, job.Failed, job.SubState{Kind: job.ReasonCanceled})
 			changes = append(changes, change{js: js, t: t})
-		case action == job.Terminate && t.State.Active(),
+		case action == job.Terminate && t.live(),
 			action == job.Suspend && t.State == job.Running,
 			action == job.Resume && t.State == job.Suspended:
 			c := dispatch.Control{TaskKey: dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.Attempt}, Action: action}

@@ -50,6 +50,16 @@ func (s *Scheduler) pickLocked(p *pool) *workItem {
 	return &workItem{work: s.work(js, t), js: js, t: t}
 }
 
+// pickForLocked is pickLocked for a worker with the given labels: it picks
+// nothing if the pool's next job has constraints the labels miss (that work
+// then goes through the stream, to a worker that has them).
+func (s *Scheduler) pickForLocked(p *pool, labels map[string]string) *workItem {
+	if p.eligible.Len() == 0 || !p.eligible[0].spec.Matches(labels) {
+		return nil
+	}
+	return s.pickLocked(p)
+}
+
 // work builds the message for a task's next attempt.
 func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 	tmpl := js.spec.Template
@@ -71,15 +81,16 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 	}
 	tmpl.Env = maps.Clone(tmpl.Env)
 	return &dispatch.Work{
-		TaskKey:  dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.dispatched},
-		Name:     js.spec.Name,
-		Template: tmpl,
-		Input:    t.Input,
-		Env:      env,
-		Dir:      s.cfg.DataDir.JobDir(js.id),
-		Stdout:   s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.StdoutFile),
-		Stderr:   s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.StderrFile),
-		Result:   s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.ResultFile),
+		TaskKey:   dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.dispatched},
+		Name:      js.spec.Name,
+		Template:  tmpl,
+		Input:     t.Input,
+		Env:       env,
+		Dir:       s.cfg.DataDir.JobDir(js.id),
+		SubmitDir: js.spec.SubmitDir,
+		Stdout:    s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.StdoutFile),
+		Stderr:    s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.StderrFile),
+		Result:    s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.ResultFile),
 	}
 }
 

@@ -25,6 +25,8 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("task %d.%d has ended or was removed", c.Job, c.Index)}
 	case t.dispatched != c.Attempt:
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("attempt %d of task %d.%d is not on offer", c.Attempt, c.Job, c.Index)}
+	case !js.spec.Matches(c.Labels):
+		return dispatch.ClaimReply{Reason: fmt.Sprintf("worker %s lacks the constraints of job %d", c.Worker, c.Job), Elsewhere: true}
 	}
 	now := s.cfg.Now().UTC()
 	s.grantLocked(js, t, c.Worker, c.Host, now)
@@ -57,7 +59,7 @@ func (s *Scheduler) grantLocked(js *jobState, t *task, worker, host string, now 
 func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispatch.Work, error) {
 	s.mu.Lock()
 	js, t := s.lookupLocked(e.Job, e.Index)
-	if t == nil || t.Attempt != e.Attempt || !t.State.Active() {
+	if t == nil || t.Attempt != e.Attempt || !t.live() {
 		// Stale or repeated: what it says is already recorded. A repeated
 		// ended event gets the work it was handed, if that is not started.
 		var next *dispatch.Work
@@ -105,6 +107,14 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispat
 			js.setState(t, job.Running, job.SubState{})
 			changes = []change{{js: js, t: t}}
 		}
+	case dispatch.EventRequeued: // restarted where it ran: still the worker's
+		js.setState(t, job.Requeued, job.SubState{Kind: job.ReasonRestarting, Value: strconv.Itoa(e.Restarts)})
+		changes = []change{{js: js, t: t}}
+	case dispatch.EventRunning:
+		if job.Restarting(t.State, t.SubState) {
+			js.setState(t, job.Running, job.SubState{})
+			changes = []change{{js: js, t: t}}
+		}
 	case dispatch.EventEnded:
 		if e.End == nil {
 			s.mu.Unlock()
@@ -115,7 +125,7 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispat
 		}
 		changes = s.endLocked(js, t, e.End, now)
 		if e.Next {
-			if next = s.pickLocked(js.pool); next != nil {
+			if next = s.pickForLocked(js.pool, s.workerLabelsLocked(e.Worker)); next != nil {
 				s.grantLocked(next.js, next.t, e.Worker, t.Host, now)
 				next.t.handedBy = e.TaskKey
 				s.handoffs[e.TaskKey] = next
@@ -300,4 +310,21 @@ func taskRef(js *jobState, index int) string {
 		return strconv.FormatInt(js.id, 10) + "." + strconv.Itoa(index)
 	}
 	return strconv.FormatInt(js.id, 10)
+}
+
+// Holds reports whether worker runs the attempt key of an unended task: a
+// remote worker may then send its output.
+func (s *Scheduler) Holds(key dispatch.TaskKey, worker string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, t := s.lookupLocked(key.Job, key.Index)
+	return t != nil && t.Attempt == key.Attempt && t.live() && t.Worker == worker
+}
+
+// workerLabelsLocked returns the labels of a worker's last heartbeat.
+func (s *Scheduler) workerLabelsLocked(worker string) map[string]string {
+	if ws := s.workers[worker]; ws != nil {
+		return ws.hb.Labels
+	}
+	return nil
 }

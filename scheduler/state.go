@@ -29,7 +29,12 @@ func (t *task) save() {
 }
 
 // active reports whether the task holds a slot: dispatched, running or suspended.
-func (t *task) active() bool { return t.dispatched != 0 || t.State.Active() }
+func (t *task) active() bool { return t.dispatched != 0 || t.live() }
+
+// live reports whether an attempt of the task is on a worker: Running,
+// Suspended, or Requeued while its executor restarts it there
+// (job.Restarting).
+func (t *task) live() bool { return t.State.Active() || job.Restarting(t.State, t.SubState) }
 
 // jobState is an unended job.
 type jobState struct {

@@ -105,7 +105,7 @@ func (j *jobState) addTask(t *task) {
 		return
 	}
 	j.tasks.put(t, j.isArray())
-	if t.State == job.Queued || t.State == job.Requeued {
+	if t.State == job.Queued || t.State == job.Requeued && !t.live() {
 		j.queued = append(j.queued, t.Index) // indexes arrive in order: a valid heap
 	}
 }
@@ -150,7 +150,7 @@ func (s *Scheduler) load(ctx context.Context) error {
 		}
 		t := &task{Task: a.Task}
 		js.addTask(t)
-		if t.State.Active() {
+		if t.live() {
 			js.active++
 			js.pool.used++
 			// The worker has WorkerTimeout from now to report in.

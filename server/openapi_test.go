@@ -176,8 +176,8 @@ func TestOpenAPIResponses(t *testing.T) {
 
 	// Job 1: an array with every spec property but inputs.
 	fullArray := `{"name":"all","template":{"command":"x","args":["a"],"env":{"K":"V"},"workdir":"/tmp","image":"alpine",
-		"time_limit":"1m","rerunnable":true,"max_attempts":2,"output_path":"/tmp/o","error_path":"/tmp/e","extensions":{"k":"v"}},
-		"array":{"begin":1,"end":2,"step":1},"max_parallel":1,"hold":true,"after":[1000],"labels":{"l":"v"},"priority":5,"pool":"p"}`
+		"time_limit":"1m","rerunnable":true,"max_attempts":2,"output_path":"/tmp/o","error_path":"/tmp/e","stage_in":[{"host":"/tmp/i","container":"/i","rw":true}],"stage_out":[{"host":"/tmp/r","container":"/r"}],"extensions":{"pull":"never"}},
+		"array":{"begin":1,"end":2,"step":1},"max_parallel":1,"hold":true,"after":[1000],"labels":{"l":"v"},"priority":5,"pool":"p","constraints":{"gpu":"yes"},"submit_dir":"/tmp"}`
 	// Job 2: a plain job, which has a sub-state and, once ended, finished_at.
 	plain := strings.Replace(fullArray, `"array":{"begin":1,"end":2,"step":1},`, "", 1)
 	// Job 3: inputs.

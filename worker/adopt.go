@@ -42,8 +42,19 @@ func (w *Worker) adopt(ctx context.Context) {
 		go t.events.run(w.life, w.conn.SendEvent)
 		w.hold(t)
 		log.Info("re-attached to a task left running", "container", h.ContainerID)
+		if w.remote() {
+			// Output goes on from what the server has.
+			if t.stream, err = w.startStream(key, w.cfg.TaskDir(key), false); err != nil {
+				log.Warn("cannot stream the output of a re-attached task", "error", err)
+			}
+		}
 		w.wg.Go(func() {
 			end := w.await(t)
+			if t.stream != nil {
+				if err := t.stream.finish(); err != nil {
+					log.Warn("output not all shipped", "error", err)
+				}
+			}
 			if end != nil {
 				t.events.push(w.event(t, dispatch.EventEnded, func(ev *dispatch.Event) { ev.End = end }))
 			}

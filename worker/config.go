@@ -46,6 +46,15 @@ type Config struct {
 	// waits for the tasks it stopped to end and for the server to record
 	// their ends. Defaults to StopGrace plus ShutdownSlackDefault.
 	ShutdownTimeout time.Duration
+	// TaskDir, when set, makes this a remote worker, one that does not share
+	// the server's disk: each task's files are kept in the directory it
+	// returns and streamed to the server, and the task's working directory
+	// defaults to it. Defaults to nil: the server's paths in the Work are
+	// written directly.
+	TaskDir func(dispatch.TaskKey) string
+	// DrainTimeout is how long a stopping worker lets running tasks finish
+	// on their own before it stops them. Defaults to 0: stop them at once.
+	DrainTimeout time.Duration
 }
 
 // Defaults of Config.
@@ -84,7 +93,7 @@ func (c Config) WithDefaults() Config {
 		c.StopGrace = StopGraceDefault
 	}
 	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = c.StopGrace + ShutdownSlackDefault
+		c.ShutdownTimeout = c.DrainTimeout + c.StopGrace + ShutdownSlackDefault
 	}
 	return c
 }
@@ -99,6 +108,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("worker: Slots is %d, want 1 or more", c.Slots)
 	case c.StopGrace < 0:
 		return fmt.Errorf("worker: StopGrace is %s, want 0 (the default) or more", c.StopGrace)
+	case c.DrainTimeout < 0:
+		return fmt.Errorf("worker: DrainTimeout is %s, want 0 (the default) or more", c.DrainTimeout)
 	case c.ShutdownTimeout < 0:
 		return fmt.Errorf("worker: ShutdownTimeout is %s, want 0 (the default) or more", c.ShutdownTimeout)
 	}

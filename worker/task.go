@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -22,6 +23,9 @@ type task struct {
 
 	// mu orders start, controls and the end: a control acts only between
 	// the start and the end, and its event is queued before the ended one.
+	// stream ships the output of a remote worker's task.
+	stream *streamer
+
 	mu      sync.Mutex
 	started bool
 	ended   bool
@@ -44,10 +48,17 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 	stopProgress := w.keepInProgress(d, log)
 	defer stopProgress()
 
-	r, err := w.conn.Claim(ctx, &dispatch.Claim{TaskKey: key, Worker: w.cfg.ID, Host: w.cfg.Host})
+	r, err := w.conn.Claim(ctx, &dispatch.Claim{TaskKey: key, Worker: w.cfg.ID, Host: w.cfg.Host, Labels: w.cfg.Labels})
 	if err != nil {
 		log.Info("work handed back unclaimed", "error", err)
 		if err := d.Nak(); err != nil {
+			log.Warn("cannot hand back work", "error", err)
+		}
+		return
+	}
+	if !r.OK && r.Elsewhere {
+		log.Debug("work is for another worker, handing it back", "reason", r.Reason)
+		if err := d.NakWithDelay(elsewhereDelay); err != nil {
 			log.Warn("cannot hand back work", "error", err)
 		}
 		return
@@ -93,6 +104,12 @@ func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger) (bool, *dispa
 	w.hold(t)
 
 	end := w.execute(t)
+	if t.stream != nil {
+		// The server gets all the output before the end.
+		if err := t.stream.finish(); err != nil {
+			log.Warn("output not all shipped", "error", err)
+		}
+	}
 	if end != nil {
 		t.events.push(w.event(t, dispatch.EventEnded, func(ev *dispatch.Event) {
 			ev.End = end
@@ -107,6 +124,11 @@ func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger) (bool, *dispa
 		return false, nil
 	}
 	w.release(key)
+	if w.remote() {
+		if err := os.RemoveAll(w.cfg.TaskDir(key)); err != nil {
+			log.Warn("cannot remove the task directory", "error", err)
+		}
+	}
 	log.Debug("task ended", "state", end.State, "substate", end.SubState.String())
 	return true, t.events.next
 }
@@ -152,6 +174,11 @@ func (w *Worker) execute(t *task) *dispatch.End {
 	if err != nil {
 		return startFailed(err)
 	}
+	if w.remote() {
+		if t.stream, err = w.startStream(t.key, w.cfg.TaskDir(t.key), true); err != nil {
+			return startFailed(err)
+		}
+	}
 	t.mu.Lock()
 	if t.reason != "" {
 		t.ended = true
@@ -187,6 +214,7 @@ func (w *Worker) await(t *task) *dispatch.End {
 		defer timer.Stop()
 	}
 
+	changed := w.followChanges(t)
 	var exit *executor.Exit
 	exits, err := w.cfg.Executor.Wait(w.life, t.id)
 	if err == nil {
@@ -194,6 +222,7 @@ func (w *Worker) await(t *task) *dispatch.End {
 	} else {
 		exit = &executor.Exit{ExitCode: -1, Err: err, Finished: time.Now()}
 	}
+	<-changed // their events go before the end's
 	t.mu.Lock()
 	t.ended = true
 	reason := t.reason
@@ -238,3 +267,7 @@ func (w *Worker) event(t *task, kind dispatch.EventKind, fill func(*dispatch.Eve
 	}
 	return ev
 }
+
+// elsewhereDelay is how long work meant for other workers (by the job's
+// constraints) waits before it is offered again.
+const elsewhereDelay = 500 * time.Millisecond

@@ -27,10 +27,10 @@ func TestTaskEnv(t *testing.T) {
 		"HOME=/tmp",
 		"PATH=/bin",
 		"TZ=UTC",
-	}, taskEnv(w, lookup))
+	}, taskEnv(w, "/data/jobs/1/0/result.jsonl", lookup))
 
 	none := func(string) (string, bool) { return "", false }
-	require.Contains(t, taskEnv(w, none), "PATH="+defaultPath)
+	require.Contains(t, taskEnv(w, "/j/1/result.jsonl", none), "PATH="+defaultPath)
 }
 
 func TestEndOf(t *testing.T) {

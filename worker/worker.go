@@ -104,6 +104,19 @@ func (w *Worker) shutdown(endLife context.CancelFunc) error {
 	}
 	w.mu.Unlock()
 	w.log.Info("worker stopping", "tasks", len(held))
+	if w.cfg.DrainTimeout > 0 && len(held) > 0 {
+		if w.drain() {
+			w.log.Info("worker stopped: its tasks finished")
+			return nil
+		}
+		w.mu.Lock()
+		held = held[:0]
+		for _, t := range w.tasks {
+			held = append(held, t)
+		}
+		w.mu.Unlock()
+		w.log.Info("drain timeout reached, stopping the tasks left", "tasks", len(held), "timeout", w.cfg.DrainTimeout)
+	}
 	for _, t := range held {
 		if err := w.stop(t, job.ReasonShutdown, w.cfg.StopGrace); err != nil {
 			w.log.Warn("cannot stop task", "task", t.key.String(), "error", err)
@@ -151,4 +164,19 @@ func (w *Worker) task(k dispatch.TaskKey) *task {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.tasks[k]
+}
+
+// drain waits up to DrainTimeout for the tasks held to finish on their own
+// (nothing new starts once stopping is set) and reports whether they did.
+func (w *Worker) drain() bool {
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	timer := time.NewTimer(w.cfg.DrainTimeout)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
+		return false
+	}
 }

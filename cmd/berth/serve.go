@@ -13,6 +13,7 @@ import (
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/daemon"
 	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/job"
 )
 
 func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker) }
@@ -22,6 +23,7 @@ func newCmdServe(f *cmdutil.Factory) *cobra.Command {
 		cfg      daemon.ServeConfig
 		worker   string
 		logLevel string
+		nats     natsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -43,6 +45,16 @@ and report their true exit status when it is back. Stopping the server
 			if cfg.Sync != "full" && cfg.Sync != "user" && cfg.Sync != "normal" {
 				return cmdutil.FlagErrorf("invalid argument %q for \"--sync\" flag: want full, user or normal", cfg.Sync)
 			}
+			if cfg.NATSURLs, err = nats.urls(); err != nil {
+				return err
+			}
+			if cfg.NATSToken, err = nats.token(); err != nil {
+				return err
+			}
+			cfg.NATSNKeyFile, cfg.NATSCredsFile = nats.nkeyFile, nats.credsFile
+			if cfg.NATSListen != "" && len(cfg.NATSURLs) > 0 {
+				return cmdutil.FlagErrorf("--nats-listen and --nats exclude each other: the first exposes the embedded NATS, the second replaces it")
+			}
 			cfg.DataDir = dir
 			cfg.Worker = daemon.WorkerMode(worker)
 			cfg.Version = f.Version
@@ -60,6 +72,8 @@ and report their true exit status when it is back. Stopping the server
 	fl.StringVar(&worker, "worker", string(daemon.WorkerProcess), "local worker: process (outlives a server crash), inprocess, or none")
 	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when jobs are stopped")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&cfg.NATSListen, "nats-listen", "", "expose the embedded NATS on `HOST:PORT` for workers on other hosts (token in $BERTH_HOME/nats.token)")
+	nats.add(fl, "use an external NATS cluster (with JetStream) at `URL[,URL...]` instead of the embedded one")
 	return cmd
 }
 
@@ -67,18 +81,51 @@ func newCmdWorker(f *cmdutil.Factory) *cobra.Command {
 	var (
 		cfg      daemon.WorkerConfig
 		logLevel string
+		kafka    *kafkaWorkerOptions
+		nats     natsFlags
+		labels   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker (berth serve starts its local one itself)",
-		Args:  cobra.NoArgs,
+		Long: `Run a worker that joins a server's fleet through NATS:
+
+  berth worker --nats nats://SERVER:4222 --nats-token-file nats.token --pool default --slots 4
+
+The server exposes its embedded NATS with berth serve --nats-listen, or both
+use an external NATS cluster. A worker on another host keeps its task files
+in --state-dir and streams the output to the server. SIGTERM drains: no new
+work, running tasks get --drain-timeout to finish, then are stopped and,
+when rerunnable, run again elsewhere.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if kafka.enabled() {
+				return runKafkaWorker(cmd.Context(), f, kafka, logLevel)
+			}
 			dir, log, err := setup(f, logLevel)
 			if err != nil {
 				return err
 			}
 			if !cfg.Local {
-				return cmdutil.FlagErrorf("berth worker needs --local for now: remote workers are not supported yet")
+				if cfg.NATSURLs, err = nats.urls(); err != nil {
+					return err
+				}
+				if len(cfg.NATSURLs) == 0 {
+					return cmdutil.FlagErrorf("berth worker needs --nats URL (or --local, for the server's own worker)")
+				}
+				if cfg.NATSToken, err = nats.token(); err != nil {
+					return err
+				}
+				cfg.NATSNKeyFile, cfg.NATSCredsFile = nats.nkeyFile, nats.credsFile
+				cfg.StateDir, cfg.DrainTimeout = kafka.stateDir, kafka.drainTimeout
+				cfg.Labels = map[string]string{}
+				for _, l := range labels {
+					k, v, err := job.ParseKV(l)
+					if err != nil {
+						return cmdutil.FlagErrorf("--label: %v", err)
+					}
+					cfg.Labels[k] = v
+				}
 			}
 			cfg.DataDir = dir
 			cfg.Version = f.Version
@@ -94,6 +141,13 @@ func newCmdWorker(f *cmdutil.Factory) *cobra.Command {
 	fl.IntVar(&cfg.Slots, "slots", 0, "tasks run at once (default: number of CPUs)")
 	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when tasks are stopped")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	nats.add(fl, "join the fleet of the server using NATS at `URL[,URL...]`")
+	fl.StringVar(&cfg.Pool, "pool", "", "pool to take work from (default \"default\")")
+	fl.StringArrayVar(&labels, "label", nil, "worker label `KEY=VALUE` for jobs' --constraint (repeatable)")
+	fl.StringVar(&cfg.Executor, "executor", "auto", "how to run tasks: auto (containers for jobs with an image), process or docker")
+	fl.StringVar(&cfg.ID, "id", "", "worker ID (default: host name and a hash of --state-dir)")
+	// --state-dir and --drain-timeout are shared with the Kafka worker.
+	kafka = addKafkaWorkerFlags(fl)
 	return cmd
 }
 

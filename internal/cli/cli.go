@@ -23,6 +23,7 @@ import (
 	"github.com/berth-run/berth/internal/cli/iostreams"
 	"github.com/berth-run/berth/internal/cli/logs"
 	"github.com/berth-run/berth/internal/cli/ls"
+	"github.com/berth-run/berth/internal/cli/openjd"
 	"github.com/berth-run/berth/internal/cli/receive"
 	"github.com/berth-run/berth/internal/cli/rm"
 	"github.com/berth-run/berth/internal/cli/run"
@@ -101,6 +102,8 @@ the data directory ($BERTH_HOME, else $XDG_DATA_HOME/berth, else
 		rm.NewCmdRm(f, nil),
 		workers.NewCmdWorkers(f, nil),
 		version.NewCmdVersion(f),
+		openjd.NewCmdOpenJD(f),
+		openjd.NewCmdSubmit(f, nil),
 	)
 	root.AddCommand(control.NewCmds(f, nil)...)
 	for _, mk := range extra {

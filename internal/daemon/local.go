@@ -27,7 +27,7 @@ type localWorker struct {
 
 // startLocalWorker starts the local worker as cfg.Worker says and keeps it
 // running until stop.
-func startLocalWorker(ctx context.Context, cfg ServeConfig, ns *dispatch.Server, log *slog.Logger) (*localWorker, error) {
+func startLocalWorker(ctx context.Context, cfg ServeConfig, connect dispatch.ConnectConfig, log *slog.Logger) (*localWorker, error) {
 	w := &localWorker{dir: cfg.DataDir, log: log, done: make(chan struct{})}
 	switch cfg.Worker {
 	case WorkerNone:
@@ -35,7 +35,7 @@ func startLocalWorker(ctx context.Context, cfg ServeConfig, ns *dispatch.Server,
 	case WorkerInProcess:
 		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		w.cancel = cancel
-		conn, err := dispatch.Connect(ctx, ns.ConnectConfig("berth-local-worker"))
+		conn, err := dispatch.Connect(ctx, connect)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("connecting the local worker: %w", err)

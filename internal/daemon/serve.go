@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,6 +66,20 @@ type ServeConfig struct {
 	Version string
 	// Ready, when set, is called once the API accepts requests.
 	Ready func()
+	// NATSListen, when set (HOST:PORT), makes the embedded NATS server
+	// listen there, for workers on other hosts; it always requires the
+	// token (NATSToken, else one made at first start and kept in the data
+	// directory). Defaults to a free port on 127.0.0.1.
+	NATSListen string
+	// NATSURLs, when set, use an external NATS (cluster, with JetStream)
+	// instead of the embedded server.
+	NATSURLs []string
+	// NATSToken, NATSNKeyFile and NATSCredsFile authenticate with NATS (see
+	// dispatch.ConnectConfig). An external NATS that is not on loopback
+	// needs one of them.
+	NATSToken     string
+	NATSNKeyFile  string
+	NATSCredsFile string
 }
 
 func (c ServeConfig) withDefaults() (ServeConfig, error) {
@@ -98,9 +112,17 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 // embedded NATS server. The port and token are kept across restarts so a
 // worker that outlived the server reconnects to its successor.
 type natsInfo struct {
-	URL   string `json:"url"`
-	Port  int    `json:"port"`
-	Token string `json:"token"`
+	URL       string `json:"url"`
+	Port      int    `json:"port"`
+	Token     string `json:"token"`
+	NKeyFile  string `json:"nkey_file,omitempty"`
+	CredsFile string `json:"creds_file,omitempty"`
+}
+
+// connectConfig is how a worker on this host connects with info.
+func (info natsInfo) connectConfig(name string, log *slog.Logger) dispatch.ConnectConfig {
+	return dispatch.ConnectConfig{URLs: strings.Split(info.URL, ","), Token: info.Token,
+		NKeySeedFile: info.NKeyFile, CredsFile: info.CredsFile, Name: name, Logger: log}
 }
 
 // Serve runs `berth serve` until ctx is done, then shuts down in order:
@@ -137,39 +159,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 
-	info := readNATSInfo(dir)
-	info.Token = cmp.Or(info.Token, randomHex(24))
-	ns, err := dispatch.NewServer(dispatch.ServerConfig{StoreDir: dir.NATS(), Port: info.Port, Token: info.Token, Logger: log.With("component", "nats")})
+	conn, ns, info, err := startNATS(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	if err := ns.Start(ctx); err != nil {
-		// The port kept from last time may be taken now: take any.
-		if info.Port == 0 {
-			return fmt.Errorf("starting NATS: %w", err)
-		}
-		log.Warn("NATS port taken, choosing another", "port", info.Port, "err", err)
-		if ns, err = dispatch.NewServer(dispatch.ServerConfig{StoreDir: dir.NATS(), Token: info.Token, Logger: log.With("component", "nats")}); err != nil {
-			return err
-		}
-		if err := ns.Start(ctx); err != nil {
-			return fmt.Errorf("starting NATS: %w", err)
-		}
+	if ns != nil {
+		defer ns.Shutdown()
 	}
-	defer ns.Shutdown()
-	info.URL = ns.ClientURL()
-	if u, err := url.Parse(info.URL); err == nil {
-		info.Port, _ = strconv.Atoi(u.Port())
-	}
+	defer conn.Close()
 	if err := writeJSON(dir.NATSInfo(), info); err != nil {
 		return err
 	}
-
-	conn, err := dispatch.Connect(ctx, ns.ConnectConfig("berth-server"))
-	if err != nil {
-		return fmt.Errorf("connecting to NATS: %w", err)
-	}
-	defer conn.Close()
 	if err := dispatch.EnsureStreams(ctx, conn.JetStream()); err != nil {
 		return err
 	}
@@ -195,6 +195,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	if _, err := conn.SubscribeHeartbeats(subCtx, sched.HandleHeartbeat); err != nil {
+		return err
+	}
+	sink := &outputSink{dir: dir, sched: sched}
+	if _, err := conn.ServeOutput(subCtx, sink.handle); err != nil {
 		return err
 	}
 	if err := sched.Start(ctx); err != nil {
@@ -232,7 +236,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}()
 	}
 
-	local, err := startLocalWorker(ctx, cfg, ns, log.With("component", "local-worker"))
+	connect := info.connectConfig("berth-local-worker", log.With("component", "local-worker"))
+	if ns != nil {
+		connect = ns.ConnectConfig("berth-local-worker")
+	}
+	local, err := startLocalWorker(ctx, cfg, connect, log.With("component", "local-worker"))
 	if err != nil {
 		stopAPI()
 		wg.Wait()
@@ -242,6 +250,9 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		cfg.Ready()
 	}
 	log.Info("berth is serving", "socket", dir.Socket(), "tcp", cfg.Listen, "nats", info.URL, "slots", cfg.Slots, "worker", cfg.Worker)
+	if cfg.NATSListen != "" {
+		log.Info("workers on other hosts join with: berth worker --nats nats://THIS-HOST:" + strconv.Itoa(info.Port) + " --nats-token-file " + dir.NATSToken() + " (copied there)")
+	}
 
 	var runErr error
 	select {

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,6 +49,31 @@ type WorkerConfig struct {
 	StopGrace time.Duration
 	Logger    *slog.Logger
 	Version   string
+
+	// The rest configures a remote worker (Local false), one that reaches
+	// the server only through NATS.
+
+	// NATSURLs are the NATS servers. Required for a remote worker.
+	NATSURLs []string
+	// NATSToken, NATSNKeyFile and NATSCredsFile authenticate with NATS; one
+	// is required unless NATS is on loopback.
+	NATSToken     string
+	NATSNKeyFile  string
+	NATSCredsFile string
+	// ID names the worker. Defaults to the host name and a hash of StateDir,
+	// stable across restarts so the worker's report of lost tasks matches.
+	ID string
+	// Labels are matched against jobs' constraints.
+	Labels map[string]string
+	// Executor is "process", "docker" or "auto" (containers for jobs with
+	// an image, processes for the rest). Defaults to "auto".
+	Executor string
+	// StateDir holds the worker's task files. Defaults to the data
+	// directory's remote-worker directory.
+	StateDir string
+	// DrainTimeout is how long a stopping worker lets running tasks finish
+	// before it stops them. Defaults to 0.
+	DrainTimeout time.Duration
 }
 
 // RunWorker runs a worker until ctx is done, then stops its tasks and
@@ -59,7 +86,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if !cfg.Local {
-		return errors.New("worker: only the local worker (--local) is supported so far")
+		return runRemoteWorker(ctx, cfg)
 	}
 	dir := cfg.DataDir
 	if cfg.Conn == nil {
@@ -79,7 +106,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		if err != nil {
 			return fmt.Errorf("reading how to reach the server's NATS from %s: %w", dir.NATSInfo(), err)
 		}
-		conn, err := dispatch.Connect(ctx, dispatch.ConnectConfig{URLs: []string{info.URL}, Token: info.Token, Name: "berth-local-worker", Logger: cfg.Logger})
+		conn, err := dispatch.Connect(ctx, info.connectConfig("berth-local-worker", cfg.Logger))
 		if err != nil {
 			return fmt.Errorf("connecting to %s: %w", info.URL, err)
 		}
@@ -141,4 +168,85 @@ func localExecutor(dir datadir.Dir, log *slog.Logger) *mux.Executor {
 func LocalInstance(dir datadir.Dir) string {
 	sum := sha256.Sum256([]byte(dir))
 	return LocalWorkerID + "-" + hex.EncodeToString(sum[:6])
+}
+
+// runRemoteWorker runs a worker that shares nothing with the server but
+// NATS: it keeps task files in its state directory and streams output.
+// Its process tasks die with it (the server runs them again elsewhere when
+// rerunnable); its containers are re-attached when it restarts.
+func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
+	if len(cfg.NATSURLs) == 0 {
+		return errors.New("worker: --nats URL is required (or --local)")
+	}
+	if err := CheckNATSAuth(cfg.NATSURLs, cfg.NATSToken, cfg.NATSNKeyFile, cfg.NATSCredsFile); err != nil {
+		return err
+	}
+	stateDir := cmp.Or(cfg.StateDir, cfg.DataDir.RemoteWorker())
+	if err := os.MkdirAll(filepath.Join(stateDir, "tasks"), 0o700); err != nil {
+		return fmt.Errorf("creating the worker's state directory: %w", err)
+	}
+	lock, err := lockFile(filepath.Join(stateDir, "worker.lock"), false)
+	if err != nil {
+		return fmt.Errorf("another worker uses the state directory %s", stateDir)
+	}
+	defer lock.Close()
+	host, _ := os.Hostname()
+	if cfg.ID == "" {
+		sum := sha256.Sum256([]byte(stateDir))
+		cfg.ID = cmp.Or(host, "worker") + "-" + hex.EncodeToString(sum[:3])
+	}
+	exec, err := remoteExecutor(cfg.Executor, cfg.ID, stateDir, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	conn := cfg.Conn
+	if conn == nil {
+		info := natsInfo{URL: strings.Join(cfg.NATSURLs, ","), Token: cfg.NATSToken, NKeyFile: cfg.NATSNKeyFile, CredsFile: cfg.NATSCredsFile}
+		if conn, err = dispatch.Connect(ctx, info.connectConfig("berth-worker-"+cfg.ID, cfg.Logger)); err != nil {
+			return err
+		}
+		defer conn.Close()
+	}
+	tasks := filepath.Join(stateDir, "tasks")
+	w, err := worker.New(worker.Config{
+		ID:           cfg.ID,
+		Host:         host,
+		Pool:         cfg.Pool,
+		Slots:        cfg.Slots,
+		Labels:       cfg.Labels,
+		Executor:     exec,
+		Conn:         conn,
+		Logger:       cfg.Logger,
+		Version:      cfg.Version,
+		StopGrace:    cfg.StopGrace,
+		DrainTimeout: cfg.DrainTimeout,
+		TaskDir: func(k dispatch.TaskKey) string {
+			return filepath.Join(tasks, fmt.Sprintf("%d.%d.%d", k.Job, k.Index, k.Attempt))
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx)
+}
+
+// remoteExecutor makes the executor a remote worker asked for.
+func remoteExecutor(kind, id, stateDir string, log *slog.Logger) (executor.Executor, error) {
+	proc := func() executor.Executor {
+		return process.New(process.Config{StateDir: filepath.Join(stateDir, "process"), DieWithParent: true, Logger: log})
+	}
+	engine := func(ctx context.Context) (executor.Executor, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return docker.New(ctx, docker.Config{Instance: id, Logger: log})
+	}
+	switch cmp.Or(kind, "auto") {
+	case "auto":
+		return mux.New(proc(), engine), nil
+	case "process":
+		return proc(), nil
+	case "docker":
+		return engine(context.Background())
+	}
+	return nil, fmt.Errorf("worker: --executor %q: want auto, process or docker", kind)
 }

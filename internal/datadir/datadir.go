@@ -46,6 +46,14 @@ func (d Dir) NATS() string { return filepath.Join(string(d), "nats") }
 // its embedded NATS server for the local worker.
 func (d Dir) NATSInfo() string { return filepath.Join(string(d), "nats.json") }
 
+// NATSToken holds the embedded NATS server's token alone, for workers on
+// other hosts.
+func (d Dir) NATSToken() string { return filepath.Join(string(d), "nats.token") }
+
+// RemoteWorker is the state directory of a remote worker (berth worker
+// --nats) run with this data directory.
+func (d Dir) RemoteWorker() string { return filepath.Join(string(d), "remote-worker") }
+
 // Worker is the state directory of the local worker.
 func (d Dir) Worker() string { return filepath.Join(string(d), "worker") }
 

@@ -82,10 +82,11 @@ streamed).
 			if err := ctr.apply(cmd.Flags(), s); err != nil {
 				return err
 			}
-			// Like a shell: a process job runs where berth run was run.
-			if s.Template.WorkDir == "" && s.Template.Image == "" {
+			// Like a shell: a process job runs where berth run was run,
+			// when its worker has that directory.
+			if s.Template.Image == "" {
 				if wd, err := os.Getwd(); err == nil {
-					s.Template.WorkDir = wd
+					s.SubmitDir = wd
 				}
 			}
 			if err := s.Validate(); err != nil {
@@ -109,6 +110,7 @@ streamed).
 	fs.BoolVar(&s.Hold, "hold", false, "Submit the job held: it starts once released")
 	cmdutil.IDsVar(fs, &s.After, "after", "Start only after these jobs are Done (comma-separated `IDs`, repeatable)")
 	cmdutil.KVVar(fs, &s.Labels, "label", "Add a label `k=v` (repeatable)")
+	cmdutil.KVVar(fs, &s.Constraints, "constraint", "Run only on workers with the label `k=v` (repeatable)")
 	cmdutil.IntRangeVar(fs, &s.Priority, "priority", "", -job.MaxPriority, job.MaxPriority, "Queue priority `N`: higher first")
 	fs.StringVar(&s.Pool, "pool", "", "Run on the workers of this pool (default \"default\")")
 	fs.BoolVar(&s.Template.Rerunnable, "rerunnable", false, "Run the job again after a failure or a lost worker")

@@ -74,8 +74,8 @@ func TestNewCmdRunFlags(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			if tc.want.Template.WorkDir == "" && tc.want.Template.Image == "" {
-				tc.want.Template.WorkDir, _ = os.Getwd() // a process job runs where berth run was run
+			if tc.want.Template.Image == "" {
+				tc.want.SubmitDir, _ = os.Getwd() // a process job runs where berth run was run
 			}
 			require.Equal(t, tc.want, got.Spec)
 			require.Equal(t, tc.detach, got.Detach)

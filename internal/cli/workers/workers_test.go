@@ -14,20 +14,20 @@ import (
 func TestWorkers(t *testing.T) {
 	t.Parallel()
 	api, url := clitest.NewAPI(t)
-	api.Workers = []client.WorkerStatus{{Worker: "w1", Host: "h", Pool: "default", Slots: 4, Version: "v1",
+	api.Workers = []client.WorkerStatus{{Worker: "w1", Host: "h", Pool: "default", Slots: 4, Version: "v1", Labels: map[string]string{"zone": "a", "gpu": "yes"},
 		Running: []client.TaskKey{{Job: 1, Attempt: 1}}, LastSeen: clitest.Now.Add(-5 * time.Second), Alive: true}}
 
 	env := clitest.NewEnv(t, url, true)
 	_, err := clitest.Exec(NewCmdWorkers(env.F, nil))
 	require.NoError(t, err)
 	require.Equal(t, ""+
-		"WORKER  HOST  POOL     SLOTS  RUNNING  ALIVE  LAST SEEN      VERSION\n"+
-		"w1      h     default  4      1        yes    5 seconds ago  v1\n", env.Out.String())
+		"WORKER  HOST  POOL     SLOTS  RUNNING  LABELS          ALIVE  LAST SEEN      VERSION\n"+
+		"w1      h     default  4      1        gpu=yes,zone=a  yes    5 seconds ago  v1\n", env.Out.String())
 
 	env = clitest.NewEnv(t, url, false)
 	_, err = clitest.Exec(NewCmdWorkers(env.F, nil))
 	require.NoError(t, err)
-	require.Equal(t, "w1\th\tdefault\t4\t1\ttrue\t2026-03-01T11:59:55Z\tv1\n", env.Out.String())
+	require.Equal(t, "w1\th\tdefault\t4\t1\tgpu=yes,zone=a\ttrue\t2026-03-01T11:59:55Z\tv1\n", env.Out.String())
 
 	env = clitest.NewEnv(t, url, false)
 	_, err = clitest.Exec(NewCmdWorkers(env.F, nil), "--json")

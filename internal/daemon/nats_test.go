@@ -1,0 +1,61 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCheckNATSAuth(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		urls  []string
+		token string
+		ok    bool
+	}{
+		{[]string{"nats://127.0.0.1:4222"}, "", true},
+		{[]string{"nats://localhost:4222", "nats://[::1]:4222"}, "", true},
+		{[]string{"nats://10.0.0.5:4222"}, "", false},
+		{[]string{"nats://127.0.0.1:4222", "nats://nats.example:4222"}, "", false},
+		{[]string{"nats://nats.example:4222"}, "secret", true},
+		{[]string{"nats://user:pw@nats.example:4222"}, "", true},
+		{[]string{"not a url"}, "", false},
+	} {
+		err := CheckNATSAuth(tc.urls, tc.token, "", "")
+		if tc.ok {
+			require.NoError(t, err, "%v", tc.urls)
+		} else {
+			require.Error(t, err, "%v", tc.urls)
+		}
+	}
+}
+
+// TestOutputSinkWrite checks that output is placed by offset: a repeated
+// chunk is not written twice, a chunk past the end is refused with the
+// size, and an overlapping one adds only what is new.
+func TestOutputSinkWrite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "jobs", "1", "1.stdout")
+	var o outputSink
+	for _, step := range []struct {
+		off  int64
+		data string
+		size int64
+	}{
+		{0, "hello ", 6},
+		{0, "hello ", 6},      // a resend after a lost reply
+		{20, "later", 6},      // a gap: refused, continue from 6
+		{3, "lo world\n", 12}, // overlapping: only "world\n" is new
+		{12, "", 12},          // nothing
+		{12, "bye\n", 16},
+	} {
+		size, err := o.write(path, step.off, []byte(step.data))
+		require.NoError(t, err)
+		require.Equal(t, step.size, size, "write %q at %d", step.data, step.off)
+	}
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "hello world\nbye\n", string(b))
+}
