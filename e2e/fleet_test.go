@@ -221,3 +221,52 @@ func TestFleetExternalNATS(t *testing.T) {
 	require.NotEqual(t, 0, bad.Code)
 	require.Contains(t, bad.Stderr, "uthorization")
 }
+
+// TestFleetControl checks what reaches a job on a remote worker: its output
+// followed live with logs -f, suspend and resume (observed as states),
+// stop; and that a job that is not rerunnable ends Failed/LOST when its
+// worker is killed.
+func TestFleetControl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: waits for the lost worker's heartbeat timeout")
+	}
+	t.Parallel()
+	s := testenv.StartServer(t, "--worker", "none", "--slots", "4")
+	w := s.StartWorker(t, "wctl", "--slots", "2", "--executor", "process")
+	ctx := context.Background()
+	c := s.Client()
+
+	j, err := c.Submit(ctx, job.Spec{Template: job.Template{Command: "sh",
+		Args: []string{"-c", "i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo line $i; sleep 0.05; done"}}})
+	require.NoError(t, err)
+	ref := fmt.Sprint(j.ID)
+
+	// logs -f shows lines while the job runs (they come over NATS).
+	fctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	follow := s.BerthContext(fctx, "", "logs", "-f", ref)
+	cancel()
+	require.Contains(t, follow.Stdout, "line 1\n", "followed output: %q", follow.Stdout)
+	require.Equal(t, job.Running, taskOf(t, s, ref).State)
+
+	require.Equal(t, 0, s.Berth("", "suspend", ref).Code)
+	require.Eventually(t, func() bool { return taskOf(t, s, ref).State == job.Suspended }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, 0, s.Berth("", "resume", ref).Code)
+	require.Eventually(t, func() bool { return taskOf(t, s, ref).State == job.Running }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, 0, s.Berth("", "stop", ref).Code)
+	r := s.Berth("", "wait", "--timeout", "30s", ref)
+	require.Equal(t, 1, r.Code, r.Stdout+r.Stderr)
+	require.Equal(t, job.ReasonCanceled, taskOf(t, s, ref).SubState.Kind)
+	require.Contains(t, s.Berth("", "logs", ref).Stdout, "line 1\nline 2\n", "the output up to the stop reached the server")
+
+	// A job that is not rerunnable is LOST with its worker.
+	once, err := c.Submit(ctx, job.Spec{Template: job.Template{Command: "sleep", Args: []string{"60"}}})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return taskOf(t, s, fmt.Sprint(once.ID)).State == job.Running },
+		20*time.Second, 20*time.Millisecond)
+	w.Kill()
+	require.Eventually(t, func() bool { return taskOf(t, s, fmt.Sprint(once.ID)).State == job.Failed },
+		40*time.Second, 100*time.Millisecond, "the lost job fails\n%s", s.Log())
+	tk := taskOf(t, s, fmt.Sprint(once.ID))
+	require.Equal(t, job.ReasonLost, tk.SubState.Kind)
+	require.Equal(t, 1, tk.Attempt)
+}

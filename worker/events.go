@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/berth-run/berth/dispatch"
 )
@@ -72,11 +73,25 @@ func (q *eventQueue) wait() error {
 // and empty, or ctx is done.
 func (q *eventQueue) run(ctx context.Context, send func(context.Context, *dispatch.Event) (*dispatch.EventReply, error)) {
 	defer close(q.done)
+	var hold *time.Timer // delays a lone started event
+	defer func() {
+		if hold != nil {
+			hold.Stop()
+		}
+	}()
 	for {
 		q.mu.Lock()
 		var ev *dispatch.Event
+		var wait time.Duration
 		if len(q.q) > 0 {
-			ev, q.q = q.q[0], q.q[1:]
+			// A started event alone waits a little: a short task's ended
+			// event then carries it (see push), which spares a request.
+			if head := q.q[0]; len(q.q) == 1 && !q.closed && head.Kind == dispatch.EventStarted {
+				wait = time.Until(head.Time.Add(startedDelay))
+			}
+			if wait <= 0 {
+				ev, q.q = q.q[0], q.q[1:]
+			}
 		}
 		closed := q.closed
 		q.mu.Unlock()
@@ -94,11 +109,25 @@ func (q *eventQueue) run(ctx context.Context, send func(context.Context, *dispat
 		case closed:
 			return
 		}
+		var timeout <-chan time.Time
+		if wait > 0 {
+			if hold == nil {
+				hold = time.NewTimer(wait)
+			} else {
+				hold.Reset(wait)
+			}
+			timeout = hold.C
+		}
 		select {
 		case <-q.wake:
+		case <-timeout:
 		case <-ctx.Done():
 			q.err = ctx.Err()
 			return
 		}
 	}
 }
+
+// startedDelay is how long a started event waits for its task's end to fold
+// into; past it, the server learns the PID on its own.
+const startedDelay = 50 * time.Millisecond
