@@ -80,27 +80,11 @@ func (s *Spec) Validate() error {
 			return fieldErr(fmt.Sprintf("after[%d]", i), "job ID %d is not positive", id)
 		}
 	}
-	if len(s.Labels) > MaxLabels {
-		return fieldErr("labels", "more than %d labels", MaxLabels)
+	if err := validateLabels("labels", s.Labels); err != nil {
+		return err
 	}
-	for k, v := range s.Labels {
-		if k == "" || len(k) > MaxLabelLen || !isName(k) {
-			return fieldErr("labels", "invalid key %q: want 1 to %d of %s", k, MaxLabelLen, maxNameChars)
-		}
-		if len(v) > MaxLabelLen || strings.ContainsAny(v, "\x00\n\r") {
-			return fieldErr("labels."+k, "value longer than %d bytes or with NUL or line breaks", MaxLabelLen)
-		}
-	}
-	if len(s.Constraints) > MaxLabels {
-		return fieldErr("constraints", "more than %d constraints", MaxLabels)
-	}
-	for k, v := range s.Constraints {
-		if k == "" || len(k) > MaxLabelLen || !isName(k) {
-			return fieldErr("constraints", "invalid label %q: want 1 to %d of %s", k, MaxLabelLen, maxNameChars)
-		}
-		if len(v) > MaxLabelLen || strings.ContainsAny(v, "\x00\n\r") {
-			return fieldErr("constraints."+k, "value longer than %d bytes or with NUL or line breaks", MaxLabelLen)
-		}
+	if err := validateLabels("constraints", s.Constraints); err != nil {
+		return err
 	}
 	if len(s.SubmitDir) > 4096 || strings.ContainsRune(s.SubmitDir, 0) || (s.SubmitDir != "" && !strings.HasPrefix(s.SubmitDir, "/")) {
 		return fieldErr("submit_dir", "must be an absolute path without NUL, at most 4096 bytes")
@@ -302,3 +286,20 @@ var ErrNotFound = errors.New("not found")
 // ErrInvalidState is returned (wrapped) when an action does not apply to a
 // job in its current state, such as releasing a job that is not held.
 var ErrInvalidState = errors.New("not possible in the current state")
+
+// validateLabels checks a map of labels (or of labels required of workers)
+// named field.
+func validateLabels(field string, m map[string]string) error {
+	if len(m) > MaxLabels {
+		return fieldErr(field, "more than %d entries", MaxLabels)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxLabelLen || !isName(k) {
+			return fieldErr(field, "invalid key %q: want 1 to %d of %s", k, MaxLabelLen, maxNameChars)
+		}
+		if len(v) > MaxLabelLen || strings.ContainsAny(v, "\x00\n\r") {
+			return fieldErr(field+"."+k, "value longer than %d bytes or with NUL or line breaks", MaxLabelLen)
+		}
+	}
+	return nil
+}
