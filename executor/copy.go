@@ -58,4 +58,3 @@ func copyFile(src, dst string, appendTo bool) error {
 	}
 	return out.Close()
 }
-
