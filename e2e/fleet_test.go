@@ -77,13 +77,15 @@ func TestFleet(t *testing.T) {
 		p, err := c.Jobs(ctx, client.ListParams{States: []job.State{job.Done}, Limit: total})
 		return err == nil && len(p.Jobs) >= total/4
 	}, 60*time.Second, 20*time.Millisecond, "a quarter done\n%s", s.Log())
+	a.Kill()
+	// What the server still believes runs on the dead worker: nothing can
+	// start there any more, and its timeout has not passed yet.
 	var onA []int64
 	for _, id := range ids {
 		if tk := taskOf(t, s, fmt.Sprint(id)); tk.State == job.Running && tk.Worker == "wa" {
 			onA = append(onA, id)
 		}
 	}
-	a.Kill()
 	// Its jobs die with it: none can run on alongside its rerun.
 	for _, id := range onA {
 		pids, _ := runs(t, marks, id)
@@ -102,7 +104,9 @@ func TestFleet(t *testing.T) {
 		perWorker[tk.Worker]++
 		pids, ended := runs(t, marks, id)
 		require.Equal(t, 1, ended, "job %d ended once", id)
-		require.Equal(t, len(pids), tk.Attempt, "job %d: one start per attempt", id)
+		// An attempt the killed worker claimed may have died before its
+		// script started: at most one start per attempt, the last one sure.
+		require.True(t, len(pids) >= 1 && len(pids) <= tk.Attempt, "job %d: %d starts in %d attempts", id, len(pids), tk.Attempt)
 		if tk.Attempt > 1 {
 			rerun++
 			require.Equal(t, "wb", tk.Worker, "job %d re-ran on the other worker", id)
