@@ -34,7 +34,7 @@ func NewCmdWorkers(f *cmdutil.Factory, runF func(context.Context, *Options) erro
 		Short: "List the workers the server heard from recently",
 		Long: `List the workers the server heard from recently.
 
-Columns: WORKER, HOST, POOL, SLOTS, RUNNING (attempts it holds), LABELS, ALIVE,
+Columns: WORKER, HOST, POOL, SLOTS, RUNNING (attempts it holds), FREE (slots), LABELS, ALIVE,
 LAST SEEN, VERSION.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -64,14 +64,15 @@ func run(ctx context.Context, opts *Options) error {
 		return cmdutil.PrintJSON(opts.IO.Out, ws)
 	}
 	tty := opts.IO.IsStdoutTTY()
-	t := tableprinter.New(opts.IO.Out, tty, "WORKER", "HOST", "POOL", "SLOTS", "RUNNING", "LABELS", "ALIVE", "LAST SEEN", "VERSION")
+	t := tableprinter.New(opts.IO.Out, tty, "WORKER", "HOST", "POOL", "SLOTS", "RUNNING", "FREE", "LABELS", "ALIVE", "LAST SEEN", "VERSION")
 	for _, w := range ws {
 		labels := make([]string, 0, len(w.Labels))
 		for k, v := range w.Labels {
 			labels = append(labels, k+"="+v)
 		}
 		slices.Sort(labels)
-		t.AddRow(w.Worker, w.Host, w.Pool, strconv.Itoa(w.Slots), strconv.Itoa(len(w.Running)), strings.Join(labels, ","),
+		t.AddRow(w.Worker, w.Host, w.Pool, strconv.Itoa(w.Slots), strconv.Itoa(len(w.Running)),
+			strconv.Itoa(max(w.Slots-len(w.Running), 0)), strings.Join(labels, ","),
 			display.Bool(tty, w.Alive), tableprinter.Time(tty, opts.Now(), w.LastSeen), w.Version)
 	}
 	return t.Render()

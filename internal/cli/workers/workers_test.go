@@ -21,13 +21,13 @@ func TestWorkers(t *testing.T) {
 	_, err := clitest.Exec(NewCmdWorkers(env.F, nil))
 	require.NoError(t, err)
 	require.Equal(t, ""+
-		"WORKER  HOST  POOL     SLOTS  RUNNING  LABELS          ALIVE  LAST SEEN      VERSION\n"+
-		"w1      h     default  4      1        gpu=yes,zone=a  yes    5 seconds ago  v1\n", env.Out.String())
+		"WORKER  HOST  POOL     SLOTS  RUNNING  FREE  LABELS          ALIVE  LAST SEEN      VERSION\n"+
+		"w1      h     default  4      1        3     gpu=yes,zone=a  yes    5 seconds ago  v1\n", env.Out.String())
 
 	env = clitest.NewEnv(t, url, false)
 	_, err = clitest.Exec(NewCmdWorkers(env.F, nil))
 	require.NoError(t, err)
-	require.Equal(t, "w1\th\tdefault\t4\t1\tgpu=yes,zone=a\ttrue\t2026-03-01T11:59:55Z\tv1\n", env.Out.String())
+	require.Equal(t, "w1\th\tdefault\t4\t1\t3\tgpu=yes,zone=a\ttrue\t2026-03-01T11:59:55Z\tv1\n", env.Out.String())
 
 	env = clitest.NewEnv(t, url, false)
 	_, err = clitest.Exec(NewCmdWorkers(env.F, nil), "--json")
