@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/executor"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -52,14 +53,25 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 	if err != nil {
 		return nil, err
 	}
-	if err := e.ensureImage(ctx, cs.Config.Image, cs.Pull, cs.Platform); err != nil {
-		return nil, err
+	// Under "never" and "missing" the image is looked at only when the
+	// create says it is absent, which spares a request per container.
+	if cs.Pull == PullAlways {
+		if err := e.ensureImage(ctx, cs.Config.Image, cs.Pull, cs.Platform); err != nil {
+			return nil, err
+		}
 	}
 	out, err := newOutputs(s.Stdout, s.Stderr, e.cfg.OutputLimit, false)
 	if err != nil {
 		return nil, err
 	}
 	id, err := e.create(ctx, cs)
+	if err != nil && cerrdefs.IsNotFound(err) && cs.Pull != PullAlways {
+		if ierr := e.ensureImage(ctx, cs.Config.Image, cs.Pull, cs.Platform); ierr != nil {
+			out.close()
+			return nil, ierr
+		}
+		id, err = e.create(ctx, cs)
+	}
 	if err != nil {
 		out.close()
 		return nil, err
