@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -443,4 +444,22 @@ func TestWorkersAndRemove(t *testing.T) {
 	require.Equal(t, int64(1), ws[0].Running[0].Job)
 	require.ErrorIs(t, c.Remove(ctx, 5, false), job.ErrInvalidState)
 	require.NoError(t, c.Remove(ctx, 5, true))
+}
+
+// TestWaitRidesOutRestart: a server that shuts down while a wait runs is
+// asked again until it answers.
+func TestWaitRidesOutRestart(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	c := newTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": CodeUnavailable, "message": "the server is shutting down"}})
+			return
+		}
+		writeJSON(w, 200, WaitResult{Jobs: []*job.Job{{ID: 1, State: job.Done}}})
+	}))
+	res, err := c.Wait(context.Background(), []int64{1}, false, 0)
+	require.NoError(t, err)
+	require.Equal(t, job.Done, res.Jobs[0].State)
+	require.EqualValues(t, 3, calls.Load())
 }

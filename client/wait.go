@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/berth-run/berth/job"
@@ -25,7 +27,60 @@ type WaitResult struct {
 
 // Wait returns when every job of ids has ended (or, with any, one of them),
 // or when timeout (if positive) has passed, then with TimedOut set.
+//
+// Wait rides out a restart of the server: when the server shuts down or the
+// connection breaks while waiting, it asks again, with the time left, until
+// the server is back or RestartGrace has passed. No server at the first try
+// is an error at once (a *NoServerError).
 func (c *Client) Wait(ctx context.Context, ids []int64, any bool, timeout time.Duration) (*WaitResult, error) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	var outage time.Time // when the server went away; zero while it answers
+	delay := 100 * time.Millisecond
+	for {
+		left := timeout
+		if timeout > 0 && !outage.IsZero() {
+			if left = time.Until(deadline).Round(time.Millisecond); left <= 0 {
+				left = time.Millisecond // answers at once, timed out unless done
+			}
+		}
+		r, err := c.waitOnce(ctx, ids, any, left)
+		if err == nil || ctx.Err() != nil {
+			return r, err
+		}
+		var apiErr *APIError
+		var noServer *NoServerError
+		shuttingDown := errors.As(err, &apiErr) && apiErr.Code == CodeUnavailable
+		// Once the server went away, not finding it is part of its restart.
+		if !shuttingDown && !isBrokenConn(err) && (outage.IsZero() || !errors.As(err, &noServer)) {
+			return nil, err
+		}
+		if outage.IsZero() {
+			outage = time.Now()
+		}
+		if time.Since(outage) > RestartGrace {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// RestartGrace is how long Wait keeps asking a server that went away.
+const RestartGrace = time.Minute
+
+// isBrokenConn reports an answer cut short: the server died mid-request.
+func isBrokenConn(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+func (c *Client) waitOnce(ctx context.Context, ids []int64, any bool, timeout time.Duration) (*WaitResult, error) {
 	q := url.Values{}
 	for _, id := range ids {
 		q.Add("id", strconv.FormatInt(id, 10))
