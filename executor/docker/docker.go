@@ -133,10 +133,9 @@ type Executor struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu sync.Mutex
-	// tasks maps IDs to tasks; a nil entry reserves an ID being started.
-	tasks map[string]*task
-	// containers maps container IDs to tasks, for events.
+	tasks executor.Registry[*task]
+	// containers maps container IDs to tasks, for events; guarded by mu.
+	mu         sync.Mutex
 	containers map[string]*task
 }
 
@@ -155,7 +154,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e := &Executor{cfg: cfg, cli: cfg.Client, log: cfg.Logger, tasks: map[string]*task{}, containers: map[string]*task{}}
+	e := &Executor{cfg: cfg, cli: cfg.Client, log: cfg.Logger, containers: map[string]*task{}}
 	if e.cli == nil {
 		if e.cli, err = client.New(client.FromEnv); err != nil {
 			return nil, fmt.Errorf("docker client: %w", err)
@@ -199,15 +198,7 @@ func (e *Executor) goroutine(f func()) {
 }
 
 // get returns the task with the given ID.
-func (e *Executor) get(id string) (*task, error) {
-	e.mu.Lock()
-	t := e.tasks[id]
-	e.mu.Unlock()
-	if t == nil {
-		return nil, fmt.Errorf("task %q: %w", id, executor.ErrNotFound)
-	}
-	return t, nil
-}
+func (e *Executor) get(id string) (*task, error) { return e.tasks.Get(id) }
 
 // Wait returns a channel that receives the task's exit once and then closes.
 // It closes without a value if ctx ends first.
@@ -364,18 +355,18 @@ func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
 }
 
 // track registers t under its task and container IDs.
+// track records a started task; its container first, so that its events
+// find it.
 func (e *Executor) track(t *task) {
 	e.mu.Lock()
-	e.tasks[t.id] = t
 	e.containers[t.containerID] = t
 	e.mu.Unlock()
+	e.tasks.Put(t.id, t, false)
 }
 
 func (e *Executor) forget(t *task) {
+	e.tasks.Delete(t.id, t)
 	e.mu.Lock()
-	if e.tasks[t.id] == t {
-		delete(e.tasks, t.id)
-	}
 	if e.containers[t.containerID] == t {
 		delete(e.containers, t.containerID)
 	}

@@ -29,10 +29,7 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	if h == nil {
 		return errors.New("recover: nil handle")
 	}
-	e.mu.Lock()
-	_, tracked := e.tasks[h.ID]
-	e.mu.Unlock()
-	if tracked {
+	if e.tasks.Has(h.ID) {
 		return nil
 	}
 	if h.Driver != Driver && h.Driver != "" {
@@ -60,12 +57,6 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	if err != nil {
 		return fmt.Errorf("recover %s: %w: %w", h.ID, executor.ErrNotRecoverable, err)
 	}
-	e.mu.Lock()
-	if _, ok := e.tasks[h.ID]; ok { // a concurrent Recover or Start won
-		e.mu.Unlock()
-		out.close()
-		return nil
-	}
 	t := newTask(e, h.ID, c.ID, out, c.HostConfig != nil && c.HostConfig.AutoRemove,
 		c.HostConfig != nil && !c.HostConfig.RestartPolicy.IsNone(), copies)
 	t.restarts = c.RestartCount
@@ -75,7 +66,11 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	case c.State.Restarting:
 		t.state = job.Requeued
 	}
-	e.tasks[t.id] = t
+	if !e.tasks.Put(t.id, t, true) { // a concurrent Recover or Start won
+		out.close()
+		return nil
+	}
+	e.mu.Lock()
 	e.containers[t.containerID] = t
 	e.mu.Unlock()
 	cond := container.WaitConditionNotRunning

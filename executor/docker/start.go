@@ -25,21 +25,12 @@ func (e *Executor) Start(ctx context.Context, s *executor.Spec) (*executor.Handl
 	if s.ID == "" {
 		return nil, fmt.Errorf("start: empty task ID: %w", executor.ErrStartFailed)
 	}
-	e.mu.Lock()
-	if _, ok := e.tasks[s.ID]; ok {
-		e.mu.Unlock()
-		return nil, fmt.Errorf("start %s: a task with this ID exists: %w", s.ID, executor.ErrStartFailed)
+	if err := e.tasks.Reserve(s.ID); err != nil {
+		return nil, err
 	}
-	e.tasks[s.ID] = nil // reserve the ID
-	e.mu.Unlock()
-
 	h, err := e.start(ctx, s)
 	if err != nil {
-		e.mu.Lock()
-		if e.tasks[s.ID] == nil {
-			delete(e.tasks, s.ID)
-		}
-		e.mu.Unlock()
+		e.tasks.Unreserve(s.ID)
 		if !errors.Is(err, executor.ErrStartFailed) {
 			err = fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
 		}

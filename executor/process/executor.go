@@ -67,9 +67,7 @@ type Executor struct {
 	journal *os.File
 	jlines  int
 
-	mu sync.Mutex
-	// tasks maps IDs to tasks; a nil entry reserves an ID being started.
-	tasks map[string]*task
+	tasks executor.Registry[*task]
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -80,19 +78,11 @@ func New(cfg Config) *Executor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{log: log, stateDir: cfg.StateDir, dieWithParent: cfg.DieWithParent, tasks: make(map[string]*task)}
+	return &Executor{log: log, stateDir: cfg.StateDir, dieWithParent: cfg.DieWithParent}
 }
 
 // get returns the task with the given ID.
-func (e *Executor) get(id string) (*task, error) {
-	e.mu.Lock()
-	t := e.tasks[id]
-	e.mu.Unlock()
-	if t == nil {
-		return nil, fmt.Errorf("task %q: %w", id, executor.ErrNotFound)
-	}
-	return t, nil
-}
+func (e *Executor) get(id string) (*task, error) { return e.tasks.Get(id) }
 
 // Wait returns a channel that receives the task's exit once and then closes.
 // It closes without a value if ctx ends first.
@@ -178,11 +168,7 @@ func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
 			return fmt.Errorf("destroy %s: waiting for the kill: %w", id, ctx.Err())
 		}
 	}
-	e.mu.Lock()
-	if e.tasks[id] == t {
-		delete(e.tasks, id)
-	}
-	e.mu.Unlock()
+	e.tasks.Delete(id, t)
 	if err := e.removeState(id); err != nil {
 		e.log.WarnContext(ctx, "removing task state", "task", id, "err", err)
 	}
@@ -198,10 +184,7 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	if h == nil {
 		return errors.New("recover: nil handle")
 	}
-	e.mu.Lock()
-	_, tracked := e.tasks[h.ID]
-	e.mu.Unlock()
-	if tracked {
+	if e.tasks.Has(h.ID) {
 		return nil
 	}
 	if h.Driver != Driver && h.Driver != "" {

@@ -27,25 +27,15 @@ func (e *Executor) Start(ctx context.Context, s *executor.Spec) (*executor.Handl
 	if s.ID == "" {
 		return nil, fmt.Errorf("start: empty task ID: %w", executor.ErrStartFailed)
 	}
-	e.mu.Lock()
-	if _, ok := e.tasks[s.ID]; ok {
-		e.mu.Unlock()
-		return nil, fmt.Errorf("start %s: a task with this ID exists: %w", s.ID, executor.ErrStartFailed)
+	if err := e.tasks.Reserve(s.ID); err != nil {
+		return nil, err
 	}
-	e.tasks[s.ID] = nil // reserve the ID
-	e.mu.Unlock()
-
 	h, t, err := e.start(s)
-	e.mu.Lock()
 	if err != nil {
-		delete(e.tasks, s.ID)
-	} else {
-		e.tasks[s.ID] = t
-	}
-	e.mu.Unlock()
-	if err != nil {
+		e.tasks.Unreserve(s.ID)
 		return nil, fmt.Errorf("start %s: %w: %w", s.ID, executor.ErrStartFailed, err)
 	}
+	e.tasks.Put(s.ID, t, false)
 	return h, nil
 }
 

@@ -71,9 +71,7 @@ func (e *Executor) removeState(id string) error {
 	if err := e.appendRecord(record{End: id}); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	idle := len(e.tasks) == 0
-	e.mu.Unlock()
+	idle := e.tasks.Len() == 0
 	e.jmu.Lock()
 	defer e.jmu.Unlock()
 	if idle && e.jlines > compactAfter && e.journal != nil {
@@ -158,10 +156,7 @@ func (e *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 		if err := ctx.Err(); err != nil {
 			return found, err
 		}
-		e.mu.Lock()
-		_, tracked := e.tasks[h.ID]
-		e.mu.Unlock()
-		if tracked {
+		if e.tasks.Has(h.ID) {
 			continue
 		}
 		e.killLeftover(ctx, h)
