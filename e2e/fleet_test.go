@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -158,7 +157,7 @@ func TestFleetConstraints(t *testing.T) {
 	c := s.Client()
 	marks := testenv.ShortTempDir(t)
 	s.StartWorker(t, "wgpu", "--slots", "2", "--executor", "process", "--label", "gpu=yes")
-	plain := s.StartWorker(t, "wplain", "--slots", "2", "--executor", "process")
+	plain := s.StartWorker(t, "wplain", "--slots", "2", "--executor", "process", "--label", "plain=yes")
 
 	var ids []int64
 	for range 6 {
@@ -173,25 +172,23 @@ func TestFleetConstraints(t *testing.T) {
 	require.Equal(t, 2, r.Code, r.Stderr)
 	require.Contains(t, r.Stderr, "constraints")
 
-	// Drain: a long job on the plain worker finishes after SIGTERM.
+	// Drain: a long job on the plain worker finishes after SIGTERM, and
+	// the worker waits for it.
 	gate := filepath.Join(marks, "gate")
-	j, err := c.Submit(context.Background(), job.Spec{Constraints: map[string]string{}, Template: job.Template{Command: "sh",
+	j, err := c.Submit(context.Background(), job.Spec{Constraints: map[string]string{"plain": "yes"}, Template: job.Template{Command: "sh",
 		Args: []string{"-c", fmt.Sprintf("while [ ! -e %s ]; do sleep 0.05; done; echo drained", gate)}}})
 	require.NoError(t, err)
-	var once sync.Once
 	require.Eventually(t, func() bool {
-		tk := taskOf(t, s, fmt.Sprint(j.ID))
-		return tk.State == job.Running
+		return taskOf(t, s, fmt.Sprint(j.ID)).State == job.Running
 	}, 20*time.Second, 20*time.Millisecond)
-	if taskOf(t, s, fmt.Sprint(j.ID)).Worker == "wplain" {
-		once.Do(func() { plain.Signal(syscall.SIGTERM) })
-		time.Sleep(300 * time.Millisecond)
-		require.False(t, plain.Wait(0), "a draining worker waits for its task")
-	}
+	require.Equal(t, "wplain", taskOf(t, s, fmt.Sprint(j.ID)).Worker)
+	plain.Signal(syscall.SIGTERM)
+	require.False(t, plain.Wait(300*time.Millisecond), "a draining worker waits for its task")
 	require.NoError(t, os.WriteFile(gate, nil, 0o600))
 	r = s.Berth("", "wait", "--timeout", "30s", fmt.Sprint(j.ID))
 	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
 	require.Equal(t, "drained\n", s.Berth("", "logs", fmt.Sprint(j.ID)).Stdout)
+	require.True(t, plain.Wait(15*time.Second), "the drained worker exits once its task ended")
 }
 
 func refs(ids []int64) []string {

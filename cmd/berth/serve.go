@@ -13,7 +13,6 @@ import (
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/daemon"
 	"github.com/berth-run/berth/internal/datadir"
-	"github.com/berth-run/berth/job"
 )
 
 func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker) }
@@ -83,7 +82,6 @@ func newCmdWorker(f *cmdutil.Factory) *cobra.Command {
 		logLevel string
 		kafka    *kafkaWorkerOptions
 		nats     natsFlags
-		labels   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -118,14 +116,6 @@ when rerunnable, run again elsewhere.`,
 				}
 				cfg.NATSNKeyFile, cfg.NATSCredsFile = nats.nkeyFile, nats.credsFile
 				cfg.StateDir, cfg.DrainTimeout = kafka.stateDir, kafka.drainTimeout
-				cfg.Labels = map[string]string{}
-				for _, l := range labels {
-					k, v, err := job.ParseKV(l)
-					if err != nil {
-						return cmdutil.FlagErrorf("--label: %v", err)
-					}
-					cfg.Labels[k] = v
-				}
 			}
 			cfg.DataDir = dir
 			cfg.Version = f.Version
@@ -143,7 +133,7 @@ when rerunnable, run again elsewhere.`,
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	nats.add(fl, "join the fleet of the server using NATS at `URL[,URL...]`")
 	fl.StringVar(&cfg.Pool, "pool", "", "pool to take work from (default \"default\")")
-	fl.StringArrayVar(&labels, "label", nil, "worker label `KEY=VALUE` for jobs' --constraint (repeatable)")
+	cmdutil.KVVar(fl, &cfg.Labels, "label", "worker label `KEY=VALUE` for jobs' --constraint (repeatable)")
 	fl.StringVar(&cfg.Executor, "executor", "auto", "how to run tasks: auto (containers for jobs with an image), process or docker")
 	fl.StringVar(&cfg.ID, "id", "", "worker ID (default: host name and a hash of --state-dir)")
 	// --state-dir and --drain-timeout are shared with the Kafka worker.

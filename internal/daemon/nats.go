@@ -112,8 +112,3 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-// CheckNATSAuth is checkNATSAuth for the worker's flags.
-func CheckNATSAuth(urls []string, token, nkeyFile, credsFile string) error {
-	return checkNATSAuth(urls, natsInfo{Token: token, NKeyFile: nkeyFile, CredsFile: credsFile})
-}

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCheckNATSAuth(t *testing.T) {
+func TestNATSAuthRequired(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		urls  []string
@@ -23,7 +23,7 @@ func TestCheckNATSAuth(t *testing.T) {
 		{[]string{"nats://user:pw@nats.example:4222"}, "", true},
 		{[]string{"not a url"}, "", false},
 	} {
-		err := CheckNATSAuth(tc.urls, tc.token, "", "")
+		err := checkNATSAuth(tc.urls, natsInfo{Token: tc.token})
 		if tc.ok {
 			require.NoError(t, err, "%v", tc.urls)
 		} else {

@@ -72,17 +72,20 @@ func (o *outputSink) write(path string, off int64, data []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	var size int64
 	fi, err := f.Stat()
+	if err == nil {
+		size = fi.Size()
+		if off <= size && off+int64(len(data)) > size {
+			_, err = f.WriteAt(data[size-off:], size)
+			size = off + int64(len(data))
+		}
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return 0, err
 	}
-	size := fi.Size()
-	if off > size || off+int64(len(data)) <= size {
-		return size, nil
-	}
-	if _, err := f.WriteAt(data[size-off:], size); err != nil {
-		return 0, err
-	}
-	return off + int64(len(data)), f.Close()
+	return size, nil
 }

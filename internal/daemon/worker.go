@@ -152,15 +152,17 @@ func takeWorkerLock(dir datadir.Dir) (*os.File, error) {
 // an instance name derived from the data directory, so that servers sharing
 // one engine never clean up each other's containers.
 func localExecutor(dir datadir.Dir, log *slog.Logger) *mux.Executor {
-	instance := LocalInstance(dir)
-	return mux.New(
-		process.New(process.Config{StateDir: dir.WorkerTasks(), Logger: log}),
-		func(ctx context.Context) (executor.Executor, error) {
-			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			return docker.New(ctx, docker.Config{Instance: instance, Logger: log})
-		},
-	)
+	return mux.New(process.New(process.Config{StateDir: dir.WorkerTasks(), Logger: log}), dockerEngine(LocalInstance(dir), log))
+}
+
+// dockerEngine returns how to connect to the Docker engine, for the
+// containers of the worker instance.
+func dockerEngine(instance string, log *slog.Logger) func(context.Context) (executor.Executor, error) {
+	return func(ctx context.Context) (executor.Executor, error) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return docker.New(ctx, docker.Config{Instance: instance, Logger: log})
+	}
 }
 
 // LocalInstance is the berth.executor label of the local worker's
@@ -178,7 +180,8 @@ func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
 	if len(cfg.NATSURLs) == 0 {
 		return errors.New("worker: --nats URL is required (or --local)")
 	}
-	if err := CheckNATSAuth(cfg.NATSURLs, cfg.NATSToken, cfg.NATSNKeyFile, cfg.NATSCredsFile); err != nil {
+	info := natsInfo{URL: strings.Join(cfg.NATSURLs, ","), Token: cfg.NATSToken, NKeyFile: cfg.NATSNKeyFile, CredsFile: cfg.NATSCredsFile}
+	if err := checkNATSAuth(cfg.NATSURLs, info); err != nil {
 		return err
 	}
 	stateDir := cmp.Or(cfg.StateDir, cfg.DataDir.RemoteWorker())
@@ -201,7 +204,6 @@ func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
 	}
 	conn := cfg.Conn
 	if conn == nil {
-		info := natsInfo{URL: strings.Join(cfg.NATSURLs, ","), Token: cfg.NATSToken, NKeyFile: cfg.NATSNKeyFile, CredsFile: cfg.NATSCredsFile}
 		if conn, err = dispatch.Connect(ctx, info.connectConfig("berth-worker-"+cfg.ID, cfg.Logger)); err != nil {
 			return err
 		}
@@ -235,11 +237,7 @@ func remoteExecutor(kind, id, stateDir string, log *slog.Logger) (executor.Execu
 	proc := func() executor.Executor {
 		return process.New(process.Config{StateDir: filepath.Join(stateDir, "process"), DieWithParent: true, Logger: log})
 	}
-	engine := func(ctx context.Context) (executor.Executor, error) {
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return docker.New(ctx, docker.Config{Instance: id, Logger: log})
-	}
+	engine := dockerEngine(id, log)
 	switch cmp.Or(kind, "auto") {
 	case "auto":
 		return mux.New(proc(), engine), nil

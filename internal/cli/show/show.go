@@ -142,8 +142,8 @@ func (p *printer) job(j *job.Job) {
 	p.field("Image", t.Image)
 	p.field("Workdir", t.WorkDir)
 	p.field("Env", kvs(t.Env))
-	p.field("Stage in", mounts(t.StageIn, ":"))
-	p.field("Stage out", mounts(t.StageOut, " -> "))
+	p.field("Stage in", stageIn(t.StageIn))
+	p.field("Stage out", stageOut(t.StageOut))
 	p.field("Output path", t.OutputPath)
 	p.field("Error path", t.ErrorPath)
 	if t.TimeLimit > 0 {
@@ -252,19 +252,23 @@ func taskTable(p *printer, j *job.Job, tasks []*job.Task) error {
 	return t.Render()
 }
 
-// mounts renders stage-in entries as host:container[:rw], stage-out ones as
-// container -> host.
-func mounts(ms []job.Mount, sep string) string {
+// stageIn renders stage-in mounts as host:container[:rw].
+func stageIn(ms []job.Mount) string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
-		if sep == ":" {
-			out[i] = m.Host + ":" + m.Container
-			if m.RW {
-				out[i] += ":rw"
-			}
-		} else {
-			out[i] = m.Container + sep + m.Host
+		out[i] = m.Host + ":" + m.Container
+		if m.RW {
+			out[i] += ":rw"
 		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// stageOut renders stage-out copies as container -> host.
+func stageOut(ms []job.Mount) string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Container + " -> " + m.Host
 	}
 	return strings.Join(out, ", ")
 }
