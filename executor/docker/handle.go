@@ -368,6 +368,11 @@ func (t *task) collect(ctx context.Context, code int) *executor.Exit {
 	// The die event comes after the kill and oom events of this exit: once
 	// it is in, they are too.
 	t.waitFor(ctx, confirmAfter, func() bool { return t.died })
+	if code == 128+int(unix.SIGKILL) {
+		// A SIGKILL nobody sent is the OOM killer's; on a busy engine its
+		// oom event may trail the exit, and the state's OOMKilled with it.
+		t.waitFor(ctx, oomAfter, func() bool { return t.oom || t.stopped || t.signals[int(unix.SIGKILL)] })
+	}
 	x := &executor.Exit{ExitCode: code, Finished: time.Now()}
 	res, err := t.e.cli.ContainerInspect(ctx, t.containerID, client.ContainerInspectOptions{})
 	if err == nil && res.Container.State != nil {
@@ -386,6 +391,10 @@ func (t *task) collect(ctx context.Context, code int) *executor.Exit {
 	t.mu.Unlock()
 	return x
 }
+
+// oomAfter bounds the wait for the oom event of a container killed by
+// SIGKILL that no one sent.
+const oomAfter = time.Second
 
 // dieExitStatus builds the exit from the die event's code and time, and the
 // events and stats seen, without asking the engine.
