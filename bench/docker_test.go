@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	dockerclient "github.com/moby/moby/client"
 
@@ -23,11 +25,14 @@ import (
 // BenchmarkDocker50 runs 50 `true` containers two at a time through
 // `berth run --each --image` and through `xargs -P2 docker run --rm`, in the
 // same run, and reports both wall times and their ratio (target: berth at
-// most 0.8x the docker CLI). ns/op is berth's time.
+// most 0.8x the docker CLI). It also times the engine floor: the fewest API
+// calls that run a container and collect its exit and output (create,
+// attach, start, the die event, remove in the background), two at a time,
+// from this process: what no client can beat. ns/op is berth's time.
 func BenchmarkDocker50(b *testing.B) {
 	const n = 50
 	image := testenv.DockerImage(b)
-	testenv.RequireDocker(b)
+	dc := testenv.RequireDocker(b)
 	xargs, err := exec.LookPath("xargs")
 	if err != nil {
 		b.Skip("xargs not found")
@@ -53,21 +58,124 @@ func BenchmarkDocker50(b *testing.B) {
 	berthEach(warm)
 	dockerEach(warm)
 
-	var tBerth, tDocker time.Duration
+	engineFloor(b, dc, image, 4, 2)
+
+	var tBerth, tDocker, tFloor time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StartTimer()
 		tBerth += berthEach(file)
 		b.StopTimer()
 		tDocker += dockerEach(file)
+		tFloor += engineFloor(b, dc, image, n, 2)
 	}
 	nn := time.Duration(b.N)
-	berth, docker := (tBerth / nn).Seconds(), (tDocker / nn).Seconds()
+	berth, docker, floor := (tBerth / nn).Seconds(), (tDocker / nn).Seconds(), (tFloor / nn).Seconds()
 	b.ReportMetric(berth, "berth_s")
 	b.ReportMetric(docker, "docker_cli_s")
+	b.ReportMetric(floor, "engine_floor_s")
 	b.ReportMetric(berth/docker, "ratio_vs_docker")
-	b.Logf("docker-50: berth %.2fs, xargs -P2 docker run --rm %.2fs: berth %.2fx of it (target <= 0.8)",
-		berth, docker, berth/docker)
+	b.ReportMetric(floor/docker, "floor_vs_docker")
+	b.Logf("docker-50: berth %.2fs, xargs -P2 docker run --rm %.2fs: berth %.2fx of it (target <= 0.8); engine floor %.2fs (%.2fx of the CLI; berth %.2fx of the floor)",
+		berth, docker, berth/docker, floor, floor/docker, berth/floor)
+}
+
+// engineFloor runs n `true` containers, par at a time, with the fewest
+// engine API calls that still collect each one's exit and output, and
+// returns the wall time.
+func engineFloor(b *testing.B, dc *dockerclient.Client, image string, n, par int) time.Duration {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), cmdTimeout)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		dies = map[string]chan struct{}{}
+		rm   sync.WaitGroup
+	)
+	const label = "berth-bench-floor"
+	f := make(dockerclient.Filters).
+		Add("type", string(events.ContainerEventType)).
+		Add("event", string(events.ActionDie)).
+		Add("label", label)
+	sub := dc.Events(ctx, dockerclient.EventsListOptions{Filters: f})
+	go func() {
+		for {
+			select {
+			case m := <-sub.Messages:
+				mu.Lock()
+				if ch := dies[m.Actor.ID]; ch != nil {
+					close(ch)
+					delete(dies, m.Actor.ID)
+				}
+				mu.Unlock()
+			case <-sub.Err:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	errs := make(chan error, par)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range par {
+		wg.Go(func() {
+			for range next {
+				if err := floorOne(ctx, dc, image, label, &mu, dies, &rm); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d := time.Since(start)
+	rm.Wait()
+	select {
+	case err := <-errs:
+		b.Fatalf("engine floor: %v", err)
+	default:
+	}
+	return d
+}
+
+// floorOne runs one container for engineFloor.
+func floorOne(ctx context.Context, dc *dockerclient.Client, image, label string, mu *sync.Mutex, dies map[string]chan struct{}, rm *sync.WaitGroup) error {
+	cr, err := dc.ContainerCreate(ctx, dockerclient.ContainerCreateOptions{
+		Config: &container.Config{Image: image, Cmd: []string{"true"}, AttachStdout: true, AttachStderr: true, Labels: map[string]string{label: ""}},
+	})
+	if err != nil {
+		return err
+	}
+	died := make(chan struct{})
+	mu.Lock()
+	dies[cr.ID] = died
+	mu.Unlock()
+	att, err := dc.ContainerAttach(ctx, cr.ID, dockerclient.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return err
+	}
+	defer att.Close()
+	if _, err := dc.ContainerStart(ctx, cr.ID, dockerclient.ContainerStartOptions{}); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, att.Reader); err != nil {
+		return err
+	}
+	select {
+	case <-died:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	rm.Go(func() {
+		_, _ = dc.ContainerRemove(context.WithoutCancel(ctx), cr.ID, dockerclient.ContainerRemoveOptions{Force: true})
+	})
+	return nil
 }
 
 // BenchmarkDockerExitToWait submits `sh -c 'sleep 0.2'` in a container 50

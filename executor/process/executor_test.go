@@ -3,6 +3,7 @@ package process_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -209,11 +210,58 @@ func TestOutputWhileRunning(t *testing.T) {
 		b, _ := os.ReadFile(s.Stdout)
 		return string(b) == "started\n"
 	}, 5*time.Second, 10*time.Millisecond)
-	require.Equal(t, "warming\n", readFile(t, s.Stderr))
+	require.Eventually(t, func() bool { return readFile(t, s.Stderr) == "warming\n" }, 5*time.Second, 10*time.Millisecond)
 	st, err := e.Inspect(t.Context(), s.ID)
 	require.NoError(t, err)
 	require.Equal(t, job.Running, st.State)
 	require.Nil(t, st.Exit)
+}
+
+// TestOutputLazy: no output, no file; an earlier attempt's file is
+// truncated; the output is complete when the exit is reported.
+func TestOutputLazy(t *testing.T) {
+	t.Parallel()
+	e := process.New(process.Config{})
+	quiet := shSpec(t, "quiet", "exit 0")
+	start(t, e, quiet)
+	require.Equal(t, 0, wait(t, e, quiet.ID).ExitCode)
+	for _, p := range []string{quiet.Stdout, quiet.Stderr} {
+		_, err := os.Stat(p)
+		require.ErrorIs(t, err, os.ErrNotExist, p)
+	}
+
+	loud := shSpec(t, "loud", "head -c 300000 /dev/zero; echo err >&2; exit 3")
+	require.NoError(t, os.WriteFile(loud.Stderr, []byte("an earlier attempt's stderr\n"), 0o600))
+	start(t, e, loud)
+	require.Equal(t, 3, wait(t, e, loud.ID).ExitCode)
+	fi, err := os.Stat(loud.Stdout)
+	require.NoError(t, err)
+	require.EqualValues(t, 300000, fi.Size())
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.Equal(t, "err\n", readFile(t, loud.Stderr))
+
+	again := shSpec(t, "again", "exit 0")
+	again.Stdout, again.Stderr = loud.Stdout, loud.Stderr
+	start(t, e, again)
+	require.Equal(t, 0, wait(t, e, again.ID).ExitCode)
+	require.Empty(t, readFile(t, loud.Stdout), "an existing file is truncated at the start")
+}
+
+// TestOutputHeldOpen: a process that left the task's group and holds its
+// output open does not hold up the exit for more than a moment.
+func TestOutputHeldOpen(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("setsid not found")
+	}
+	e := process.New(process.Config{})
+	s := shSpec(t, "t", "setsid sh -c 'echo daemon; sleep 3' & sleep 0.1; echo leader")
+	start(t, e, s)
+	begin := time.Now()
+	x := wait(t, e, s.ID)
+	require.Equal(t, 0, x.ExitCode)
+	require.Less(t, time.Since(begin), 2500*time.Millisecond)
+	require.Eventually(t, func() bool { return readFile(t, s.Stdout) == "daemon\nleader\n" }, 5*time.Second, 20*time.Millisecond)
 }
 
 func TestUsage(t *testing.T) {

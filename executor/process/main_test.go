@@ -2,6 +2,7 @@ package process_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,9 +66,14 @@ func wait(t testing.TB, e *process.Executor, id string) *executor.Exit {
 	return x
 }
 
+// readFile reads an output file; a missing one is empty (it is created at
+// the first byte).
 func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
 	require.NoError(t, err)
 	return string(b)
 }

@@ -18,7 +18,8 @@ import (
 
 // Start starts the task as the leader of a new process group, with exactly
 // s.Env as its environment, stdin from /dev/null and stdout and stderr going
-// straight to s.Stdout and s.Stderr (/dev/null when empty). A command without
+// to s.Stdout and s.Stderr (/dev/null when empty), files created at their
+// first byte (see output.go). A command without
 // a slash is looked up in the PATH of s.Env, else in the executor's own.
 func (e *Executor) Start(ctx context.Context, s *executor.Spec) (*executor.Handle, error) {
 	if err := ctx.Err(); err != nil {
@@ -52,7 +53,7 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	files, err := openFiles(s.Stdout, s.Stderr)
+	files, drains, err := childFiles(s.Stdout, s.Stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -68,6 +69,11 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 		Sys:   e.sysProcAttr(),
 	})
 	closeFiles(files)
+	// Started even when the fork failed: they end at once, the write ends
+	// being closed, and close the read ends.
+	output := startDrains(drains, func(path string, err error) {
+		e.log.Warn("writing the output", "task", s.ID, "path", path, "err", err)
+	})
 	if err != nil {
 		return nil, nil, &exec.Error{Name: s.Command, Err: err}
 	}
@@ -81,6 +87,7 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	}
 	h := &executor.Handle{ID: s.ID, Driver: Driver, PID: pid, StartTicks: ticks, StartedAt: time.Now()}
 	t := newTask(s.ID, pid, e.log)
+	t.output = output
 	if s.Template.OutputPath != "" || s.Template.ErrorPath != "" {
 		t.copies = &copies{stdout: s.Stdout, stderr: s.Stderr, outputPath: s.Template.OutputPath, errorPath: s.Template.ErrorPath}
 	}
@@ -150,47 +157,6 @@ func getenv(env []string, key string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// openFiles returns the child's stdin, stdout and stderr. The same path for
-// stdout and stderr shares one file, so the two do not overwrite each other.
-func openFiles(stdout, stderr string) ([]*os.File, error) {
-	stdin, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, err
-	}
-	files := []*os.File{stdin}
-	open := func(path string) error {
-		if path == "" {
-			path = os.DevNull
-		}
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-		if err != nil {
-			return err
-		}
-		files = append(files, f)
-		return nil
-	}
-	err = open(stdout)
-	if err == nil && stderr != "" && stderr == stdout {
-		files = append(files, files[1])
-	} else if err == nil {
-		err = open(stderr)
-	}
-	if err != nil {
-		closeFiles(files)
-		return nil, err
-	}
-	return files, nil
-}
-
-// closeFiles closes files, once each.
-func closeFiles(files []*os.File) {
-	for i, f := range files {
-		if i == 0 || f != files[i-1] {
-			f.Close()
-		}
-	}
 }
 
 // sysProcAttr puts each task in a process group of its own, and with

@@ -43,6 +43,8 @@ type task struct {
 	killAt    time.Time
 
 	done chan struct{} // closed once exit is set
+	// output, if not nil, is closed once the output pipes are drained.
+	output <-chan struct{}
 	// copies, when set, are the template's OutputPath and ErrorPath, which
 	// get a copy of the output when the task ends.
 	copies *copies
@@ -89,6 +91,10 @@ func (t *task) watch() {
 				t.setState(job.Running)
 			}
 		case cldExited, cldKilled, cldDumped:
+			// The output is complete once the group is gone; the leader,
+			// a zombie still, keeps the group ID from being reused.
+			t.killGroup()
+			t.awaitOutput()
 			t.reap()
 			return
 		}
@@ -105,6 +111,35 @@ func (t *task) consume(which int) bool {
 		}
 		// With WNOHANG and no event, waitid leaves si_signo zero.
 		return err == nil && info.Signo != 0
+	}
+}
+
+// killGroup kills what is left of the group after the leader exited.
+func (t *task) killGroup() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := unix.Kill(-t.pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		t.log.Warn("killing stragglers", "task", t.id, "pgid", t.pid, "err", err)
+	}
+}
+
+// awaitOutput waits for the output pipes to be drained, for up to
+// outputGrace: a process that left the group may hold them open for ever.
+func (t *task) awaitOutput() {
+	if t.output == nil {
+		return
+	}
+	select {
+	case <-t.output:
+		return
+	default:
+	}
+	timer := time.NewTimer(outputGrace)
+	defer timer.Stop()
+	select {
+	case <-t.output:
+	case <-timer.C:
+		t.log.Warn("a process outside the task's group holds its output open; reporting the exit without waiting for the rest", "task", t.id)
 	}
 }
 
