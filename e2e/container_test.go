@@ -29,6 +29,17 @@ func TestContainerJobs(t *testing.T) {
 	require.Equal(t, "out\n", r.Stdout)
 	require.Equal(t, "err\n", r.Stderr)
 
+	// The image's environment, not the worker's, and results through
+	// $BERTH_RESULT, also on a read-only root as another user.
+	envID := fmt.Sprint(submitted(t, s.Berth("", "run", "-d", "--image", image, "--read-only", "--user", "1000:1000", "--env", "GREETING=hi", "--",
+		"sh", "-c", `echo "$PATH $GREETING $HOME"; echo '{"n":1}' >> "$BERTH_RESULT"`)))
+	r = s.Berth("", "wait", envID)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	r = s.Berth("", "receive", "--json", envID)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stdout, `"/bin hi /\n"`)
+	require.Regexp(t, `"n":\s*1`, r.Stdout)
+
 	r = s.Berth("", "run", "--image", image, "--memory", "16m", "--", "sh", "-c", `x=a; while true; do x="$x$x"; done`)
 	require.NotEqual(t, 0, r.Code)
 	require.Contains(t, r.Stderr, "OUT_OF_MEMORY")

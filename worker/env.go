@@ -10,6 +10,7 @@ import (
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/executor"
 	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/job"
 )
 
 // baseEnv lists the variables a task inherits from the worker's own
@@ -21,6 +22,10 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // EnvResult names the file a task writes its JSON results to.
 const EnvResult = "BERTH_RESULT"
+
+// containerResult is where a container job finds its results file: the
+// task's file on the worker, bind-mounted read-write.
+const containerResult = "/run/berth/result.jsonl"
 
 // spec makes the executor's spec of work, creating its task directory.
 func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
@@ -48,26 +53,59 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 			workDir = work.SubmitDir
 		}
 	}
+	result = cmp.Or(result, filepath.Join(dir, datadir.ResultFile))
+	tmpl := work.Template
+	env := taskEnv(work, result, os.LookupEnv)
+	if tmpl.Image != "" {
+		var err error
+		if tmpl, err = withResultMount(tmpl, result); err != nil {
+			return nil, err
+		}
+		env = taskEnv(work, containerResult, nil)
+	}
 	return &executor.Spec{
 		ID:       work.TaskKey.String(),
-		Command:  work.Template.Command,
-		Args:     work.Template.Args,
-		Env:      taskEnv(work, cmp.Or(result, filepath.Join(dir, datadir.ResultFile)), os.LookupEnv),
+		Command:  tmpl.Command,
+		Args:     tmpl.Args,
+		Env:      env,
 		WorkDir:  cmp.Or(workDir, dir),
 		Stdout:   cmp.Or(stdout, filepath.Join(dir, datadir.StdoutFile)),
 		Stderr:   cmp.Or(stderr, filepath.Join(dir, datadir.StderrFile)),
-		Template: work.Template,
+		Template: tmpl,
 	}, nil
+}
+
+// withResultMount returns tmpl with the task's results file (created empty,
+// writable by any user the container runs as; its directory is the
+// worker's, mode 0700) mounted at containerResult.
+func withResultMount(tmpl job.Template, result string) (job.Template, error) {
+	f, err := os.OpenFile(result, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o666)
+	if err != nil {
+		return tmpl, fmt.Errorf("creating the results file: %w", err)
+	}
+	err = f.Chmod(0o666) // past the umask
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return tmpl, fmt.Errorf("creating the results file: %w", err)
+	}
+	tmpl.StageIn = append(slices.Clip(tmpl.StageIn), job.Mount{Host: result, Container: containerResult, RW: true})
+	return tmpl, nil
 }
 
 // taskEnv builds a task's environment as sorted KEY=VALUE: the few base
 // variables of the worker's (from lookup), then the ones berth sets, then
-// the template's, and last BERTH_RESULT.
+// the template's, and last BERTH_RESULT. A nil lookup (a container job,
+// which has its image's environment) adds no base variables.
 func taskEnv(w *dispatch.Work, result string, lookup func(string) (string, bool)) []string {
-	env := map[string]string{"PATH": defaultPath}
-	for _, k := range baseEnv {
-		if v, ok := lookup(k); ok {
-			env[k] = v
+	env := map[string]string{}
+	if lookup != nil {
+		env["PATH"] = defaultPath
+		for _, k := range baseEnv {
+			if v, ok := lookup(k); ok {
+				env[k] = v
+			}
 		}
 	}
 	for k, v := range w.Env {

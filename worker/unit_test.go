@@ -31,6 +31,14 @@ func TestTaskEnv(t *testing.T) {
 
 	none := func(string) (string, bool) { return "", false }
 	require.Contains(t, taskEnv(w, "/j/1/result.jsonl", none), "PATH="+defaultPath)
+
+	// A container job keeps its image's environment: nothing of the worker's.
+	require.Equal(t, []string{
+		"A=template",
+		"BERTH_JOB_ID=1",
+		"BERTH_RESULT=" + containerResult,
+		"HOME=/tmp",
+	}, taskEnv(w, containerResult, nil))
 }
 
 func TestEndOf(t *testing.T) {
