@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/berth-run/berth/openjd/expr"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -36,21 +38,38 @@ type IntOrFormat struct {
 // Resolve returns the value, evaluating the format string with scope (the
 // job's parameter values) if there is one.
 func (v IntOrFormat) Resolve(scope Scope) (int64, error) {
+	n, ok, err := v.ResolveOptional(scope)
+	if err == nil && !ok {
+		err = fmt.Errorf("%q resolves to null", v.Format.String())
+	}
+	return n, err
+}
+
+// ResolveOptional is Resolve for an optional field: with EXPR, a format
+// string that is one expression evaluating to null leaves the field out
+// (ok false), as if it were not given (RFC 0005).
+func (v IntOrFormat) ResolveOptional(scope Scope) (n int64, ok bool, err error) {
 	if v.Format == nil {
-		return v.Value, nil
+		return v.Value, true, nil
 	}
 	if scope == nil {
 		scope = MapScope{}
 	}
-	s, err := v.Format.Resolve(scope)
+	val, err := v.Format.Value(scope)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	n, err := parseInt(s)
+	switch val.Kind() {
+	case expr.KNull:
+		return 0, false, nil
+	case expr.KInt:
+		return val.Int(), true, nil
+	}
+	n, err = parseInt(val.Format())
 	if err != nil {
-		return 0, fmt.Errorf("%q resolves to %w", v.Format.String(), err)
+		return 0, false, fmt.Errorf("%q resolves to %w", v.Format.String(), err)
 	}
-	return n, nil
+	return n, true, nil
 }
 
 // EmbeddedFile is a text file written to the session directory before an

@@ -3,6 +3,7 @@ package openjd_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -105,6 +106,18 @@ func runExecFixture(t *testing.T, f *fixture) (bool, string) {
 	}
 	for k, v := range fx.Parameters {
 		in.Parameters[k] = v.Value
+		if v.Kind != yaml.ScalarNode {
+			// A list value is submitted as JSON, as with -p Name=[...].
+			var x any
+			if err := v.Decode(&x); err != nil {
+				return false, err.Error()
+			}
+			b, err := json.Marshal(x)
+			if err != nil {
+				return false, err.Error()
+			}
+			in.Parameters[k] = string(b)
+		}
 	}
 	var rules []session.PathMappingRule
 	for _, r := range fx.PathMapping {

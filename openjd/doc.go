@@ -15,10 +15,12 @@
 // combination expression, so a space of millions of tasks is walked without
 // being materialised.
 //
-// Format strings are parsed into a small expression tree ([Expr]). Today the
-// only expression is a dotted value reference such as Param.Frame; the EXPR
-// extension's language can be added as another [ExprParser] without changing
-// the places that hold format strings.
+// Format strings are parsed into a small expression tree ([Expr]). Without
+// extensions the only expression is a dotted value reference such as
+// Param.Frame; with EXPR, interpolations are expressions of package
+// openjd/expr, steps, scripts and environment scripts may hold let bindings
+// ([Let], evaluated with [BindLets]), and job parameters may be BOOL,
+// RANGE_EXPR and LIST types (list values are kept as JSON text).
 //
 // [CreateJob] instantiates a job template with parameter values: the
 // parameter definitions of the job template and of the applied environment

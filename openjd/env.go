@@ -18,6 +18,11 @@ type Environment struct {
 	Description string
 	Script      *EnvironmentScript
 	Variables   []EnvVar
+	// StepName and StepLet are set for a step's environments with EXPR:
+	// the step's name (Step.Name) and let bindings, which the
+	// environment sees.
+	StepName string
+	StepLet  []Let
 }
 
 // EnvVar is one variable an environment sets, in template order.
@@ -28,6 +33,9 @@ type EnvVar struct {
 
 // EnvironmentScript holds an environment's actions and files.
 type EnvironmentScript struct {
+	// Let are bindings evaluated when the environment is entered or
+	// exited (EXPR), seen by its actions and embedded files.
+	Let             []Let
 	OnEnter, OnExit *Action
 	EmbeddedFiles   []EmbeddedFile
 }
@@ -44,6 +52,10 @@ func (c *checker) environmentTemplate(root *node) *EnvironmentTemplate {
 		t.ParameterDefinitions = c.paramDefs(v, "parameterDefinitions")
 	}
 	sc := scopesFor(t.ParameterDefinitions)
+	if c.ext.has(ExprExtension) {
+		// The environment runs in some job's session.
+		sc.host = sc.host.with("Job.Name")
+	}
 	if c.require(raw, "", "environment") {
 		if e := c.environment(raw["environment"], "environment", sc); e != nil {
 			t.Environment = *e
@@ -97,7 +109,7 @@ func (c *checker) environment(n *node, path string, sc scopes) *Environment {
 	}
 	host := sc.host
 	for _, f := range files {
-		host = host.with("Env.File." + f)
+		host = host.withType("Env.File."+f, "path")
 	}
 	if v := raw["variables"]; v != nil {
 		e.Variables = c.variables(v, field(path, "variables"), host)
@@ -144,11 +156,12 @@ func (c *checker) variables(n *node, path string, syms symbols) []EnvVar {
 }
 
 func (c *checker) envScript(n *node, path string, sc scopes) *EnvironmentScript {
-	raw, ok := c.object(n, path, "actions", "embeddedFiles")
+	raw, ok := c.object(n, path, "let", "actions", "embeddedFiles")
 	if !ok || !c.require(raw, path, "actions") {
 		return nil
 	}
 	s := &EnvironmentScript{}
+	s.Let, sc.host = c.lets(raw["let"], field(path, "let"), sc.host)
 	ap := field(path, "actions")
 	if acts, ok := c.object(raw["actions"], ap, "onEnter", "onExit"); ok {
 		if acts["onEnter"] == nil && acts["onExit"] == nil {
@@ -173,16 +186,16 @@ func (c *checker) envScript(n *node, path string, sc scopes) *EnvironmentScript 
 func scopesFor(params []ParameterDefinition) scopes {
 	job := symbols{}
 	host := symbols{
-		"Session.WorkingDirectory":     {},
-		"Session.HasPathMappingRules":  {},
-		"Session.PathMappingRulesFile": {},
+		"Session.WorkingDirectory":     "path",
+		"Session.HasPathMappingRules":  "bool",
+		"Session.PathMappingRulesFile": "path",
 	}
 	for _, p := range params {
-		job["RawParam."+p.Name] = struct{}{}
-		host["RawParam."+p.Name] = struct{}{}
-		host["Param."+p.Name] = struct{}{}
-		if p.Type != ParamPath {
-			job["Param."+p.Name] = struct{}{}
+		job["RawParam."+p.Name] = rawExprType(p.Type)
+		host["RawParam."+p.Name] = rawExprType(p.Type)
+		host["Param."+p.Name] = exprType(p.Type)
+		if !p.Type.isPathLike() {
+			job["Param."+p.Name] = exprType(p.Type)
 		}
 	}
 	return scopes{host: host, job: job}

@@ -20,7 +20,7 @@ const (
 // ImplementedExtensions are the extensions this package implements. They are
 // the default for [Options.Extensions].
 func ImplementedExtensions() []Extension {
-	return []Extension{TaskChunking, RedactedEnvVars, FeatureBundle1}
+	return []Extension{TaskChunking, RedactedEnvVars, FeatureBundle1, ExprExtension}
 }
 
 // extSet is the set of extensions a template enables.

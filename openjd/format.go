@@ -173,18 +173,43 @@ func (f FormatString) Resolve(s Scope) (string, error) {
 }
 
 // symbols is the set of names a format string may reference at one place of
-// a template (Template Schemas 7.3.1).
-type symbols map[string]struct{}
+// a template (Template Schemas 7.3.1), each with its expression type
+// ("int", "path", "list[string]"; "" for string), which EXPR expressions
+// use to read the values' text.
+type symbols map[string]string
 
+// with returns s plus names of type string.
 func (s symbols) with(names ...string) symbols {
 	out := make(symbols, len(s)+len(names))
-	for k := range s {
-		out[k] = struct{}{}
+	for k, t := range s {
+		out[k] = t
 	}
 	for _, n := range names {
-		out[n] = struct{}{}
+		out[n] = ""
 	}
 	return out
+}
+
+// withType returns s plus name of type t.
+func (s symbols) withType(name, t string) symbols {
+	out := s.with()
+	out[name] = t
+	return out
+}
+
+// defined reports whether name, or with EXPR a prefix of it (a property
+// such as Param.File.stem), is a symbol.
+func (s symbols) defined(name string, expr bool) bool {
+	for {
+		if _, ok := s[name]; ok {
+			return true
+		}
+		i := strings.LastIndex(name, ".")
+		if !expr || i < 0 {
+			return false
+		}
+		name = name[:i]
+	}
 }
 
 // format reads a format string and checks its references against syms.
@@ -197,15 +222,23 @@ func (c *checker) format(n *node, path string, syms symbols) (FormatString, bool
 }
 
 func (c *checker) formatText(s, path string, syms symbols) (FormatString, bool) {
-	f, err := ParseFormatString(s, c.exprs)
+	var p ExprParser = c.exprs
+	isExpr := c.ext.has(ExprExtension)
+	if isExpr {
+		p = exprParser{types: syms}
+	}
+	f, err := ParseFormatString(s, p)
 	if err != nil {
 		c.errorf(path, "%v", err)
 		return FormatString{}, false
 	}
 	ok := true
 	for _, e := range f.Exprs() {
+		if x, isX := e.(*exprNode); isX && !c.checkLoopVars(x.e, path, syms) {
+			ok = false
+		}
 		e.References(func(name string) {
-			if _, found := syms[name]; !found {
+			if !syms.defined(name, isExpr) {
 				c.errorf(path, "{{%s}}: %s is not defined here", e, name)
 				ok = false
 			}

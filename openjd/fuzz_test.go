@@ -64,6 +64,14 @@ func FuzzLoadTemplate(f *testing.F) {
 "dependencies": [{"dependsOn": "s"}], "script": {"actions": {"onRun": {"command": "a"}}}}]}`))
 	f.Add([]byte("a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\n" +
 		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d]\nsteps: [*e, *e, *e, *e, *e, *e, *e, *e]\n"))
+	f.Add([]byte("specificationVersion: jobtemplate-2023-09\nextensions: [EXPR]\nname: J\nparameterDefinitions:\n" +
+		"- {name: L, type: \"LIST[LIST[INT]]\", default: [[1], [2, 3]], item: {maxLength: 2, item: {maxValue: 5}}}\n" +
+		"- {name: P, type: \"list[path]\", default: [a, ../b]}\n" +
+		"steps:\n- name: S\n  let: [\"n = len(Param.L)\", \"m = [x for x in Param.L]\"]\n" +
+		"  parameterSpace: {taskParameterDefinitions: [{name: F, type: string, range: \"{{ [string(x) for x in flatten(Param.L)] }}\"}]}\n" +
+		"  script: {let: [\"k = n + 1\"], actions: {onRun: {command: echo, args: [\"{{ k }}\"]}}}\n"))
+	f.Add([]byte("specificationVersion: environment-2023-09\nextensions: [EXPR]\nenvironment: {name: E, script: {let: [\"x = Job.Name\", \"x = 2\"], " +
+		"actions: {onEnter: {command: echo, args: [\"{{ x }}\"]}}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Templates are small; a bound keeps every input fast.
 		if len(data) > maxFuzzTemplate {
@@ -93,6 +101,29 @@ func FuzzLoadTemplate(f *testing.F) {
 				s.Space.Task(0, nil)
 				s.Space.Task(s.Space.Len()-1, nil)
 			}
+		}
+	})
+}
+
+func FuzzListValue(f *testing.F) {
+	for _, s := range []string{`["a", "b"]`, `[1, 2.5, "3"]`, `[[1], [2, 3]]`, `[true, "no", 0]`, `[[[1]]]`, `{"a": 1}`, `[null]`, `[1] [2]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, lt := range listTypes {
+			v, err := parseList(lt, s)
+			if err != nil {
+				continue
+			}
+			// The canonical text reads back as the same value.
+			v2, err := parseList(lt, v.String())
+			if err != nil || v2.String() != v.String() {
+				t.Fatalf("%s %q: canonical form %q does not round-trip: %v", lt, s, v.String(), err)
+			}
+			d := ParameterDefinition{Type: lt, MaxLength: ptr(int64(3)),
+				Item: &ItemConstraints{MinLength: ptr(int64(1)), MaxValue: ptr("2"), Item: &ItemConstraints{MaxValue: ptr("1")}}}
+			_ = d.checkList(v)
+			_ = ParameterValue{Type: lt, Value: v.String()}.MappedValue(func(p string) string { return p })
 		}
 	})
 }

@@ -158,6 +158,9 @@ func CreateJob(t *JobTemplate, in JobInput) (*Job, error) {
 		}
 		j.Name = name
 	}
+	if ext.has(ExprExtension) {
+		scope["Job.Name"] = j.Name
+	}
 	for i := range t.JobEnvironments {
 		c.checkEnvTimeouts(&t.JobEnvironments[i], index("jobEnvironments", i), scope)
 	}
@@ -168,6 +171,16 @@ func CreateJob(t *JobTemplate, in JobInput) (*Job, error) {
 		s := &t.Steps[i]
 		path := index("steps", i)
 		js := JobStep{Step: s}
+		var scope Scope = scope
+		if ext.has(ExprExtension) {
+			sm := j.Scope()
+			sm["Job.Name"], sm["Step.Name"] = j.Name, s.Name
+			var err error
+			if scope, err = BindLets(sm, s.Let); err != nil {
+				c.errorf(field(path, "let"), "%v", err)
+				continue
+			}
+		}
 		if s.ParameterSpace != nil {
 			sp, err := s.ParameterSpace.Space(scope)
 			if err != nil {
@@ -221,6 +234,18 @@ func parameterValue(c *collector, d *ParameterDefinition, given map[string]strin
 			}
 			v = joined
 		}
+		if d.Type == ParamListPath {
+			// As for PATH, item by item.
+			l, err := parseList(d.Type, v)
+			if err == nil {
+				l, err = listPathValue(l, tdir, true)
+			}
+			if err != nil {
+				c.errorf(path, "the default: %v", err)
+				return "", false
+			}
+			v = l.String()
+		}
 	}
 	n, err := d.normalizeValue(v)
 	if err == nil {
@@ -238,6 +263,17 @@ func parameterValue(c *collector, d *ParameterDefinition, given map[string]strin
 		// Constraints apply to the value as submitted; the job gets it
 		// joined with the directory it was submitted from.
 		n = filepath.Join(wd, n)
+	}
+	if submitted && d.Type == ParamListPath {
+		l, err := parseList(d.Type, n)
+		if err == nil {
+			l, err = listPathValue(l, wd, false)
+		}
+		if err != nil {
+			c.errorf(path, "%v", err)
+			return "", false
+		}
+		n = l.String()
 	}
 	return n, true
 }
@@ -266,17 +302,17 @@ func (c *collector) checkEnvTimeouts(e *Environment, path string, scope Scope) {
 // when they are format strings (FEATURE_BUNDLE_1) and checks their range.
 func (c *collector) checkActionTimeouts(timeout *IntOrFormat, cancel *Cancelation, path string, scope Scope) {
 	if timeout != nil && timeout.Format != nil {
-		if v, err := timeout.Resolve(scope); err != nil {
+		if v, ok, err := timeout.ResolveOptional(scope); err != nil {
 			c.errorf(field(path, "timeout"), "%v", err)
-		} else if v < 1 {
+		} else if ok && v < 1 {
 			c.errorf(field(path, "timeout"), "resolves to %d, less than the minimum of 1", v)
 		}
 	}
 	if cancel != nil && cancel.NotifyPeriodInSeconds != nil && cancel.NotifyPeriodInSeconds.Format != nil {
 		p := field(path, "cancelation.notifyPeriodInSeconds")
-		if v, err := cancel.NotifyPeriodInSeconds.Resolve(scope); err != nil {
+		if v, ok, err := cancel.NotifyPeriodInSeconds.ResolveOptional(scope); err != nil {
 			c.errorf(p, "%v", err)
-		} else if v < 1 || v > maxNotifyPeriod {
+		} else if ok && (v < 1 || v > maxNotifyPeriod) {
 			c.errorf(p, "resolves to %d, outside [1, %d]", v, maxNotifyPeriod)
 		}
 	}

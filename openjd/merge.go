@@ -1,6 +1,8 @@
 package openjd
 
 import (
+	"github.com/berth-run/berth/openjd/expr"
+
 	"fmt"
 	"slices"
 	"strconv"
@@ -44,7 +46,7 @@ func MergeParameterDefinitions(job []ParameterDefinition, envs ...*EnvironmentTe
 		path := "parameterDefinitions." + name
 		m := defs[len(defs)-1].def
 		m.Default, m.AllowedValues = nil, nil
-		m.MinLength, m.MaxLength, m.MinValue, m.MaxValue = nil, nil, nil, nil
+		m.MinLength, m.MaxLength, m.MinValue, m.MaxValue, m.Item = nil, nil, nil, nil, nil
 		ok := true
 		for _, s := range defs {
 			d := s.def
@@ -53,7 +55,7 @@ func MergeParameterDefinitions(job []ParameterDefinition, envs ...*EnvironmentTe
 				ok = false
 				continue
 			}
-			if m.Type == ParamPath {
+			if m.Type.isPathLike() {
 				if orDefault(d.ObjectType, "DIRECTORY") != orDefault(m.ObjectType, "DIRECTORY") {
 					c.errorf(path, "objectType %s in %s differs from %s", orDefault(d.ObjectType, "DIRECTORY"), s.source,
 						orDefault(m.ObjectType, "DIRECTORY"))
@@ -69,6 +71,12 @@ func MergeParameterDefinitions(job []ParameterDefinition, envs ...*EnvironmentTe
 			}
 			m.MinLength = maxPtr(m.MinLength, d.MinLength, false)
 			m.MaxLength = maxPtr(m.MaxLength, d.MaxLength, true)
+			if it, err := mergeItems(m.Type.elem(), m.Item, d.Item); err != nil {
+				c.errorf(path, "%v", err)
+				ok = false
+			} else {
+				m.Item = it
+			}
 			m.MinValue = maxNum(m.MinValue, d.MinValue, false)
 			m.MaxValue = maxNum(m.MaxValue, d.MaxValue, true)
 			if d.AllowedValues != nil {
@@ -91,7 +99,7 @@ func MergeParameterDefinitions(job []ParameterDefinition, envs ...*EnvironmentTe
 			c.errorf(path, "merged minLength %d is greater than merged maxLength %d", *m.MinLength, *m.MaxLength)
 		case m.MinValue != nil && m.MaxValue != nil && numLess(*m.MaxValue, *m.MinValue):
 			c.errorf(path, "merged minValue %s is greater than merged maxValue %s", *m.MinValue, *m.MaxValue)
-		case m.Default != nil && len(defs) > 1 && m.Type != ParamPath:
+		case m.Default != nil && len(defs) > 1 && !m.Type.isPathLike():
 			if err := m.checkValue(*m.Default); err != nil {
 				c.errorf(path+".default", "%q does not satisfy the merged definition: %v", *m.Default, err)
 			}
@@ -165,6 +173,13 @@ func sameValue(t ParameterType, a, b string) bool {
 // returns it in the form format strings show: INT in canonical base 10,
 // FLOAT as written, strings unchanged.
 func (d *ParameterDefinition) normalizeValue(v string) (string, error) {
+	if d.Type.IsList() {
+		l, err := parseList(d.Type, v)
+		if err != nil {
+			return "", err
+		}
+		return l.String(), nil
+	}
 	switch d.Type {
 	case ParamInt:
 		n, err := parseInt(v)
@@ -177,6 +192,16 @@ func (d *ParameterDefinition) normalizeValue(v string) (string, error) {
 			return "", err
 		}
 		return strings.TrimSpace(v), nil
+	case ParamBool:
+		b, ok := expr.ParseBool(strings.TrimSpace(v))
+		if !ok {
+			return "", fmt.Errorf("%q is not a boolean", v)
+		}
+		return strconv.FormatBool(b), nil
+	case ParamRangeExpr:
+		if _, err := ParseIntRange(v); err != nil {
+			return "", err
+		}
 	}
 	if runeLen(v) > maxParamStringValue {
 		return "", fmt.Errorf("is %d characters long, more than the maximum of %d", runeLen(v), maxParamStringValue)
@@ -186,6 +211,13 @@ func (d *ParameterDefinition) normalizeValue(v string) (string, error) {
 
 // checkValue applies the constraints of d to a value.
 func (d *ParameterDefinition) checkValue(v string) error {
+	if d.Type.IsList() {
+		l, err := parseList(d.Type, v)
+		if err != nil {
+			return err
+		}
+		return d.checkList(l)
+	}
 	switch d.Type {
 	case ParamInt, ParamFloat:
 		n, err := d.normalizeValue(v)

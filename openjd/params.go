@@ -4,6 +4,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/berth-run/berth/openjd/expr"
 )
 
 // ParameterType is the type of a job parameter.
@@ -15,6 +19,10 @@ const (
 	ParamPath   ParameterType = "PATH"
 	ParamInt    ParameterType = "INT"
 	ParamFloat  ParameterType = "FLOAT"
+	// BOOL and RANGE_EXPR need the EXPR extension (RFC 0007). A BOOL
+	// value is "true" or "false"; a RANGE_EXPR value an <IntRangeExpr>.
+	ParamBool      ParameterType = "BOOL"
+	ParamRangeExpr ParameterType = "RANGE_EXPR"
 )
 
 // ParameterDefinition is a job parameter (Template Schemas 2). Values are
@@ -26,8 +34,11 @@ type ParameterDefinition struct {
 	Description   string
 	Default       *string
 	AllowedValues []string
-	// MinLength and MaxLength constrain STRING and PATH values.
+	// MinLength and MaxLength constrain STRING and PATH values, and the
+	// number of items of LIST values.
 	MinLength, MaxLength *int64
+	// Item constrains the items of a LIST parameter; nil if not given.
+	Item *ItemConstraints
 	// MinValue and MaxValue constrain INT and FLOAT values.
 	MinValue, MaxValue *string
 	// ObjectType (FILE, DIRECTORY) and DataFlow (NONE, IN, OUT, INOUT) are
@@ -60,20 +71,46 @@ var paramKeys = map[ParameterType][]string{
 		"objectType", "dataFlow"},
 	ParamInt:   {"name", "type", "description", "default", "allowedValues", "userInterface", "minValue", "maxValue"},
 	ParamFloat: {"name", "type", "description", "default", "allowedValues", "userInterface", "minValue", "maxValue"},
+	ParamBool:  {"name", "type", "description", "default", "userInterface"},
+	ParamRangeExpr: {"name", "type", "description", "default", "allowedValues", "userInterface", "minLength",
+		"maxLength"},
+	ParamListString: {"name", "type", "description", "default", "userInterface", "minLength", "maxLength", "item"},
+	ParamListPath: {"name", "type", "description", "default", "userInterface", "minLength", "maxLength", "item",
+		"objectType", "dataFlow"},
+	ParamListInt:     {"name", "type", "description", "default", "userInterface", "minLength", "maxLength", "item"},
+	ParamListFloat:   {"name", "type", "description", "default", "userInterface", "minLength", "maxLength", "item"},
+	ParamListBool:    {"name", "type", "description", "default", "userInterface", "minLength", "maxLength"},
+	ParamListListInt: {"name", "type", "description", "default", "userInterface", "minLength", "maxLength", "item"},
 }
 
 var uiKeys = map[ParameterType][]string{
-	ParamString: {"control", "label", "groupLabel"},
-	ParamPath:   {"control", "label", "groupLabel", "fileFilters", "fileFilterDefault"},
-	ParamInt:    {"control", "label", "groupLabel", "singleStepDelta"},
-	ParamFloat:  {"control", "label", "groupLabel", "singleStepDelta", "decimals"},
+	ParamString:      {"control", "label", "groupLabel"},
+	ParamPath:        {"control", "label", "groupLabel", "fileFilters", "fileFilterDefault"},
+	ParamInt:         {"control", "label", "groupLabel", "singleStepDelta"},
+	ParamFloat:       {"control", "label", "groupLabel", "singleStepDelta", "decimals"},
+	ParamBool:        {"control", "label", "groupLabel"},
+	ParamRangeExpr:   {"control", "label", "groupLabel"},
+	ParamListString:  {"control", "label", "groupLabel"},
+	ParamListPath:    {"control", "label", "groupLabel", "fileFilters", "fileFilterDefault"},
+	ParamListInt:     {"control", "label", "groupLabel", "singleStepDelta"},
+	ParamListFloat:   {"control", "label", "groupLabel", "singleStepDelta", "decimals"},
+	ParamListBool:    {"control", "label", "groupLabel"},
+	ParamListListInt: {"control", "label", "groupLabel"},
 }
 
 var controls = map[ParameterType][]string{
-	ParamString: {"LINE_EDIT", "MULTILINE_EDIT", "DROPDOWN_LIST", "CHECK_BOX", "HIDDEN"},
-	ParamPath:   {"CHOOSE_INPUT_FILE", "CHOOSE_OUTPUT_FILE", "CHOOSE_DIRECTORY", "DROPDOWN_LIST", "HIDDEN"},
-	ParamInt:    {"SPIN_BOX", "DROPDOWN_LIST", "HIDDEN"},
-	ParamFloat:  {"SPIN_BOX", "DROPDOWN_LIST", "HIDDEN"},
+	ParamString:      {"LINE_EDIT", "MULTILINE_EDIT", "DROPDOWN_LIST", "CHECK_BOX", "HIDDEN"},
+	ParamPath:        {"CHOOSE_INPUT_FILE", "CHOOSE_OUTPUT_FILE", "CHOOSE_DIRECTORY", "DROPDOWN_LIST", "HIDDEN"},
+	ParamInt:         {"SPIN_BOX", "DROPDOWN_LIST", "HIDDEN"},
+	ParamFloat:       {"SPIN_BOX", "DROPDOWN_LIST", "HIDDEN"},
+	ParamBool:        {"CHECK_BOX", "HIDDEN"},
+	ParamRangeExpr:   {"LINE_EDIT", "DROPDOWN_LIST", "HIDDEN"},
+	ParamListString:  {"LINE_EDIT_LIST", "HIDDEN"},
+	ParamListPath:    {"CHOOSE_INPUT_FILE_LIST", "CHOOSE_OUTPUT_FILE_LIST", "CHOOSE_DIRECTORY_LIST", "HIDDEN"},
+	ParamListInt:     {"SPIN_BOX_LIST", "HIDDEN"},
+	ParamListFloat:   {"SPIN_BOX_LIST", "HIDDEN"},
+	ParamListBool:    {"CHECK_BOX_LIST", "HIDDEN"},
+	ParamListListInt: {"HIDDEN"},
 }
 
 // paramDefs reads a parameterDefinitions list.
@@ -107,7 +144,7 @@ func (c *checker) paramDefs(n *node, path string) []ParameterDefinition {
 func (c *checker) paramDef(n *node, path string) (ParameterDefinition, bool) {
 	var d ParameterDefinition
 	raw, ok := c.object(n, path, "name", "type", "description", "default", "allowedValues", "userInterface",
-		"minLength", "maxLength", "objectType", "dataFlow", "minValue", "maxValue")
+		"minLength", "maxLength", "objectType", "dataFlow", "minValue", "maxValue", "item")
 	if !ok {
 		return d, false
 	}
@@ -115,8 +152,21 @@ func (c *checker) paramDef(n *node, path string) (ParameterDefinition, bool) {
 	if !c.require(raw, path, "type") {
 		return d, false
 	}
-	t, ok := c.enum(raw["type"], field(path, "type"), "STRING", "PATH", "INT", "FLOAT")
+	types := []string{"STRING", "PATH", "INT", "FLOAT"}
+	t, ok := c.str(raw["type"], field(path, "type"))
 	if !ok {
+		return d, false
+	}
+	if c.ext.has(ExprExtension) {
+		// EXPR adds types and makes their names case-insensitive (RFC 0007).
+		types = append(types, "BOOL", "RANGE_EXPR")
+		for _, lt := range listTypes {
+			types = append(types, string(lt))
+		}
+		t = strings.ToUpper(t)
+	}
+	if !slices.Contains(types, t) {
+		c.errorf(field(path, "type"), "%q is not one of %s", t, strings.Join(types, ", "))
 		return d, false
 	}
 	d.Type = ParameterType(t)
@@ -187,7 +237,24 @@ func (c *checker) paramDef(n *node, path string) (ParameterDefinition, bool) {
 			}
 		}
 	}
-	if v := raw["default"]; v != nil {
+	if v := raw["item"]; v != nil && d.Type.IsList() {
+		d.Item = c.itemConstraints(v, field(path, "item"), d.Type.elem())
+	}
+	if v := raw["default"]; v != nil && d.Type.IsList() {
+		p := field(path, "default")
+		if s, ok := c.listDefault(d.Type, v, p); ok {
+			d.Default = &s
+			// The items of a LIST[PATH] default are checked once joined
+			// with the template's directory, when a job is created.
+			check := d
+			if d.Type == ParamListPath {
+				check.Item = nil
+			}
+			if err := check.checkValue(s); err != nil {
+				c.errorf(p, "%v", err)
+			}
+		}
+	} else if v := raw["default"]; v != nil {
 		p := field(path, "default")
 		if s, f, ok := c.paramValue(d.Type, v, p); ok {
 			d.Default, defV = &s, &f
@@ -203,7 +270,7 @@ func (c *checker) paramDef(n *node, path string) (ParameterDefinition, bool) {
 			}
 		}
 	}
-	if d.Type == ParamPath {
+	if d.Type.isPathLike() {
 		if v := raw["objectType"]; v != nil {
 			d.ObjectType, _ = c.enum(v, field(path, "objectType"), "FILE", "DIRECTORY")
 		}
@@ -252,6 +319,23 @@ func (c *checker) paramValue(t ParameterType, n *node, path string) (string, flo
 	case ParamFloat:
 		f, s, ok := c.number(n, path, true)
 		return strings.TrimSpace(s), f, ok
+	case ParamBool:
+		if dn := deref(n); dn != nil && dn.Kind == yaml.ScalarNode && (dn.Tag == "!!bool" || dn.Tag == "!!str") {
+			if b, ok := expr.ParseBool(dn.Value); ok {
+				return strconv.FormatBool(b), 0, true
+			}
+		}
+		c.errorf(path, "must be a boolean")
+		return "", 0, false
+	case ParamRangeExpr:
+		s, ok := c.str(n, path)
+		if ok {
+			if _, err := ParseIntRange(s); err != nil {
+				c.errorf(path, "%v", err)
+				ok = false
+			}
+		}
+		return s, 0, ok
 	}
 	s, ok := c.str(n, path)
 	if ok && runeLen(s) > maxParamStringValue {
@@ -288,6 +372,9 @@ func (c *checker) userInterface(n *node, path string, d *ParameterDefinition) *U
 			c.errorf(cp, "DROPDOWN_LIST requires allowedValues")
 		}
 	case "CHECK_BOX":
+		if d.Type == ParamBool {
+			break
+		}
 		if !isCheckboxPair(d.AllowedValues) {
 			c.errorf(cp, "CHECK_BOX requires allowedValues with two values forming a true/false pair: "+
 				"true/false, yes/no, on/off or 1/0")
@@ -305,7 +392,7 @@ func (c *checker) userInterface(n *node, path string, d *ParameterDefinition) *U
 			ui.GroupLabel = s
 		}
 	}
-	fileControl := ui.Control == "CHOOSE_INPUT_FILE" || ui.Control == "CHOOSE_OUTPUT_FILE"
+	fileControl := strings.HasPrefix(ui.Control, "CHOOSE_INPUT_FILE") || strings.HasPrefix(ui.Control, "CHOOSE_OUTPUT_FILE")
 	if v := raw["fileFilters"]; v != nil {
 		p := field(path, "fileFilters")
 		if !fileControl {
@@ -333,7 +420,7 @@ func (c *checker) userInterface(n *node, path string, d *ParameterDefinition) *U
 		p := field(path, "singleStepDelta")
 		var f float64
 		var ok bool
-		if d.Type == ParamInt {
+		if d.Type == ParamInt || d.Type == ParamListInt {
 			var i int64
 			i, ok = c.integer(v, p, false)
 			f = float64(i)
@@ -344,7 +431,7 @@ func (c *checker) userInterface(n *node, path string, d *ParameterDefinition) *U
 		case !ok:
 		case f <= 0:
 			c.errorf(p, "must be positive")
-		case ui.Control != "SPIN_BOX":
+		case !strings.HasPrefix(ui.Control, "SPIN_BOX"):
 			c.errorf(p, "can only be given with control SPIN_BOX, not %s", ui.Control)
 		default:
 			ui.SingleStepDelta = &f
@@ -353,7 +440,7 @@ func (c *checker) userInterface(n *node, path string, d *ParameterDefinition) *U
 	if v := raw["decimals"]; v != nil {
 		p := field(path, "decimals")
 		if dec := c.optNonNegInt(v, p); dec != nil {
-			if ui.Control != "SPIN_BOX" {
+			if !strings.HasPrefix(ui.Control, "SPIN_BOX") {
 				c.errorf(p, "can only be given with control SPIN_BOX, not %s", ui.Control)
 			}
 			ui.Decimals = dec
@@ -369,8 +456,20 @@ func defaultControl(d *ParameterDefinition) string {
 		return "DROPDOWN_LIST"
 	}
 	switch d.Type {
-	case ParamString:
+	case ParamListString:
+		return "LINE_EDIT_LIST"
+	case ParamListInt, ParamListFloat:
+		return "SPIN_BOX_LIST"
+	case ParamListBool:
+		return "CHECK_BOX_LIST"
+	case ParamListListInt:
+		return "HIDDEN"
+	case ParamListPath:
+		return defaultControl(&ParameterDefinition{Type: ParamPath, ObjectType: d.ObjectType, DataFlow: d.DataFlow}) + "_LIST"
+	case ParamString, ParamRangeExpr:
 		return "LINE_EDIT"
+	case ParamBool:
+		return "CHECK_BOX"
 	case ParamPath:
 		if d.ObjectType == "FILE" {
 			if d.DataFlow == "OUT" {

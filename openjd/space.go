@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // TaskParameterType is the type of a task parameter.
@@ -20,6 +21,18 @@ const (
 	TaskPath     TaskParameterType = "PATH"
 	TaskChunkInt TaskParameterType = "CHUNK[INT]"
 )
+
+// exprType is the EXPR expression type of the parameter's values; a
+// chunk is a range_expr.
+func (t TaskParameterType) exprType() string {
+	switch t {
+	case TaskChunkInt:
+		return "range_expr"
+	case TaskString:
+		return ""
+	}
+	return strings.ToLower(string(t))
+}
 
 func (t TaskParameterType) isInt() bool { return t == TaskInt || t == TaskChunkInt }
 

@@ -2,6 +2,7 @@ package openjd
 
 import (
 	"slices"
+	"strings"
 )
 
 // JobTemplate is a job template (Template Schemas 1.1).
@@ -17,8 +18,11 @@ type JobTemplate struct {
 
 // Step is one step of a job (Template Schemas 3).
 type Step struct {
-	Name             string
-	Description      string
+	Name        string
+	Description string
+	// Let are the step's let bindings (EXPR), seen by every other field
+	// of the step.
+	Let              []Let
 	Dependencies     []string
 	StepEnvironments []Environment
 	HostRequirements *HostRequirements
@@ -31,6 +35,8 @@ type Step struct {
 
 // StepScript holds a step's action and files.
 type StepScript struct {
+	// Let are bindings evaluated for each task (EXPR), after the step's.
+	Let           []Let
 	OnRun         Action
 	EmbeddedFiles []EmbeddedFile
 }
@@ -38,6 +44,8 @@ type StepScript struct {
 // SimpleAction is FEATURE_BUNDLE_1's shorthand for a step that runs a script
 // with an interpreter (bash, cmd, node, powershell, python).
 type SimpleAction struct {
+	// Let are bindings evaluated for each task (EXPR), after the step's.
+	Let         []Let
 	Interpreter string
 	Script      FormatString
 	Args        []FormatString
@@ -65,6 +73,11 @@ func (c *checker) jobTemplate(root *node) *JobTemplate {
 			c.checkName(f.String(), "name", c.lim.jobName)
 			t.Name = f
 		}
+	}
+	if c.ext.has(ExprExtension) {
+		// EXPR makes the resolved job name a symbol of everything but
+		// the name itself (Template Schemas 7.3.1).
+		sc.job, sc.host = sc.job.with("Job.Name"), sc.host.with("Job.Name")
 	}
 	if v := raw["description"]; v != nil {
 		if s, ok := c.str(v, "description"); ok {
@@ -131,7 +144,7 @@ func (c *checker) steps(n *node, path string, sc scopes, jobEnvs map[string]stri
 
 func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]string) *Step {
 	keys := []string{"name", "description", "dependencies", "stepEnvironments", "hostRequirements",
-		"parameterSpace", "script"}
+		"parameterSpace", "script", "let"}
 	raw, ok := c.object(n, path, append(keys, simpleInterpreters...)...)
 	if !ok {
 		return nil
@@ -150,6 +163,20 @@ func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]strin
 			}
 		}
 	}
+	if c.ext.has(ExprExtension) {
+		sc.job, sc.host = sc.job.with("Step.Name"), sc.host.with("Step.Name")
+	}
+	if v := raw["let"]; v != nil {
+		// The step's bindings are resolved with the job, in the scope of
+		// its other creation-time fields, and seen by all of its fields.
+		var job symbols
+		s.Let, job = c.lets(v, field(path, "let"), sc.job)
+		host := sc.host.with()
+		for name := range letNames(job) {
+			host[name] = job[name]
+		}
+		sc.job, sc.host = job, host
+	}
 	if v := raw["stepEnvironments"]; v != nil {
 		// Step environments share the job environments' names space but
 		// not each other steps'.
@@ -158,6 +185,12 @@ func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]strin
 			taken[k] = v
 		}
 		s.StepEnvironments = c.environments(v, field(path, "stepEnvironments"), sc, taken)
+		if c.ext.has(ExprExtension) {
+			for k := range s.StepEnvironments {
+				s.StepEnvironments[k].StepName = s.Name
+				s.StepEnvironments[k].StepLet = s.Let
+			}
+		}
 	}
 	if v := raw["hostRequirements"]; v != nil {
 		s.HostRequirements = c.hostRequirements(v, field(path, "hostRequirements"), sc.job)
@@ -167,7 +200,7 @@ func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]strin
 		s.ParameterSpace = c.parameterSpace(v, field(path, "parameterSpace"), sc.job)
 		if s.ParameterSpace != nil {
 			for _, d := range s.ParameterSpace.TaskParameterDefinitions {
-				host = host.with("Task.Param."+d.Name, "Task.RawParam."+d.Name)
+				host = host.withType("Task.Param."+d.Name, d.Type.exprType()).withType("Task.RawParam."+d.Name, strings.ReplaceAll(d.Type.exprType(), "path", "string"))
 			}
 		}
 	}
@@ -195,16 +228,19 @@ func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]strin
 }
 
 func (c *checker) stepScript(n *node, path string, sc scopes) *StepScript {
-	raw, ok := c.object(n, path, "actions", "embeddedFiles")
+	raw, ok := c.object(n, path, "let", "actions", "embeddedFiles")
 	if !ok || !c.require(raw, path, "actions") {
 		return nil
 	}
 	host := sc.host
 	for _, f := range fileNames(raw["embeddedFiles"]) {
-		host = host.with("Task.File." + f)
+		host = host.withType("Task.File."+f, "path")
 	}
-	sc.host = host
 	s := &StepScript{}
+	// The files' paths are known before the bindings are evaluated, so
+	// that bindings can use them.
+	s.Let, host = c.lets(raw["let"], field(path, "let"), host)
+	sc.host = host
 	ap := field(path, "actions")
 	if acts, ok := c.object(raw["actions"], ap, "onRun"); ok && c.require(acts, ap, "onRun") {
 		if a := c.action(acts["onRun"], field(ap, "onRun"), sc); a != nil {
@@ -218,11 +254,12 @@ func (c *checker) stepScript(n *node, path string, sc scopes) *StepScript {
 }
 
 func (c *checker) simpleAction(n *node, path, interp string, sc scopes) *SimpleAction {
-	raw, ok := c.object(n, path, "script", "args", "timeout", "cancelation")
+	raw, ok := c.object(n, path, "let", "script", "args", "timeout", "cancelation")
 	if !ok || !c.require(raw, path, "script") {
 		return nil
 	}
 	a := &SimpleAction{Interpreter: interp}
+	a.Let, sc.host = c.lets(raw["let"], field(path, "let"), sc.host)
 	if f, ok := c.format(raw["script"], field(path, "script"), sc.host); ok {
 		a.Script = f
 	}

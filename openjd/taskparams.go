@@ -2,8 +2,12 @@ package openjd
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/berth-run/berth/openjd/expr"
 )
 
 // StepParameterSpace is a step's parameterSpace as written (Template
@@ -84,13 +88,82 @@ func (c *Chunks) resolve(scope Scope) (*ChunkSpec, error) {
 	return spec, nil
 }
 
+// listValues converts the list a range expression evaluated to into the
+// parameter's values, coercing items that represent a value of its type
+// exactly.
+func (d *TaskParameterDefinition) listValues(l expr.Value) (TaskValues, error) {
+	items := l.Items()
+	switch {
+	case len(items) == 0:
+		return TaskValues{}, fmt.Errorf("%q evaluates to an empty list", d.RangeExpr.String())
+	case len(items) > maxRangeItems:
+		return TaskValues{}, fmt.Errorf("%q evaluates to %d values, more than the maximum of %d", d.RangeExpr.String(), len(items), maxRangeItems)
+	}
+	var v TaskValues
+	for i, it := range items {
+		if it.Kind() == expr.KList || it.IsNull() {
+			return TaskValues{}, fmt.Errorf("item %d is %s, not a %s value", i, it.Type(), strings.ToLower(string(d.Type)))
+		}
+		s := it.Format()
+		switch d.Type {
+		case TaskInt, TaskChunkInt:
+			var n int64
+			var err error
+			if it.Kind() == expr.KFloat && it.Float() == math.Trunc(it.Float()) && math.Abs(it.Float()) < 1<<63 {
+				n = int64(it.Float())
+			} else if it.Kind() == expr.KBool {
+				err = fmt.Errorf("item %d is a bool, not an integer", i)
+			} else {
+				n, err = parseInt(s)
+			}
+			if err != nil {
+				return TaskValues{}, err
+			}
+			v.Ints = append(v.Ints, n)
+		case TaskFloat:
+			if it.Kind() == expr.KBool {
+				return TaskValues{}, fmt.Errorf("item %d is a bool, not a number", i)
+			}
+			if _, err := parseFloat(s); err != nil {
+				return TaskValues{}, err
+			}
+			v.Strings = append(v.Strings, strings.TrimSpace(s))
+		default:
+			if s == "" {
+				return TaskValues{}, fmt.Errorf("item %d is empty", i)
+			}
+			if runeLen(s) > maxTaskStringValue {
+				return TaskValues{}, fmt.Errorf("item %d is %d characters long, more than the maximum of %d", i, runeLen(s), maxTaskStringValue)
+			}
+			v.Strings = append(v.Strings, s)
+		}
+	}
+	return v, nil
+}
+
 // values resolves and parses the range of one task parameter.
 func (d *TaskParameterDefinition) values(scope Scope) (TaskValues, error) {
 	if d.RangeExpr != nil {
-		s, err := d.RangeExpr.Resolve(scope)
+		val, err := d.RangeExpr.Value(scope)
 		if err != nil {
 			return TaskValues{}, err
 		}
+		switch {
+		case val.Kind() == expr.KList:
+			return d.listValues(val)
+		case val.Kind() == expr.KRange && d.Type.isInt():
+			r, err := ParseIntRange(val.String())
+			if err != nil {
+				return TaskValues{}, err
+			}
+			if r.Len() > maxRangeItems {
+				return TaskValues{}, fmt.Errorf("range %q has %d values, more than the maximum of %d", val.String(), r.Len(), maxRangeItems)
+			}
+			return TaskValues{Range: r}, nil
+		case !d.Type.isInt():
+			return TaskValues{}, fmt.Errorf("%q must evaluate to a list, not %s", d.RangeExpr.String(), val.Type())
+		}
+		s := val.Format()
 		r, err := ParseIntRange(s)
 		if err != nil {
 			return TaskValues{}, err
@@ -223,8 +296,15 @@ func (c *checker) taskParam(n *node, path string, syms symbols) (TaskParameterDe
 		return d, 0, false
 	}
 	ok = c.identField(raw["name"], field(path, "name"), &d.Name)
-	t, tok := c.enum(raw["type"], field(path, "type"), "INT", "FLOAT", "STRING", "PATH", "CHUNK[INT]")
+	t, tok := c.str(raw["type"], field(path, "type"))
 	if !tok {
+		return d, 0, false
+	}
+	if c.ext.has(ExprExtension) {
+		t = strings.ToUpper(t) // type names are case-insensitive with EXPR (RFC 0007)
+	}
+	if types := []string{"INT", "FLOAT", "STRING", "PATH", "CHUNK[INT]"}; !slices.Contains(types, t) {
+		c.errorf(field(path, "type"), "%q is not one of %s", t, strings.Join(types, ", "))
 		return d, 0, false
 	}
 	d.Type = TaskParameterType(t)
@@ -248,7 +328,10 @@ func (c *checker) taskParam(n *node, path string, syms symbols) (TaskParameterDe
 
 func (c *checker) taskRange(n *node, path string, d *TaskParameterDefinition, syms symbols) (int64, bool) {
 	if isStringNode(n) {
-		if !d.Type.isInt() {
+		// With EXPR, a range of any type may be one expression that
+		// evaluates to a list (a ListExpressionString, RFC 0005).
+		listExpr := c.ext.has(ExprExtension) && isFormatString(deref(n).Value)
+		if !d.Type.isInt() && !listExpr {
 			c.errorf(path, "must be a list; range expressions are only for INT parameters")
 			return 0, false
 		}

@@ -133,6 +133,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	s, err := session.New(session.Config{
 		ID:               "CLI-session",
 		Parameters:       job.Parameters,
+		JobName:          job.Name,
 		PathMappingRules: opts.PathMappingRules,
 		Root:             opts.Root,
 		Preserve:         opts.Preserve,

@@ -71,11 +71,11 @@ func (s *Session) resolveAction(a *openjd.Action, scope openjd.Scope, defaultPer
 	}
 	spec.command = cmd
 	for i, f := range a.Args {
-		v, err := f.Resolve(scope)
+		v, err := f.ResolveItems(scope)
 		if err != nil {
 			return spec, fmt.Errorf("args[%d]: %w", i, err)
 		}
-		spec.args = append(spec.args, v)
+		spec.args = append(spec.args, v...)
 	}
 	if err := s.resolveLimits(&spec, a.Timeout, a.Cancelation, scope, defaultPeriod); err != nil {
 		return spec, err
@@ -85,27 +85,31 @@ func (s *Session) resolveAction(a *openjd.Action, scope openjd.Scope, defaultPer
 
 func (s *Session) resolveLimits(spec *actionSpec, timeout *openjd.IntOrFormat, c *openjd.Cancelation, scope openjd.Scope, defaultPeriod time.Duration) error {
 	if timeout != nil {
-		t, err := timeout.Resolve(scope)
+		t, ok, err := timeout.ResolveOptional(scope)
 		if err != nil {
 			return fmt.Errorf("timeout: %w", err)
 		}
-		if t < 1 {
+		if ok && t < 1 {
 			return fmt.Errorf("timeout: %d is less than 1", t)
 		}
-		spec.timeout = time.Duration(t) * time.Second
+		if ok {
+			spec.timeout = time.Duration(t) * time.Second
+		}
 	}
 	if c != nil && c.Mode == "NOTIFY_THEN_TERMINATE" {
 		spec.notify = true
 		spec.period = defaultPeriod
 		if c.NotifyPeriodInSeconds != nil {
-			p, err := c.NotifyPeriodInSeconds.Resolve(scope)
+			p, ok, err := c.NotifyPeriodInSeconds.ResolveOptional(scope)
 			if err != nil {
 				return fmt.Errorf("notifyPeriodInSeconds: %w", err)
 			}
-			if p < 1 {
+			if ok && p < 1 {
 				return fmt.Errorf("notifyPeriodInSeconds: %d is less than 1", p)
 			}
-			spec.period = time.Duration(p) * time.Second
+			if ok {
+				spec.period = time.Duration(p) * time.Second
+			}
 		}
 	}
 	return nil

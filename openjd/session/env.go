@@ -25,14 +25,22 @@ func (s *Session) EnterEnvironment(ctx context.Context, env *openjd.Environment,
 	s.envs = append(s.envs, e)
 	s.section("Entering Environment: " + env.Name)
 
-	scope := s.scope()
+	base := s.scope()
+	if env.StepName != "" {
+		base["Step.Name"] = env.StepName
+	}
 	var files []plannedFile
 	if env.Script != nil {
-		files = s.planFiles(env.Script.EmbeddedFiles, "Env.File", scope)
+		files = s.planFiles(env.Script.EmbeddedFiles, "Env.File", base)
 	}
 	e.files = map[string]string{}
 	for _, f := range files {
 		e.files[f.file.Name] = f.path
+	}
+	// The variables see the step's bindings; the script also its own.
+	scope, err := s.bind(base, env.StepLet)
+	if err != nil {
+		return s.failed(start, "%v", err), nil
 	}
 	for _, v := range env.Variables {
 		val, err := v.Value.Resolve(scope)
@@ -44,6 +52,9 @@ func (s *Session) EnterEnvironment(ctx context.Context, env *openjd.Environment,
 	}
 	if env.Script == nil || env.Script.OnEnter == nil {
 		return Result{State: Succeeded, Duration: time.Since(start)}, nil
+	}
+	if scope, err = openjd.BindLets(scope, env.Script.Let); err != nil {
+		return s.failed(start, "%v", err), nil
 	}
 	if err := s.writeFiles(files, "Env.File", scope); err != nil {
 		return s.failed(start, "%v", err), nil
@@ -83,9 +94,16 @@ func (s *Session) exitOne(ctx context.Context) Result {
 	if e.env.Script == nil || e.env.Script.OnExit == nil {
 		return Result{State: Succeeded, Duration: time.Since(start)}
 	}
-	scope := s.scope()
+	base := s.scope()
+	if e.env.StepName != "" {
+		base["Step.Name"] = e.env.StepName
+	}
 	for name, p := range e.files {
-		scope["Env.File."+name] = p
+		base["Env.File."+name] = p
+	}
+	scope, err := s.bind(base, e.env.StepLet, e.env.Script.Let)
+	if err != nil {
+		return s.failed(start, "%v", err)
 	}
 	var files []plannedFile
 	for _, f := range e.env.Script.EmbeddedFiles {

@@ -24,6 +24,8 @@ type Config struct {
 	// Parameters are the job's parameter values (Param.* and RawParam.*);
 	// see openjd.Job.
 	Parameters []openjd.ParameterValue
+	// JobName is the job's resolved name, Job.Name in expressions (EXPR).
+	JobName string
 	// PathMappingRules map PATH parameter values to this host. Defaults to
 	// none.
 	PathMappingRules []PathMappingRule
@@ -193,12 +195,11 @@ func New(cfg Config) (*Session, error) {
 		"Session.HasPathMappingRules":  fmt.Sprint(len(cfg.PathMappingRules) > 0),
 		"Session.PathMappingRulesFile": s.pmFile,
 	}
+	if cfg.JobName != "" {
+		s.base["Job.Name"] = cfg.JobName
+	}
 	for _, p := range cfg.Parameters {
-		v := p.Value
-		if p.Type == openjd.ParamPath {
-			v = s.mapper.Map(v)
-		}
-		s.base["Param."+p.Name] = v
+		s.base["Param."+p.Name] = p.MappedValue(s.mapper.Map)
 		s.base["RawParam."+p.Name] = p.Value
 	}
 	s.logf("Initializing Open Job Description session %s", s.id)
@@ -337,6 +338,12 @@ func (s *Session) scope() openjd.MapScope {
 		m[k] = v
 	}
 	return m
+}
+
+// bind evaluates let bindings (EXPR) over scope and returns the scope
+// actions see, where apply_path_mapping uses the session's rules.
+func (s *Session) bind(scope openjd.Scope, groups ...[]openjd.Let) (openjd.Scope, error) {
+	return openjd.BindLets(openjd.Values{Base: scope, MapPath: s.mapper.Map}, groups...)
 }
 
 // environ returns the environment of an action run with the session's

@@ -65,20 +65,28 @@ func (s *Session) RunTask(ctx context.Context, step *openjd.Step, params []TaskP
 		scope["Task.Param."+p.Name] = v
 		scope["Task.RawParam."+p.Name] = p.Value
 	}
+	scope["Step.Name"] = step.Name
 	var spec actionSpec
 	var files []plannedFile
 	switch {
 	case step.Script != nil:
 		files = s.planFiles(step.Script.EmbeddedFiles, "Task.File", scope)
+		scope, err := s.bind(scope, step.Let, step.Script.Let)
+		if err != nil {
+			return s.failed(start, "%v", err), nil
+		}
 		if err := s.writeFiles(files, "Task.File", scope); err != nil {
 			return s.failed(start, "%v", err), nil
 		}
-		var err error
 		if spec, err = s.resolveAction(&step.Script.OnRun, scope, NotifyPeriodOnRun); err != nil {
 			return s.failed(start, "onRun: %v", err), nil
 		}
 	case step.SimpleAction != nil:
 		a := step.SimpleAction
+		scope, err := s.bind(scope, step.Let, a.Let)
+		if err != nil {
+			return s.failed(start, "%v", err), nil
+		}
 		in, ok := simpleInterpreters[a.Interpreter]
 		if !ok {
 			return s.failed(start, "unknown interpreter %q", a.Interpreter), nil
@@ -93,11 +101,11 @@ func (s *Session) RunTask(ctx context.Context, step *openjd.Step, params []TaskP
 		spec.command = in.command
 		spec.args = append(append(append([]string(nil), in.pre...), files[0].path), spec.args...)
 		for i, f := range a.Args {
-			v, err := f.Resolve(scope)
+			v, err := f.ResolveItems(scope)
 			if err != nil {
 				return s.failed(start, "%s.args[%d]: %v", a.Interpreter, i, err), nil
 			}
-			spec.args = append(spec.args, v)
+			spec.args = append(spec.args, v...)
 		}
 		if err := s.resolveLimits(&spec, a.Timeout, a.Cancelation, scope, NotifyPeriodOnRun); err != nil {
 			return s.failed(start, "%s: %v", a.Interpreter, err), nil

@@ -1,0 +1,853 @@
+package expr
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// args gives typed access to a call's arguments. In a method call the
+// receiver (argument 0) is never coerced (RFC 0005, method call coercion
+// restriction).
+type args struct {
+	v      []Value
+	method bool
+}
+
+func (a args) isStr(i int) bool {
+	k := a.v[i].kind
+	return k == KString || k == KPath && !(a.method && i == 0)
+}
+
+func (a args) isNum(i int) bool { return isNum(a.v[i]) }
+
+func (a args) sig(kinds ...Kind) bool {
+	if len(a.v) != len(kinds) {
+		return false
+	}
+	for i, k := range kinds {
+		switch {
+		case k == KString && a.isStr(i):
+		case k == KFloat && a.isNum(i):
+		case a.v[i].kind != k:
+			return false
+		}
+	}
+	return true
+}
+
+var errArgs = fmt.Errorf("no version takes these arguments")
+
+func (ev *evaluator) call(name string, v []Value, method bool) (Value, error) {
+	a := args{v: v, method: method}
+	// len is a lookup: it neither reads a string's text nor walks a list
+	// (RFC 0005, operation counting).
+	for _, x := range v {
+		if name == "len" {
+			break
+		}
+		if x.kind == KString || x.kind == KPath {
+			if err := ev.strWork(len(x.s)); err != nil {
+				return Null, err
+			}
+		}
+		if x.kind == KList {
+			if err := ev.work(int64(len(x.l))); err != nil {
+				return Null, err
+			}
+		}
+	}
+	if f, ok := strFuncs[name]; ok && a.sig(KString) {
+		return StringValue(f(v[0].s)), nil
+	}
+	if f, ok := strPreds[name]; ok && a.sig(KString) {
+		s := v[0].s
+		return BoolValue(s != "" && strings.IndexFunc(s, func(r rune) bool { return !f(r) }) < 0), nil
+	}
+	switch name {
+	case "len":
+		if len(v) == 1 {
+			switch v[0].kind {
+			case KString, KPath:
+				return IntValue(int64(len([]rune(v[0].s)))), nil
+			case KList:
+				return IntValue(int64(len(v[0].l))), nil
+			case KRange:
+				return IntValue(v[0].r.Len()), nil
+			}
+		}
+	case "bool":
+		if len(v) == 1 {
+			switch x := v[0]; x.kind {
+			case KBool:
+				return x, nil
+			case KNull:
+				return BoolValue(false), nil
+			case KInt:
+				return BoolValue(x.i != 0), nil
+			case KFloat:
+				return BoolValue(x.f != 0), nil
+			case KString:
+				if b, ok := parseBool(strings.TrimSpace(x.s)); ok {
+					return BoolValue(b), nil
+				}
+				return Null, fmt.Errorf("cannot convert %q to bool", x.s)
+			default:
+				return Null, fmt.Errorf("cannot convert %s to bool", x.Type())
+			}
+		}
+	case "string", "str":
+		if len(v) == 1 {
+			return StringValue(v[0].String()), nil
+		}
+	case "int":
+		if len(v) == 1 {
+			return toInt(v[0])
+		}
+	case "float":
+		if len(v) == 1 {
+			return toFloat(v[0])
+		}
+	case "list":
+		if len(v) == 1 && (v[0].kind == KRange || v[0].kind == KList) {
+			if err := ev.work(int64(len(v[0].l))); err != nil {
+				return Null, err
+			}
+			if v[0].kind == KRange {
+				if err := ev.alloc(16 * v[0].r.Len()); err != nil {
+					return Null, err
+				}
+			}
+			return ListValue(v[0].Items()), nil
+		}
+	case "range_expr":
+		if a.sig(KString) {
+			r, err := parseRange(v[0].s)
+			if err != nil {
+				return Null, err
+			}
+			return RangeValue(r), nil
+		}
+		if len(v) == 1 && v[0].kind == KList {
+			var parts []string
+			for _, x := range v[0].l {
+				if x.kind != KInt {
+					return Null, errArgs
+				}
+				parts = append(parts, strconv.FormatInt(x.i, 10))
+			}
+			if len(parts) == 0 {
+				return Null, fmt.Errorf("a range expression needs at least one value")
+			}
+			r, err := parseRange(strings.Join(parts, ","))
+			if err != nil {
+				return Null, err
+			}
+			return RangeValue(r), nil
+		}
+	case "path":
+		if a.sig(KString) {
+			return PathValue(cleanPath(v[0].s)), nil
+		}
+		if len(v) == 1 && v[0].kind == KList {
+			p := ""
+			for _, x := range v[0].l {
+				if x.kind != KString {
+					return Null, errArgs
+				}
+				p = joinPath(p, x.s)
+			}
+			return PathValue(cleanPath(p)), nil
+		}
+	case "fail":
+		if a.sig(KString) {
+			return Null, fmt.Errorf("%s", v[0].s)
+		}
+	case "abs":
+		if len(v) == 1 && v[0].kind == KInt {
+			return unary("-", v[0])
+		}
+		if len(v) == 1 && v[0].kind == KFloat {
+			return FloatValue(math.Abs(v[0].f)), nil
+		}
+	case "min", "max", "sum":
+		return ev.aggregate(name, v)
+	case "floor", "ceil", "round":
+		return rounding(name, v)
+	case "range":
+		return ev.rangeFn(v)
+	case "flatten":
+		if len(v) == 1 && v[0].kind == KList {
+			var out []Value
+			for _, x := range v[0].l {
+				if x.kind == KList {
+					out = append(out, x.l...)
+				} else {
+					out = append(out, x)
+				}
+			}
+			return ev.list(out)
+		}
+	case "sorted", "reversed", "unique":
+		if len(v) == 1 && (v[0].kind == KList || v[0].kind == KRange) {
+			items := slices.Clone(v[0].Items())
+			switch name {
+			case "reversed":
+				slices.Reverse(items)
+			case "unique":
+				var out []Value
+				for _, x := range items {
+					if !slices.ContainsFunc(out, func(y Value) bool { return equal(x, y) }) {
+						out = append(out, x)
+					}
+				}
+				items = out
+			default:
+				var err error
+				slices.SortStableFunc(items, func(x, y Value) int {
+					c, e := order(x, y)
+					if e != nil {
+						err = e
+					}
+					return c
+				})
+				if err != nil {
+					return Null, err
+				}
+			}
+			return ListValue(items), nil
+		}
+	case "any", "all":
+		if len(v) == 1 && v[0].kind == KList {
+			res := name == "all"
+			for _, x := range v[0].l {
+				if x.kind != KBool {
+					return Null, errArgs
+				}
+				if x.b != res {
+					return BoolValue(!res), nil
+				}
+			}
+			return BoolValue(res), nil
+		}
+	case "strip", "lstrip", "rstrip":
+		if a.sig(KString) || a.sig(KString, KString) {
+			trim := map[string]func(string, string) string{"strip": strings.Trim, "lstrip": strings.TrimLeft, "rstrip": strings.TrimRight}[name]
+			cut := " \t\n\r\v\f"
+			if len(v) == 2 {
+				cut = v[1].s
+			}
+			return StringValue(trim(v[0].s, cut)), nil
+		}
+	case "removeprefix", "removesuffix", "startswith", "endswith", "count", "find", "rfind", "index", "rindex":
+		if a.sig(KString, KString) {
+			return strFunc2(name, v[0].s, v[1].s)
+		}
+	case "replace":
+		if a.sig(KString, KString, KString) {
+			if v[1].s == "" {
+				return Null, fmt.Errorf("the old string must not be empty")
+			}
+			n := strings.Count(v[0].s, v[1].s)
+			if err := ev.alloc(int64(len(v[0].s) + n*len(v[2].s))); err != nil {
+				return Null, err
+			}
+			return StringValue(strings.ReplaceAll(v[0].s, v[1].s, v[2].s)), nil
+		}
+	case "split", "rsplit":
+		return ev.split(name, a)
+	case "join":
+		if len(v) == 2 && v[0].kind == KList && a.isStr(1) {
+			parts := make([]string, len(v[0].l))
+			for i, x := range v[0].l {
+				if x.kind != KString && x.kind != KPath {
+					return Null, fmt.Errorf("join needs a list of strings, not %s", v[0].Type())
+				}
+				parts[i] = x.s
+			}
+			return StringValue(strings.Join(parts, v[1].s)), nil
+		}
+	case "ljust", "rjust", "center", "zfill":
+		if len(v) == 2 && v[1].kind == KInt && (a.isStr(0) || name == "zfill" && a.isNum(0)) {
+			return ev.pad(name, v[0], v[1].i)
+		}
+	case "re_match", "re_search", "re_findall", "re_sub", "re_split", "re_escape":
+		return ev.regex(name, a)
+	case "repr_sh":
+		return reprShell(v)
+	case "repr_json":
+		if len(v) == 1 {
+			var b strings.Builder
+			writeJSON(&b, v[0])
+			return StringValue(b.String()), nil
+		}
+	case "repr_py":
+		if len(v) == 1 {
+			return StringValue(reprPy(v[0])), nil
+		}
+	case "repr_pwsh":
+		if len(v) == 1 {
+			return StringValue(reprPwsh(v[0])), nil
+		}
+	case "repr_cmd":
+		return reprCmd(a)
+	case "with_name", "with_stem", "with_suffix":
+		if len(v) == 2 && v[0].kind == KPath && a.isStr(1) {
+			dir, name0 := "", v[0].s
+			if i := strings.LastIndex(name0, "/"); i >= 0 {
+				dir, name0 = name0[:i+1], name0[i+1:]
+			}
+			switch name {
+			case "with_name":
+				name0 = v[1].s
+			case "with_stem":
+				name0 = v[1].s + pathSuffix(name0)
+			default:
+				name0 = pathStem(name0) + v[1].s
+			}
+			return PathValue(dir + name0), nil
+		}
+	case "with_number":
+		if len(v) == 2 && (v[0].kind == KPath || a.isStr(0)) && v[1].kind == KInt {
+			s, err := withNumber(v[0].s, v[1].i)
+			return Value{kind: v[0].kind, s: s}, err
+		}
+	case "as_posix":
+		if len(v) == 1 && v[0].kind == KPath {
+			return StringValue(v[0].s), nil
+		}
+	case "is_absolute":
+		if len(v) == 1 && v[0].kind == KPath {
+			return BoolValue(strings.HasPrefix(v[0].s, "/") || uriRe.MatchString(v[0].s)), nil
+		}
+	case "is_relative_to", "relative_to":
+		if len(v) == 2 && v[0].kind == KPath && (v[1].kind == KPath || v[1].kind == KString) {
+			ra, pa := splitPath(v[0].s)
+			rb, pb := splitPath(v[1].s)
+			ok := ra == rb && len(pb) <= len(pa) && slices.Equal(pa[:len(pb)], pb)
+			if name == "is_relative_to" {
+				return BoolValue(ok), nil
+			}
+			if !ok {
+				return Null, fmt.Errorf("%q is not relative to %q", v[0].s, v[1].s)
+			}
+			return PathValue(buildPath("", pa[len(pb):])), nil
+		}
+	case "apply_path_mapping":
+		if a.sig(KString) {
+			if ev.env.MapPath == nil {
+				return Null, fmt.Errorf("path mapping is only available on the worker host")
+			}
+			return PathValue(ev.env.MapPath(v[0].s)), nil
+		}
+	default:
+		return Null, fmt.Errorf("unknown function")
+	}
+	types := make([]string, len(v))
+	for i, x := range v {
+		types[i] = x.Type()
+	}
+	return Null, fmt.Errorf("no version takes (%s)", strings.Join(types, ", "))
+}
+
+var strFuncs = map[string]func(string) string{
+	"upper": strings.ToUpper, "lower": strings.ToLower,
+	"capitalize": func(s string) string {
+		r := []rune(strings.ToLower(s))
+		if len(r) > 0 {
+			r[0] = unicode.ToUpper(r[0])
+		}
+		return string(r)
+	},
+	"title": func(s string) string {
+		r := []rune(s)
+		prev := false
+		for i, c := range r {
+			if prev {
+				r[i] = unicode.ToLower(c)
+			} else {
+				r[i] = unicode.ToTitle(c)
+			}
+			prev = unicode.IsLetter(c)
+		}
+		return string(r)
+	},
+	"re_escape": regexp.QuoteMeta,
+}
+
+var strPreds = map[string]func(rune) bool{
+	"isdigit": unicode.IsDigit, "isalpha": unicode.IsLetter,
+	"isalnum": func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) },
+	"isspace": unicode.IsSpace,
+	"isascii": func(r rune) bool { return r < 128 },
+}
+
+func strFunc2(name, s, t string) (Value, error) {
+	switch name {
+	case "removeprefix":
+		return StringValue(strings.TrimPrefix(s, t)), nil
+	case "removesuffix":
+		return StringValue(strings.TrimSuffix(s, t)), nil
+	case "startswith":
+		return BoolValue(strings.HasPrefix(s, t)), nil
+	case "endswith":
+		return BoolValue(strings.HasSuffix(s, t)), nil
+	}
+	if t == "" {
+		return Null, fmt.Errorf("the substring must not be empty")
+	}
+	runeIdx := func(i int) int64 {
+		if i < 0 {
+			return -1
+		}
+		return int64(len([]rune(s[:i])))
+	}
+	switch name {
+	case "count":
+		return IntValue(int64(strings.Count(s, t))), nil
+	case "find":
+		return IntValue(runeIdx(strings.Index(s, t))), nil
+	case "rfind":
+		return IntValue(runeIdx(strings.LastIndex(s, t))), nil
+	}
+	i := strings.Index(s, t)
+	if name == "rindex" {
+		i = strings.LastIndex(s, t)
+	}
+	if i < 0 {
+		return Null, fmt.Errorf("substring %q not found", t)
+	}
+	return IntValue(runeIdx(i)), nil
+}
+
+func toInt(x Value) (Value, error) {
+	switch x.kind {
+	case KInt:
+		return x, nil
+	case KFloat:
+		if x.f != math.Trunc(x.f) || x.f >= 9.223372036854775807e18 || x.f < -9.223372036854775808e18 {
+			return Null, fmt.Errorf("%s is not an integer; use floor, ceil or round", x.String())
+		}
+		return IntValue(int64(x.f)), nil
+	case KString:
+		i, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(x.s), "_", ""), 10, 64)
+		if err != nil {
+			return Null, fmt.Errorf("cannot convert %q to int", x.s)
+		}
+		return IntValue(i), nil
+	}
+	return Null, fmt.Errorf("cannot convert %s to int", x.Type())
+}
+
+func toFloat(x Value) (Value, error) {
+	switch x.kind {
+	case KInt:
+		return FloatValue(float64(x.i)), nil
+	case KFloat:
+		return x, nil
+	case KString:
+		s := strings.TrimSpace(x.s)
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return Null, fmt.Errorf("cannot convert %q to float", x.s)
+		}
+		return FloatValue(f), nil
+	}
+	return Null, fmt.Errorf("cannot convert %s to float", x.Type())
+}
+
+func (ev *evaluator) aggregate(name string, v []Value) (Value, error) {
+	items := v
+	if len(v) == 1 {
+		if v[0].kind != KList && v[0].kind != KRange {
+			return Null, errArgs
+		}
+		if v[0].kind == KRange {
+			if err := ev.work(v[0].r.Len()); err != nil {
+				return Null, err
+			}
+		}
+		items = v[0].Items()
+	} else if name == "sum" || len(v) > 3 || len(v) == 0 {
+		return Null, errArgs
+	}
+	if len(items) == 0 {
+		if name == "sum" {
+			return IntValue(0), nil
+		}
+		return Null, fmt.Errorf("%s() requires a non-empty list", name)
+	}
+	acc := items[0]
+	for _, x := range items {
+		if !isNum(x) {
+			return Null, fmt.Errorf("%s() needs numbers, not %s", name, x.Type())
+		}
+	}
+	for _, x := range items[1:] {
+		var err error
+		switch name {
+		case "sum":
+			acc, err = ev.binary("+", acc, x)
+		case "min":
+			if c, _ := order(x, acc); c < 0 {
+				acc = x
+			}
+		case "max":
+			if c, _ := order(x, acc); c > 0 {
+				acc = x
+			}
+		}
+		if err != nil {
+			return Null, err
+		}
+	}
+	if name != "sum" && slices.ContainsFunc(items, func(x Value) bool { return x.kind == KFloat }) && acc.kind == KInt {
+		acc = FloatValue(float64(acc.i))
+	}
+	return acc, nil
+}
+
+func rounding(name string, v []Value) (Value, error) {
+	if len(v) == 0 || len(v) > 2 || !isNum(v[0]) || name != "round" && len(v) != 1 {
+		return Null, errArgs
+	}
+	if len(v) == 2 {
+		if v[1].kind != KInt {
+			return Null, errArgs
+		}
+		nd := v[1].i
+		if nd > 0 && v[0].kind == KFloat {
+			if nd > 17 {
+				nd = 17
+			}
+			s := strconv.FormatFloat(v[0].f, 'f', int(nd), 64)
+			f, _ := strconv.ParseFloat(s, 64)
+			return Value{kind: KFloat, f: normZero(f), s: s}, nil
+		}
+		if nd >= 0 {
+			return toInt(FloatValue(math.RoundToEven(v[0].Float())))
+		}
+		p := math.Pow(10, float64(-nd))
+		return toInt(FloatValue(math.RoundToEven(v[0].Float()/p) * p))
+	}
+	if v[0].kind == KInt {
+		return v[0], nil
+	}
+	f := map[string]func(float64) float64{"floor": math.Floor, "ceil": math.Ceil, "round": math.RoundToEven}[name](v[0].f)
+	return toInt(FloatValue(f))
+}
+
+func (ev *evaluator) rangeFn(v []Value) (Value, error) {
+	if len(v) == 0 || len(v) > 3 {
+		return Null, errArgs
+	}
+	n := []int64{0, 0, 1}
+	for i, x := range v {
+		if x.kind != KInt {
+			return Null, errArgs
+		}
+		n[i] = x.i
+	}
+	start, stop, step := n[0], n[1], n[2]
+	if len(v) == 1 {
+		start, stop = 0, n[0]
+	}
+	if step == 0 {
+		return Null, fmt.Errorf("range() step must not be zero")
+	}
+	var count float64
+	if step > 0 && stop > start {
+		count = math.Ceil((float64(stop) - float64(start)) / float64(step))
+	} else if step < 0 && stop < start {
+		count = math.Ceil((float64(start) - float64(stop)) / float64(-step))
+	}
+	if err := ev.work(int64(count)); err != nil {
+		return Null, err
+	}
+	if err := ev.alloc(16 * int64(count)); err != nil {
+		return Null, err
+	}
+	out := make([]Value, 0, int(count))
+	for i := start; step > 0 && i < stop || step < 0 && i > stop; i += step {
+		out = append(out, IntValue(i))
+		if step > 0 && i > math.MaxInt64-step || step < 0 && i < math.MinInt64-step {
+			break
+		}
+	}
+	return ListValue(out), nil
+}
+
+func (ev *evaluator) split(name string, a args) (Value, error) {
+	v := a.v
+	if len(v) == 0 || len(v) > 3 || !a.isStr(0) {
+		return Null, errArgs
+	}
+	max := -1
+	if len(v) == 3 {
+		if v[2].kind != KInt {
+			return Null, errArgs
+		}
+		max = int(min(v[2].i, math.MaxInt32))
+	}
+	var parts []string
+	if len(v) == 1 {
+		parts = strings.Fields(v[0].s)
+	} else {
+		if !a.isStr(1) {
+			return Null, errArgs
+		}
+		sep := v[1].s
+		if sep == "" {
+			return Null, fmt.Errorf("the separator must not be empty")
+		}
+		switch {
+		case max < 0:
+			parts = strings.Split(v[0].s, sep)
+		case name == "split":
+			parts = strings.SplitN(v[0].s, sep, max+1)
+		default:
+			all := strings.Split(v[0].s, sep)
+			if len(all) > max+1 {
+				all = append([]string{strings.Join(all[:len(all)-max], sep)}, all[len(all)-max:]...)
+			}
+			parts = all
+		}
+	}
+	if err := ev.alloc(int64(16*len(parts) + len(v[0].s))); err != nil {
+		return Null, err
+	}
+	out := make([]Value, len(parts))
+	for i, p := range parts {
+		out[i] = StringValue(p)
+	}
+	return ListValue(out), nil
+}
+
+func (ev *evaluator) pad(name string, x Value, width int64) (Value, error) {
+	s := x.String()
+	n := int64(len([]rune(s)))
+	if width <= n {
+		return StringValue(s), nil
+	}
+	if err := ev.alloc(width); err != nil {
+		return Null, err
+	}
+	fill := int(width - n)
+	switch name {
+	case "ljust":
+		return StringValue(s + strings.Repeat(" ", fill)), nil
+	case "rjust":
+		return StringValue(strings.Repeat(" ", fill) + s), nil
+	case "center":
+		// Python puts the extra space on the right when the string length
+		// and fill are both odd or both even... it uses left = fill/2 +
+		// (fill & len & 1).
+		left := fill/2 + (fill & int(n) & 1)
+		return StringValue(strings.Repeat(" ", left) + s + strings.Repeat(" ", fill-left)), nil
+	}
+	sign := ""
+	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+		sign, s = s[:1], s[1:]
+	}
+	return StringValue(sign + strings.Repeat("0", fill) + s), nil
+}
+
+func (ev *evaluator) regex(name string, a args) (Value, error) {
+	v := a.v
+	if name == "re_escape" {
+		if a.sig(KString) {
+			return StringValue(regexp.QuoteMeta(v[0].s)), nil
+		}
+		return Null, errArgs
+	}
+	if len(v) < 2 || !a.isStr(0) || !a.isStr(1) {
+		return Null, errArgs
+	}
+	if v[1].s == "" {
+		return Null, fmt.Errorf("the pattern must not be empty")
+	}
+	pat := v[1].s
+	if name == "re_match" {
+		pat = `^(?:` + pat + `)`
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return Null, fmt.Errorf("bad pattern: %v", err)
+	}
+	s := v[0].s
+	strs := func(ss []string) Value {
+		out := make([]Value, len(ss))
+		for i, x := range ss {
+			out[i] = StringValue(x)
+		}
+		return ListValue(out)
+	}
+	switch name {
+	case "re_match", "re_search":
+		if len(v) != 2 {
+			return Null, errArgs
+		}
+		m := re.FindStringSubmatch(s)
+		if m == nil {
+			return Null, nil
+		}
+		return strs(m), nil
+	case "re_findall":
+		all := re.FindAllStringSubmatch(s, -1)
+		out := []Value{}
+		for _, m := range all {
+			switch len(m) {
+			case 1:
+				out = append(out, StringValue(m[0]))
+			case 2:
+				out = append(out, StringValue(m[1]))
+			default:
+				out = append(out, strs(m[1:]))
+			}
+		}
+		return ListValue(out), nil
+	case "re_sub":
+		if len(v) != 3 || !a.isStr(2) {
+			return Null, errArgs
+		}
+		return StringValue(re.ReplaceAllLiteralString(s, v[2].s)), nil
+	}
+	n := -1
+	if len(v) == 3 {
+		if v[2].kind != KInt {
+			return Null, errArgs
+		}
+		if v[2].i > 0 {
+			n = int(min(v[2].i, math.MaxInt32)) + 1
+		}
+	}
+	return strs(re.Split(s, n)), nil
+}
+
+// shellSafe matches the strings shlex.quote leaves alone.
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
+
+func shQuote(s string) string {
+	if shellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+}
+
+func reprShell(v []Value) (Value, error) {
+	if len(v) != 1 {
+		return Null, errArgs
+	}
+	switch v[0].kind {
+	case KString, KPath:
+		return StringValue(shQuote(v[0].s)), nil
+	case KList:
+		parts := make([]string, len(v[0].l))
+		for i, x := range v[0].l {
+			if x.kind != KString && x.kind != KPath {
+				return Null, errArgs
+			}
+			parts[i] = shQuote(x.s)
+		}
+		return StringValue(strings.Join(parts, " ")), nil
+	}
+	return Null, errArgs
+}
+
+func reprPy(v Value) string {
+	switch v.kind {
+	case KNull:
+		return "None"
+	case KBool:
+		if v.b {
+			return "True"
+		}
+		return "False"
+	case KString, KPath, KRange:
+		s := v.String()
+		q := "'"
+		if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+			q = `"`
+		}
+		var b strings.Builder
+		b.WriteString(q)
+		for _, r := range s {
+			switch {
+			case r == '\\':
+				b.WriteString(`\\`)
+			case string(r) == q:
+				b.WriteString(`\` + q)
+			case r == '\n':
+				b.WriteString(`\n`)
+			case r == '\r':
+				b.WriteString(`\r`)
+			case r == '\t':
+				b.WriteString(`\t`)
+			case r < 0x20 || r == 0x7f:
+				fmt.Fprintf(&b, `\x%02x`, r)
+			default:
+				b.WriteRune(r)
+			}
+		}
+		b.WriteString(q)
+		return b.String()
+	case KList:
+		parts := make([]string, len(v.l))
+		for i, x := range v.l {
+			parts[i] = reprPy(x)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return v.String()
+}
+
+func reprPwsh(v Value) string {
+	switch v.kind {
+	case KBool:
+		return "$" + strconv.FormatBool(v.b)
+	case KNull:
+		return "$null"
+	case KString, KPath, KRange:
+		return "'" + strings.ReplaceAll(v.String(), "'", "''") + "'"
+	case KList:
+		parts := make([]string, len(v.l))
+		for i, x := range v.l {
+			parts[i] = reprPwsh(x)
+		}
+		return "@(" + strings.Join(parts, ", ") + ")"
+	}
+	return v.String()
+}
+
+func cmdQuote(s string) string {
+	s = strings.NewReplacer("\n", "", "\r", "").Replace(s)
+	if s != "" && !strings.ContainsAny(s, "&|<>^\"()%! \t") {
+		return s
+	}
+	return `"` + strings.NewReplacer(`^`, `^^`, `"`, `^"`, `%`, `%%`, `!`, `^^!`).Replace(s) + `"`
+}
+
+func reprCmd(a args) (Value, error) {
+	v := a.v
+	if len(v) != 1 {
+		return Null, errArgs
+	}
+	if a.isStr(0) {
+		return StringValue(cmdQuote(v[0].s)), nil
+	}
+	if v[0].kind == KList {
+		parts := make([]string, len(v[0].l))
+		for i, x := range v[0].l {
+			if x.kind != KString && x.kind != KPath {
+				return Null, errArgs
+			}
+			parts[i] = cmdQuote(x.s)
+		}
+		return StringValue(strings.Join(parts, " ")), nil
+	}
+	return Null, errArgs
+}

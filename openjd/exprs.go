@@ -1,0 +1,241 @@
+package openjd
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/berth-run/berth/openjd/expr"
+)
+
+// This file connects the EXPR extension's expression language (package
+// openjd/expr) to format strings and scopes.
+
+func init() {
+	// range_expr values use this package's range expressions.
+	expr.RangeParser = func(s string) (expr.Range, error) { return ParseIntRange(s) }
+}
+
+// exprParser parses format string interpolations as EXPR expressions.
+// types gives the expression types of the symbols, to read their values
+// from a Scope's text.
+type exprParser struct {
+	types symbols
+}
+
+// ParseExpr implements ExprParser.
+func (p exprParser) ParseExpr(src string) (Expr, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, errors.New("empty expression in {{ }}")
+	}
+	e, err := expr.Parse(src)
+	if err != nil {
+		return nil, errorfExpr(src, err)
+	}
+	if e.Straight() {
+		if err := typeCheck(e, p.types); err != nil {
+			return nil, err
+		}
+	}
+	return &exprNode{e: e, types: p.types}, nil
+}
+
+// sampleText is a value of each type, for typeCheck.
+var sampleText = map[string]string{"": "a", "int": "1", "float": "1.5", "bool": "true", "path": "/a",
+	"range_expr": "1"}
+
+// sampleScope gives every symbol a sample value of its type.
+func sampleScope(types symbols) MapScope {
+	scope := MapScope{}
+	for name, t := range types {
+		s, ok := sampleText[t]
+		if !ok {
+			s = "[]"
+		}
+		scope[name] = s
+	}
+	return scope
+}
+
+// typeCheck evaluates an expression without branches with sample values
+// of its symbols' types, to refuse operators applied to the wrong types
+// when the template is checked rather than when the job runs.
+func typeCheck(e *expr.Expr, types symbols) error {
+	if refersToAny(e, types) {
+		return nil
+	}
+	if _, err := evalExpr(e, types, sampleScope(types)); expr.IsTypeError(err) {
+		return err
+	}
+	return nil
+}
+
+func errorfExpr(src string, err error) error {
+	return fmt.Errorf("{{%s}}: %w", src, err)
+}
+
+// exprNode is an EXPR expression in a format string.
+type exprNode struct {
+	e     *expr.Expr
+	types symbols
+}
+
+// ValueScope is a Scope that also holds typed values, such as the let
+// bindings of the EXPR extension.
+type ValueScope interface {
+	Scope
+	LookupValue(name string) (expr.Value, bool)
+}
+
+// References implements Expr.
+func (x *exprNode) References(fn func(string)) { x.e.References(fn) }
+
+func (x *exprNode) String() string { return x.e.String() }
+
+// Eval implements Expr: the value as a format string shows it.
+func (x *exprNode) Eval(s Scope) (string, error) {
+	v, err := x.Value(s)
+	if err != nil {
+		return "", err
+	}
+	return v.Format(), nil
+}
+
+// Value evaluates the expression to a typed value.
+func (x *exprNode) Value(s Scope) (expr.Value, error) {
+	return evalExpr(x.e, x.types, s)
+}
+
+func evalExpr(e *expr.Expr, types symbols, s Scope) (expr.Value, error) {
+	v, err := evalRaw(e, types, s)
+	if err != nil {
+		return expr.Null, fmt.Errorf("{{%s}}: %w", e.String(), err)
+	}
+	return v, nil
+}
+
+// evalRaw is evalExpr without the expression in its errors.
+func evalRaw(e *expr.Expr, types symbols, s Scope) (expr.Value, error) {
+	env := &expr.Env{Lookup: func(name string) (expr.Value, bool) {
+		if s == nil {
+			return expr.Null, false
+		}
+		if vs, ok := s.(ValueScope); ok {
+			if v, ok := vs.LookupValue(name); ok {
+				return v, true
+			}
+		}
+		text, ok := s.Lookup(name)
+		if !ok {
+			return expr.Null, false
+		}
+		v, err := expr.FromText(types[name], text)
+		if err != nil {
+			return expr.StringValue(text), true
+		}
+		return v, true
+	}}
+	if m, ok := s.(PathMapper); ok {
+		env.MapPath = m.PathMapping()
+	}
+	return e.Eval(env)
+}
+
+// PathMapper is a Scope of a worker host, where apply_path_mapping can
+// map paths with the session's path mapping rules.
+type PathMapper interface {
+	// PathMapping returns the mapping function; nil if there is none.
+	PathMapping() func(string) string
+}
+
+// Values is a ValueScope of typed values over a base Scope.
+type Values struct {
+	Base Scope
+	Vars map[string]expr.Value
+	// MapPath applies path mapping rules; if nil, those of Base, if any.
+	MapPath func(string) string
+}
+
+// PathMapping implements PathMapper.
+func (v Values) PathMapping() func(string) string {
+	if v.MapPath != nil {
+		return v.MapPath
+	}
+	if m, ok := v.Base.(PathMapper); ok {
+		return m.PathMapping()
+	}
+	return nil
+}
+
+// Lookup implements Scope.
+func (v Values) Lookup(name string) (string, bool) {
+	if x, ok := v.Vars[name]; ok {
+		return x.Format(), true
+	}
+	if v.Base == nil {
+		return "", false
+	}
+	return v.Base.Lookup(name)
+}
+
+// LookupValue implements ValueScope.
+func (v Values) LookupValue(name string) (expr.Value, bool) {
+	if x, ok := v.Vars[name]; ok {
+		return x, true
+	}
+	if vs, ok := v.Base.(ValueScope); ok {
+		return vs.LookupValue(name)
+	}
+	return expr.Null, false
+}
+
+// exprType is the expression type of a job parameter type.
+func exprType(t ParameterType) string {
+	if t == ParamString {
+		return ""
+	}
+	return strings.ToLower(string(t))
+}
+
+// rawExprType is the type of RawParam.<name>: a PATH's raw value is a
+// string, since it may be a path of another operating system.
+func rawExprType(t ParameterType) string {
+	return strings.ReplaceAll(exprType(t), "path", "string")
+}
+
+// Value evaluates a format string that is a single interpolation to its
+// typed value; other format strings evaluate to their text as a string.
+func (f FormatString) Value(s Scope) (expr.Value, error) {
+	if len(f.parts) == 1 && f.parts[0].expr != nil {
+		if x, ok := f.parts[0].expr.(*exprNode); ok {
+			return x.Value(s)
+		}
+	}
+	str, err := f.Resolve(s)
+	if err != nil {
+		return expr.Null, err
+	}
+	return expr.StringValue(str), nil
+}
+
+// ResolveItems resolves a format string that is an item of a list, such as
+// an action's args: with EXPR, an interpolation that is the whole item and
+// evaluates to null drops it, and one that evaluates to a list gives its
+// items (RFC 0005).
+func (f FormatString) ResolveItems(s Scope) ([]string, error) {
+	v, err := f.Value(s)
+	if err != nil {
+		return nil, err
+	}
+	switch v.Kind() {
+	case expr.KNull:
+		return nil, nil
+	case expr.KList:
+		out := make([]string, 0, len(v.Items()))
+		for _, it := range v.Items() {
+			out = append(out, it.Format())
+		}
+		return out, nil
+	}
+	return []string{v.Format()}, nil
+}
