@@ -31,7 +31,7 @@ lint: ## gofmt, go vet, staticcheck
 bench: build ## benchmarks against xargs, GNU parallel (prints ratios)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
-FUZZ_PKGS := ./job/ ./openjd/ ./worker/kafka/
+FUZZ_PKGS := ./job/ ./openjd/ ./openjd/expr/ ./worker/kafka/
 
 fuzz: ## run each fuzz target for 20s
 	@for p in $(FUZZ_PKGS); do for f in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$p || exit 1; done; done
