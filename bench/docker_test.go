@@ -93,28 +93,14 @@ func engineFloor(b *testing.B, dc *dockerclient.Client, image string, n, par int
 		rm   sync.WaitGroup
 	)
 	const label = "berth-bench-floor"
-	f := make(dockerclient.Filters).
-		Add("type", string(events.ContainerEventType)).
-		Add("event", string(events.ActionDie)).
-		Add("label", label)
-	sub := dc.Events(ctx, dockerclient.EventsListOptions{Filters: f})
-	go func() {
-		for {
-			select {
-			case m := <-sub.Messages:
-				mu.Lock()
-				if ch := dies[m.Actor.ID]; ch != nil {
-					close(ch)
-					delete(dies, m.Actor.ID)
-				}
-				mu.Unlock()
-			case <-sub.Err:
-				return
-			case <-ctx.Done():
-				return
-			}
+	onDie(ctx, dc, label, func(m events.Message) {
+		mu.Lock()
+		if ch := dies[m.Actor.ID]; ch != nil {
+			close(ch)
+			delete(dies, m.Actor.ID)
 		}
-	}()
+		mu.Unlock()
+	})
 	next := make(chan int, n)
 	for i := range n {
 		next <- i
@@ -198,29 +184,15 @@ func BenchmarkDockerExitToWait(b *testing.B) {
 		dies = map[string]time.Time{}
 		got  = make(chan struct{}, 1)
 	)
-	f := make(dockerclient.Filters).
-		Add("type", string(events.ContainerEventType)).
-		Add("event", string(events.ActionDie)).
-		Add("label", "berth.executor="+daemon.LocalInstance(s.Dir))
-	sub := dc.Events(ctx, dockerclient.EventsListOptions{Filters: f})
-	go func() {
-		for {
-			select {
-			case m := <-sub.Messages:
-				mu.Lock()
-				dies[m.Actor.Attributes["berth.task"]] = time.Unix(0, m.TimeNano)
-				mu.Unlock()
-				select {
-				case got <- struct{}{}:
-				default:
-				}
-			case <-sub.Err:
-				return
-			case <-ctx.Done():
-				return
-			}
+	onDie(ctx, dc, "berth.executor="+daemon.LocalInstance(s.Dir), func(m events.Message) {
+		mu.Lock()
+		dies[m.Actor.Attributes["berth.task"]] = time.Unix(0, m.TimeNano)
+		mu.Unlock()
+		select {
+		case got <- struct{}{}:
+		default:
 		}
-	}()
+	})
 	dieOf := func(id int64) (time.Time, bool) {
 		prefix := strconv.FormatInt(id, 10) + "."
 		deadline := time.After(10 * time.Second)
@@ -289,4 +261,26 @@ func BenchmarkDockerExitToWait(b *testing.B) {
 	}
 	b.Logf("docker-exit-to-wait: %d × container exit → wait returns: p50 %.1fms, p99 %.1fms (target < 50), min %.1fms, max %.1fms%s",
 		len(lat), ms(p50), ms(p99), ms(lat[0]), ms(lat[len(lat)-1]), note)
+}
+
+// onDie calls fn with the die event of every container with the label
+// (KEY or KEY=VALUE), from a goroutine, until ctx is done.
+func onDie(ctx context.Context, dc *dockerclient.Client, label string, fn func(events.Message)) {
+	f := make(dockerclient.Filters).
+		Add("type", string(events.ContainerEventType)).
+		Add("event", string(events.ActionDie)).
+		Add("label", label)
+	sub := dc.Events(ctx, dockerclient.EventsListOptions{Filters: f})
+	go func() {
+		for {
+			select {
+			case m := <-sub.Messages:
+				fn(m)
+			case <-sub.Err:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 }

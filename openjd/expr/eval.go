@@ -657,35 +657,13 @@ func sliceIndices(n int64, lo, hi, step *int64, max int64) ([]int64, error) {
 // for all values.
 func (e *Expr) Straight() bool {
 	ok := true
-	var walk func(n Node)
-	walk = func(n Node) {
-		switch n := n.(type) {
+	inspect(e.root, func(n Node) bool {
+		switch n.(type) {
 		case *Cond, *Logic, *Call, *Comp:
 			ok = false
-		case *Attr:
-			walk(n.X)
-		case *Index:
-			for _, x := range []Node{n.X, n.I, n.Hi, n.Step} {
-				if x != nil {
-					walk(x)
-				}
-			}
-		case *Unary:
-			walk(n.X)
-		case *Binary:
-			walk(n.L)
-			walk(n.R)
-		case *Compare:
-			for _, x := range n.X {
-				walk(x)
-			}
-		case *ListLit:
-			for _, x := range n.Elems {
-				walk(x)
-			}
 		}
-	}
-	walk(e.root)
+		return ok
+	})
 	return ok
 }
 
@@ -698,50 +676,44 @@ func IsTypeError(err error) bool {
 // LoopVars calls fn with the variable of every list comprehension of the
 // expression, so that callers can refuse one that shadows a let binding.
 func (e *Expr) LoopVars(fn func(name string)) {
-	var walk func(n Node)
-	walk = func(n Node) {
-		switch n := n.(type) {
-		case *Attr:
-			walk(n.X)
-		case *Call:
-			walk(n.Fn)
-			for _, a := range n.Args {
-				walk(a)
-			}
-		case *Index:
-			for _, x := range []Node{n.X, n.I, n.Hi, n.Step} {
-				if x != nil {
-					walk(x)
-				}
-			}
-		case *Unary:
-			walk(n.X)
-		case *Binary:
-			walk(n.L)
-			walk(n.R)
-		case *Logic:
-			walk(n.L)
-			walk(n.R)
-		case *Compare:
-			for _, x := range n.X {
-				walk(x)
-			}
-		case *Cond:
-			walk(n.Test)
-			walk(n.Then)
-			walk(n.Else)
-		case *ListLit:
-			for _, x := range n.Elems {
-				walk(x)
-			}
-		case *Comp:
-			fn(n.Var)
-			walk(n.Iter)
-			walk(n.Elem)
-			if n.Filter != nil {
-				walk(n.Filter)
-			}
+	inspect(e.root, func(n Node) bool {
+		if c, ok := n.(*Comp); ok {
+			fn(c.Var)
 		}
+		return true
+	})
+}
+
+// inspect calls f for n and, while f returns true, for each node below it,
+// depth first (as go/ast.Inspect).
+func inspect(n Node, f func(Node) bool) {
+	if n == nil || !f(n) {
+		return
 	}
-	walk(e.root)
+	var kids []Node
+	switch n := n.(type) {
+	case *Attr:
+		kids = []Node{n.X}
+	case *Call:
+		kids = append([]Node{n.Fn}, n.Args...)
+	case *Index:
+		kids = []Node{n.X, n.I, n.Hi, n.Step}
+	case *Unary:
+		kids = []Node{n.X}
+	case *Binary:
+		kids = []Node{n.L, n.R}
+	case *Logic:
+		kids = []Node{n.L, n.R}
+	case *Compare:
+		kids = n.X
+	case *Cond:
+		kids = []Node{n.Test, n.Then, n.Else}
+	case *ListLit:
+		kids = n.Elems
+	case *Comp:
+		kids = []Node{n.Iter, n.Elem, n.Filter}
+	}
+	for _, k := range kids {
+		inspect(k, f)
+	}
 }
