@@ -21,11 +21,41 @@ type Action struct {
 
 // Cancelation says how a running action is canceled.
 type Cancelation struct {
-	// Mode is TERMINATE or NOTIFY_THEN_TERMINATE.
+	// Mode is TERMINATE or NOTIFY_THEN_TERMINATE; empty when ModeFormat
+	// is set.
 	Mode string
+	// ModeFormat is the mode given as a format string (FEATURE_BUNDLE_1),
+	// resolved when the action runs; see ResolveMode.
+	ModeFormat *FormatString
 	// NotifyPeriodInSeconds is nil for the default: 120 s for a step's
 	// onRun, 30 s otherwise.
 	NotifyPeriodInSeconds *IntOrFormat
+}
+
+// ResolveMode returns the cancelation mode, evaluating ModeFormat with
+// scope if it is set. ok is false when a whole-field expression yields
+// null: then the action has no cancelation at all, since the mode is
+// the object's required discriminator (RFC 0008, with EXPR).
+func (c *Cancelation) ResolveMode(scope Scope) (mode string, ok bool, err error) {
+	if c.ModeFormat == nil {
+		return c.Mode, true, nil
+	}
+	if scope == nil {
+		scope = MapScope{}
+	}
+	v, err := c.ModeFormat.Value(scope)
+	if err != nil {
+		return "", false, err
+	}
+	if v.Kind() == expr.KNull {
+		return "", false, nil
+	}
+	switch m := v.Format(); m {
+	case "TERMINATE", "NOTIFY_THEN_TERMINATE":
+		return m, true, nil
+	default:
+		return "", false, fmt.Errorf("%q resolves to %q, not TERMINATE or NOTIFY_THEN_TERMINATE", c.ModeFormat.String(), m)
+	}
 }
 
 // IntOrFormat is an integer field that FEATURE_BUNDLE_1 also lets be a
@@ -147,14 +177,32 @@ func (c *checker) cancelation(n *node, path string, sc scopes) *Cancelation {
 	if !ok || !c.require(raw, path, "mode") {
 		return nil
 	}
-	mode, ok := c.enum(raw["mode"], field(path, "mode"), "TERMINATE", "NOTIFY_THEN_TERMINATE")
-	if !ok {
+	cn := &Cancelation{}
+	mn := raw["mode"]
+	isFormat := isStringNode(mn) && isFormatString(deref(mn).Value)
+	if isFormat && !c.ext.has(FeatureBundle1) {
+		c.errorf(field(path, "mode"), "must be TERMINATE or NOTIFY_THEN_TERMINATE; a format string here needs the FEATURE_BUNDLE_1 extension")
 		return nil
 	}
-	cn := &Cancelation{Mode: mode}
+	if isFormat {
+		// The mode may be a format string, resolved when the action runs
+		// (FEATURE_BUNDLE_1, Template Schemas 5.3): a wrap hook forwards
+		// the wrapped action's this way.
+		f, ok := c.formatText(deref(mn).Value, field(path, "mode"), sc.job)
+		if !ok {
+			return nil
+		}
+		cn.ModeFormat = &f
+	} else {
+		mode, ok := c.enum(mn, field(path, "mode"), "TERMINATE", "NOTIFY_THEN_TERMINATE")
+		if !ok {
+			return nil
+		}
+		cn.Mode = mode
+	}
 	if v := raw["notifyPeriodInSeconds"]; v != nil {
 		p := field(path, "notifyPeriodInSeconds")
-		if mode != "NOTIFY_THEN_TERMINATE" {
+		if cn.ModeFormat == nil && cn.Mode != "NOTIFY_THEN_TERMINATE" {
 			c.errorf(p, "is only allowed with mode NOTIFY_THEN_TERMINATE")
 		} else {
 			cn.NotifyPeriodInSeconds = c.intOrFormat(v, p, sc.job, 1, maxNotifyPeriod)

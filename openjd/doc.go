@@ -5,7 +5,8 @@
 // Parsing a template checks it completely: every field, every limit of the
 // 2023-09 Template Schemas, the format-string scoping rules (which value
 // references may appear where) and the rules of the extensions berth
-// implements (TASK_CHUNKING, REDACTED_ENV_VARS, FEATURE_BUNDLE_1). All the
+// implements (TASK_CHUNKING, REDACTED_ENV_VARS, FEATURE_BUNDLE_1, EXPR,
+// WRAP_ACTIONS). All the
 // problems found are returned together as [Errors], each naming the path of
 // the offending field inside the template, for example
 // steps[1].parameterSpace.taskParameterDefinitions[0].range.
@@ -21,6 +22,14 @@
 // openjd/expr, steps, scripts and environment scripts may hold let bindings
 // ([Let], evaluated with [BindLets]), and job parameters may be BOOL,
 // RANGE_EXPR and LIST types (list values are kept as JSON text).
+//
+// With WRAP_ACTIONS (RFC 0008, which needs EXPR) an environment may define
+// the wrap hooks onWrapEnvEnter, onWrapTaskRun and onWrapEnvExit, all
+// three or none ([Environment.Wraps]). Only the hooks see the wrapped
+// action (WrappedAction.*, WrappedEnv.Name in the environment hooks,
+// WrappedStep.Name in the task hook); the script's let bindings and
+// embedded files, shared with onEnter and onExit, do not. [CreateJob]
+// refuses a job whose sessions would hold two wrapping environments.
 //
 // [CreateJob] instantiates a job template with parameter values: the
 // parameter definitions of the job template and of the applied environment

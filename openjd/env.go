@@ -37,7 +37,18 @@ type EnvironmentScript struct {
 	// exited (EXPR), seen by its actions and embedded files.
 	Let             []Let
 	OnEnter, OnExit *Action
-	EmbeddedFiles   []EmbeddedFile
+	// OnWrapEnvEnter, OnWrapTaskRun and OnWrapEnvExit are the wrap hooks
+	// of WRAP_ACTIONS (RFC 0008): all three or none. They run in place of
+	// the onEnter and onExit of the environments entered inside this one
+	// and of the onRun of every task.
+	OnWrapEnvEnter, OnWrapTaskRun, OnWrapEnvExit *Action
+	EmbeddedFiles                                []EmbeddedFile
+}
+
+// Wraps reports whether the environment defines the wrap hooks
+// (WRAP_ACTIONS), which makes it the wrapping environment of a session.
+func (e *Environment) Wraps() bool {
+	return e.Script != nil && e.Script.OnWrapTaskRun != nil
 }
 
 func (c *checker) environmentTemplate(root *node) *EnvironmentTemplate {
@@ -163,8 +174,12 @@ func (c *checker) envScript(n *node, path string, sc scopes) *EnvironmentScript 
 	s := &EnvironmentScript{}
 	s.Let, sc.host = c.lets(raw["let"], field(path, "let"), sc.host)
 	ap := field(path, "actions")
-	if acts, ok := c.object(raw["actions"], ap, "onEnter", "onExit"); ok {
-		if acts["onEnter"] == nil && acts["onExit"] == nil {
+	if acts, ok := c.object(raw["actions"], ap, "onEnter", "onExit", wrapEnvEnter, wrapTaskRun, wrapEnvExit); ok {
+		hooks := c.wrapHooks(acts, ap)
+		// The wrap hooks stand in for onEnter and onExit; if only some
+		// are there, wrapHooks says so.
+		if acts["onEnter"] == nil && acts["onExit"] == nil &&
+			acts[wrapEnvEnter] == nil && acts[wrapTaskRun] == nil && acts[wrapEnvExit] == nil {
 			c.errorf(ap, "must have onEnter or onExit")
 		}
 		if v := acts["onEnter"]; v != nil {
@@ -172,6 +187,19 @@ func (c *checker) envScript(n *node, path string, sc scopes) *EnvironmentScript 
 		}
 		if v := acts["onExit"]; v != nil {
 			s.OnExit = c.action(v, field(ap, "onExit"), sc)
+		}
+		if hooks {
+			// Only the hooks see the wrapped action: the script's let
+			// bindings and embedded files are shared with onEnter and
+			// onExit, where it does not exist.
+			s.OnWrapEnvEnter = c.action(acts[wrapEnvEnter], field(ap, wrapEnvEnter), sc.withWrapped(wrapEnvEnter))
+			s.OnWrapTaskRun = c.action(acts[wrapTaskRun], field(ap, wrapTaskRun), sc.withWrapped(wrapTaskRun))
+			s.OnWrapEnvExit = c.action(acts[wrapEnvExit], field(ap, wrapEnvExit), sc.withWrapped(wrapEnvExit))
+			if s.OnWrapEnvEnter == nil || s.OnWrapTaskRun == nil || s.OnWrapEnvExit == nil {
+				// Already reported; a script with part of the hooks must
+				// never wrap.
+				s.OnWrapEnvEnter, s.OnWrapTaskRun, s.OnWrapEnvExit = nil, nil, nil
+			}
 		}
 	}
 	if v := raw["embeddedFiles"]; v != nil {

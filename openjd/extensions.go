@@ -20,7 +20,7 @@ const (
 // ImplementedExtensions are the extensions this package implements. They are
 // the default for [Options.Extensions].
 func ImplementedExtensions() []Extension {
-	return []Extension{TaskChunking, RedactedEnvVars, FeatureBundle1, ExprExtension}
+	return []Extension{TaskChunking, RedactedEnvVars, FeatureBundle1, ExprExtension, WrapActions}
 }
 
 // extSet is the set of extensions a template enables.
@@ -71,6 +71,11 @@ func (c *checker) checkExtensions(n *node, path string, supported []Extension) e
 		default:
 			set |= bit
 		}
+	}
+	if set.has(WrapActions) && !set.has(ExprExtension) {
+		// Wrap hooks can only forward a command line safely with EXPR's
+		// quoting functions (RFC 0008).
+		c.errorf(path, "WRAP_ACTIONS needs the EXPR extension")
 	}
 	return set
 }

@@ -72,6 +72,21 @@ func FuzzLoadTemplate(f *testing.F) {
 		"  script: {let: [\"k = n + 1\"], actions: {onRun: {command: echo, args: [\"{{ k }}\"]}}}\n"))
 	f.Add([]byte("specificationVersion: environment-2023-09\nextensions: [EXPR]\nenvironment: {name: E, script: {let: [\"x = Job.Name\", \"x = 2\"], " +
 		"actions: {onEnter: {command: echo, args: [\"{{ x }}\"]}}}}\n"))
+	// WRAP_ACTIONS: hooks in a job environment (with a format-string
+	// mode and timeout), in an environment template, and a partial set.
+	f.Add([]byte("specificationVersion: jobtemplate-2023-09\nextensions: [WRAP_ACTIONS, EXPR, FEATURE_BUNDLE_1]\nname: J\n" +
+		"jobEnvironments:\n- name: W\n  script:\n    let: [\"g = 'x'\"]\n    actions:\n" +
+		"      onWrapEnvEnter: {command: \"{{WrappedAction.Command}}\", args: [\"{{WrappedAction.Args}}\", \"{{WrappedEnv.Name}}\"]}\n" +
+		"      onWrapTaskRun: {command: sh, args: [\"{{ repr_sh(WrappedAction.Environment) }}\", \"{{WrappedStep.Name}}\"], " +
+		"timeout: \"{{WrappedAction.Timeout}}\", cancelation: {mode: \"{{WrappedAction.Cancelation.Mode}}\", " +
+		"notifyPeriodInSeconds: \"{{WrappedAction.Cancelation.NotifyPeriodInSeconds}}\"}}\n" +
+		"      onWrapEnvExit: {command: echo, args: [\"{{ g }}\"]}\n" +
+		"steps:\n- name: S\n  stepEnvironments: [{name: I, variables: {A: b}}]\n  script: {actions: {onRun: {command: echo}}}\n"))
+	f.Add([]byte("specificationVersion: environment-2023-09\nextensions: [WRAP_ACTIONS, EXPR]\nenvironment: {name: E, script: {actions: {" +
+		"onEnter: {command: echo}, onWrapEnvEnter: {command: a}, onWrapTaskRun: {command: \"{{WrappedAction.Command}}\"}, " +
+		"onWrapEnvExit: {command: \"{{WrappedEnv.Name}}\"}}}}\n"))
+	f.Add([]byte("specificationVersion: environment-2023-09\nextensions: [WRAP_ACTIONS]\nenvironment: {name: E, script: {actions: {" +
+		"onWrapTaskRun: {command: x, cancelation: {mode: \"{{ 'NOTIFY' }}_THEN_TERMINATE\"}}}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Templates are small; a bound keeps every input fast.
 		if len(data) > maxFuzzTemplate {

@@ -161,6 +161,7 @@ func CreateJob(t *JobTemplate, in JobInput) (*Job, error) {
 	if ext.has(ExprExtension) {
 		scope["Job.Name"] = j.Name
 	}
+	c.checkWrapLayers(t, in.Environments)
 	for i := range t.JobEnvironments {
 		c.checkEnvTimeouts(&t.JobEnvironments[i], index("jobEnvironments", i), scope)
 	}
@@ -306,6 +307,11 @@ func (c *collector) checkActionTimeouts(timeout *IntOrFormat, cancel *Cancelatio
 			c.errorf(field(path, "timeout"), "%v", err)
 		} else if ok && v < 1 {
 			c.errorf(field(path, "timeout"), "resolves to %d, less than the minimum of 1", v)
+		}
+	}
+	if cancel != nil && cancel.ModeFormat != nil {
+		if _, _, err := cancel.ResolveMode(scope); err != nil {
+			c.errorf(field(path, "cancelation.mode"), "%v", err)
 		}
 	}
 	if cancel != nil && cancel.NotifyPeriodInSeconds != nil && cancel.NotifyPeriodInSeconds.Format != nil {

@@ -33,6 +33,8 @@ type actionSpec struct {
 	timeout time.Duration // 0: none
 	notify  bool          // NOTIFY_THEN_TERMINATE
 	period  time.Duration // its notify period
+	// mode is the cancelation mode the action declares; empty if none.
+	mode string
 	// frame receives openjd_env and openjd_unset_env; nil outside onEnter.
 	frame *activeEnv
 }
@@ -96,7 +98,19 @@ func (s *Session) resolveLimits(spec *actionSpec, timeout *openjd.IntOrFormat, c
 			spec.timeout = time.Duration(t) * time.Second
 		}
 	}
-	if c != nil && c.Mode == "NOTIFY_THEN_TERMINATE" {
+	if c == nil {
+		return nil
+	}
+	mode, ok, err := c.ResolveMode(scope)
+	if err != nil {
+		return fmt.Errorf("cancelation.mode: %w", err)
+	}
+	if !ok {
+		// A mode that resolves to null drops the cancelation.
+		return nil
+	}
+	spec.mode = mode
+	if mode == "NOTIFY_THEN_TERMINATE" {
 		spec.notify = true
 		spec.period = defaultPeriod
 		if c.NotifyPeriodInSeconds != nil {
@@ -363,7 +377,7 @@ func (a *actionRun) handle(line string) {
 			return
 		}
 		if a.spec.frame == nil {
-			s.logf("openjd_env is only honoured in an environment's onEnter; %s is not set", name)
+			s.looseVar(name, value)
 			return
 		}
 		a.setVar(name, value)

@@ -28,6 +28,17 @@
 // exits environments. Every environment whose enter was attempted is
 // exited, the one whose enter failed included.
 //
+// With WRAP_ACTIONS, while an environment that defines the wrap hooks is
+// on the stack, the onEnter and onExit of the environments entered inside
+// it and every task's onRun are resolved but not run: the matching hook
+// runs in their place, given the resolved action as WrappedAction.*
+// (command, args, timeout, cancelation) and the variables the session
+// defined as WrappedAction.Environment — the environments' variables and
+// openjd_env assignments, including those printed by tasks and onExit
+// actions, which set nothing otherwise. A hook is the action it replaces:
+// its openjd_env, its result and its failure are that action's. An
+// environment with nothing to replace (no onEnter or onExit) runs no hook.
+//
 // PATH job and task parameters are mapped through the session's path
 // mapping rules (pathmapping-1.0) in Param.<name> and Task.Param.<name>;
 // the rules are also written to a file named by

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -21,6 +22,12 @@ func (s *Session) EnterEnvironment(ctx context.Context, env *openjd.Environment,
 		return Result{}, err
 	}
 	start := time.Now()
+	w := wrapperOf(s.envs)
+	if w != nil && env.Wraps() {
+		// The job is checked for this when it is created (RFC 0008: a
+		// single wrap layer); a caller that skipped it is refused too.
+		return Result{}, fmt.Errorf("session: environment %s defines wrap hooks, but %s already does; a session may have one wrapping environment", env.Name, w.env.Name)
+	}
 	e := &activeEnv{env: env, redacted: slices.Contains(ext, openjd.RedactedEnvVars)}
 	s.envs = append(s.envs, e)
 	s.section("Entering Environment: " + env.Name)
@@ -64,6 +71,10 @@ func (s *Session) EnterEnvironment(ctx context.Context, env *openjd.Environment,
 		return s.failed(start, "onEnter: %v", err), nil
 	}
 	spec.frame = e
+	if w != nil {
+		return s.runHook(ctx, w, hookRun{name: "onWrapEnvEnter", hook: w.env.Script.OnWrapEnvEnter, inner: spec,
+			extra: map[string]string{openjd.WrappedEnvName: env.Name}, period: NotifyPeriodDefault, started: start}), nil
+	}
 	return s.run(ctx, spec), nil
 }
 
@@ -115,6 +126,10 @@ func (s *Session) exitOne(ctx context.Context) Result {
 	spec, err := s.resolveAction(e.env.Script.OnExit, scope, NotifyPeriodDefault)
 	if err != nil {
 		return s.failed(start, "onExit: %v", err)
+	}
+	if w := wrapperOf(s.envs[:len(s.envs)-1]); w != nil {
+		return s.runHook(ctx, w, hookRun{name: "onWrapEnvExit", hook: w.env.Script.OnWrapEnvExit, inner: spec,
+			extra: map[string]string{openjd.WrappedEnvName: e.env.Name}, period: NotifyPeriodDefault, started: start})
 	}
 	return s.run(ctx, spec)
 }

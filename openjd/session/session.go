@@ -126,11 +126,15 @@ type Session struct {
 	base     openjd.MapScope // Param.*, RawParam.*, Session.*
 	redact   redactor
 
-	envs   []*activeEnv // entered, or attempted, innermost last
-	ended  atomic.Bool  // a failure or cancel happened
+	envs []*activeEnv // entered, or attempted, innermost last
+	// loose are openjd_env assignments of actions other than an onEnter
+	// (tasks, onExit), in order: they set nothing, but wrap hooks see
+	// them in WrappedAction.Environment (RFC 0008). Guarded by mu.
+	loose  [][2]string
+	ended  atomic.Bool // a failure or cancel happened
 	closed bool
 
-	mu      sync.Mutex // guards running and drains
+	mu      sync.Mutex // guards running, drains and loose
 	running *actionRun
 	drains  []*os.File // outputs still held open by background processes
 	logMu   sync.Mutex
@@ -350,16 +354,22 @@ func (s *Session) bind(scope openjd.Scope, groups ...[]openjd.Let) (openjd.Scope
 // current environments: the base environment, then each environment's
 // variables and openjd_env assignments, innermost last, its unsets
 // winning over its own assignments.
-func (s *Session) environ() []string {
+func (s *Session) environ() []string { return s.mergeVars(s.cfg.Env, nil) }
+
+// mergeVars returns base (KEY=value strings) with the environments'
+// variables applied, as environ describes, then the assignments of extra.
+func (s *Session) mergeVars(base []string, extra [][2]string) []string {
 	vals := map[string]string{}
+	listed := map[string]bool{} // in order, even if unset since
 	var order []string
 	set := func(k, v string) {
-		if _, ok := vals[k]; !ok {
+		if !listed[k] {
+			listed[k] = true
 			order = append(order, k)
 		}
 		vals[k] = v
 	}
-	for _, kv := range s.cfg.Env {
+	for _, kv := range base {
 		k, v, _ := strings.Cut(kv, "=")
 		set(k, v)
 	}
@@ -373,6 +383,9 @@ func (s *Session) environ() []string {
 		for k := range e.unsets {
 			delete(vals, k)
 		}
+	}
+	for _, kv := range extra {
+		set(kv[0], kv[1])
 	}
 	out := make([]string, 0, len(vals))
 	for _, k := range order {

@@ -113,5 +113,9 @@ func (s *Session) RunTask(ctx context.Context, step *openjd.Step, params []TaskP
 	default:
 		return Result{}, fmt.Errorf("session: step %q has no script", step.Name)
 	}
+	if w := wrapperOf(s.envs); w != nil {
+		return s.runHook(ctx, w, hookRun{name: "onWrapTaskRun", hook: w.env.Script.OnWrapTaskRun, inner: spec,
+			extra: map[string]string{openjd.WrappedStepName: step.Name}, period: NotifyPeriodOnRun, started: start}), nil
+	}
 	return s.run(ctx, spec), nil
 }
