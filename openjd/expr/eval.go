@@ -78,38 +78,17 @@ func (e *Expr) References(fn func(name string)) {
 			for _, a := range n.Args {
 				walk(a, locals)
 			}
-		case *Index:
-			for _, x := range []Node{n.X, n.I, n.Hi, n.Step} {
-				if x != nil {
-					walk(x, locals)
-				}
-			}
-		case *Unary:
-			walk(n.X, locals)
-		case *Binary:
-			walk(n.L, locals)
-			walk(n.R, locals)
-		case *Logic:
-			walk(n.L, locals)
-			walk(n.R, locals)
-		case *Compare:
-			for _, x := range n.X {
-				walk(x, locals)
-			}
-		case *Cond:
-			walk(n.Test, locals)
-			walk(n.Then, locals)
-			walk(n.Else, locals)
-		case *ListLit:
-			for _, x := range n.Elems {
-				walk(x, locals)
-			}
 		case *Comp:
 			walk(n.Iter, locals)
 			inner := append(locals[:len(locals):len(locals)], n.Var)
 			walk(n.Elem, inner)
 			if n.Filter != nil {
 				walk(n.Filter, inner)
+			}
+		case nil:
+		default:
+			for _, k := range children(n) {
+				walk(k, locals)
 			}
 		}
 	}
@@ -690,6 +669,13 @@ func inspect(n Node, f func(Node) bool) {
 	if n == nil || !f(n) {
 		return
 	}
+	for _, k := range children(n) {
+		inspect(k, f)
+	}
+}
+
+// children returns the nodes right below n (some may be nil).
+func children(n Node) []Node {
 	var kids []Node
 	switch n := n.(type) {
 	case *Attr:
@@ -713,7 +699,5 @@ func inspect(n Node, f func(Node) bool) {
 	case *Comp:
 		kids = []Node{n.Iter, n.Elem, n.Filter}
 	}
-	for _, k := range kids {
-		inspect(k, f)
-	}
+	return kids
 }
