@@ -49,8 +49,8 @@ func BenchmarkEach1000(b *testing.B) {
 		b.Log("GNU parallel not at " + gnuParallel + ": that comparison is skipped")
 	}
 
-	s := testenv.StartServer(b, "--slots", "2")
-	sn := testenv.StartServer(b, "--slots", "2", "--sync", "normal")
+	s := startServer(b, "--slots", "2")
+	sn := startServer(b, "--slots", "2", "--sync", "normal")
 	dir := b.TempDir()
 	file := writeLines(b, filepath.Join(dir, "in1000"), 1000)
 
@@ -70,6 +70,7 @@ func BenchmarkEach1000(b *testing.B) {
 	// least disturbed).
 	const rounds = 5
 	var rb, rn, rx, rp []time.Duration
+	cpu0 := sampleCPU(b, s)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for range rounds {
@@ -85,6 +86,12 @@ func BenchmarkEach1000(b *testing.B) {
 			}
 		}
 	}
+
+	cpu1 := sampleCPU(b, s)
+	perTask := func(d time.Duration) float64 { return ms(d) / float64(len(rb)*1000) }
+	srvCPU, wkCPU, jobCPU := perTask(cpu1.server-cpu0.server), perTask(cpu1.worker-cpu0.worker), perTask(cpu1.jobs-cpu0.jobs)
+	b.ReportMetric(srvCPU, "server_cpu_ms/task")
+	b.ReportMetric(wkCPU, "worker_cpu_ms/task")
 
 	berth, normal := median(rb).Seconds(), median(rn).Seconds()
 	berthBest := slices.Min(rb).Seconds()
@@ -107,7 +114,9 @@ func BenchmarkEach1000(b *testing.B) {
 		line += fmt.Sprintf(", parallel -j2 %.2fs / %.2fs (berth %.2fx / %.2fx faster, target >= 2)", p, pBest, p/berth, pBest/berthBest)
 	}
 	b.Log(line)
-	// berth creates a stdout and a stderr file per task; xargs creates none.
+	// Where berth's time goes: its own CPU per task beside the job's.
+	b.Logf("each-1000: CPU per task: server %.2f ms, worker %.2f ms, the job itself %.2f ms", srvCPU, wkCPU, jobCPU)
+	// A task that writes output costs berth a file; xargs creates none.
 	// What that costs depends on the file system's state (on a churned ext4
 	// it has been seen to grow from 20 µs to 1 ms of CPU), so say it.
 	b.Logf("each-1000: creating a file in the data directory's file system costs %s of CPU here", createCost(b, string(s.Dir)))
@@ -156,7 +165,7 @@ func BenchmarkSubmitArray100k(b *testing.B) {
 		// A fresh server each iteration: what is queued is part of the
 		// measure.
 		b.StopTimer()
-		s := testenv.StartServer(b)
+		s := startServer(b)
 		c := s.Client()
 		pid, err := serverPID(s)
 		if err != nil {
@@ -188,7 +197,7 @@ func BenchmarkSubmitArray100k(b *testing.B) {
 
 		// Plain jobs, on a server of their own so that its RSS is theirs
 		// alone; --sync normal only to submit them faster.
-		s = testenv.StartServer(b, "--sync", "normal")
+		s = startServer(b, "--sync", "normal")
 		if pid, err = serverPID(s); err != nil {
 			b.Fatal(err)
 		}
@@ -231,7 +240,7 @@ func BenchmarkSubmitArray100k(b *testing.B) {
 // ns/op is the 50 rounds.
 func BenchmarkWaitLatency(b *testing.B) {
 	const rounds = 50
-	s := testenv.StartServer(b)
+	s := startServer(b)
 	c := s.Client()
 	spec := job.Spec{Template: job.Template{Command: "true"}}
 	once := func(ctx context.Context) time.Duration {
@@ -354,7 +363,12 @@ func isGNUParallel(path string) bool {
 
 // serverPID finds the process of s's `berth serve`: the one running s.Bin
 // with the argument serve and BERTH_HOME set to s's data directory.
-func serverPID(s *testenv.Server) (int, error) {
+func serverPID(s *testenv.Server) (int, error) { return berthPID(s, "serve") }
+
+// berthPID finds the process of s's `berth VERB` (serve, or worker for its
+// local worker): the one running s.Bin with that verb and BERTH_HOME set to
+// s's data directory.
+func berthPID(s *testenv.Server, verb string) (int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0, err
@@ -370,7 +384,7 @@ func serverPID(s *testenv.Server) (int, error) {
 			continue
 		}
 		argv := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
-		if len(argv) < 2 || argv[0] != s.Bin || argv[1] != "serve" {
+		if len(argv) < 2 || argv[0] != s.Bin || argv[1] != verb {
 			continue
 		}
 		environ, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
@@ -381,7 +395,54 @@ func serverPID(s *testenv.Server) (int, error) {
 			return pid, nil
 		}
 	}
-	return 0, errors.New("no `berth serve` process with " + string(home) + " in /proc")
+	return 0, errors.New("no `berth " + verb + "` process with " + string(home) + " in /proc")
+}
+
+// cpuTimes returns the CPU time of process pid and that of its reaped
+// children (its jobs, for a worker), from /proc/PID/stat.
+func cpuTimes(pid int) (self, children time.Duration, err error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: utime, stime, cutime and cstime are fields 14-17 of the line.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 15 {
+		return 0, 0, errors.New("short /proc stat")
+	}
+	tick := func(i int) time.Duration {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		return time.Duration(n) * time.Second / 100 // USER_HZ
+	}
+	return tick(11) + tick(12), tick(13) + tick(14), nil
+}
+
+// berthCPU samples the CPU time of s's server, its local worker and the
+// worker's jobs.
+type berthCPU struct{ server, worker, jobs time.Duration }
+
+func sampleCPU(b *testing.B, s *testenv.Server) berthCPU {
+	b.Helper()
+	var c berthCPU
+	for _, p := range []struct {
+		verb       string
+		self, kids *time.Duration
+	}{{"serve", &c.server, nil}, {"worker", &c.worker, &c.jobs}} {
+		pid, err := berthPID(s, p.verb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		self, kids, err := cpuTimes(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		*p.self = self
+		if p.kids != nil {
+			*p.kids = kids
+		}
+	}
+	return c
 }
 
 // rssMB returns the resident set (VmRSS) of process pid in MB.
@@ -429,4 +490,11 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// startServer starts `berth serve` as users do: at the default log level,
+// not the debug level of the tests, whose per-task lines cost CPU.
+func startServer(b *testing.B, args ...string) *testenv.Server {
+	b.Helper()
+	return testenv.StartServer(b, append(args, "--log-level", "info")...)
 }

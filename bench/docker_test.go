@@ -42,7 +42,7 @@ func BenchmarkDocker50(b *testing.B) {
 		b.Skip("docker CLI not found")
 	}
 
-	s := testenv.StartServer(b, "--slots", "2")
+	s := startServer(b, "--slots", "2")
 	dir := b.TempDir()
 	file := writeLines(b, filepath.Join(dir, "in50"), n)
 	warm := writeLines(b, filepath.Join(dir, "in4"), 4)
@@ -172,7 +172,7 @@ func BenchmarkDockerExitToWait(b *testing.B) {
 	const rounds = 50
 	image := testenv.DockerImage(b)
 	dc := testenv.RequireDocker(b)
-	s := testenv.StartServer(b, "--slots", "2")
+	s := startServer(b, "--slots", "2")
 	c := s.Client()
 	ctx, cancel := context.WithTimeout(b.Context(), cmdTimeout)
 	defer cancel()

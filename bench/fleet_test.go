@@ -72,12 +72,12 @@ func BenchmarkRemoteWorker(b *testing.B) {
 		return wall, lat
 	}
 
-	local := testenv.StartServer(b, "--worker", "inprocess", "--slots", "4")
+	local := startServer(b, "--worker", "inprocess", "--slots", "4")
 	localWall, localLat := run(local)
 	local.Stop()
 
-	remote := testenv.StartServer(b, "--worker", "none", "--slots", "4")
-	remote.StartWorker(b, "bench", "--slots", "4", "--executor", "process")
+	remote := startServer(b, "--worker", "none", "--slots", "4")
+	remote.StartWorker(b, "bench", "--log-level", "info", "--slots", "4", "--executor", "process")
 	b.ResetTimer()
 	remoteWall, remoteLat := run(remote)
 	b.StopTimer()
