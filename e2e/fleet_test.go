@@ -34,7 +34,12 @@ func fleetJob(t *testing.T, c *client.Client, marks string, spec job.Spec) int64
 
 // runs returns the PIDs of a job's runs, and how many of them ended.
 func runs(t *testing.T, marks string, id int64) (pids []int, ended int) {
-	for _, r := range runLog(t, marks, id) {
+	return tally(runLog(t, marks, id))
+}
+
+// tally returns the PIDs of runs, and how many of them ended.
+func tally(rs []run) (pids []int, ended int) {
+	for _, r := range rs {
 		pids = append(pids, r.pid)
 		if r.end >= 0 {
 			ended++
@@ -135,12 +140,13 @@ func TestFleet(t *testing.T) {
 	for _, id := range ids {
 		tk := taskOf(t, s, fmt.Sprint(id))
 		perWorker[tk.Worker]++
-		pids, ended := runs(t, marks, id)
+		rs := runLog(t, marks, id)
+		pids, ended := tally(rs)
 		// A run on the killed worker may have finished just before the
 		// kill, its end not yet reported: it is then run again. Never two
 		// at once.
 		require.True(t, ended >= 1 && ended <= tk.Attempt, "job %d: %d runs ended in %d attempts", id, ended, tk.Attempt)
-		require.False(t, overlap(runLog(t, marks, id)), "job %d ran twice at once: %+v", id, runLog(t, marks, id))
+		require.False(t, overlap(rs), "job %d ran twice at once: %+v", id, rs)
 		// An attempt the killed worker claimed may have died before its
 		// script started: at most one start per attempt, the last one sure.
 		require.True(t, len(pids) >= 1 && len(pids) <= tk.Attempt, "job %d: %d starts in %d attempts", id, len(pids), tk.Attempt)

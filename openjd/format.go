@@ -200,13 +200,20 @@ func (s symbols) withType(name, t string) symbols {
 // defined reports whether name, or with EXPR a prefix of it (a property
 // such as Param.File.stem), is a symbol.
 func (s symbols) defined(name string, expr bool) bool {
+	_, ok := s.lookup(name, expr)
+	return ok
+}
+
+// lookup returns the type of name, or with EXPR that of its longest prefix
+// that is a symbol.
+func (s symbols) lookup(name string, expr bool) (string, bool) {
 	for {
-		if _, ok := s[name]; ok {
-			return true
+		if t, ok := s[name]; ok {
+			return t, true
 		}
 		i := strings.LastIndex(name, ".")
 		if !expr || i < 0 {
-			return false
+			return "", false
 		}
 		name = name[:i]
 	}
@@ -234,7 +241,7 @@ func (c *checker) formatText(s, path string, syms symbols) (FormatString, bool) 
 	}
 	ok := true
 	for _, e := range f.Exprs() {
-		if x, isX := e.(*exprNode); isX && !c.checkLoopVars(x.e, path, syms) {
+		if x, isX := e.(*exprNode); isX && !c.checkLoopVars(x.e, path, "{{"+x.e.String()+"}}", syms) {
 			ok = false
 		}
 		e.References(func(name string) {

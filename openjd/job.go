@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 )
 
 // JobInput is what a job is made of besides its template: the submitted
@@ -229,7 +228,7 @@ func parameterValue(c *collector, d *ParameterDefinition, given map[string]strin
 				return "", false
 			}
 			joined := filepath.Join(tdir, v)
-			if rel, err := filepath.Rel(tdir, joined); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			if !within(tdir, joined) {
 				c.errorf(path, "the default %q leads outside the template's directory", v)
 				return "", false
 			}
@@ -237,15 +236,11 @@ func parameterValue(c *collector, d *ParameterDefinition, given map[string]strin
 		}
 		if d.Type == ParamListPath {
 			// As for PATH, item by item.
-			l, err := parseList(d.Type, v)
-			if err == nil {
-				l, err = listPathValue(l, tdir, true)
-			}
-			if err != nil {
+			var err error
+			if v, err = joinListPaths(v, tdir, true); err != nil {
 				c.errorf(path, "the default: %v", err)
 				return "", false
 			}
-			v = l.String()
 		}
 	}
 	n, err := d.normalizeValue(v)
@@ -266,15 +261,10 @@ func parameterValue(c *collector, d *ParameterDefinition, given map[string]strin
 		n = filepath.Join(wd, n)
 	}
 	if submitted && d.Type == ParamListPath {
-		l, err := parseList(d.Type, n)
-		if err == nil {
-			l, err = listPathValue(l, wd, false)
-		}
-		if err != nil {
+		if n, err = joinListPaths(n, wd, false); err != nil {
 			c.errorf(path, "%v", err)
 			return "", false
 		}
-		n = l.String()
 	}
 	return n, true
 }

@@ -162,13 +162,7 @@ func (c *checker) let(s, path string, syms symbols, enclosing map[string]bool) (
 			ok = false
 		}
 	})
-	e.LoopVars(func(v string) {
-		if ok && hasSym(syms, v) {
-			c.errorf(path, "%s: the loop variable %s shadows a let binding", name, v)
-			ok = false
-		}
-	})
-	if !ok {
+	if !ok || !c.checkLoopVars(e, path, name, syms) {
 		return Let{Name: name}, "", false
 	}
 	typ, err := inferType(e, syms)
@@ -208,28 +202,20 @@ func inferType(e *expr.Expr, syms symbols) (string, error) {
 func refersToAny(e *expr.Expr, syms symbols) bool {
 	found := false
 	e.References(func(ref string) {
-		for name := ref; ; {
-			if t, ok := syms[name]; ok {
-				found = found || t == anyType
-				return
-			}
-			i := strings.LastIndex(name, ".")
-			if i < 0 {
-				return
-			}
-			name = name[:i]
-		}
+		t, ok := syms.lookup(ref, true)
+		found = found || ok && t == anyType
 	})
 	return found
 }
 
-// checkLoopVars refuses list comprehension variables of e that shadow a
-// let binding of syms.
-func (c *checker) checkLoopVars(e *expr.Expr, path string, syms symbols) bool {
+// checkLoopVars refuses list comprehension variables of e (named in errors
+// as what) that shadow a let binding of syms; loop variables have the form
+// of let names, so any symbol they match is one.
+func (c *checker) checkLoopVars(e *expr.Expr, path, what string, syms symbols) bool {
 	ok := true
 	e.LoopVars(func(v string) {
-		if ok && isLetName(v) && hasSym(syms, v) {
-			c.errorf(path, "{{%s}}: the loop variable %s shadows a let binding", e, v)
+		if ok && hasSym(syms, v) {
+			c.errorf(path, "%s: the loop variable %s shadows a let binding", what, v)
 			ok = false
 		}
 	})

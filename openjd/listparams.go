@@ -328,22 +328,7 @@ func parseList(t ParameterType, s string) (expr.Value, error) {
 
 // checkList applies a LIST parameter's constraints to a value.
 func (d *ParameterDefinition) checkList(v expr.Value) error {
-	n := int64(len(v.Items()))
-	if d.MinLength != nil && n < *d.MinLength {
-		return fmt.Errorf("has %d items, fewer than minLength %d", n, *d.MinLength)
-	}
-	if d.MaxLength != nil && n > *d.MaxLength {
-		return fmt.Errorf("has %d items, more than maxLength %d", n, *d.MaxLength)
-	}
-	if d.Item == nil {
-		return nil
-	}
-	for i, it := range v.Items() {
-		if err := d.Item.check(d.Type.elem(), it); err != nil {
-			return fmt.Errorf("item %d: %w", i, err)
-		}
-	}
-	return nil
+	return checkListValue(v, d.Type, d.MinLength, d.MaxLength, d.Item)
 }
 
 // check applies item constraints to an item of type t.
@@ -351,18 +336,24 @@ func (ic *ItemConstraints) check(t ParameterType, v expr.Value) error {
 	if !t.IsList() {
 		return ic.checkScalar(t, v.String())
 	}
+	return checkListValue(v, t, ic.MinLength, ic.MaxLength, ic.Item)
+}
+
+// checkListValue applies length limits and item constraints to a list of
+// type t, at any depth.
+func checkListValue(v expr.Value, t ParameterType, minLen, maxLen *int64, item *ItemConstraints) error {
 	n := int64(len(v.Items()))
-	if ic.MinLength != nil && n < *ic.MinLength {
-		return fmt.Errorf("has %d items, fewer than minLength %d", n, *ic.MinLength)
+	if minLen != nil && n < *minLen {
+		return fmt.Errorf("has %d items, fewer than minLength %d", n, *minLen)
 	}
-	if ic.MaxLength != nil && n > *ic.MaxLength {
-		return fmt.Errorf("has %d items, more than maxLength %d", n, *ic.MaxLength)
+	if maxLen != nil && n > *maxLen {
+		return fmt.Errorf("has %d items, more than maxLength %d", n, *maxLen)
 	}
-	if ic.Item == nil {
+	if item == nil {
 		return nil
 	}
 	for i, it := range v.Items() {
-		if err := ic.Item.check(t.elem(), it); err != nil {
+		if err := item.check(t.elem(), it); err != nil {
 			return fmt.Errorf("item %d: %w", i, err)
 		}
 	}
@@ -417,21 +408,25 @@ func mergeItems(t ParameterType, a, b *ItemConstraints) (*ItemConstraints, error
 	return m, nil
 }
 
-// listPathValue joins the relative items of a LIST[PATH] value with dir;
-// as a default (isDefault), each item must be relative and stay inside
-// dir.
-func listPathValue(v expr.Value, dir string, isDefault bool) (expr.Value, error) {
+// joinListPaths joins the relative items of a LIST[PATH] value (its JSON
+// text) with dir; as a default (isDefault), each item must be relative and
+// stay inside dir.
+func joinListPaths(s, dir string, isDefault bool) (string, error) {
+	v, err := parseList(ParamListPath, s)
+	if err != nil {
+		return "", err
+	}
 	items := make([]expr.Value, 0, len(v.Items()))
 	for i, it := range v.Items() {
 		p := it.String()
 		switch {
 		case filepath.IsAbs(p) && isDefault:
-			return expr.Null, fmt.Errorf("item %d: %q is absolute; a PATH default must be relative to the template's directory", i, p)
+			return "", fmt.Errorf("item %d: %q is absolute; a PATH default must be relative to the template's directory", i, p)
 		case filepath.IsAbs(p):
 		case isDefault:
 			joined := filepath.Join(dir, p)
 			if !within(dir, joined) {
-				return expr.Null, fmt.Errorf("item %d: %q leads outside the template's directory", i, p)
+				return "", fmt.Errorf("item %d: %q leads outside the template's directory", i, p)
 			}
 			p = joined
 		default:
@@ -439,7 +434,7 @@ func listPathValue(v expr.Value, dir string, isDefault bool) (expr.Value, error)
 		}
 		items = append(items, expr.PathValue(p))
 	}
-	return expr.ListValue(items), nil
+	return expr.ListValue(items).String(), nil
 }
 
 // within reports whether path p is dir or inside it.

@@ -55,8 +55,10 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 	}
 	result = cmp.Or(result, filepath.Join(dir, datadir.ResultFile))
 	tmpl := work.Template
-	env := taskEnv(work, result, os.LookupEnv)
-	if tmpl.Image != "" {
+	var env []string
+	if tmpl.Image == "" {
+		env = taskEnv(work, result, os.LookupEnv)
+	} else {
 		var err error
 		if tmpl, err = withResultMount(tmpl, result); err != nil {
 			return nil, err

@@ -143,15 +143,12 @@ func (t *task) awaitOutput() {
 	}
 }
 
-// reap kills what is left of the group, then collects the leader's status.
-// It holds mu throughout so that no signal goes to the group ID after the
-// leader is gone.
+// reap collects the leader's status once killGroup has killed the rest of
+// its group. It holds mu throughout so that no signal goes to the group ID
+// after the leader is gone.
 func (t *task) reap() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := unix.Kill(-t.pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-		t.log.Warn("killing stragglers", "task", t.id, "pgid", t.pid, "err", err)
-	}
 	var ws unix.WaitStatus
 	var ru unix.Rusage
 	var err error

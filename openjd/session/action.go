@@ -91,10 +91,10 @@ func (s *Session) resolveLimits(spec *actionSpec, timeout *openjd.IntOrFormat, c
 		if err != nil {
 			return fmt.Errorf("timeout: %w", err)
 		}
-		if ok && t < 1 {
-			return fmt.Errorf("timeout: %d is less than 1", t)
-		}
 		if ok {
+			if t < 1 {
+				return fmt.Errorf("timeout: %d is less than 1", t)
+			}
 			spec.timeout = time.Duration(t) * time.Second
 		}
 	}
@@ -118,10 +118,10 @@ func (s *Session) resolveLimits(spec *actionSpec, timeout *openjd.IntOrFormat, c
 			if err != nil {
 				return fmt.Errorf("notifyPeriodInSeconds: %w", err)
 			}
-			if ok && p < 1 {
-				return fmt.Errorf("notifyPeriodInSeconds: %d is less than 1", p)
-			}
 			if ok {
+				if p < 1 {
+					return fmt.Errorf("notifyPeriodInSeconds: %d is less than 1", p)
+				}
 				spec.period = time.Duration(p) * time.Second
 			}
 		}
