@@ -45,6 +45,9 @@ type Handle struct {
 	// StartTicks is the process start time from /proc/PID/stat, which tells
 	// a recycled PID from the task's.
 	StartTicks uint64 `json:"start_ticks,omitempty"`
+	// StartSlack, when set, widens StartTicks to a range: the process
+	// started between StartTicks and StartTicks+StartSlack.
+	StartSlack uint64 `json:"start_slack,omitempty"`
 	// ContainerID is the container, for container tasks.
 	ContainerID string    `json:"container_id,omitempty"`
 	StartedAt   time.Time `json:"started_at"`

@@ -38,8 +38,7 @@ func (w *Worker) adopt(ctx context.Context) {
 		}
 		log := w.log.With("task", key.String())
 		t := &task{key: key, id: h.ID, work: &dispatch.Work{TaskKey: key}, log: log, started: true}
-		t.events = newEventQueue()
-		go t.events.run(w.life, w.conn.SendEvent)
+		t.events = newEventQueue(w.life, w.conn.SendEvent)
 		w.hold(t)
 		log.Info("re-attached to a task left running", "container", h.ContainerID)
 		if w.remote() {

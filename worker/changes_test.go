@@ -34,7 +34,7 @@ func TestFollowChanges(t *testing.T) {
 	t.Parallel()
 	ex := &notifier{changes: []executor.Status{{State: job.Requeued, Restarts: 1}, {State: job.Running, Restarts: 1}}}
 	w := &Worker{cfg: Config{ID: "w1", Executor: ex}, life: context.Background()}
-	tk := &task{key: dispatch.TaskKey{Job: 1, Attempt: 1}, id: "1.0.1", log: slog.New(slog.DiscardHandler), events: newEventQueue()}
+	tk := &task{key: dispatch.TaskKey{Job: 1, Attempt: 1}, id: "1.0.1", log: slog.New(slog.DiscardHandler), events: newEventQueue(context.Background(), nil)}
 	<-w.followChanges(tk)
 	require.Len(t, tk.events.q, 2)
 	require.Equal(t, dispatch.EventRequeued, tk.events.q[0].Kind)

@@ -10,19 +10,32 @@ import (
 
 // eventQueue sends a task's events one after another, each until the
 // server recorded it, without making whoever queues them wait.
+//
+// Its sender goroutine starts only when an event must go out while the task
+// runs: a short task's started event waits for its end (see push), and its
+// ended event is then sent by the task's own goroutine in wait, which spares
+// a goroutine and two hand-offs per task.
 type eventQueue struct {
+	ctx  context.Context
+	send func(context.Context, *dispatch.Event) (*dispatch.EventReply, error)
+
 	mu     sync.Mutex
 	q      []*dispatch.Event
 	closed bool
-	wake   chan struct{} // signals a push or close
-	done   chan struct{} // closed when all is sent, or sending gave up
-	err    error
+	// sending says that run has been started, by start or by wait.
+	sending bool
+	hold    *time.Timer   // starts the sender for a lone started event
+	wake    chan struct{} // signals a push or close
+	done    chan struct{} // closed when all is sent, or sending gave up
+	err     error
 	// next is the work the server handed over in reply to the ended event.
 	next *dispatch.Work
 }
 
-func newEventQueue() *eventQueue {
-	return &eventQueue{wake: make(chan struct{}, 1), done: make(chan struct{})}
+// newEventQueue returns a queue sending with send; with send nil, events
+// only queue up (for tests).
+func newEventQueue(ctx context.Context, send func(context.Context, *dispatch.Event) (*dispatch.EventReply, error)) *eventQueue {
+	return &eventQueue{ctx: ctx, send: send, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // push queues ev; after close it drops it (the task has ended, and its
@@ -45,7 +58,31 @@ func (q *eventQueue) push(ev *dispatch.Event) {
 		}
 	}
 	q.q = append(q.q, ev)
-	q.signal()
+	switch {
+	case q.sending:
+		q.signal()
+	case ev.Kind == dispatch.EventStarted && len(q.q) == 1:
+		if q.hold == nil && q.send != nil {
+			q.hold = time.AfterFunc(time.Until(ev.Time.Add(startedDelay)), q.start)
+		}
+	case ev.Kind != dispatch.EventEnded:
+		q.startLocked()
+	}
+}
+
+// start starts the sender goroutine, unless it runs already.
+func (q *eventQueue) start() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.startLocked()
+}
+
+func (q *eventQueue) startLocked() {
+	if q.sending || q.send == nil {
+		return
+	}
+	q.sending = true
+	go q.run()
 }
 
 // close ends the queue; run returns once what was queued is sent.
@@ -63,16 +100,32 @@ func (q *eventQueue) signal() {
 	}
 }
 
-// wait waits for run to finish and returns why it gave up, if it did.
+// wait sends what is queued and returns once all is sent, or why it gave
+// up. If the sender goroutine never started, the caller sends.
 func (q *eventQueue) wait() error {
+	q.mu.Lock()
+	if q.hold != nil {
+		q.hold.Stop()
+	}
+	if q.send == nil {
+		q.mu.Unlock()
+		return nil
+	}
+	inline := !q.sending
+	q.sending = true
+	q.mu.Unlock()
+	if inline {
+		q.run()
+	}
 	<-q.done
 	return q.err
 }
 
-// run sends the queued events in order with send until the queue is closed
-// and empty, or ctx is done.
-func (q *eventQueue) run(ctx context.Context, send func(context.Context, *dispatch.Event) (*dispatch.EventReply, error)) {
+// run sends the queued events in order until the queue is closed and
+// empty, or q.ctx is done.
+func (q *eventQueue) run() {
 	defer close(q.done)
+	ctx, send := q.ctx, q.send
 	var hold *time.Timer // delays a lone started event
 	defer func() {
 		if hold != nil {

@@ -99,8 +99,7 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger) (bool, *dispatch.Work) {
 	key := work.TaskKey
 	t := &task{key: key, id: key.String(), work: work, log: log}
-	t.events = newEventQueue()
-	go t.events.run(w.life, w.conn.SendEvent)
+	t.events = newEventQueue(w.life, w.conn.SendEvent)
 	w.hold(t)
 
 	end := w.execute(t)

@@ -68,6 +68,12 @@ type Executor struct {
 	jlines  int
 
 	tasks executor.Registry[*task]
+	paths pathCache
+
+	// null is /dev/null open for reading and for writing, opened once.
+	nullOnce sync.Once
+	null     [2]uintptr
+	nullErr  error
 }
 
 var _ executor.Executor = (*Executor)(nil)
@@ -91,7 +97,7 @@ func (e *Executor) Wait(ctx context.Context, id string) (<-chan *executor.Exit, 
 	if err != nil {
 		return nil, err
 	}
-	return executor.ExitChan(ctx, t.done, t.exited), nil
+	return t.wait(ctx), nil
 }
 
 // Suspend stops the task's process group with SIGSTOP and returns once the

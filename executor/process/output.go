@@ -5,7 +5,10 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Output files are created lazily. A task's stdout and stderr go to a pipe
@@ -27,84 +30,115 @@ type drain struct {
 	path string
 }
 
+// childEnds are the child's stdin, stdout and stderr.
+type childEnds struct {
+	fds []uintptr
+	// owned are those of fds this start opened, to close once the child
+	// holds them; the others are the executor's /dev/null.
+	owned []int
+}
+
+func (c *childEnds) close() {
+	for _, fd := range c.owned {
+		unix.Close(fd)
+	}
+	c.owned = nil
+}
+
 // childFiles returns the child's stdin, stdout and stderr, and the drains
 // to start once the child holds its ends. The same path for stdout and
 // stderr shares one file (or pipe), so the two do not overwrite each other.
-func childFiles(stdout, stderr string) (files []*os.File, drains []drain, err error) {
-	stdin, err := os.Open(os.DevNull)
+// The ends are raw descriptors: the child's need no poller, and only the
+// read ends of the pipes become *os.File.
+func (e *Executor) childFiles(stdout, stderr string) (ends childEnds, drains []drain, err error) {
+	null, err := e.devNull()
 	if err != nil {
-		return nil, nil, err
+		return childEnds{}, nil, err
 	}
-	files = []*os.File{stdin}
+	ends.fds = []uintptr{null[0]}
 	open := func(path string) error {
 		if path == "" {
-			f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-			if err == nil {
-				files = append(files, f)
-			}
-			return err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-		if err == nil {
-			files = append(files, f)
+			ends.fds = append(ends.fds, null[1])
 			return nil
 		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return err
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+		if err == nil {
+			ends.fds = append(ends.fds, uintptr(fd))
+			ends.owned = append(ends.owned, fd)
+			return nil
 		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			return err
+		if err != unix.ENOENT {
+			return &os.PathError{Op: "open", Path: path, Err: err}
 		}
-		files = append(files, w)
-		drains = append(drains, drain{r: r, path: path})
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			return os.NewSyscallError("pipe2", err)
+		}
+		// Non-blocking, the read end goes to the poller; the child's end
+		// stays blocking, as programs expect.
+		if err := unix.SetNonblock(p[0], true); err != nil {
+			unix.Close(p[0])
+			unix.Close(p[1])
+			return os.NewSyscallError("fcntl", err)
+		}
+		ends.fds = append(ends.fds, uintptr(p[1]))
+		ends.owned = append(ends.owned, p[1])
+		drains = append(drains, drain{r: os.NewFile(uintptr(p[0]), "|0"), path: path})
 		return nil
 	}
 	err = open(stdout)
 	if err == nil && stderr != "" && stderr == stdout {
-		files = append(files, files[1])
+		ends.fds = append(ends.fds, ends.fds[1])
 	} else if err == nil {
 		err = open(stderr)
 	}
 	if err != nil {
-		closeFiles(files)
+		ends.close()
 		for _, d := range drains {
 			d.r.Close()
 		}
-		return nil, nil, err
+		return childEnds{}, nil, err
 	}
-	return files, drains, nil
+	return ends, drains, nil
 }
 
-// closeFiles closes files, once each.
-func closeFiles(files []*os.File) {
-	for i, f := range files {
-		if i == 0 || f != files[i-1] {
-			f.Close()
+// devNull returns the executor's /dev/null, open for reading and for
+// writing, for every child's stdin and unset outputs.
+func (e *Executor) devNull() ([2]uintptr, error) {
+	e.nullOnce.Do(func() {
+		for i, mode := range []int{unix.O_RDONLY, unix.O_WRONLY} {
+			fd, err := unix.Open(os.DevNull, mode|unix.O_CLOEXEC, 0)
+			if err != nil {
+				e.nullErr = &os.PathError{Op: "open", Path: os.DevNull, Err: err}
+				return
+			}
+			e.null[i] = uintptr(fd)
 		}
-	}
+	})
+	return e.null, e.nullErr
 }
 
 // startDrains copies each pipe to its file in a goroutine of its own and
-// returns a channel closed once all pipes are drained and closed.
+// returns a channel closed once all pipes are drained and closed. The last
+// drain to finish closes it.
 func startDrains(drains []drain, onErr func(path string, err error)) <-chan struct{} {
 	done := make(chan struct{})
 	if len(drains) == 0 {
 		close(done)
 		return done
 	}
-	var wg sync.WaitGroup
+	left := new(atomic.Int32)
+	left.Store(int32(len(drains)))
 	for _, d := range drains {
-		wg.Go(func() {
+		go func() {
 			if err := d.run(); err != nil {
 				onErr(d.path, err)
 			}
-		})
+			if left.Add(-1) == 0 {
+				close(done)
+			}
+		}()
 	}
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
 	return done
 }
 

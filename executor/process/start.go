@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/berth-run/berth/executor"
-	"golang.org/x/sys/unix"
 )
 
 // Start starts the task as the leader of a new process group, with exactly
@@ -49,43 +45,43 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	} else if !fi.IsDir() {
 		return nil, nil, fmt.Errorf("working directory %s is not a directory", s.WorkDir)
 	}
-	path, err := lookPath(s.Command, s.WorkDir, s.Env)
+	path, cached, err := e.paths.lookPath(s.Command, s.WorkDir, s.Env)
 	if err != nil {
 		return nil, nil, err
 	}
-	files, drains, err := childFiles(s.Stdout, s.Stderr)
+	ends, drains, err := e.childFiles(s.Stdout, s.Stderr)
 	if err != nil {
 		return nil, nil, err
-	}
-	fds := make([]uintptr, len(files))
-	for i, f := range files {
-		fds[i] = f.Fd()
 	}
 	argv := append([]string{s.Command}, s.Args...)
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Dir:   s.WorkDir,
-		Env:   append([]string{}, s.Env...),
-		Files: fds,
-		Sys:   e.sysProcAttr(),
-	})
-	closeFiles(files)
+	attr := &syscall.ProcAttr{Dir: s.WorkDir, Env: append([]string{}, s.Env...), Files: ends.fds, Sys: e.sysProcAttr()}
+	var span bootSpan
+	span.begin()
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if err != nil && cached {
+		// The program went or changed since it was looked up.
+		e.paths.forget()
+		if path, err = lookPath(s.Command, s.WorkDir, s.Env); err == nil {
+			span.begin()
+			pid, err = syscall.ForkExec(path, argv, attr)
+		}
+	}
+	span.end()
+	ends.close()
 	// Started even when the fork failed: they end at once, the write ends
 	// being closed, and close the read ends.
 	output := startDrains(drains, func(path string, err error) {
 		e.log.Warn("writing the output", "task", s.ID, "path", path, "err", err)
 	})
 	if err != nil {
+		var xe *exec.Error
+		if errors.As(err, &xe) {
+			return nil, nil, err
+		}
 		return nil, nil, &exec.Error{Name: s.Command, Err: err}
 	}
-	// The start time does not change at exec, and a zombie still has it, so
-	// reading it before the wait loop runs always finds the process.
-	ticks, err := startTicks(pid)
-	if err != nil {
-		unix.Kill(-pid, unix.SIGKILL)
-		unix.Wait4(pid, nil, 0, nil)
-		return nil, nil, err
-	}
-	h := &executor.Handle{ID: s.ID, Driver: Driver, PID: pid, StartTicks: ticks, StartedAt: time.Now()}
+	ticks, slack := span.ticks()
+	h := &executor.Handle{ID: s.ID, Driver: Driver, PID: pid, StartTicks: ticks, StartSlack: slack, StartedAt: time.Now()}
 	t := newTask(s.ID, pid, e.log)
 	t.output = output
 	if s.Template.OutputPath != "" || s.Template.ErrorPath != "" {
@@ -100,63 +96,6 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	}
 	e.log.Debug("task started", "task", s.ID, "pid", pid, "command", path)
 	return h, t, nil
-}
-
-// lookPath finds the executable for command. Names with a slash are used as
-// they are (relative to dir); others are looked up in the PATH of env, or the
-// executor's own. Relative PATH entries are skipped, as os/exec refuses them.
-func lookPath(command, dir string, env []string) (string, error) {
-	if command == "" {
-		return "", &exec.Error{Name: command, Err: errors.New("empty command")}
-	}
-	if strings.Contains(command, "/") {
-		p := command
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		if err := executable(p); err != nil {
-			return "", &exec.Error{Name: command, Err: err}
-		}
-		return p, nil
-	}
-	pathEnv, ok := getenv(env, "PATH")
-	if !ok {
-		pathEnv = os.Getenv("PATH")
-	}
-	for _, d := range filepath.SplitList(pathEnv) {
-		if !filepath.IsAbs(d) {
-			continue
-		}
-		p := filepath.Join(d, command)
-		if executable(p) == nil {
-			return p, nil
-		}
-	}
-	return "", &exec.Error{Name: command, Err: exec.ErrNotFound}
-}
-
-func executable(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("%s is a directory", path)
-	}
-	if err := unix.Access(path, unix.X_OK); err != nil {
-		return &fs.PathError{Op: "exec", Path: path, Err: err}
-	}
-	return nil
-}
-
-// getenv returns the last value of key in env, as the C library would.
-func getenv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // sysProcAttr puts each task in a process group of its own, and with

@@ -127,7 +127,7 @@ func (e *Executor) killLeftover(ctx context.Context, h *executor.Handle) bool {
 		return false
 	}
 	st, err := readProcStat(h.PID)
-	if err != nil || st.StartTicks != h.StartTicks {
+	if err != nil || st.StartTicks < h.StartTicks || st.StartTicks > h.StartTicks+h.StartSlack {
 		return false
 	}
 	if err := unix.Kill(-h.PID, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {

@@ -43,6 +43,9 @@ type task struct {
 	killAt    time.Time
 
 	done chan struct{} // closed once exit is set
+	// waiters are the channels of Wait calls not answered yet, each with
+	// the func that stops its context's watch.
+	waiters map[chan *executor.Exit]func() bool
 	// output, if not nil, is closed once the output pipes are drained.
 	output <-chan struct{}
 	// copies, when set, are the template's OutputPath and ErrorPath, which
@@ -197,6 +200,13 @@ func (t *task) endLocked(x *executor.Exit) {
 		t.killTimer.Stop()
 	}
 	close(t.done)
+	for ch, stop := range t.waiters {
+		stop()
+		c := *x
+		ch <- &c
+		close(ch)
+	}
+	t.waiters = nil
 	t.broadcastLocked()
 	t.log.Debug("task ended", "task", t.id, "pid", t.pid, "exit_code", x.ExitCode, "signal", x.Signal, "err", x.Err)
 }
@@ -314,6 +324,33 @@ func (t *task) kill() {
 	if err := t.signalLocked(unix.SIGKILL); err != nil {
 		t.log.Warn("killing task", "task", t.id, "err", err)
 	}
+}
+
+// wait returns a channel that receives the exit once and closes, or closes
+// without a value when ctx ends first. It starts no goroutine: the exit is
+// handed over by endLocked, the context's end by context.AfterFunc.
+func (t *task) wait(ctx context.Context) <-chan *executor.Exit {
+	ch := make(chan *executor.Exit, 1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exit != nil {
+		x := *t.exit
+		ch <- &x
+		close(ch)
+		return ch
+	}
+	if t.waiters == nil {
+		t.waiters = make(map[chan *executor.Exit]func() bool)
+	}
+	t.waiters[ch] = context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if _, ok := t.waiters[ch]; ok {
+			delete(t.waiters, ch)
+			close(ch)
+		}
+	})
+	return ch
 }
 
 // exited returns a copy of the task's exit, or nil while it runs.
