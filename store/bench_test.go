@@ -64,3 +64,46 @@ func BenchmarkJobList(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTaskEndAndGrant writes what the scheduler commits for each short
+// task of an array run two at a time: one task's end (with its output
+// sizes) and the grant of the next, in one transaction.
+func BenchmarkTaskEndAndGrant(b *testing.B) {
+	const n = 1000
+	s := setup(b)
+	ctx := context.Background()
+	var tasks []*job.Task
+	newJob := func() {
+		id := insert(b, s, array("a", 1, n, 1))
+		tasks = make([]*job.Task, n)
+		for i := range tasks {
+			tasks[i] = &job.Task{JobID: id, Index: i + 1, State: job.Queued, Info: job.Info{Stdout: "/data/jobs/1/out", Stderr: "/data/jobs/1/err"}}
+		}
+	}
+	put := func(t *job.Task, st job.State, sizes *Offsets) TaskPut {
+		p := TaskPut{Task: t, Sizes: sizes, PrevKnown: true, Prev: TaskPrev{State: t.State, Attempt: t.Attempt}}
+		t.State = st
+		if st == job.Running {
+			t.Attempt++
+		}
+		return p
+	}
+	newJob()
+	code := 0
+	i := 0
+	for b.Loop() {
+		if i == n-2 {
+			b.StopTimer()
+			newJob()
+			i = 0
+			b.StartTimer()
+		}
+		end, next := tasks[i], tasks[i+2]
+		end.State, end.ExitCode = job.Running, &code
+		puts := []TaskPut{put(end, job.Done, &Offsets{}), put(next, job.Running, nil)}
+		if err := s.TasksPutWith(ctx, puts, t0); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

@@ -24,7 +24,7 @@ type JobInsertParams struct {
 // JobInsert records a job and all its tasks in one transaction and returns
 // the job's new ID. IDs are assigned in increasing order and never reused.
 //
-// No history row is written per task: each task's first transition (attempt
+// No history entry is written per task: each task's first transition (attempt
 // 0, the initial state, at SubmittedAt) is derived from the job row, which
 // keeps inserting large arrays fast.
 func (s *Store) JobInsert(ctx context.Context, p *JobInsertParams) (int64, error) {
@@ -88,14 +88,13 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*job.Job, error) {
 	return jobs[0], nil
 }
 
-// JobDelete removes a job, its tasks and their history. It does not check
+// JobDelete removes a job and its tasks with their history. It does not check
 // states: the scheduler decides whether a job may go.
 func (s *Store) JobDelete(ctx context.Context, id int64) error {
 	return s.write(Durable(ctx), func(tx *sql.Tx) error {
 		// Children first: deleting them directly is cheaper than having the
 		// ON DELETE CASCADE clauses do it row by row.
 		for _, q := range []string{
-			`DELETE FROM task_history WHERE job_id = ?`,
 			`DELETE FROM tasks WHERE job_id = ?`,
 			`DELETE FROM job_labels WHERE job_id = ?`,
 		} {

@@ -40,24 +40,33 @@ type Store struct {
 }
 
 type hotStmts struct {
-	taskGet, taskUpdate, taskUpdateSizes, historyInsert, sizesSet *sql.Stmt
+	taskGet, taskUpdate, taskUpdateSizes, sizesSet *sql.Stmt
 }
 
 // SQL of the hot statements.
 const (
-	sqlTaskGet    = `SELECT state, sub_kind, sub_value, attempt FROM tasks WHERE job_id = ? AND idx = ?`
+	sqlTaskGet = `SELECT state, sub_kind, sub_value, attempt FROM tasks WHERE job_id = ? AND idx = ?`
+	// sqlTaskUpdate also appends to the task's history (see historyEntry):
+	// in the row it writes anyway, so a transition dirties no other page.
 	sqlTaskUpdate = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
 			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
-			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?
+			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?,
+			history = ` + sqlHistoryAppend + `
 			WHERE job_id = ? AND idx = ?`
 	// sqlTaskUpdateSizes is sqlTaskUpdate that also sets the output sizes.
 	sqlTaskUpdateSizes = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
 			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
 			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?,
+			history = ` + sqlHistoryAppend + `,
 			size_stdout = ?, size_stderr = ?, size_results = ?
 			WHERE job_id = ? AND idx = ?`
-	sqlHistoryInsert = `INSERT INTO task_history (job_id, idx, attempt, state, sub_kind, sub_value, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// sqlHistoryAppend appends an entry ("" for none) to a task's history,
+	// first dropping the oldest once it holds more than historyKept: a task
+	// restarted or retried without end would otherwise grow a row that
+	// every update rewrites and that spills out of its b-tree page.
+	// TaskHistory returns the last historyKept.
+	sqlHistoryAppend = `CASE WHEN length(history) - length(replace(history, char(10), '')) > ` + historyKeptSQL +
+		` THEN substr(history, instr(history, char(10)) + 1) ELSE history END || ?`
 	sqlSizesSet = `UPDATE tasks SET size_stdout = ?, size_stderr = ?, size_results = ? WHERE job_id = ? AND idx = ?`
 )
 
@@ -65,7 +74,7 @@ func (h *hotStmts) prepare(ctx context.Context, db *sql.DB) error {
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
-	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.taskUpdateSizes, sqlTaskUpdateSizes}, {&h.historyInsert, sqlHistoryInsert}, {&h.sizesSet, sqlSizesSet}} {
+	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.taskUpdateSizes, sqlTaskUpdateSizes}, {&h.sizesSet, sqlSizesSet}} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
 			return err
@@ -185,7 +194,7 @@ func dsn(path string, q url.Values) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.hot.taskGet, s.hot.taskUpdate, s.hot.taskUpdateSizes, s.hot.historyInsert, s.hot.sizesSet} {
+	for _, st := range []*sql.Stmt{s.hot.taskGet, s.hot.taskUpdate, s.hot.taskUpdateSizes, s.hot.sizesSet} {
 		st.Close()
 	}
 	return errors.Join(s.r.Close(), s.w.Close())

@@ -29,7 +29,7 @@ var unendedIn = func() string {
 
 // TasksPut writes the given tasks whole (state, sub-state and Info, keyed by
 // JobID and Index) in one transaction. For each task whose state, sub-state
-// or attempt differs from the stored one it appends a row to the task's
+// or attempt differs from the stored one it appends an entry to the task's
 // history, stamped at. A job whose tasks have all ended gets its FinishedAt
 // set to at. Tasks of deleted jobs are ignored.
 //
@@ -60,7 +60,7 @@ type TaskPut struct {
 }
 
 // TaskPrev is what TasksPutWith compares a task with to decide on a
-// history row.
+// history entry.
 type TaskPrev struct {
 	State    job.State
 	SubState job.SubState
@@ -77,7 +77,6 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 		get := tx.StmtContext(ctx, s.hot.taskGet)
 		upd := tx.StmtContext(ctx, s.hot.taskUpdate)
 		updSizes := tx.StmtContext(ctx, s.hot.taskUpdateSizes)
-		hist := tx.StmtContext(ctx, s.hot.historyInsert)
 
 		// Jobs with a task that ended or un-ended: only theirs can change.
 		// Those whose end the caller knows are settled without a scan.
@@ -99,9 +98,19 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 			if t.ExitCode != nil {
 				exit = *t.ExitCode
 			}
+			// The entry rides on the UPDATE below; "" appends nothing.
+			hist := ""
+			if old.State != t.State || old.SubState != t.SubState || old.Attempt != t.Attempt {
+				e, err := historyEntry(t, at)
+				if err != nil {
+					return fmt.Errorf("task %d.%d: %w", t.JobID, t.Index, err)
+				}
+				hist = e
+			}
 			args := []any{string(t.State), string(t.SubState.Kind), t.SubState.Value, t.Attempt,
 				t.Input, t.Worker, t.Host, t.PID, t.ContainerID, exit, t.Signal, t.Message,
-				nullNanos(t.StartedAt), nullNanos(t.FinishedAt), int64(t.CPUTime), t.MaxRSS, t.Stdout, t.Stderr}
+				nullNanos(t.StartedAt), nullNanos(t.FinishedAt), int64(t.CPUTime), t.MaxRSS, t.Stdout, t.Stderr,
+				hist}
 			stmt := upd
 			if o := p.Sizes; o != nil {
 				stmt = updSizes
@@ -116,12 +125,6 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 					return err
 				} else if n == 0 {
 					continue // its job was deleted
-				}
-			}
-			if old.State != t.State || old.SubState != t.SubState || old.Attempt != t.Attempt {
-				if _, err := hist.ExecContext(ctx, t.JobID, t.Index, t.Attempt, string(t.State),
-					string(t.SubState.Kind), t.SubState.Value, nanos(at)); err != nil {
-					return err
 				}
 			}
 			if old.State.Terminal() != t.State.Terminal() {
@@ -343,7 +346,7 @@ func (s *Store) TaskGet(ctx context.Context, jobID int64, index int) (*job.Task,
 	return t, nil
 }
 
-// Transition is one row of a task's state history.
+// Transition is one entry of a task's state history.
 type Transition struct {
 	Attempt  int          `json:"attempt"`
 	State    job.State    `json:"state"`
@@ -351,42 +354,74 @@ type Transition struct {
 	Time     time.Time    `json:"time"`
 }
 
+// historyKept is how many transitions a task keeps after its submission,
+// as Nomad keeps a task's last 10 events; historyKeptSQL is the same number
+// in SQL text (TestTaskHistoryCapped checks they agree).
+const (
+	historyKept    = 10
+	historyKeptSQL = "10"
+)
+
+// historyLine is one entry of the tasks.history column: compact JSON, one
+// per line, with the short keys migration 002 also writes.
+type historyLine struct {
+	Attempt int    `json:"a"`
+	State   string `json:"s"`
+	Kind    string `json:"k"`
+	Value   string `json:"v"`
+	At      int64  `json:"t"` // Unix nanoseconds
+}
+
+// historyEntry returns the history line, "\n" included, recording that t
+// is in its state at at.
+func historyEntry(t *job.Task, at time.Time) (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as SQLite's json_object writes it; Encode adds the "\n"
+	err := enc.Encode(historyLine{Attempt: t.Attempt, State: string(t.State),
+		Kind: string(t.SubState.Kind), Value: t.SubState.Value, At: nanos(at)})
+	if err != nil {
+		return "", fmt.Errorf("encoding history entry: %w", err)
+	}
+	return b.String(), nil
+}
+
 // TaskHistory returns a task's state changes, oldest first.
 //
-// The first, the submission, comes from the job row (see JobInsert).
+// The first, the submission, comes from the job row (see JobInsert); the
+// rest from the task's history column.
 func (s *Store) TaskHistory(ctx context.Context, jobID int64, index int) ([]Transition, error) {
-	var out []Transition
+	var first Transition
+	var submitted int64
+	var hist string
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
-			SELECT 0, j.init_state, j.init_kind, j.init_value, j.submitted_at, 0 AS seq
-			FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.job_id = ?1 AND t.idx = ?2
-			UNION ALL
-			SELECT attempt, state, sub_kind, sub_value, at, id
-			FROM task_history WHERE job_id = ?1 AND idx = ?2
-			ORDER BY seq`, jobID, index)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var tr Transition
-			var at, seq int64
-			if err := rows.Scan(&tr.Attempt, &tr.State, &tr.SubState.Kind, &tr.SubState.Value, &at, &seq); err != nil {
-				return err
-			}
-			tr.Time = fromNanos(at)
-			out = append(out, tr)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(out) == 0 {
+		err := tx.QueryRowContext(ctx, `SELECT j.init_state, j.init_kind, j.init_value, j.submitted_at, t.history
+			FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.job_id = ? AND t.idx = ?`, jobID, index).
+			Scan(&first.State, &first.SubState.Kind, &first.SubState.Value, &submitted, &hist)
+		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(ctx, tx, jobID, index)
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	first.Time = fromNanos(submitted)
+	// The row may hold one more than historyKept (see sqlHistoryAppend).
+	for strings.Count(hist, "\n") > historyKept {
+		_, hist, _ = strings.Cut(hist, "\n")
+	}
+	out := make([]Transition, 1, 1+strings.Count(hist, "\n"))
+	out[0] = first
+	n := 0
+	for line := range strings.Lines(hist) {
+		n++
+		var h historyLine
+		if err := json.Unmarshal([]byte(line), &h); err != nil {
+			return nil, fmt.Errorf("reading history of task %d.%d: entry %d: %w", jobID, index, n, err)
+		}
+		out = append(out, Transition{Attempt: h.Attempt, State: job.State(h.State),
+			SubState: job.SubState{Kind: job.Reason(h.Kind), Value: h.Value}, Time: fromNanos(h.At)})
 	}
 	return out, nil
 }
