@@ -12,7 +12,10 @@
 //     what is published meanwhile, so a worker rides out a server restart.
 //   - EnsureStreams: declares BERTH_WORK (work-queue retention).
 //   - Server side: Publisher (PublishWork, PurgeWork), Conn.ServeClaims,
-//     Conn.ServeEvents, Conn.SubscribeHeartbeats, Conn.Control.
+//     Conn.ServeEvents (or Conn.ServeEventBatches, which hands over together
+//     the events that arrived while the last were handled, so that the
+//     server records them in one commit), Conn.SubscribeHeartbeats,
+//     Conn.Control.
 //   - Worker side: Conn.WorkSource (the pool's shared durable pull consumer
 //     "pool-<pool>") with Fetch and Delivery, Conn.Claim, Conn.SendEvent,
 //     Conn.PublishHeartbeat, Conn.ServeControl, and for workers that do not

@@ -143,6 +143,13 @@ type End struct {
 	Message  string       `json:"message,omitempty"`
 }
 
+// EventResult is what the server's handler makes of one event: the work it
+// hands over, or why the event was not recorded.
+type EventResult struct {
+	Next *Work
+	Err  error
+}
+
 // EventReply acknowledges an event once the server has recorded it.
 type EventReply struct {
 	OK    bool   `json:"ok"`

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -159,4 +160,73 @@ func TestHeartbeats(t *testing.T) {
 	require.Equal(t, "w1", hb.Worker)
 	require.Len(t, hb.Running, 1)
 	require.NoError(t, sub.Unsubscribe())
+}
+
+// TestEventBatches checks that events arriving while the handler is busy
+// reach it together, in order, and that each gets its own reply.
+func TestEventBatches(t *testing.T) {
+	t.Parallel()
+	s := testServer(t, ServerConfig{DontListen: true})
+	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	entered, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	_, err := server.ServeEventBatches(t.Context(), func(_ context.Context, evs []*Event) []EventResult {
+		mu.Lock()
+		sizes = append(sizes, len(evs))
+		n := len(sizes)
+		mu.Unlock()
+		if n == 1 {
+			close(entered)
+			<-release // the others queue up meanwhile
+		}
+		res := make([]EventResult, len(evs))
+		for i, e := range evs {
+			if e.Index == 3 {
+				res[i].Err = errors.New("not this one")
+				continue
+			}
+			res[i].Next = &Work{TaskKey: TaskKey{Job: e.Job, Index: e.Index + 100, Attempt: 1}}
+		}
+		return res
+	})
+	require.NoError(t, err)
+
+	type answer struct {
+		r   *EventReply
+		err error
+	}
+	send := func(i int) <-chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			defer cancel()
+			r, err := worker.SendEvent(ctx, &Event{TaskKey: TaskKey{Job: 1, Index: i, Attempt: 1}, Kind: EventStarted})
+			ch <- answer{r, err}
+		}()
+		return ch
+	}
+	first := send(0)
+	<-entered
+	answers := make([]<-chan answer, 5)
+	for i := range answers {
+		answers[i] = send(i + 1)
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	a := <-first
+	require.NoError(t, a.err)
+	require.Equal(t, 100, a.r.Next.Index)
+	for i, ch := range answers {
+		a := <-ch
+		if i+1 == 3 {
+			require.Error(t, a.err, "a failed event is not acknowledged")
+			continue
+		}
+		require.NoError(t, a.err)
+		require.Equal(t, i+1+100, a.r.Next.Index, "each event gets its own reply")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 5, sizes[1], "the events that arrived meanwhile come together: %v", sizes)
 }

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -31,19 +32,74 @@ func (c *Conn) ServeClaims(ctx context.Context, handler func(context.Context, *C
 // handler must have committed the event first; else the worker sends it
 // again. The same event may therefore arrive more than once.
 func (c *Conn) ServeEvents(ctx context.Context, handler func(context.Context, *Event) (*Work, error)) (*nats.Subscription, error) {
-	return c.serve(ctx, SubjectEvent, QueueServer, func(m *nats.Msg) {
-		var ev Event
-		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			c.reply(m, EventReply{Error: "bad event: " + err.Error()})
-			return
+	return c.ServeEventBatches(ctx, func(ctx context.Context, evs []*Event) []EventResult {
+		res := make([]EventResult, len(evs))
+		for i, ev := range evs {
+			res[i].Next, res[i].Err = handler(ctx, ev)
 		}
-		next, err := handler(ctx, &ev)
-		if err != nil {
-			c.reply(m, EventReply{Error: err.Error()})
-			return
-		}
-		c.reply(m, EventReply{OK: true, Next: next})
+		return res
 	})
+}
+
+// maxEventBatch bounds the events handed to a batch handler at once.
+const maxEventBatch = 64
+
+// ServeEventBatches is ServeEvents for a handler that records several events
+// at once: it gets every event that arrived while it handled the last
+// batch (one at least, maxEventBatch at most), in order, and returns a
+// result for each. A server that commits a batch in one transaction pays
+// for one commit where there were several events.
+func (c *Conn) ServeEventBatches(ctx context.Context, handler func(context.Context, []*Event) []EventResult) (*nats.Subscription, error) {
+	sub, err := c.nc.QueueSubscribeSync(SubjectEvent, QueueServer)
+	if err != nil {
+		return nil, fmt.Errorf("subscribing to %s: %w", SubjectEvent, err)
+	}
+	_ = c.nc.FlushTimeout(time.Second) // see serve
+	context.AfterFunc(ctx, func() { _ = sub.Drain() })
+	go func() {
+		msgs := make([]*nats.Msg, 0, maxEventBatch)
+		evs := make([]*Event, 0, maxEventBatch)
+		for {
+			m, err := sub.NextMsg(time.Hour)
+			switch {
+			case errors.Is(err, nats.ErrBadSubscription), errors.Is(err, nats.ErrConnectionClosed):
+				return // drained, or the connection closed for good
+			case errors.Is(err, nats.ErrTimeout):
+				continue
+			case err != nil:
+				// A slow consumer lost events, which their workers send
+				// again; the next call goes on.
+				c.log.Warn("receiving events", "error", err)
+				continue
+			}
+			msgs, evs = msgs[:0], evs[:0]
+			for {
+				ev := new(Event)
+				if err := json.Unmarshal(m.Data, ev); err != nil {
+					c.reply(m, EventReply{Error: "bad event: " + err.Error()})
+				} else {
+					msgs, evs = append(msgs, m), append(evs, ev)
+				}
+				if n, _, _ := sub.Pending(); n == 0 || len(msgs) == maxEventBatch {
+					break
+				}
+				if m, err = sub.NextMsg(time.Second); err != nil {
+					break
+				}
+			}
+			if len(evs) == 0 {
+				continue
+			}
+			for i, r := range handler(ctx, evs) {
+				if r.Err != nil {
+					c.reply(msgs[i], EventReply{Error: r.Err.Error()})
+				} else {
+					c.reply(msgs[i], EventReply{OK: true, Next: r.Next})
+				}
+			}
+		}
+	}()
+	return sub, nil
 }
 
 // SubscribeHeartbeats calls f with each worker heartbeat until ctx is done.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -57,19 +58,78 @@ func (s *Scheduler) grantLocked(js *jobState, t *task, worker, host string, now 
 // then never goes through the stream, which saves a publish, a pull, a claim
 // and an ack per task when a worker runs many short tasks.
 func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispatch.Work, error) {
+	r := s.HandleEvents(ctx, []*dispatch.Event{e})
+	return r[0].Next, r[0].Err
+}
+
+// HandleEvents is HandleEvent for several events, in order, recorded in one
+// commit: events that arrive together (one per busy slot of a worker, or
+// from several workers) share its cost.
+func (s *Scheduler) HandleEvents(ctx context.Context, evs []*dispatch.Event) []dispatch.EventResult {
+	res := make([]dispatch.EventResult, len(evs))
+	nexts := make([]*workItem, len(evs))
 	s.mu.Lock()
+	now := s.cfg.Now().UTC()
+	var changes []change
+	for i, e := range evs {
+		var ch []change
+		ch, nexts[i], res[i] = s.eventLocked(e, now)
+		changes = append(changes, ch...)
+	}
+	err := s.commitLocked(ctx, dedupe(changes))
+	var works []*workItem
+	if err == nil {
+		works = s.dispatchLocked()
+	}
+	s.mu.Unlock()
+	s.publish(works)
+	for i := range res {
+		switch {
+		case res[i].Err != nil:
+		case err != nil:
+			res[i] = dispatch.EventResult{Err: err}
+		case nexts[i] != nil:
+			res[i].Next = nexts[i].work
+		}
+	}
+	return res
+}
+
+// dedupe keeps one change per task, the last, with the output sizes of any.
+// Batches are small: a scan beats a map.
+func dedupe(changes []change) []change {
+	if len(changes) < 2 {
+		return changes
+	}
+	out := make([]change, 0, len(changes))
+	for _, c := range changes {
+		i := slices.IndexFunc(out, func(o change) bool { return o.t == c.t })
+		if i < 0 {
+			out = append(out, c)
+			continue
+		}
+		if c.sizes == nil {
+			c.sizes = out[i].sizes
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// eventLocked applies one event to the scheduler's state and returns the
+// changes to commit and the work it hands over, if any. A stale or repeated
+// event changes nothing; its result may carry the work it was handed.
+func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *workItem, dispatch.EventResult) {
 	js, t := s.lookupLocked(e.Job, e.Index)
 	if t == nil || t.Attempt != e.Attempt || !t.live() {
 		// Stale or repeated: what it says is already recorded. A repeated
 		// ended event gets the work it was handed, if that is not started.
-		var next *dispatch.Work
+		var r dispatch.EventResult
 		if h := s.handoffs[e.TaskKey]; h != nil && h.t.handedBy == e.TaskKey && h.t.State == job.Running && h.t.PID == 0 {
-			next = h.work
+			r.Next = h.work
 		}
-		s.mu.Unlock()
-		return next, nil
+		return nil, nil, r
 	}
-	now := s.cfg.Now().UTC()
 	var changes []change
 	var next *workItem
 	switch e.Kind {
@@ -81,22 +141,7 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispat
 		if t.PID != 0 {
 			break // started: only its end may follow
 		}
-		s.forgetHandoffLocked(t)
-		if ws := s.workers[t.Worker]; ws != nil {
-			delete(ws.tasks, t)
-		}
-		js.active--
-		js.pool.used--
-		t.Attempt--
-		t.StartedAt, t.Worker, t.Host = nil, "", ""
-		st := job.Queued
-		if t.Attempt > 0 {
-			st = job.Requeued
-		}
-		js.setState(t, st, job.SubState{})
-		heap.Push(&js.queued, t.Index)
-		js.pool.fix(js)
-		changes = []change{{js: js, t: t}}
+		changes = s.releaseLocked(js, t)
 	case dispatch.EventSuspended:
 		if t.State == job.Running {
 			js.setState(t, job.Suspended, job.SubState{})
@@ -117,8 +162,7 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispat
 		}
 	case dispatch.EventEnded:
 		if e.End == nil {
-			s.mu.Unlock()
-			return nil, fmt.Errorf("ended event of %d.%d without its end", e.Job, e.Index)
+			return nil, nil, dispatch.EventResult{Err: fmt.Errorf("ended event of %d.%d without its end", e.Job, e.Index)}
 		}
 		if e.PID != 0 { // the started event was folded into this one
 			t.PID, t.ContainerID = e.PID, e.ContainerID
@@ -133,20 +177,30 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispat
 			}
 		}
 	default:
-		s.mu.Unlock()
-		return nil, fmt.Errorf("unknown event kind %q", e.Kind)
+		return nil, nil, dispatch.EventResult{Err: fmt.Errorf("unknown event kind %q", e.Kind)}
 	}
-	err := s.commitLocked(ctx, changes)
-	var works []*workItem
-	if err == nil {
-		works = s.dispatchLocked()
+	return changes, next, dispatch.EventResult{}
+}
+
+// releaseLocked puts back in the queue an attempt its worker never started,
+// without spending it.
+func (s *Scheduler) releaseLocked(js *jobState, t *task) []change {
+	s.forgetHandoffLocked(t)
+	if ws := s.workers[t.Worker]; ws != nil {
+		delete(ws.tasks, t)
 	}
-	s.mu.Unlock()
-	s.publish(works)
-	if err != nil || next == nil {
-		return nil, err
+	js.active--
+	js.pool.used--
+	t.Attempt--
+	t.StartedAt, t.Worker, t.Host = nil, "", ""
+	st := job.Queued
+	if t.Attempt > 0 {
+		st = job.Requeued
 	}
-	return next.work, nil
+	js.setState(t, st, job.SubState{})
+	heap.Push(&js.queued, t.Index)
+	js.pool.fix(js)
+	return []change{{js: js, t: t}}
 }
 
 // forgetHandoffLocked drops the record of how a task was handed over, once
@@ -213,6 +267,14 @@ func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) {
 	for t, js := range ws.tasks {
 		k := dispatch.TaskKey{Job: t.JobID, Index: t.Index, Attempt: t.Attempt}
 		if held[k] || t.StartedAt == nil || t.StartedAt.After(now.Add(-recentClaim)) {
+			continue
+		}
+		if t.PID == 0 && t.ContainerID == "" {
+			// Never reported started, and the worker, which holds a task
+			// until its end is recorded, does not have it: the grant never
+			// reached it (handed over in a reply lost to a server crash).
+			// It goes back to the queue with its attempt unspent.
+			changes = append(changes, s.releaseLocked(js, t)...)
 			continue
 		}
 		changes = append(changes, s.loseLocked(js, t, fmt.Sprintf("worker %s no longer runs it", hb.Worker), now)...)

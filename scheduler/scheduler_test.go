@@ -375,3 +375,93 @@ func TestHandoff(t *testing.T) {
 	require.Equal(t, 1, ws[0].Attempt)
 	require.Equal(t, job.Queued, b.task(t, id, 2).State)
 }
+
+// TestHandleEventsBatch checks that events recorded together each take
+// effect and get their own handed-over work, and that a bad event in the
+// batch fails alone.
+func TestHandleEventsBatch(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 2})
+	spec := cmdSpec("arr")
+	spec.Array = &job.Array{Begin: 1, End: 4, Step: 1}
+	id := b.submit(t, spec)
+	ws := b.take()
+	require.Len(t, ws, 2)
+	for _, w := range ws {
+		b.run(t, w)
+	}
+	code := 0
+	ended := func(w *dispatch.Work) *dispatch.Event {
+		return &dispatch.Event{TaskKey: w.TaskKey, Worker: "w1", Kind: dispatch.EventEnded, Next: true,
+			End: &dispatch.End{State: job.Done, SubState: job.ExitCode(0), ExitCode: &code}}
+	}
+	bad := &dispatch.Event{TaskKey: ws[1].TaskKey, Worker: "w1", Kind: "bogus"}
+	res := b.s.HandleEvents(b.ctx, []*dispatch.Event{ended(ws[0]), bad, ended(ws[1]), ended(ws[1])})
+	require.Len(t, res, 4)
+	require.NoError(t, res[0].Err)
+	require.ErrorContains(t, res[1].Err, "unknown event kind")
+	require.NoError(t, res[2].Err)
+	require.NoError(t, res[3].Err, "a repeated event is answered")
+	require.NotNil(t, res[0].Next)
+	require.NotNil(t, res[2].Next)
+	require.Equal(t, res[2].Next, res[3].Next, "the repeat gets the same work")
+	require.ElementsMatch(t, []int{3, 4}, []int{res[0].Next.Index, res[2].Next.Index})
+	for _, w := range ws {
+		require.Equal(t, job.Done, b.task(t, id, w.Index).State)
+	}
+	for _, i := range []int{3, 4} {
+		tk := b.task(t, id, i)
+		require.Equal(t, job.Running, tk.State)
+		require.Equal(t, "w1", tk.Worker)
+	}
+	require.Empty(t, b.take(), "handed over, not published")
+}
+
+// TestLostHandoffReleased checks that work handed over in a reply its
+// worker never got (lost to a server crash) goes back to the queue with its
+// attempt unspent once the worker's heartbeat shows it does not hold it,
+// while a started attempt missing from the heartbeat is lost.
+func TestLostHandoffReleased(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	b := setup(t, Config{DefaultSlots: 2, Now: clock})
+	spec := cmdSpec("arr")
+	spec.Array = &job.Array{Begin: 1, End: 3, Step: 1}
+	spec.Template.Rerunnable = true
+	id := b.submit(t, spec)
+	ws := b.take()
+	require.Len(t, ws, 2)
+	for _, w := range ws {
+		b.run(t, w)
+	}
+	_, err := b.s.HandleEvent(b.ctx, &dispatch.Event{TaskKey: ws[1].TaskKey, Worker: "w1", Kind: dispatch.EventStarted, PID: 4242})
+	require.NoError(t, err)
+	code := 0
+	next, err := b.s.HandleEvent(b.ctx, &dispatch.Event{TaskKey: ws[0].TaskKey, Worker: "w1", Kind: dispatch.EventEnded, Next: true,
+		End: &dispatch.End{State: job.Done, SubState: job.ExitCode(0), ExitCode: &code}})
+	require.NoError(t, err)
+	require.NotNil(t, next)
+	require.Equal(t, 3, next.Index)
+
+	// The reply never arrived; the worker runs only ws[1], then it too
+	// disappears from the heartbeat.
+	mu.Lock()
+	now = now.Add(recentClaim + time.Second)
+	mu.Unlock()
+	b.s.HandleHeartbeat(&dispatch.Heartbeat{Worker: "w1", Running: nil})
+	tk := b.task(t, id, 3)
+	require.Equal(t, job.Queued, tk.State, "never started: back in the queue")
+	require.Equal(t, 0, tk.Attempt, "its attempt unspent")
+	started := b.task(t, id, ws[1].Index)
+	require.Equal(t, job.Requeued, started.State, "started and gone: lost, and retried")
+	require.Equal(t, job.ReasonRetrying, started.SubState.Kind)
+	w := b.take()
+	require.NotEmpty(t, w)
+	for _, x := range w {
+		if x.Index == 3 {
+			require.Equal(t, 1, x.Attempt, "offered again as its first attempt")
+		}
+	}
+}

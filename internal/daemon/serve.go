@@ -191,7 +191,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if _, err := conn.ServeClaims(subCtx, sched.HandleClaim); err != nil {
 		return err
 	}
-	if _, err := conn.ServeEvents(subCtx, sched.HandleEvent); err != nil {
+	if _, err := conn.ServeEventBatches(subCtx, sched.HandleEvents); err != nil {
 		return err
 	}
 	if _, err := conn.SubscribeHeartbeats(subCtx, sched.HandleHeartbeat); err != nil {
