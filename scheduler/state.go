@@ -19,7 +19,7 @@ type task struct {
 	// (see HandleEvent); zero otherwise.
 	handedBy dispatch.TaskKey
 	// saved is the state, sub-state and attempt last committed, so that a
-	// commit need not read them back to decide on a history row.
+	// commit need not read them back to decide on a history entry.
 	saved store.TaskPrev
 }
 
