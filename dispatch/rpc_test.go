@@ -171,7 +171,7 @@ func TestEventBatches(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var sizes []int
-	_, err := server.ServeEventBatches(t.Context(), func(_ context.Context, evs []*Event) []EventResult {
+	sub, err := server.ServeEventBatches(t.Context(), func(_ context.Context, evs []*Event) []EventResult {
 		mu.Lock()
 		sizes = append(sizes, len(evs))
 		n := len(sizes)
@@ -212,7 +212,7 @@ func TestEventBatches(t *testing.T) {
 	for i := range answers {
 		answers[i] = send(i + 1)
 	}
-	time.Sleep(200 * time.Millisecond)
+	require.Eventually(t, func() bool { n, _, _ := sub.Pending(); return n == len(answers) }, 5*time.Second, 5*time.Millisecond)
 	close(release)
 	a := <-first
 	require.NoError(t, a.err)

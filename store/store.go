@@ -15,6 +15,7 @@ import (
 	"maps"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,29 +46,28 @@ type hotStmts struct {
 
 // SQL of the hot statements.
 const (
-	sqlTaskGet = `SELECT state, sub_kind, sub_value, attempt FROM tasks WHERE job_id = ? AND idx = ?`
-	// sqlTaskUpdate also appends to the task's history (see historyEntry):
-	// in the row it writes anyway, so a transition dirties no other page.
-	sqlTaskUpdate = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
+	sqlTaskGet  = `SELECT state, sub_kind, sub_value, attempt FROM tasks WHERE job_id = ? AND idx = ?`
+	sqlSizesSet = `UPDATE tasks SET size_stdout = ?, size_stderr = ?, size_results = ? WHERE job_id = ? AND idx = ?`
+)
+
+var (
+	// sqlTaskSet writes a task whole and appends an entry ("" for none) to
+	// its history (see historyEntry): in the row it writes anyway, so a
+	// transition dirties no other page. Past historyKept entries the oldest
+	// goes first: a task restarted or retried without end would otherwise
+	// grow a row that every update rewrites and that spills out of its
+	// b-tree page. TaskHistory returns the last historyKept.
+	sqlTaskSet = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
 			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
 			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?,
-			history = ` + sqlHistoryAppend + `
+			history = CASE WHEN length(history) - length(replace(history, char(10), '')) > ` + strconv.Itoa(historyKept) + `
+				THEN substr(history, instr(history, char(10)) + 1) ELSE history END || ?`
+	sqlTaskUpdate = sqlTaskSet + `
 			WHERE job_id = ? AND idx = ?`
 	// sqlTaskUpdateSizes is sqlTaskUpdate that also sets the output sizes.
-	sqlTaskUpdateSizes = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
-			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, exit_code = ?, signal = ?, message = ?,
-			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?,
-			history = ` + sqlHistoryAppend + `,
+	sqlTaskUpdateSizes = sqlTaskSet + `,
 			size_stdout = ?, size_stderr = ?, size_results = ?
 			WHERE job_id = ? AND idx = ?`
-	// sqlHistoryAppend appends an entry ("" for none) to a task's history,
-	// first dropping the oldest once it holds more than historyKept: a task
-	// restarted or retried without end would otherwise grow a row that
-	// every update rewrites and that spills out of its b-tree page.
-	// TaskHistory returns the last historyKept.
-	sqlHistoryAppend = `CASE WHEN length(history) - length(replace(history, char(10), '')) > ` + historyKeptSQL +
-		` THEN substr(history, instr(history, char(10)) + 1) ELSE history END || ?`
-	sqlSizesSet = `UPDATE tasks SET size_stdout = ?, size_stderr = ?, size_results = ? WHERE job_id = ? AND idx = ?`
 )
 
 func (h *hotStmts) prepare(ctx context.Context, db *sql.DB) error {

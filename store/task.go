@@ -355,12 +355,8 @@ type Transition struct {
 }
 
 // historyKept is how many transitions a task keeps after its submission,
-// as Nomad keeps a task's last 10 events; historyKeptSQL is the same number
-// in SQL text (TestTaskHistoryCapped checks they agree).
-const (
-	historyKept    = 10
-	historyKeptSQL = "10"
-)
+// as Nomad keeps a task's last 10 events.
+const historyKept = 10
 
 // historyLine is one entry of the tasks.history column: compact JSON, one
 // per line, with the short keys migration 002 also writes.

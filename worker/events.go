@@ -122,35 +122,21 @@ func (q *eventQueue) wait() error {
 }
 
 // run sends the queued events in order until the queue is closed and
-// empty, or q.ctx is done.
+// empty, or q.ctx is done. It starts once no event need wait any more
+// (push holds back a lone started event), so it sends each as it comes.
 func (q *eventQueue) run() {
 	defer close(q.done)
-	ctx, send := q.ctx, q.send
-	var hold *time.Timer // delays a lone started event
-	defer func() {
-		if hold != nil {
-			hold.Stop()
-		}
-	}()
 	for {
 		q.mu.Lock()
 		var ev *dispatch.Event
-		var wait time.Duration
 		if len(q.q) > 0 {
-			// A started event alone waits a little: a short task's ended
-			// event then carries it (see push), which spares a request.
-			if head := q.q[0]; len(q.q) == 1 && !q.closed && head.Kind == dispatch.EventStarted {
-				wait = time.Until(head.Time.Add(startedDelay))
-			}
-			if wait <= 0 {
-				ev, q.q = q.q[0], q.q[1:]
-			}
+			ev, q.q = q.q[0], q.q[1:]
 		}
 		closed := q.closed
 		q.mu.Unlock()
 		switch {
 		case ev != nil:
-			r, err := send(ctx, ev)
+			r, err := q.send(q.ctx, ev)
 			if err != nil {
 				q.err = err
 				return
@@ -162,20 +148,10 @@ func (q *eventQueue) run() {
 		case closed:
 			return
 		}
-		var timeout <-chan time.Time
-		if wait > 0 {
-			if hold == nil {
-				hold = time.NewTimer(wait)
-			} else {
-				hold.Reset(wait)
-			}
-			timeout = hold.C
-		}
 		select {
 		case <-q.wake:
-		case <-timeout:
-		case <-ctx.Done():
-			q.err = ctx.Err()
+		case <-q.ctx.Done():
+			q.err = q.ctx.Err()
 			return
 		}
 	}

@@ -25,7 +25,6 @@ func TestStartTicksSpan(t *testing.T) {
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, st.StartTicks, h.StartTicks, "start %d", i)
 		require.LessOrEqual(t, st.StartTicks, h.StartTicks+h.StartSlack, "start %d", i)
-		require.LessOrEqual(t, h.StartSlack, uint64(1), "a fork takes far less than 20 ms")
 		require.NoError(t, e.Destroy(t.Context(), id, true))
 	}
 }

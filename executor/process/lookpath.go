@@ -43,11 +43,7 @@ func (c *pathCache) lookPath(command, dir string, env []string) (path string, ca
 		path, err = lookPath(command, dir, env)
 		return path, false, err
 	}
-	pathEnv, ok := getenv(env, "PATH")
-	if !ok {
-		pathEnv = os.Getenv("PATH")
-	}
-	key := pathEnv + "\x00" + command
+	key := searchPath(env) + "\x00" + command
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.m[key]
@@ -92,11 +88,7 @@ func lookPath(command, dir string, env []string) (string, error) {
 		}
 		return p, nil
 	}
-	pathEnv, ok := getenv(env, "PATH")
-	if !ok {
-		pathEnv = os.Getenv("PATH")
-	}
-	for _, d := range filepath.SplitList(pathEnv) {
+	for _, d := range filepath.SplitList(searchPath(env)) {
 		if !filepath.IsAbs(d) {
 			continue
 		}
@@ -120,6 +112,15 @@ func executable(path string) error {
 		return &fs.PathError{Op: "exec", Path: path, Err: err}
 	}
 	return nil
+}
+
+// searchPath is the PATH a command is looked up in: env's, else the
+// executor's own.
+func searchPath(env []string) string {
+	if p, ok := getenv(env, "PATH"); ok {
+		return p
+	}
+	return os.Getenv("PATH")
 }
 
 // getenv returns the last value of key in env, as the C library would.

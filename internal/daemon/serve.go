@@ -238,7 +238,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 
 	connect := info.connectConfig("berth-local-worker", log.With("component", "local-worker"))
 	if ns != nil {
-		connect = ns.ConnectConfig("berth-local-worker")
+		connect = ns.InProcessConfig("berth-local-worker") // used by --worker inprocess only
 	}
 	local, err := startLocalWorker(ctx, cfg, connect, log.With("component", "local-worker"))
 	if err != nil {
