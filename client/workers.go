@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -39,4 +40,29 @@ func (c *Client) Workers(ctx context.Context) ([]WorkerStatus, error) {
 		return nil, err
 	}
 	return out.Workers, nil
+}
+
+// WorkerCredentials are what a worker needs to join: its ID, pool and the
+// NKey seed it authenticates to NATS with. The seed is shown once.
+type WorkerCredentials struct {
+	ID   string `json:"id"`
+	Pool string `json:"pool"`
+	NKey string `json:"nkey"`
+	Seed string `json:"seed"`
+}
+
+// EnrollWorker makes an identity for worker id of pool (empty: the default
+// pool), replacing any it had.
+func (c *Client) EnrollWorker(ctx context.Context, id, pool string) (*WorkerCredentials, error) {
+	var out WorkerCredentials
+	body := map[string]string{"id": id, "pool": pool}
+	if err := c.do(ctx, http.MethodPost, "/workers", nil, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokeWorker removes worker id's identity; it is disconnected.
+func (c *Client) RevokeWorker(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/workers/"+url.PathEscape(id), nil, nil, nil)
 }

@@ -32,6 +32,11 @@ type ConnectConfig struct {
 	// InProcess, when set, connects to an embedded server in this process
 	// (such as *Server) instead of URLs. Defaults to nil.
 	InProcess nats.InProcessConnProvider
+	// Worker is the identity of a worker's connection: it sends on the
+	// worker's own subjects and takes replies on its own inbox, which its
+	// NATS permissions (WorkerPermissions) allow and nothing more. Defaults
+	// to none: a server's connection.
+	Worker string
 	// Name names the connection in the server's monitoring. Defaults to "berth".
 	Name string
 	// Logger receives connection changes (disconnected, reconnected) and
@@ -56,9 +61,10 @@ const (
 // workers use it. It reconnects forever; requests made while it is
 // disconnected are buffered and sent on reconnect.
 type Conn struct {
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	log *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	log    *slog.Logger
+	worker string
 
 	mu          sync.Mutex
 	onReconnect map[int]func()
@@ -75,7 +81,12 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Conn{log: log, onReconnect: map[int]func(){}}
+	c := &Conn{log: log, onReconnect: map[int]func(){}, worker: cfg.Worker}
+	if cfg.Worker != "" {
+		if err := CheckWorkerID(cfg.Worker); err != nil {
+			return nil, err
+		}
+	}
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1),
@@ -116,6 +127,9 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Conn, error) {
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	}
+	if cfg.Worker != "" {
+		opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(cfg.Worker)))
+	}
 	if cfg.InProcess != nil {
 		opts = append(opts, nats.InProcessServer(cfg.InProcess))
 	}
@@ -151,6 +165,9 @@ func isAuthError(err error) bool {
 	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) ||
 		errors.Is(err, nats.ErrAuthRevoked) || errors.Is(err, nats.ErrAccountAuthExpired)
 }
+
+// Worker returns the connection's worker identity, empty for a server's.
+func (c *Conn) Worker() string { return c.worker }
 
 // NATS returns the underlying connection.
 func (c *Conn) NATS() *nats.Conn { return c.nc }

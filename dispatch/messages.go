@@ -7,34 +7,43 @@ import (
 )
 
 // Subjects and streams. Every subject starts with the prefix "berth." so one
-// NATS account can be shared with other users.
+// NATS account can be shared with other users. What workers send travels on
+// subjects of their own (identity.go).
 //
-//	berth.work.<pool>          JetStream stream BERTH_WORK (work-queue retention): Work
-//	berth.claim                request/reply, worker → server: Claim → ClaimReply
-//	berth.event                request/reply, worker → server: Event → EventReply
-//	berth.heartbeat            publish, worker → server: Heartbeat (every HeartbeatInterval)
+//	berth.work.<pool>          JetStream stream BERTH_WORK (work-queue retention): Work, its key only
+//	berth.w.<worker>.claim     request/reply, worker → server: Claim → ClaimReply (with the Work)
+//	berth.w.<worker>.event     request/reply, worker → server: Event → EventReply
+//	berth.w.<worker>.hb        request/reply, worker → server: Heartbeat → HeartbeatReply (every HeartbeatInterval)
+//	berth.w.<worker>.output    request/reply, remote worker → server: Output → OutputReply
 //	berth.control.<worker>     request/reply, server → worker: Control → ControlReply
-//	berth.output               request/reply, remote worker → server: Output → OutputReply
 //
 // The server is the only writer of job state. A worker that pulled Work must
 // Claim it before it starts it; the server grants a claim once per attempt,
-// so duplicate or stale deliveries never run a task twice at once. The worker
-// acks the Work message after the server replied to the task's "ended" Event,
-// which it does only once the end is committed to its store.
+// so duplicate or stale deliveries never run a task twice at once, and only
+// the granted worker gets the task's template and environment, in the claim's
+// reply on its own inbox. The worker acks the Work message after the server
+// replied to the task's "ended" Event, which it does only once the end is
+// committed to its store.
 const (
 	StreamWork        = "BERTH_WORK"
 	SubjectWorkPrefix = "berth.work."
-	SubjectClaim      = "berth.claim"
-	SubjectEvent      = "berth.event"
-	SubjectHeartbeat  = "berth.heartbeat"
 	SubjectControlFmt = "berth.control.%s"
 )
 
-// HeartbeatInterval is how often workers send a Heartbeat; a worker not heard
-// from for WorkerTimeout is taken as gone and its tasks as lost.
+// Leases. A worker holds its tasks under a lease that each answered
+// heartbeat renews for LeasePeriod, counted from when the heartbeat was
+// sent. A worker whose lease lapses stops its tasks itself (SIGTERM, then
+// SIGKILL after FenceGrace), and its watchdog kills what is left at
+// LeasePeriod+FenceGrace. The server takes the tasks of a worker unheard of
+// for WorkerTimeout as lost; it is longer than both by LeaseMargin, so the
+// old attempt is dead before another starts. Only the rates of the clocks
+// matter (each side measures its own intervals), not their values.
 const (
 	HeartbeatInterval = 2 * time.Second
-	WorkerTimeout     = 15 * time.Second
+	LeasePeriod       = 10 * time.Second
+	FenceGrace        = 3 * time.Second
+	LeaseMargin       = 2 * time.Second
+	WorkerTimeout     = LeasePeriod + FenceGrace + LeaseMargin
 )
 
 // SubjectWork returns the work subject of a pool.
@@ -47,7 +56,8 @@ type TaskKey struct {
 	Attempt int   `json:"attempt"`
 }
 
-// Work is a task to run, as published on the work stream.
+// Work is a task to run. On the work stream it carries only TaskKey and
+// Pool: the rest comes in the ClaimReply, to the worker granted the claim.
 type Work struct {
 	TaskKey
 	// Pool is the pool the task runs in; it picks the subject the work is
@@ -84,6 +94,9 @@ type Claim struct {
 // ClaimReply grants or refuses a claim.
 type ClaimReply struct {
 	OK bool `json:"ok"`
+	// Work is the attempt to run, with its template and environment, when
+	// the claim is granted. Only the granted worker ever sees them.
+	Work *Work `json:"work,omitempty"`
 	// Reason says why a claim was refused (task canceled, already claimed...).
 	Reason string `json:"reason,omitempty"`
 	// Elsewhere, with a refusal, says the work is fine but not for this
@@ -154,9 +167,25 @@ type EventResult struct {
 type EventReply struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// Refused says the event will never be recorded (its sender does not
+	// hold the task): sending it again is pointless.
+	Refused bool `json:"refused,omitempty"`
 	// Next is work handed over to the worker, claimed for it, in answer to
 	// an ended event with Next set. A repeated event gets the same Next.
 	Next *Work `json:"next,omitempty"`
+}
+
+// HeartbeatReply renews a worker's lease on the tasks it holds.
+type HeartbeatReply struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// Lease is how long from the heartbeat's sending the worker may keep
+	// running the tasks the server grants it.
+	Lease job.Duration `json:"lease"`
+	// Drop lists attempts the heartbeat named that the server does not
+	// grant this worker (any more): the worker stops them at once and
+	// reports nothing of them.
+	Drop []TaskKey `json:"drop,omitempty"`
 }
 
 // Heartbeat says a worker is alive and what it runs.

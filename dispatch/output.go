@@ -8,11 +8,6 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// SubjectOutput carries the output of tasks run by remote workers, which do
-// not share the server's disk: request/reply, worker → server: Output →
-// OutputReply.
-const SubjectOutput = "berth.output"
-
 // The streams of a task's output.
 const (
 	StreamStdout = "stdout"
@@ -48,10 +43,14 @@ type OutputReply struct {
 // SendOutput sends o and retries until the server answered or ctx is done.
 // A refusal (a stale attempt) is returned as an error without retrying.
 func (c *Conn) SendOutput(ctx context.Context, o *Output) (*OutputReply, error) {
+	if c.worker == "" {
+		return nil, errNoIdentity
+	}
+	o.Worker = c.worker
 	var r OutputReply
 	err := retry(ctx, func() error {
 		r = OutputReply{}
-		err := c.request(ctx, SubjectOutput, o, &r)
+		err := c.request(ctx, workerSubject(c.worker, kindOutput), o, &r)
 		if err != nil {
 			c.log.Warn("output not recorded, retrying", "task", o.TaskKey.String(), "error", err)
 		}
@@ -67,12 +66,17 @@ func (c *Conn) SendOutput(ctx context.Context, o *Output) (*OutputReply, error) 
 }
 
 // ServeOutput answers Output messages with handler until ctx is done, one
-// at a time.
+// at a time. Output.Worker is the sender's identity, taken from the subject
+// (output of remote workers, which do not share the server's disk).
 func (c *Conn) ServeOutput(ctx context.Context, handler func(*Output) OutputReply) (*nats.Subscription, error) {
-	return c.serve(ctx, SubjectOutput, QueueServer, func(m *nats.Msg) {
+	return c.serve(ctx, workerSubjects(kindOutput), QueueServer, func(m *nats.Msg) {
 		var o Output
 		if err := json.Unmarshal(m.Data, &o); err != nil {
 			c.reply(m, OutputReply{Error: "bad output message: " + err.Error()})
+			return
+		}
+		if err := c.identify(m, &o.Worker, "output"); err != nil {
+			c.reply(m, OutputReply{Error: err.Error()})
 			return
 		}
 		c.reply(m, handler(&o))

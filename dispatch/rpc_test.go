@@ -16,19 +16,20 @@ import (
 func TestClaims(t *testing.T) {
 	t.Parallel()
 	s := testServer(t, ServerConfig{DontListen: true})
-	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	server, worker := testConn(t, s, "server"), testWorkerConn(t, s, "w1")
 	_, err := server.ServeClaims(t.Context(), func(_ context.Context, cl *Claim) ClaimReply {
 		if cl.Job == 1 && cl.Worker == "w1" {
-			return ClaimReply{OK: true}
+			return ClaimReply{OK: true, Work: &Work{TaskKey: cl.TaskKey}}
 		}
 		return ClaimReply{Reason: "already claimed"}
 	})
 	require.NoError(t, err)
 
-	r, err := worker.Claim(t.Context(), &Claim{TaskKey: TaskKey{Job: 1, Attempt: 1}, Worker: "w1"})
+	r, err := worker.Claim(t.Context(), &Claim{TaskKey: TaskKey{Job: 1, Attempt: 1}})
 	require.NoError(t, err)
 	require.True(t, r.OK)
-	r, err = worker.Claim(t.Context(), &Claim{TaskKey: TaskKey{Job: 2, Attempt: 1}, Worker: "w1"})
+	require.Equal(t, TaskKey{Job: 1, Attempt: 1}, r.Work.TaskKey)
+	r, err = worker.Claim(t.Context(), &Claim{TaskKey: TaskKey{Job: 2, Attempt: 1}})
 	require.NoError(t, err)
 	require.Equal(t, ClaimReply{Reason: "already claimed"}, *r)
 }
@@ -36,7 +37,7 @@ func TestClaims(t *testing.T) {
 func TestClaimGivesUpWithContext(t *testing.T) {
 	t.Parallel()
 	s := testServer(t, ServerConfig{DontListen: true})
-	worker := testConn(t, s, "worker")
+	worker := testWorkerConn(t, s, "w1")
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	_, err := worker.Claim(ctx, &Claim{TaskKey: TaskKey{Job: 1, Attempt: 1}})
@@ -48,7 +49,7 @@ func TestClaimGivesUpWithContext(t *testing.T) {
 func TestEventRetried(t *testing.T) {
 	t.Parallel()
 	s := testServer(t, ServerConfig{DontListen: true})
-	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	server, worker := testConn(t, s, "server"), testWorkerConn(t, s, "w1")
 	ev := &Event{TaskKey: TaskKey{Job: 3, Attempt: 1}, Worker: "w1", Kind: EventEnded,
 		End: &End{State: job.Done, SubState: job.ExitCode(0)}}
 
@@ -80,7 +81,7 @@ func TestEventAcrossServerRestart(t *testing.T) {
 	t.Parallel()
 	s := testServer(t, ServerConfig{})
 	url := s.ClientURL()
-	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	server, worker := testConn(t, s, "server"), testWorkerConn(t, s, "w1")
 	got := make(chan *Event, 10)
 	_, err := server.ServeEvents(t.Context(), func(_ context.Context, e *Event) (*Work, error) {
 		got <- e
@@ -150,15 +151,28 @@ func TestControlMissingWorker(t *testing.T) {
 func TestHeartbeats(t *testing.T) {
 	t.Parallel()
 	s := testServer(t, ServerConfig{DontListen: true})
-	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	server := testConn(t, s, "server")
+	var worker *Conn
+	worker = testWorkerConn(t, s, "w1")
 	got := make(chan *Heartbeat, 1)
-	sub, err := server.SubscribeHeartbeats(t.Context(), func(hb *Heartbeat) { got <- hb })
+	sub, err := server.ServeHeartbeats(t.Context(), func(hb *Heartbeat) HeartbeatReply {
+		got <- hb
+		return HeartbeatReply{OK: true, Lease: job.Duration(LeasePeriod), Drop: hb.Running}
+	})
 	require.NoError(t, err)
-	require.NoError(t, server.NATS().Flush())
-	require.NoError(t, worker.PublishHeartbeat(&Heartbeat{Worker: "w1", Running: []TaskKey{{Job: 1}}}))
+	r, err := worker.Heartbeat(t.Context(), &Heartbeat{Running: []TaskKey{{Job: 1}}})
+	require.NoError(t, err)
+	require.Equal(t, []TaskKey{{Job: 1}}, r.Drop)
+	require.EqualValues(t, LeasePeriod, r.Lease)
 	hb := <-got
-	require.Equal(t, "w1", hb.Worker)
+	require.Equal(t, "w1", hb.Worker, "the identity is the subject's")
 	require.Len(t, hb.Running, 1)
+
+	// A heartbeat naming another worker than its sender is refused.
+	err = worker.request(t.Context(), workerSubject("w1", kindHeartbeat), &Heartbeat{Worker: "w2"}, &r)
+	require.NoError(t, err)
+	require.False(t, r.OK)
+	require.Contains(t, r.Error, "names worker w2")
 	require.NoError(t, sub.Unsubscribe())
 }
 
@@ -167,7 +181,7 @@ func TestHeartbeats(t *testing.T) {
 func TestEventBatches(t *testing.T) {
 	t.Parallel()
 	s := testServer(t, ServerConfig{DontListen: true})
-	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	server, worker := testConn(t, s, "server"), testWorkerConn(t, s, "w1")
 	entered, release := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var sizes []int

@@ -15,16 +15,36 @@ import (
 const QueueServer = "berth-server"
 
 // ServeClaims answers claims with handler until ctx is done. Claims are
-// handled one at a time, in the order they arrive.
+// handled one at a time, in the order they arrive. Claim.Worker is the
+// sender's identity, taken from the subject.
 func (c *Conn) ServeClaims(ctx context.Context, handler func(context.Context, *Claim) ClaimReply) (*nats.Subscription, error) {
-	return c.serve(ctx, SubjectClaim, QueueServer, func(m *nats.Msg) {
+	return c.serve(ctx, workerSubjects(kindClaim), QueueServer, func(m *nats.Msg) {
 		var cl Claim
 		if err := json.Unmarshal(m.Data, &cl); err != nil {
 			c.reply(m, ClaimReply{Reason: "bad claim: " + err.Error()})
 			return
 		}
+		if err := c.identify(m, &cl.Worker, "claim"); err != nil {
+			c.reply(m, ClaimReply{Reason: err.Error()})
+			return
+		}
 		c.reply(m, handler(ctx, &cl))
 	})
+}
+
+// identify sets *who to the worker a message came from, which its subject
+// says, and refuses a message that names another worker in its body.
+func (c *Conn) identify(m *nats.Msg, who *string, what string) error {
+	w := subjectWorker(m.Subject)
+	if CheckWorkerID(w) != nil {
+		return fmt.Errorf("%s on %s: no worker identity", what, m.Subject)
+	}
+	if *who != "" && *who != w {
+		c.log.Warn("refused a message naming another worker", "kind", what, "sender", w, "names", *who)
+		return fmt.Errorf("%s from worker %s names worker %s", what, w, *who)
+	}
+	*who = w
+	return nil
 }
 
 // ServeEvents hands events to handler until ctx is done, one at a time in
@@ -50,7 +70,7 @@ const maxEventBatch = 64
 // result for each. A server that commits a batch in one transaction pays
 // for one commit where there were several events.
 func (c *Conn) ServeEventBatches(ctx context.Context, handler func(context.Context, []*Event) []EventResult) (*nats.Subscription, error) {
-	sub, err := c.serve(ctx, SubjectEvent, QueueServer, nil)
+	sub, err := c.serve(ctx, workerSubjects(kindEvent), QueueServer, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +95,8 @@ func (c *Conn) ServeEventBatches(ctx context.Context, handler func(context.Conte
 				ev := new(Event)
 				if err := json.Unmarshal(m.Data, ev); err != nil {
 					c.reply(m, EventReply{Error: "bad event: " + err.Error()})
+				} else if err := c.identify(m, &ev.Worker, "event"); err != nil {
+					c.reply(m, EventReply{Error: err.Error(), Refused: true})
 				} else {
 					msgs, evs = append(msgs, m), append(evs, ev)
 				}
@@ -90,7 +112,7 @@ func (c *Conn) ServeEventBatches(ctx context.Context, handler func(context.Conte
 			}
 			for i, r := range handler(ctx, evs) {
 				if r.Err != nil {
-					c.reply(msgs[i], EventReply{Error: r.Err.Error()})
+					c.reply(msgs[i], EventReply{Error: r.Err.Error(), Refused: errors.Is(r.Err, ErrRefused)})
 				} else {
 					c.reply(msgs[i], EventReply{OK: true, Next: r.Next})
 				}
@@ -100,16 +122,21 @@ func (c *Conn) ServeEventBatches(ctx context.Context, handler func(context.Conte
 	return sub, nil
 }
 
-// SubscribeHeartbeats calls f with each worker heartbeat until ctx is done.
-// Every subscriber sees every heartbeat.
-func (c *Conn) SubscribeHeartbeats(ctx context.Context, f func(*Heartbeat)) (*nats.Subscription, error) {
-	return c.serve(ctx, SubjectHeartbeat, "", func(m *nats.Msg) {
+// ServeHeartbeats answers worker heartbeats with handler until ctx is
+// done. Heartbeat.Worker is the sender's identity, taken from the subject.
+// Several servers sharing NATS answer each heartbeat once (QueueServer).
+func (c *Conn) ServeHeartbeats(ctx context.Context, handler func(*Heartbeat) HeartbeatReply) (*nats.Subscription, error) {
+	return c.serve(ctx, workerSubjects(kindHeartbeat), QueueServer, func(m *nats.Msg) {
 		var hb Heartbeat
 		if err := json.Unmarshal(m.Data, &hb); err != nil {
-			c.log.Warn("dropping a bad heartbeat", "error", err)
+			c.reply(m, HeartbeatReply{Error: "bad heartbeat: " + err.Error()})
 			return
 		}
-		f(&hb)
+		if err := c.identify(m, &hb.Worker, "heartbeat"); err != nil {
+			c.reply(m, HeartbeatReply{Error: err.Error()})
+			return
+		}
+		c.reply(m, handler(&hb))
 	})
 }
 

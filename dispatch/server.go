@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 )
 
 // ServerConfig configures the embedded NATS server.
@@ -29,13 +31,15 @@ type ServerConfig struct {
 	// Server is a nats.InProcessConnProvider; see Server.ConnectConfig).
 	// Defaults to false.
 	DontListen bool
-	// Token is the secret clients authenticate with, unless User is set.
-	// Defaults to a random token (see Server.ConnectConfig).
-	Token string
-	// User and Password, when User is set, replace token authentication.
-	// Defaults to empty (token authentication).
+	// User and Password authenticate the server's own connections, which
+	// may do anything. Defaults to "berth-server" and a random password
+	// (see Server.ConnectConfig).
 	User     string
 	Password string
+	// Workers are the worker identities allowed in, each with exactly its
+	// own permissions (WorkerPermissions). Change them with SetWorkers.
+	// Defaults to none.
+	Workers []WorkerUser
 	// Logger receives the NATS server's own log lines. Defaults to none:
 	// the NATS server logs nothing.
 	Logger *slog.Logger
@@ -59,10 +63,38 @@ func (c ServerConfig) WithDefaults() ServerConfig {
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = ServerReadyTimeoutDefault
 	}
-	if c.Token == "" && c.User == "" {
-		c.Token = randomToken()
+	if c.User == "" {
+		c.User = ServerUserDefault
+	}
+	if c.Password == "" {
+		c.Password = randomToken()
 	}
 	return c
+}
+
+// ServerUserDefault is the NATS user of the server's own connections.
+const ServerUserDefault = "berth-server"
+
+// WorkerUser is a worker identity on the embedded NATS server: the worker
+// authenticates with the NKey whose public key is NKey, and may act only as
+// worker ID of pool Pool.
+type WorkerUser struct {
+	ID   string `json:"id"`
+	Pool string `json:"pool"`
+	NKey string `json:"nkey"`
+}
+
+func (u WorkerUser) validate() error {
+	if err := CheckWorkerID(u.ID); err != nil {
+		return err
+	}
+	if err := checkPool(u.Pool); err != nil {
+		return fmt.Errorf("worker %s: %w", u.ID, err)
+	}
+	if !nkeys.IsValidPublicUserKey(u.NKey) {
+		return fmt.Errorf("worker %s: %q is not an NKey user public key", u.ID, u.NKey)
+	}
+	return nil
 }
 
 func (c *ServerConfig) validate() error {
@@ -71,10 +103,11 @@ func (c *ServerConfig) validate() error {
 		return errors.New("dispatch server: StoreDir is required")
 	case c.Port < 0 || c.Port > 65535:
 		return fmt.Errorf("dispatch server: Port %d is not between 0 and 65535", c.Port)
-	case c.User != "" && c.Password == "":
-		return errors.New("dispatch server: Password is required with User")
-	case c.User != "" && c.Token != "":
-		return errors.New("dispatch server: set Token or User, not both")
+	}
+	for _, u := range c.Workers {
+		if err := u.validate(); err != nil {
+			return fmt.Errorf("dispatch server: %w", err)
+		}
 	}
 	return nil
 }
@@ -91,8 +124,9 @@ func randomToken() string {
 type Server struct {
 	cfg ServerConfig
 
-	mu sync.Mutex
-	ns *natsserver.Server
+	mu   sync.Mutex
+	ns   *natsserver.Server
+	opts *natsserver.Options // what ns was started with
 }
 
 // NewServer checks cfg and returns a server that is not started yet.
@@ -116,18 +150,16 @@ func (s *Server) Start(ctx context.Context) error {
 		port = natsserver.RANDOM_PORT
 	}
 	opts := &natsserver.Options{
-		ServerName:    "berth",
-		Host:          s.cfg.Host,
-		Port:          port,
-		DontListen:    s.cfg.DontListen,
-		Authorization: s.cfg.Token,
-		Username:      s.cfg.User,
-		Password:      s.cfg.Password,
-		JetStream:     true,
-		StoreDir:      s.cfg.StoreDir,
-		NoSigs:        true,
-		NoLog:         s.cfg.Logger == nil,
+		ServerName: "berth",
+		Host:       s.cfg.Host,
+		Port:       port,
+		DontListen: s.cfg.DontListen,
+		JetStream:  true,
+		StoreDir:   s.cfg.StoreDir,
+		NoSigs:     true,
+		NoLog:      s.cfg.Logger == nil,
 	}
+	s.setAuth(opts)
 	ns, err := natsserver.NewServer(opts)
 	if err != nil {
 		return fmt.Errorf("dispatch server: %w", err)
@@ -153,7 +185,43 @@ func (s *Server) Start(ctx context.Context) error {
 			s.cfg.Port = a.Port // keep it for a restart
 		}
 	}
-	s.ns = ns
+	s.ns, s.opts = ns, opts
+	return nil
+}
+
+// setAuth puts the server's user and the worker identities in opts.
+func (s *Server) setAuth(opts *natsserver.Options) {
+	opts.Users = []*natsserver.User{{Username: s.cfg.User, Password: s.cfg.Password}}
+	opts.Nkeys = make([]*natsserver.NkeyUser, len(s.cfg.Workers))
+	for i, u := range s.cfg.Workers {
+		p := WorkerPermissions(u.ID, u.Pool)
+		opts.Nkeys[i] = &natsserver.NkeyUser{Nkey: u.NKey, Permissions: &natsserver.Permissions{
+			Publish:   &natsserver.SubjectPermission{Allow: p.Publish},
+			Subscribe: &natsserver.SubjectPermission{Allow: p.Subscribe},
+			Response:  &natsserver.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
+		}}
+	}
+}
+
+// SetWorkers replaces the worker identities allowed in. On a running server
+// it takes effect at once: a removed worker's connection is closed.
+func (s *Server) SetWorkers(workers []WorkerUser) error {
+	for _, u := range workers {
+		if err := u.validate(); err != nil {
+			return fmt.Errorf("dispatch server: %w", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Workers = slices.Clone(workers)
+	if s.ns == nil {
+		return nil
+	}
+	opts := s.opts.Clone()
+	s.setAuth(opts)
+	if err := s.ns.ReloadOptions(opts); err != nil {
+		return fmt.Errorf("dispatch server: reloading its users: %w", err)
+	}
 	return nil
 }
 
@@ -211,7 +279,6 @@ func (s *Server) ConnectConfig(name string) ConnectConfig {
 func (s *Server) InProcessConfig(name string) ConnectConfig {
 	return ConnectConfig{
 		Name:      name,
-		Token:     s.cfg.Token,
 		User:      s.cfg.User,
 		Password:  s.cfg.Password,
 		InProcess: s,

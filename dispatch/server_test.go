@@ -34,12 +34,30 @@ func testConn(t *testing.T, s *Server, name string) *Conn {
 	return c
 }
 
+// testWorkerConn connects to s as worker id, with the server's own (full)
+// permissions, and creates the consumers of the pools.
+func testWorkerConn(t *testing.T, s *Server, id string, pools ...string) *Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	cfg := s.ConnectConfig(id)
+	cfg.Worker = id
+	c, err := Connect(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, EnsureStreams(ctx, c.JetStream()))
+	for _, p := range pools {
+		require.NoError(t, EnsureWorkConsumer(ctx, c.JetStream(), p))
+	}
+	return c
+}
+
 func TestNewServerValidates(t *testing.T) {
 	t.Parallel()
 	_, err := NewServer(ServerConfig{})
 	require.ErrorContains(t, err, "StoreDir is required")
-	_, err = NewServer(ServerConfig{StoreDir: t.TempDir(), User: "u"})
-	require.ErrorContains(t, err, "Password is required")
+	_, err = NewServer(ServerConfig{StoreDir: t.TempDir(), Workers: []WorkerUser{{ID: "a.b", Pool: "default", NKey: "x"}}})
+	require.ErrorContains(t, err, `worker ID "a.b"`)
 	_, err = NewServer(ServerConfig{StoreDir: t.TempDir(), Port: 70000})
 	require.ErrorContains(t, err, "Port 70000")
 }
@@ -50,12 +68,15 @@ func TestServerRequiresAuth(t *testing.T) {
 	require.NotEmpty(t, s.ClientURL())
 
 	cfg := s.ConnectConfig("t")
-	require.NotEmpty(t, cfg.Token, "a random token by default")
-	cfg.Token = "wrong"
+	require.NotEmpty(t, cfg.Password, "a random password by default")
+	cfg.Password = "wrong"
 	_, err := Connect(t.Context(), cfg)
 	require.ErrorIs(t, err, nats.ErrAuthorization)
+	cfg.User, cfg.Password = "", ""
+	_, err = Connect(t.Context(), cfg)
+	require.ErrorIs(t, err, nats.ErrAuthorization)
 
-	_ = testConn(t, s, "t") // the right token works
+	_ = testConn(t, s, "t") // the right password works
 }
 
 func TestServerUserPassword(t *testing.T) {

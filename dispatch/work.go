@@ -19,14 +19,16 @@ type Publisher struct{ js jetstream.JetStream }
 // NewPublisher returns a publisher on c.
 func NewPublisher(c *Conn) *Publisher { return &Publisher{js: c.js} }
 
-// PublishWork puts w on its pool's work subject and returns once JetStream
+// PublishWork puts w's key on its pool's work subject and returns once JetStream
 // has stored it.
 func (p *Publisher) PublishWork(ctx context.Context, w *Work) error {
 	pool := cmp.Or(w.Pool, job.PoolDefault)
 	if err := checkPool(pool); err != nil {
 		return fmt.Errorf("publishing work %s: %w", w.TaskKey, err)
 	}
-	data, err := json.Marshal(w)
+	// The stream carries the key alone: the template and environment go,
+	// in the claim's reply, to the worker granted the attempt only.
+	data, err := json.Marshal(&Work{TaskKey: w.TaskKey, Pool: pool})
 	if err != nil {
 		return fmt.Errorf("publishing work %s: %w", w.TaskKey, err)
 	}

@@ -31,7 +31,7 @@ func testWork(jobID int64, pool string) *Work {
 func TestWorkRoundTrip(t *testing.T) {
 	t.Parallel()
 	s := testServer(t, ServerConfig{DontListen: true})
-	server, worker := testConn(t, s, "server"), testConn(t, s, "worker")
+	server, worker := testConn(t, s, "server"), testWorkerConn(t, s, "w1", "gpu")
 	pub := NewPublisher(server)
 
 	src, err := worker.WorkSource(t.Context(), "gpu")
@@ -44,7 +44,7 @@ func TestWorkRoundTrip(t *testing.T) {
 	require.NoError(t, src.Fetch(t.Context(), 5, 300*time.Millisecond, func(d *Delivery) { got = append(got, d) }))
 	require.Len(t, got, 1, "only the gpu pool's work")
 	require.Equal(t, TaskKey{Job: 7, Attempt: 1}, got[0].Work.TaskKey)
-	require.Equal(t, "true", got[0].Work.Template.Command)
+	require.Empty(t, got[0].Work.Template.Command, "the stream carries the key alone")
 	require.NoError(t, got[0].InProgress())
 	require.EqualValues(t, 2, streamMsgs(t, server), "not acked yet")
 	require.NoError(t, got[0].Ack(t.Context()))
@@ -81,7 +81,7 @@ func TestWorkQueueShared(t *testing.T) {
 	seen := map[int64]int{}
 	var held []*Delivery
 	for _, name := range []string{"worker-a", "worker-b"} {
-		c := testConn(t, s, name)
+		c := testWorkerConn(t, s, name, job.PoolDefault)
 		src, err := c.WorkSource(t.Context(), job.PoolDefault)
 		require.NoError(t, err)
 		got := 0

@@ -22,9 +22,10 @@ type WorkSource struct {
 	cons jetstream.Consumer // nil until created, or after it vanished
 }
 
-// WorkSource returns the source of pool's work. It creates the pool's
-// consumer, waiting for the work stream to exist (the server declares it)
-// until ctx is done.
+// WorkSource returns the source of pool's work. It waits until ctx is done
+// for the pool's consumer to exist: the server creates it when it first
+// hears from a worker of the pool (EnsureWorkConsumer), since a worker's
+// permissions do not let it.
 func (c *Conn) WorkSource(ctx context.Context, pool string) (*WorkSource, error) {
 	if err := checkPool(pool); err != nil {
 		return nil, err
@@ -36,26 +37,40 @@ func (c *Conn) WorkSource(ctx context.Context, pool string) (*WorkSource, error)
 	return s, nil
 }
 
-// consumer returns the pool's consumer, creating it if need be.
+// consumer returns the pool's consumer, waiting for it to exist.
 func (s *WorkSource) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cons != nil {
 		return s.cons, nil
 	}
+	name := WorkConsumerName(s.pool)
 	err := retry(ctx, func() error {
-		cons, err := s.c.js.CreateOrUpdateConsumer(ctx, StreamWork, WorkConsumerConfig(s.pool))
+		cons, err := s.c.js.Consumer(ctx, StreamWork, name)
 		if err != nil {
-			s.c.log.Warn("cannot create the work consumer yet, retrying", "pool", s.pool, "error", err)
+			s.c.log.Warn("the work consumer does not exist yet, retrying", "pool", s.pool, "error", err)
 			return err
 		}
 		s.cons = cons
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s: %w", WorkConsumerName(s.pool), err)
+		return nil, fmt.Errorf("finding consumer %s: %w", name, err)
 	}
 	return s.cons, nil
+}
+
+// EnsureWorkConsumer creates pool's consumer, or updates it to the
+// configuration this version expects. The server calls it for each pool
+// it hears a worker of.
+func EnsureWorkConsumer(ctx context.Context, js jetstream.JetStream, pool string) error {
+	if err := checkPool(pool); err != nil {
+		return err
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, StreamWork, WorkConsumerConfig(pool)); err != nil {
+		return fmt.Errorf("creating consumer %s: %w", WorkConsumerName(pool), err)
+	}
+	return nil
 }
 
 // Fetch pulls up to max Work messages, waiting up to wait for them, and

@@ -244,24 +244,24 @@ func refs(ids []int64) []string {
 }
 
 // TestFleetExternalNATS runs the server and a worker against an external
-// NATS (with JetStream, token auth) instead of the embedded one.
+// NATS (with JetStream, user and password in the URL) instead of the
+// embedded one.
 func TestFleetExternalNATS(t *testing.T) {
 	t.Parallel()
 	natsDir := testenv.ShortTempDir(t)
-	ns, err := dispatch.NewServer(dispatch.ServerConfig{StoreDir: filepath.Join(natsDir, "js"), Token: "ext-secret"})
+	ns, err := dispatch.NewServer(dispatch.ServerConfig{StoreDir: filepath.Join(natsDir, "js"), User: "ext", Password: "ext-secret"})
 	require.NoError(t, err)
 	require.NoError(t, ns.Start(context.Background()))
 	t.Cleanup(ns.Shutdown)
-	tokenFile := filepath.Join(natsDir, "token")
-	require.NoError(t, os.WriteFile(tokenFile, []byte("ext-secret\n"), 0o600))
+	url := strings.Replace(ns.ClientURL(), "nats://", "nats://ext:ext-secret@", 1)
 
-	s := testenv.StartServer(t, "--worker", "none", "--nats", ns.ClientURL(), "--nats-token-file", tokenFile)
-	s.StartWorker(t, "wext", "--slots", "2", "--executor", "process", "--nats-token-file", tokenFile)
+	s := testenv.StartServer(t, "--worker", "none", "--nats", url)
+	s.StartWorker(t, "wext", "--slots", "2", "--executor", "process", "--nats", url)
 	r := s.Berth("", "run", "--", "sh", "-c", "echo via external NATS")
 	require.Equal(t, 0, r.Code, r.Stderr+s.Log())
 	require.Equal(t, "via external NATS\n", r.Stdout)
 
-	// Without the token the worker is refused at once, naming the cause.
+	// Without credentials the worker is refused at once, naming the cause.
 	bad := s.Berth("", "worker", "--nats", ns.ClientURL(), "--state-dir", testenv.ShortTempDir(t))
 	require.NotEqual(t, 0, bad.Code)
 	require.Contains(t, bad.Stderr, "uthorization")

@@ -30,11 +30,12 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("worker %s lacks the constraints of job %d", c.Worker, c.Job), Elsewhere: true}
 	}
 	now := s.cfg.Now().UTC()
+	w := s.work(js, t)
 	s.grantLocked(js, t, c.Worker, c.Host, now)
 	if err := s.commitLocked(ctx, []change{{js: js, t: t}}); err != nil {
 		return dispatch.ClaimReply{Reason: "recording the start: " + err.Error()}
 	}
-	return dispatch.ClaimReply{OK: true}
+	return dispatch.ClaimReply{OK: true, Work: w}
 }
 
 // grantLocked gives the dispatched attempt of a task to a worker: it is
@@ -125,10 +126,15 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 		// Stale or repeated: what it says is already recorded. A repeated
 		// ended event gets the work it was handed, if that is not started.
 		var r dispatch.EventResult
-		if h := s.handoffs[e.TaskKey]; h != nil && h.t.handedBy == e.TaskKey && h.t.State == job.Running && h.t.PID == 0 {
+		if h := s.handoffs[e.TaskKey]; h != nil && h.t.handedBy == e.TaskKey && h.t.State == job.Running && h.t.PID == 0 && h.t.Worker == e.Worker {
 			r.Next = h.work
 		}
 		return nil, nil, r
+	}
+	if t.Worker != e.Worker {
+		s.log.Warn("refused an event from a worker that does not hold the task",
+			"task", e.TaskKey.String(), "kind", e.Kind, "sender", e.Worker, "holder", t.Worker)
+		return nil, nil, dispatch.EventResult{Err: fmt.Errorf("%w: worker %s does not hold task %s", dispatch.ErrRefused, e.Worker, e.TaskKey)}
 	}
 	var changes []change
 	var next *workItem
@@ -251,17 +257,23 @@ func (s *Scheduler) outputSizes(t *task) *store.Offsets {
 	return &store.Offsets{Stdout: size(datadir.StdoutFile), Stderr: size(datadir.StderrFile), Results: size(datadir.ResultFile)}
 }
 
-// HandleHeartbeat notes that a worker is alive. Attempts the scheduler
-// believes run there but the worker no longer holds are lost; attempts
-// granted since the heartbeat was written are spared.
-func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) {
+// HandleHeartbeat notes that a worker is alive and renews its lease.
+// Attempts the scheduler believes run there but the worker no longer holds
+// are lost; attempts granted since the heartbeat was written are spared.
+// The reply lists the attempts the worker named that it does not hold (any
+// more), which the worker stops without a word.
+func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
 	s.mu.Lock()
 	now := s.cfg.Now().UTC()
 	ws := s.workerLocked(hb.Worker, now)
 	ws.hb = *hb
 	held := make(map[dispatch.TaskKey]bool, len(hb.Running))
+	var drop []dispatch.TaskKey
 	for _, k := range hb.Running {
 		held[k] = true
+		if _, t := s.lookupLocked(k.Job, k.Index); t == nil || t.Attempt != k.Attempt || !t.live() || t.Worker != hb.Worker {
+			drop = append(drop, k)
+		}
 	}
 	var changes []change
 	for t, js := range ws.tasks {
@@ -286,6 +298,12 @@ func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) {
 	}
 	s.mu.Unlock()
 	s.publish(works)
+	if len(drop) > 0 {
+		s.log.Info("worker holds attempts it was not granted; it drops them", "worker", hb.Worker, "attempts", len(drop))
+	}
+	// The lease is renewed even if recording losses failed: those are about
+	// other attempts, and the worker's running tasks are still its own.
+	return dispatch.HeartbeatReply{OK: true, Lease: job.Duration(s.cfg.Lease), Drop: drop}
 }
 
 // recentClaim spares attempts claimed this recently from being taken as lost

@@ -54,6 +54,11 @@ type Config struct {
 	// WorkerTimeout is how long a worker may go unheard before its tasks
 	// are taken as lost. Defaults to dispatch.WorkerTimeout.
 	WorkerTimeout time.Duration
+	// Lease is how long an answered heartbeat lets a worker run its tasks;
+	// one that cannot renew it stops them. It must leave the worker time
+	// to kill them before WorkerTimeout. Defaults to WorkerTimeout in the
+	// proportion of dispatch.LeasePeriod to dispatch.WorkerTimeout.
+	Lease time.Duration
 	// Logger receives the scheduler's logs. Defaults to discarding them.
 	Logger *slog.Logger
 	// Now returns the current time. Defaults to time.Now.
@@ -67,6 +72,7 @@ func (c Config) withDefaults() Config {
 	c.DefaultSlots = cmp.Or(c.DefaultSlots, runtime.NumCPU())
 	c.StopGrace = cmp.Or(c.StopGrace, StopGraceDefault)
 	c.WorkerTimeout = cmp.Or(c.WorkerTimeout, dispatch.WorkerTimeout)
+	c.Lease = cmp.Or(c.Lease, c.WorkerTimeout*dispatch.LeasePeriod/dispatch.WorkerTimeout)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -86,6 +92,8 @@ func (c Config) validate() error {
 		return errors.New("scheduler: Config.DataDir is required")
 	case c.DefaultSlots < 0:
 		return errors.New("scheduler: Config.DefaultSlots must not be negative")
+	case c.Lease <= 0 || c.Lease >= c.WorkerTimeout:
+		return fmt.Errorf("scheduler: Config.Lease %s must be positive and shorter than WorkerTimeout %s", c.Lease, c.WorkerTimeout)
 	}
 	for p, n := range c.Slots {
 		if n < 1 {
@@ -126,10 +134,10 @@ type Scheduler struct {
 
 // New returns a scheduler; Start loads the store and begins dispatching.
 func New(cfg Config) (*Scheduler, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
 	s := &Scheduler{
 		cfg:        cfg,
 		log:        cfg.Logger,

@@ -41,6 +41,9 @@ type Config struct {
 	Version string
 	// ServerID identifies this server's data (reported by /v1/health). Required.
 	ServerID string
+	// Enroller issues worker identities (POST /v1/workers). Defaults to
+	// none: enrolment is refused.
+	Enroller Enroller
 }
 
 // VersionDefault is the version reported when Config.Version is empty.
@@ -200,6 +203,8 @@ func (s *Server) routeList() []route {
 		{"GET", "/v1/wait", s.wait},
 		{"GET", "/v1/events", s.events},
 		{"GET", "/v1/workers", s.workers},
+		{"POST", "/v1/workers", s.enrollWorker},
+		{"DELETE", "/v1/workers/{id}", s.revokeWorker},
 	}
 }
 

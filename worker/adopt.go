@@ -37,8 +37,8 @@ func (w *Worker) adopt(ctx context.Context) {
 			continue
 		}
 		log := w.log.With("task", key.String())
-		t := &task{key: key, id: h.ID, work: &dispatch.Work{TaskKey: key}, log: log, started: true}
-		t.events = newEventQueue(w.life, w.conn.SendEvent)
+		t := w.newTask(key, &dispatch.Work{TaskKey: key}, log)
+		t.id, t.started = h.ID, true
 		w.hold(t)
 		log.Info("re-attached to a task left running", "container", h.ContainerID)
 		if w.remote() {
@@ -48,7 +48,15 @@ func (w *Worker) adopt(ctx context.Context) {
 			}
 		}
 		w.wg.Go(func() {
+			defer t.cancel()
 			end := w.await(t)
+			// Reported only under a lease the server renewed: the first
+			// heartbeat may say it is no longer this worker's.
+			if w.waitLease(t.ctx) != nil || t.isFenced() {
+				t.events.close()
+				w.release(key)
+				return
+			}
 			if t.stream != nil {
 				if err := t.stream.finish(); err != nil {
 					log.Warn("output not all shipped", "error", err)

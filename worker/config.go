@@ -55,6 +55,18 @@ type Config struct {
 	// DrainTimeout is how long a stopping worker lets running tasks finish
 	// on their own before it stops them. Defaults to 0: stop them at once.
 	DrainTimeout time.Duration
+	// Fence is the watchdog that kills the worker's tasks if their lease
+	// lapses while the worker hangs. Defaults to none: only the worker
+	// itself fences its tasks.
+	Fence Fence
+	// NoServer, when set, reports whether no server can be running now
+	// (the local worker checks the server's lock): an unanswered heartbeat
+	// then still renews the lease, since nobody can give the tasks away.
+	// Defaults to nil: an unanswered heartbeat renews nothing.
+	NoServer func() bool
+	// TaskEnv is added to the environment of every process task; the
+	// watchdog finds the worker's processes by it. Defaults to none.
+	TaskEnv []string
 }
 
 // Defaults of Config.
@@ -75,7 +87,8 @@ func (c Config) WithDefaults() Config {
 	if c.ID == "" {
 		b := make([]byte, 3)
 		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		c.ID = c.Host + "-" + hex.EncodeToString(b)
+		c.ID = dispatch.SanitizeWorkerID(c.Host)
+		c.ID = c.ID[:min(len(c.ID), 57)] + "-" + hex.EncodeToString(b)
 	}
 	if c.Pool == "" {
 		c.Pool = job.PoolDefault
@@ -113,8 +126,8 @@ func (c *Config) validate() error {
 	case c.ShutdownTimeout < 0:
 		return fmt.Errorf("worker: ShutdownTimeout is %s, want 0 (the default) or more", c.ShutdownTimeout)
 	}
-	if !subjectSafe(c.ID) {
-		return fmt.Errorf("worker: ID %q must not contain spaces, '*' or '>', nor start or end with '.'", c.ID)
+	if err := dispatch.CheckWorkerID(c.ID); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
 	if !subjectSafe(c.Pool) {
 		return fmt.Errorf("worker: Pool %q must not contain spaces, '*' or '>', nor start or end with '.'", c.Pool)

@@ -57,7 +57,7 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 	tmpl := work.Template
 	var env []string
 	if tmpl.Image == "" {
-		env = taskEnv(work, result, os.LookupEnv)
+		env = append(taskEnv(work, result, os.LookupEnv), w.cfg.TaskEnv...)
 	} else {
 		var err error
 		if tmpl, err = withResultMount(tmpl, result); err != nil {

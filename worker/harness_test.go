@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -34,6 +35,26 @@ type fakeServer struct {
 	claims     []dispatch.TaskKey
 	held       int // claimed, end not yet recorded
 	maxHeld    int
+	works      map[dispatch.TaskKey]*dispatch.Work // published, for claims' replies
+	beats      chan *dispatch.Heartbeat            // every heartbeat, if set
+	silent     bool                                // heartbeats go unanswered
+	lease      time.Duration                       // granted; defaults to dispatch.LeasePeriod
+}
+
+func (f *fakeServer) heartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
+	f.mu.Lock()
+	silent, beats, lease := f.silent, f.beats, f.lease
+	f.mu.Unlock()
+	if beats != nil {
+		select {
+		case beats <- hb:
+		default:
+		}
+	}
+	if silent {
+		return dispatch.HeartbeatReply{Error: "not answering"}
+	}
+	return dispatch.HeartbeatReply{OK: true, Lease: job.Duration(cmp.Or(lease, dispatch.LeasePeriod))}
 }
 
 func (f *fakeServer) claim(_ context.Context, c *dispatch.Claim) dispatch.ClaimReply {
@@ -45,7 +66,7 @@ func (f *fakeServer) claim(_ context.Context, c *dispatch.Claim) dispatch.ClaimR
 	f.claims = append(f.claims, c.TaskKey)
 	f.held++
 	f.maxHeld = max(f.maxHeld, f.held)
-	return dispatch.ClaimReply{OK: true}
+	return dispatch.ClaimReply{OK: true, Work: f.works[c.TaskKey]}
 }
 
 func (f *fakeServer) event(_ context.Context, ev *dispatch.Event) (*dispatch.Work, error) {
@@ -94,6 +115,9 @@ func (f *fakeServer) next(t *testing.T, kind dispatch.EventKind) *dispatch.Event
 
 func (f *fakeServer) publish(t *testing.T, w *dispatch.Work) {
 	t.Helper()
+	f.mu.Lock()
+	f.works[w.TaskKey] = w
+	f.mu.Unlock()
 	require.NoError(t, f.pub.PublishWork(t.Context(), w))
 }
 
@@ -137,14 +161,19 @@ func setup(t *testing.T, change func(*Config)) *testBundle {
 	serveCtx, stopServing := context.WithCancel(context.Background())
 	t.Cleanup(stopServing)
 	fake := &fakeServer{conn: sc, pub: dispatch.NewPublisher(sc), events: make(chan *dispatch.Event, 100),
-		refuse: map[int64]string{}}
+		refuse: map[int64]string{}, works: map[dispatch.TaskKey]*dispatch.Work{}}
+	require.NoError(t, dispatch.EnsureWorkConsumer(ctx, sc.JetStream(), job.PoolDefault))
 	_, err = sc.ServeClaims(serveCtx, fake.claim)
+	require.NoError(t, err)
+	_, err = sc.ServeHeartbeats(serveCtx, fake.heartbeat)
 	require.NoError(t, err)
 	fake.evSub, err = sc.ServeEvents(serveCtx, fake.event)
 	require.NoError(t, err)
 	fake.serveCtx = serveCtx
 
-	wc, err := dispatch.Connect(ctx, ns.ConnectConfig("worker"))
+	wcfg := ns.ConnectConfig("worker")
+	wcfg.Worker = "w1"
+	wc, err := dispatch.Connect(ctx, wcfg)
 	require.NoError(t, err)
 	t.Cleanup(wc.Close)
 	cfg := Config{ID: "w1", Slots: 2, Conn: wc, Executor: process.New(process.Config{}), StopGrace: time.Second}

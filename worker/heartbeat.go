@@ -33,10 +33,34 @@ func (w *Worker) heartbeats(done <-chan struct{}) {
 	}
 }
 
+// beat sends a heartbeat and renews the lease with its answer. Unanswered,
+// the lease is renewed only if Config.NoServer proves that no server runs,
+// so that none can give the worker's tasks to another.
 func (w *Worker) beat() {
-	if err := w.conn.PublishHeartbeat(w.heartbeat()); err != nil {
-		w.log.Warn("cannot send heartbeat", "error", err)
+	sent := time.Now()
+	r, err := w.conn.Heartbeat(w.life, w.heartbeat())
+	if err == nil {
+		w.mu.Lock()
+		if r.Lease > 0 {
+			w.leasePer = r.Lease.Std()
+		}
+		per := w.leasePer
+		w.mu.Unlock()
+		w.renew(sent.Add(per), r.Drop)
+		return
 	}
+	if w.cfg.NoServer != nil {
+		checked := time.Now()
+		if w.cfg.NoServer() {
+			w.mu.Lock()
+			per := w.leasePer
+			w.mu.Unlock()
+			w.renew(checked.Add(per), nil)
+			return
+		}
+	}
+	w.log.Warn("heartbeat not answered", "error", err)
+	w.checkLease()
 }
 
 // heartbeat says what the worker holds now.

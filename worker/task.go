@@ -26,10 +26,30 @@ type task struct {
 	// stream ships the output of a remote worker's task.
 	stream *streamer
 
+	// ctx bounds the task's reporting; cancel ends it (fencing).
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	mu      sync.Mutex
 	started bool
 	ended   bool
+	fenced  bool       // stopped for a lapsed lease: never reported
 	reason  job.Reason // why the worker stopped it, if it did
+}
+
+// newTask returns the task of an attempt, with its event queue.
+func (w *Worker) newTask(key dispatch.TaskKey, work *dispatch.Work, log *slog.Logger) *task {
+	ctx, cancel := context.WithCancel(w.life)
+	t := &task{key: key, id: key.String(), work: work, log: log, ctx: ctx, cancel: cancel}
+	t.events = newEventQueue(ctx, w.conn.SendEvent)
+	return t
+}
+
+// isFenced reports whether the task was fenced.
+func (t *task) isFenced() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fenced
 }
 
 // setReason records why the task is stopped; the first reason wins. The
@@ -48,6 +68,14 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 	stopProgress := w.keepInProgress(d, log)
 	defer stopProgress()
 
+	if !w.leaseValid() {
+		// Fenced: start nothing until the server answers again.
+		log.Info("work handed back: the worker's lease has lapsed")
+		if err := d.NakWithDelay(elsewhereDelay); err != nil {
+			log.Warn("cannot hand back work", "error", err)
+		}
+		return
+	}
 	r, err := w.conn.Claim(ctx, &dispatch.Claim{TaskKey: key, Worker: w.cfg.ID, Host: w.cfg.Host, Labels: w.cfg.Labels})
 	if err != nil {
 		log.Info("work handed back unclaimed", "error", err)
@@ -69,7 +97,7 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 		return
 	}
 
-	recorded, next := w.runClaimed(d.Work, log)
+	recorded, next := w.runClaimed(r.Work, log)
 	if !recorded {
 		return // no ack: the work is redelivered, the server decides
 	}
@@ -80,7 +108,7 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 	// for this slot.
 	for next != nil {
 		log := w.log.With("task", next.TaskKey.String())
-		if w.isStopping() {
+		if w.isStopping() || !w.leaseValid() {
 			ev := &dispatch.Event{TaskKey: next.TaskKey, Worker: w.cfg.ID, Kind: dispatch.EventReleased, Time: time.Now().UTC()}
 			if _, err := w.conn.SendEvent(w.life, ev); err != nil {
 				log.Warn("cannot give back handed-over work", "error", err)
@@ -98,11 +126,19 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 // in reply.
 func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger) (bool, *dispatch.Work) {
 	key := work.TaskKey
-	t := &task{key: key, id: key.String(), work: work, log: log}
-	t.events = newEventQueue(w.life, w.conn.SendEvent)
+	t := w.newTask(key, work, log)
+	defer t.cancel()
 	w.hold(t)
 
 	end := w.execute(t)
+	if t.isFenced() {
+		// Its attempt may be another's now: nothing of it is reported, and
+		// its work, not acked, is redelivered and refused.
+		t.events.close()
+		w.release(key)
+		log.Info("fenced task ended unreported")
+		return false, nil
+	}
 	if t.stream != nil {
 		// The server gets all the output before the end.
 		if err := t.stream.finish(); err != nil {

@@ -29,6 +29,11 @@ type Worker struct {
 	stopping bool                       // shutting down: start nothing more
 	tasks    map[dispatch.TaskKey]*task // claimed, end not yet recorded
 	lost     map[dispatch.TaskKey]bool  // lost at restart, end not yet recorded
+
+	leaseUntil time.Time     // the lease on the held tasks ends then (lease.go)
+	leaseTimer *time.Timer   // fences at leaseUntil
+	leasePer   time.Duration // the lease the server grants, for renewals without it
+	renewed    chan struct{} // closed and replaced at each renewal
 }
 
 // New checks cfg and returns a worker.
@@ -38,11 +43,13 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	return &Worker{
-		cfg:   cfg,
-		conn:  cfg.Conn,
-		log:   cfg.Logger.With("worker", cfg.ID),
-		tasks: map[dispatch.TaskKey]*task{},
-		lost:  map[dispatch.TaskKey]bool{},
+		cfg:      cfg,
+		conn:     cfg.Conn,
+		log:      cfg.Logger.With("worker", cfg.ID),
+		tasks:    map[dispatch.TaskKey]*task{},
+		lost:     map[dispatch.TaskKey]bool{},
+		leasePer: dispatch.LeasePeriod,
+		renewed:  make(chan struct{}),
 	}, nil
 }
 
@@ -68,8 +75,24 @@ func (w *Worker) Run(ctx context.Context) error {
 	if _, err := w.conn.ServeControl(life, w.cfg.ID, w.control); err != nil {
 		return fmt.Errorf("worker %s: %w", w.cfg.ID, err)
 	}
+	if w.cfg.Fence != nil {
+		// What an earlier run left running is followed within its lease.
+		w.mu.Lock()
+		w.leaseUntil = w.cfg.Fence.Until()
+		w.mu.Unlock()
+	}
 	w.adopt(ctx)      // first: what can be followed again is not lost
 	w.reportLost(ctx) // before the first heartbeat, which lists them
+	// The first heartbeat, before anything is reported or started: it
+	// renews the lease and drops what the server no longer grants.
+	w.beat()
+	defer func() {
+		w.mu.Lock()
+		if w.leaseTimer != nil {
+			w.leaseTimer.Stop()
+		}
+		w.mu.Unlock()
+	}()
 	hbDone := make(chan struct{})
 	hbStopped := make(chan struct{})
 	go func() {
@@ -81,6 +104,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-hbStopped
 		w.beat() // a last one, with what is still held
 	}()
+	w.checkLease()
 
 	w.log.Info("worker running", "pool", w.cfg.Pool, "slots", w.cfg.Slots)
 	src, err := w.conn.WorkSource(ctx, w.cfg.Pool)

@@ -230,9 +230,9 @@ func TestHeartbeat(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *Config) { c.Labels = map[string]string{"gpu": "yes"}; c.Version = "1.2" })
 	beats := make(chan *dispatch.Heartbeat, 100)
-	_, err := b.fake.conn.SubscribeHeartbeats(t.Context(), func(hb *dispatch.Heartbeat) { beats <- hb })
-	require.NoError(t, err)
-	require.NoError(t, b.fake.conn.NATS().Flush())
+	b.fake.mu.Lock()
+	b.fake.beats = beats
+	b.fake.mu.Unlock()
 	b.run(t)
 
 	hb := <-beats // sent at once on start

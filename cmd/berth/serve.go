@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/daemon"
 	"github.com/berth-run/berth/internal/datadir"
@@ -30,7 +31,8 @@ func newCmdServe(f *cmdutil.Factory) *cobra.Command {
 		Long: `Start the berth server: the job store (SQLite), the dispatcher (embedded
 NATS with JetStream) and a local worker, all in $BERTH_HOME (default
 ~/.local/share/berth). The API listens on $BERTH_HOME/berth.sock; --listen
-adds TCP, which requires the bearer token in $BERTH_HOME/token.
+adds TCP, which requires the bearer token in $BERTH_HOME/token. Workers on
+other hosts join with an identity of their own: berth workers add ID.
 
 The local worker is a separate process: jobs survive a crash of the server
 and report their true exit status when it is back. Stopping the server
@@ -47,10 +49,14 @@ and report their true exit status when it is back. Stopping the server
 			if cfg.NATSURLs, err = nats.urls(); err != nil {
 				return err
 			}
-			if cfg.NATSToken, err = nats.token(); err != nil {
-				return err
+			if len(cfg.NATSURLs) > 0 {
+				if cfg.NATSToken, err = nats.token(); err != nil {
+					return err
+				}
+				cfg.NATSNKeyFile, cfg.NATSCredsFile = nats.nkeyFile, nats.credsFile
+			} else if nats.tokenFile != "" || nats.nkeyFile != "" || nats.credsFile != "" {
+				return cmdutil.FlagErrorf("NATS credentials are for an external NATS (--nats): the embedded NATS gives each worker an identity of its own (berth workers add)")
 			}
-			cfg.NATSNKeyFile, cfg.NATSCredsFile = nats.nkeyFile, nats.credsFile
 			if cfg.NATSListen != "" && len(cfg.NATSURLs) > 0 {
 				return cmdutil.FlagErrorf("--nats-listen and --nats exclude each other: the first exposes the embedded NATS, the second replaces it")
 			}
@@ -71,7 +77,8 @@ and report their true exit status when it is back. Stopping the server
 	fl.StringVar(&worker, "worker", string(daemon.WorkerProcess), "local worker: process (outlives a server crash), inprocess, or none")
 	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when jobs are stopped")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fl.StringVar(&cfg.NATSListen, "nats-listen", "", "expose the embedded NATS on `HOST:PORT` for workers on other hosts (token in $BERTH_HOME/nats.token)")
+	fl.StringVar(&cfg.NATSListen, "nats-listen", "", "expose the embedded NATS on `HOST:PORT` for workers on other hosts (each enrolled with berth workers add)")
+	fl.DurationVar(&cfg.Lease, "lease", dispatch.LeasePeriod, "how long a worker runs its tasks without an answered heartbeat; the server reruns them after the lease + "+dispatch.FenceGrace.String()+" + "+dispatch.LeaseMargin.String())
 	nats.add(fl, "use an external NATS cluster (with JetStream) at `URL[,URL...]` instead of the embedded one")
 	return cmd
 }
@@ -86,9 +93,11 @@ func newCmdWorker(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker (berth serve starts its local one itself)",
-		Long: `Run a worker that joins a server's fleet through NATS:
+		Long: `Run a worker that joins a server's fleet through NATS, as the identity
+that berth workers add made for it:
 
-  berth worker --nats nats://SERVER:4222 --nats-token-file nats.token --pool default --slots 4
+  berth workers add gpu1 --pool default -o gpu1.nk     # where the server runs
+  berth worker --nats nats://SERVER:4222 --id gpu1 --nats-nkey gpu1.nk --slots 4
 
 The server exposes its embedded NATS with berth serve --nats-listen, or both
 use an external NATS cluster. A worker on another host keeps its task files

@@ -18,23 +18,26 @@ import (
 // startNATS starts the embedded NATS server, or with cfg.NATSURLs reaches an
 // external one, and connects the server to it. It returns the embedded
 // server (nil if external) and what nats.json says to local workers.
-func startNATS(ctx context.Context, cfg ServeConfig, log *slog.Logger) (*dispatch.Conn, *dispatch.Server, natsInfo, error) {
+func startNATS(ctx context.Context, cfg ServeConfig, reg *registry, log *slog.Logger) (*dispatch.Conn, *dispatch.Server, natsInfo, error) {
 	dir := cfg.DataDir
 	if len(cfg.NATSURLs) > 0 {
 		info := natsInfo{URL: strings.Join(cfg.NATSURLs, ","), Token: cfg.NATSToken, NKeyFile: cfg.NATSNKeyFile, CredsFile: cfg.NATSCredsFile}
 		if err := checkNATSAuth(cfg.NATSURLs, info); err != nil {
 			return nil, nil, info, err
 		}
-		conn, err := dispatch.Connect(ctx, info.connectConfig("berth-server", log.With("component", "nats")))
+		conn, err := dispatch.Connect(ctx, info.connectConfig("berth-server", "", log.With("component", "nats")))
 		if err != nil {
 			return nil, nil, info, err
 		}
 		return conn, nil, info, nil
 	}
 
+	if cfg.NATSToken != "" {
+		return nil, nil, natsInfo{}, errors.New("a NATS token is for an external NATS (--nats): the embedded NATS gives each worker an identity of its own (berth workers add)")
+	}
 	info := readNATSInfo(dir)
-	info.NKeyFile, info.CredsFile = "", ""
-	info.Token = cmp.Or(cfg.NATSToken, info.Token, randomHex(24))
+	// The local worker connects as itself.
+	info.Token, info.CredsFile, info.NKeyFile = "", "", localSeedFile(dir)
 	// The port of the last start is kept, so that workers reconnect to a
 	// restarted server, unless --nats-listen names one.
 	host, port, fixed := dispatch.ServerHostDefault, info.Port, false
@@ -53,7 +56,7 @@ func startNATS(ctx context.Context, cfg ServeConfig, log *slog.Logger) (*dispatc
 		}
 	}
 	start := func(port int) (*dispatch.Server, error) {
-		ns, err := dispatch.NewServer(dispatch.ServerConfig{StoreDir: dir.NATS(), Host: host, Port: port, Token: info.Token, Logger: log.With("component", "nats")})
+		ns, err := dispatch.NewServer(dispatch.ServerConfig{StoreDir: dir.NATS(), Host: host, Port: port, Workers: reg.users(), Logger: log.With("component", "nats")})
 		if err != nil {
 			return nil, err
 		}
@@ -71,11 +74,11 @@ func startNATS(ctx context.Context, cfg ServeConfig, log *slog.Logger) (*dispatc
 	if u, err := url.Parse(info.URL); err == nil {
 		info.Port, _ = strconv.Atoi(u.Port())
 	}
-	// The token alone, for workers on other hosts (--nats-token-file).
-	if err := os.WriteFile(dir.NATSToken(), []byte(info.Token+"\n"), 0o600); err != nil {
-		ns.Shutdown()
-		return nil, nil, info, err
+	// No shared secret is left for workers: each has its own identity.
+	if err := os.Remove(dir.NATSToken()); err == nil {
+		log.Warn("removed the NATS token of an earlier version: enrol each worker (berth workers add)")
 	}
+	reg.ns = ns
 	conn, err := dispatch.Connect(ctx, ns.InProcessConfig("berth-server"))
 	if err != nil {
 		ns.Shutdown()

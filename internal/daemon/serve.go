@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/scheduler"
@@ -80,6 +82,10 @@ type ServeConfig struct {
 	NATSToken     string
 	NATSNKeyFile  string
 	NATSCredsFile string
+	// Lease is how long a worker may run its tasks after its last answered
+	// heartbeat; the server reruns them after Lease + dispatch.FenceGrace +
+	// dispatch.LeaseMargin. Defaults to dispatch.LeasePeriod.
+	Lease time.Duration
 }
 
 func (c ServeConfig) withDefaults() (ServeConfig, error) {
@@ -87,6 +93,7 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	c.Sync = cmp.Or(c.Sync, store.SyncDefault)
 	c.Worker = cmp.Or(c.Worker, WorkerProcess)
 	c.StopGrace = cmp.Or(c.StopGrace, scheduler.StopGraceDefault)
+	c.Lease = cmp.Or(c.Lease, dispatch.LeasePeriod)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -102,6 +109,8 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 		return c, errors.New("serve: the data directory is required")
 	case c.Slots < 1:
 		return c, fmt.Errorf("serve: slots must be 1 or more, not %d", c.Slots)
+	case c.Lease < time.Second:
+		return c, fmt.Errorf("serve: the lease must be 1s or more, not %s", c.Lease)
 	case c.Worker != WorkerProcess && c.Worker != WorkerInProcess && c.Worker != WorkerNone:
 		return c, fmt.Errorf("serve: worker mode %q is not process, inprocess or none", c.Worker)
 	}
@@ -120,9 +129,34 @@ type natsInfo struct {
 }
 
 // connectConfig is how a worker on this host connects with info.
-func (info natsInfo) connectConfig(name string, log *slog.Logger) dispatch.ConnectConfig {
+func (info natsInfo) connectConfig(name, worker string, log *slog.Logger) dispatch.ConnectConfig {
 	return dispatch.ConnectConfig{URLs: strings.Split(info.URL, ","), Token: info.Token,
-		NKeySeedFile: info.NKeyFile, CredsFile: info.CredsFile, Name: name, Logger: log}
+		NKeySeedFile: info.NKeyFile, CredsFile: info.CredsFile, Name: name, Worker: worker, Logger: log}
+}
+
+// poolConsumers creates the work consumer of each pool a worker is heard
+// of, once: workers may not create them.
+type poolConsumers struct {
+	js   jetstream.JetStream
+	log  *slog.Logger
+	mu   sync.Mutex
+	done map[string]bool
+}
+
+func (p *poolConsumers) ensure(ctx context.Context, pool string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done[pool] {
+		return
+	}
+	if err := dispatch.EnsureWorkConsumer(ctx, p.js, pool); err != nil {
+		p.log.Warn("cannot create the work consumer of a pool", "pool", pool, "err", err)
+		return
+	}
+	if p.done == nil {
+		p.done = map[string]bool{}
+	}
+	p.done[pool] = true
 }
 
 // Serve runs `berth serve` until ctx is done, then shuts down in order:
@@ -159,7 +193,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 
-	conn, ns, info, err := startNATS(ctx, cfg, log)
+	reg, err := newRegistry(dir, log)
+	if err != nil {
+		return err
+	}
+	conn, ns, info, err := startNATS(ctx, cfg, reg, log)
 	if err != nil {
 		return err
 	}
@@ -174,12 +212,14 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	sched, err := scheduler.New(scheduler.Config{
-		Store:        st,
-		Dispatcher:   dispatcher{dispatch.NewPublisher(conn), conn},
-		DataDir:      dir,
-		DefaultSlots: cfg.Slots,
-		StopGrace:    cfg.StopGrace,
-		Logger:       log.With("component", "scheduler"),
+		Store:         st,
+		Dispatcher:    dispatcher{dispatch.NewPublisher(conn), conn},
+		DataDir:       dir,
+		DefaultSlots:  cfg.Slots,
+		StopGrace:     cfg.StopGrace,
+		Lease:         cfg.Lease,
+		WorkerTimeout: cfg.Lease + dispatch.FenceGrace + dispatch.LeaseMargin,
+		Logger:        log.With("component", "scheduler"),
 	})
 	if err != nil {
 		return err
@@ -194,7 +234,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if _, err := conn.ServeEventBatches(subCtx, sched.HandleEvents); err != nil {
 		return err
 	}
-	if _, err := conn.SubscribeHeartbeats(subCtx, sched.HandleHeartbeat); err != nil {
+	pools := &poolConsumers{js: conn.JetStream(), log: log}
+	if _, err := conn.ServeHeartbeats(subCtx, func(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
+		pools.ensure(subCtx, hb.Pool)
+		return sched.HandleHeartbeat(hb)
+	}); err != nil {
 		return err
 	}
 	sink := &outputSink{dir: dir, sched: sched}
@@ -206,7 +250,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer sched.Stop()
 
-	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID})
+	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg})
 	if err != nil {
 		return err
 	}
@@ -236,9 +280,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}()
 	}
 
-	connect := info.connectConfig("berth-local-worker", log.With("component", "local-worker"))
+	connect := info.connectConfig("berth-local-worker", LocalWorkerID, log.With("component", "local-worker"))
 	if ns != nil {
 		connect = ns.InProcessConfig("berth-local-worker") // used by --worker inprocess only
+		connect.Worker = LocalWorkerID
 	}
 	local, err := startLocalWorker(ctx, cfg, connect, log.With("component", "local-worker"))
 	if err != nil {
@@ -251,7 +296,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	log.Info("berth is serving", "socket", dir.Socket(), "tcp", cfg.Listen, "nats", info.URL, "slots", cfg.Slots, "worker", cfg.Worker)
 	if cfg.NATSListen != "" {
-		log.Info("workers on other hosts join with: berth worker --nats nats://THIS-HOST:" + strconv.Itoa(info.Port) + " --nats-token-file " + dir.NATSToken() + " (copied there)")
+		log.Info("workers on other hosts enrol with `berth workers add ID`, then join with: berth worker --nats nats://THIS-HOST:" + strconv.Itoa(info.Port) + " --id ID --nats-nkey ID.nk")
 	}
 
 	var runErr error

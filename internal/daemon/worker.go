@@ -106,7 +106,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		if err != nil {
 			return fmt.Errorf("reading how to reach the server's NATS from %s: %w", dir.NATSInfo(), err)
 		}
-		conn, err := dispatch.Connect(ctx, info.connectConfig("berth-local-worker", cfg.Logger))
+		conn, err := dispatch.Connect(ctx, info.connectConfig("berth-local-worker", LocalWorkerID, cfg.Logger))
 		if err != nil {
 			return fmt.Errorf("connecting to %s: %w", info.URL, err)
 		}
@@ -114,6 +114,10 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		cfg.Conn = conn
 	}
 	host, _ := os.Hostname()
+	fence, err := workerFence(cfg, filepath.Join(dir.Worker(), "fence"), LocalInstance(dir))
+	if err != nil {
+		return err
+	}
 	w, err := worker.New(worker.Config{
 		ID:        LocalWorkerID,
 		Host:      host,
@@ -124,11 +128,34 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		Logger:    cfg.Logger,
 		Version:   cfg.Version,
 		StopGrace: cfg.StopGrace,
+		Fence:     fence.fence(),
+		TaskEnv:   fence.taskEnv(),
+		// The server and its local worker share a host: when no server
+		// holds the lock, none can give the worker's tasks away, and the
+		// jobs ride out a server that is down for any time.
+		NoServer: func() bool {
+			held, err := lockHeld(dir.ServerLock())
+			return err == nil && !held
+		},
 	})
 	if err != nil {
 		return err
 	}
-	return w.Run(ctx)
+	err = w.Run(ctx)
+	if err == nil {
+		fence.Close()
+	}
+	return err
+}
+
+// workerFence returns the watchdog of a worker process; nil for a worker
+// run inside another program (cfg.Conn set: the server's in-process worker,
+// tests), whose executable is not berth's.
+func workerFence(cfg WorkerConfig, dir, instance string) (*watchdogFence, error) {
+	if cfg.Conn != nil {
+		return nil, nil
+	}
+	return newWatchdogFence(dir, instance, cfg.Logger)
 }
 
 // takeWorkerLock adopts the lock the server handed down as fd 3, or takes it.
@@ -196,7 +223,8 @@ func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
 	host, _ := os.Hostname()
 	if cfg.ID == "" {
 		sum := sha256.Sum256([]byte(stateDir))
-		cfg.ID = cmp.Or(host, "worker") + "-" + hex.EncodeToString(sum[:3])
+		h := dispatch.SanitizeWorkerID(cmp.Or(host, "worker"))
+		cfg.ID = h[:min(len(h), 57)] + "-" + hex.EncodeToString(sum[:3])
 	}
 	exec, err := remoteExecutor(cfg.Executor, cfg.ID, stateDir, cfg.Logger)
 	if err != nil {
@@ -204,13 +232,19 @@ func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
 	}
 	conn := cfg.Conn
 	if conn == nil {
-		if conn, err = dispatch.Connect(ctx, info.connectConfig("berth-worker-"+cfg.ID, cfg.Logger)); err != nil {
+		if conn, err = dispatch.Connect(ctx, info.connectConfig("berth-worker-"+cfg.ID, cfg.ID, cfg.Logger)); err != nil {
 			return err
 		}
 		defer conn.Close()
 	}
 	tasks := filepath.Join(stateDir, "tasks")
+	fence, err := workerFence(cfg, filepath.Join(stateDir, "fence"), cfg.ID)
+	if err != nil {
+		return err
+	}
 	w, err := worker.New(worker.Config{
+		Fence:        fence.fence(),
+		TaskEnv:      fence.taskEnv(),
 		ID:           cfg.ID,
 		Host:         host,
 		Pool:         cfg.Pool,
@@ -229,7 +263,11 @@ func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err != nil {
 		return err
 	}
-	return w.Run(ctx)
+	err = w.Run(ctx)
+	if err == nil {
+		fence.Close()
+	}
+	return err
 }
 
 // remoteExecutor makes the executor a remote worker asked for.

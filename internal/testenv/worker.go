@@ -1,10 +1,13 @@
 package testenv
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,7 +21,9 @@ type Worker struct {
 	ID   string
 	Dir  string
 	Args []string
-	cmd  *exec.Cmd
+	// enrolled says the worker has an identity from the server's API.
+	enrolled bool
+	cmd      *exec.Cmd
 	done chan struct{}
 }
 
@@ -28,6 +33,24 @@ type Worker struct {
 func (s *Server) StartWorker(t testing.TB, id string, args ...string) *Worker {
 	t.Helper()
 	w := &Worker{t: t, s: s, ID: id, Dir: ShortTempDir(t), Args: args}
+	// A worker given NATS credentials of its own (an external NATS) is
+	// not enrolled.
+	w.enrolled = !slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--nats") })
+	if w.enrolled {
+		pool := ""
+		for i, a := range args {
+			if a == "--pool" && i+1 < len(args) {
+				pool = args[i+1]
+			}
+		}
+		cred, err := s.Client().EnrollWorker(context.Background(), id, pool)
+		if err != nil {
+			t.Fatalf("enrolling worker %s: %v", id, err)
+		}
+		if err := os.WriteFile(w.seedFile(), []byte(cred.Seed+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	w.Start()
 	t.Cleanup(w.Stop)
 	return w
@@ -56,8 +79,11 @@ func (w *Worker) Start() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	argv := append([]string{"worker", "--log-level", "debug", "--nats", w.s.NATSURL(),
-		"--nats-token-file", w.s.Dir.NATSToken(), "--id", w.ID, "--state-dir", filepath.Join(w.Dir, "state")}, w.Args...)
+	argv := []string{"worker", "--log-level", "debug", "--nats", w.s.NATSURL(), "--id", w.ID, "--state-dir", filepath.Join(w.Dir, "state")}
+	if w.enrolled {
+		argv = append(argv, "--nats-nkey", w.seedFile())
+	}
+	argv = append(argv, w.Args...)
 	w.cmd = exec.Command(w.s.Bin, argv...)
 	// Its own home: nothing of the server's data directory is shared.
 	w.cmd.Env = append(os.Environ(), "BERTH_HOME="+filepath.Join(w.Dir, "home"), "BERTH_ADDR=")
@@ -72,6 +98,9 @@ func (w *Worker) Start() {
 		close(done)
 	}(w.cmd, w.done)
 }
+
+// seedFile holds the worker's NKey seed, from its enrolment.
+func (w *Worker) seedFile() string { return filepath.Join(w.Dir, w.ID+".nk") }
 
 // Kill kills the worker with SIGKILL.
 func (w *Worker) Kill() {

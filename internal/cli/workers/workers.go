@@ -45,6 +45,7 @@ LAST SEEN, VERSION.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)
+	cmd.AddCommand(newCmdAdd(f), newCmdRm(f))
 	return cmd
 }
 

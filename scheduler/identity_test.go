@@ -1,0 +1,75 @@
+package scheduler
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/job"
+)
+
+// TestClaimCarriesWork checks that only the granted claim gets the task's
+// template and environment, and that the stream's copy is the key alone's
+// business (the dispatcher strips it).
+func TestClaimCarriesWork(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	spec := cmdSpec("secret")
+	spec.Template.Env = map[string]string{"TOKEN": "s3cret"}
+	b.submit(t, spec)
+	w := b.take()[0]
+	rep := b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "w1"})
+	require.True(t, rep.OK)
+	require.Equal(t, "s3cret", rep.Work.Template.Env["TOKEN"])
+	require.Equal(t, w.TaskKey, rep.Work.TaskKey)
+	rep = b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "w2"})
+	require.False(t, rep.OK, "granted once")
+	require.Nil(t, rep.Work, "a refused claim sees nothing of the task")
+}
+
+// TestEventsOfOthersRefused checks that a worker cannot change the record of
+// a task another worker holds: not end it, not fail it, not get work
+// handed over in its name.
+func TestEventsOfOthersRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 2})
+	id := b.submit(t, cmdSpec("a"))
+	w := b.take()[0]
+	b.run(t, w) // held by w1
+	code := 0
+	for _, kind := range []dispatch.EventKind{dispatch.EventEnded, dispatch.EventSuspended, dispatch.EventReleased, dispatch.EventStarted} {
+		ev := &dispatch.Event{TaskKey: w.TaskKey, Worker: "forger", Kind: kind, Next: true,
+			End: &dispatch.End{State: job.Done, SubState: job.ExitCode(0), ExitCode: &code}}
+		next, err := b.s.HandleEvent(b.ctx, ev)
+		require.ErrorIs(t, err, dispatch.ErrRefused, "%s", kind)
+		require.Nil(t, next)
+	}
+	tk := b.task(t, id, 0)
+	require.Equal(t, job.Running, tk.State)
+	require.Equal(t, "w1", tk.Worker)
+	require.Zero(t, tk.PID)
+
+	// The holder's own end is recorded.
+	b.end(t, w, 0)
+	require.Equal(t, job.Done, b.task(t, id, 0).State)
+}
+
+// TestHeartbeatDrops checks that a heartbeat's reply renews the lease and
+// names the attempts the worker holds without the server's grant.
+func TestHeartbeatDrops(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 2})
+	b.submit(t, cmdSpec("a"))
+	b.submit(t, cmdSpec("b"))
+	ws := b.take()
+	b.run(t, ws[0]) // w1 holds the first
+	stale := dispatch.TaskKey{Job: ws[0].Job, Attempt: ws[0].Attempt + 1}
+	r := b.s.HandleHeartbeat(&dispatch.Heartbeat{Worker: "w1", Running: []dispatch.TaskKey{ws[0].TaskKey, ws[1].TaskKey, stale}})
+	require.True(t, r.OK)
+	require.Equal(t, job.Duration(b.s.cfg.Lease), r.Lease)
+	require.ElementsMatch(t, []dispatch.TaskKey{ws[1].TaskKey, stale}, r.Drop, "not granted to w1")
+
+	r = b.s.HandleHeartbeat(&dispatch.Heartbeat{Worker: "w2", Running: []dispatch.TaskKey{ws[0].TaskKey}})
+	require.Equal(t, []dispatch.TaskKey{ws[0].TaskKey}, r.Drop, "w1's, not w2's")
+}
