@@ -48,11 +48,7 @@ func (w *Worker) renew(until time.Time, drop []dispatch.TaskKey) {
 		w.leaseUntil = until
 	}
 	until = w.leaseUntil
-	if w.leaseTimer == nil {
-		w.leaseTimer = time.AfterFunc(time.Until(until), w.checkLease)
-	} else {
-		w.leaseTimer.Reset(time.Until(until))
-	}
+	w.armLeaseLocked()
 	close(w.renewed)
 	w.renewed = make(chan struct{})
 	w.mu.Unlock()
@@ -60,6 +56,15 @@ func (w *Worker) renew(until time.Time, drop []dispatch.TaskKey) {
 		if err := w.cfg.Fence.Renew(until); err != nil {
 			w.log.Warn("cannot renew the watchdog's lease", "error", err)
 		}
+	}
+}
+
+// armLeaseLocked sets the timer that fences at the lease's end.
+func (w *Worker) armLeaseLocked() {
+	if w.leaseTimer == nil {
+		w.leaseTimer = time.AfterFunc(time.Until(w.leaseUntil), w.checkLease)
+	} else {
+		w.leaseTimer.Reset(time.Until(w.leaseUntil))
 	}
 }
 

@@ -75,12 +75,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	if _, err := w.conn.ServeControl(life, w.cfg.ID, w.control); err != nil {
 		return fmt.Errorf("worker %s: %w", w.cfg.ID, err)
 	}
+	// What an earlier run left running is followed within the lease it
+	// left; without a watchdog to say, within one lease from now.
+	w.mu.Lock()
 	if w.cfg.Fence != nil {
-		// What an earlier run left running is followed within its lease.
-		w.mu.Lock()
 		w.leaseUntil = w.cfg.Fence.Until()
-		w.mu.Unlock()
+	} else {
+		w.leaseUntil = time.Now().Add(w.leasePer)
 	}
+	w.armLeaseLocked()
+	w.mu.Unlock()
 	w.adopt(ctx)      // first: what can be followed again is not lost
 	w.reportLost(ctx) // before the first heartbeat, which lists them
 	// The first heartbeat, before anything is reported or started: it

@@ -89,6 +89,10 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		return runRemoteWorker(ctx, cfg)
 	}
 	dir := cfg.DataDir
+	fence, err := workerFence(cfg, filepath.Join(dir.Worker(), "fence"), LocalInstance(dir))
+	if err != nil {
+		return err
+	}
 	if cfg.Conn == nil {
 		lock, err := takeWorkerLock(dir)
 		if err != nil {
@@ -114,10 +118,6 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		cfg.Conn = conn
 	}
 	host, _ := os.Hostname()
-	fence, err := workerFence(cfg, filepath.Join(dir.Worker(), "fence"), LocalInstance(dir))
-	if err != nil {
-		return err
-	}
 	w, err := worker.New(worker.Config{
 		ID:        LocalWorkerID,
 		Host:      host,

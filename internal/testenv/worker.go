@@ -24,7 +24,7 @@ type Worker struct {
 	// enrolled says the worker has an identity from the server's API.
 	enrolled bool
 	cmd      *exec.Cmd
-	done chan struct{}
+	done     chan struct{}
 }
 
 // StartWorker starts a remote worker for s (which must expose NATS, e.g.
