@@ -18,7 +18,9 @@ const (
 	// WorkAckWait is how long a pulled Work message may go without an ack or
 	// an in-progress signal before JetStream redelivers it. Workers signal
 	// progress every WorkAckWait/3 while they hold a task.
-	WorkAckWait = 30 * time.Second
+	// It bounds how long work handed to a worker that cannot take it (cut
+	// off in the middle of a pull) waits before it goes to another.
+	WorkAckWait = 15 * time.Second
 )
 
 // WorkStreamConfig is the configuration of the BERTH_WORK stream.

@@ -82,6 +82,7 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 	tmpl.Env = maps.Clone(tmpl.Env)
 	return &dispatch.Work{
 		TaskKey:   dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.dispatched},
+		Pool:      js.spec.Pool,
 		Name:      js.spec.Name,
 		Template:  tmpl,
 		Input:     t.Input,

@@ -73,3 +73,21 @@ func TestHeartbeatDrops(t *testing.T) {
 	r = b.s.HandleHeartbeat(&dispatch.Heartbeat{Worker: "w2", Running: []dispatch.TaskKey{ws[0].TaskKey}})
 	require.Equal(t, []dispatch.TaskKey{ws[0].TaskKey}, r.Drop, "w1's, not w2's")
 }
+
+// TestClaimOtherPoolRefused checks that a worker cannot claim, and so
+// read, a task of a pool it is not of, even knowing its key.
+func TestClaimOtherPoolRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	spec := cmdSpec("gpu job")
+	spec.Pool = "gpu"
+	b.submit(t, spec)
+	w := b.take()[0]
+	require.Equal(t, "gpu", w.Pool, "published to its pool")
+	rep := b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "w1"})
+	require.False(t, rep.OK)
+	require.Nil(t, rep.Work)
+	require.Contains(t, rep.Reason, "not of pool gpu")
+	b.s.HandleHeartbeat(&dispatch.Heartbeat{Worker: "g1", Pool: "gpu"})
+	require.True(t, b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "g1"}).OK)
+}

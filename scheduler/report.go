@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"fmt"
@@ -26,6 +27,9 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("task %d.%d has ended or was removed", c.Job, c.Index)}
 	case t.dispatched != c.Attempt:
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("attempt %d of task %d.%d is not on offer", c.Attempt, c.Job, c.Index)}
+	case s.workerPoolLocked(c.Worker) != js.pool.name:
+		s.log.Warn("refused a claim from a worker of another pool", "task", c.TaskKey.String(), "worker", c.Worker, "pool", js.pool.name)
+		return dispatch.ClaimReply{Reason: fmt.Sprintf("worker %s is not of pool %s", c.Worker, js.pool.name)}
 	case !js.spec.Matches(c.Labels):
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("worker %s lacks the constraints of job %d", c.Worker, c.Job), Elsewhere: true}
 	}
@@ -399,6 +403,15 @@ func (s *Scheduler) Holds(key dispatch.TaskKey, worker string) bool {
 	defer s.mu.Unlock()
 	_, t := s.lookupLocked(key.Job, key.Index)
 	return t != nil && t.Attempt == key.Attempt && t.live() && t.Worker == worker
+}
+
+// workerPoolLocked returns the pool of a worker's last heartbeat; empty if
+// none was heard yet.
+func (s *Scheduler) workerPoolLocked(worker string) string {
+	if ws := s.workers[worker]; ws != nil {
+		return cmp.Or(ws.hb.Pool, job.PoolDefault)
+	}
+	return ""
 }
 
 // workerLabelsLocked returns the labels of a worker's last heartbeat.

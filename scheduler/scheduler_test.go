@@ -81,6 +81,10 @@ func (b *bundle) start(t testing.TB, cfg Config) {
 	require.NoError(t, s.Start(b.ctx))
 	t.Cleanup(s.Stop)
 	b.s = s
+	// The workers the tests claim as, heard of in the default pool.
+	for _, w := range []string{"w1", "w2"} {
+		s.HandleHeartbeat(&dispatch.Heartbeat{Worker: w, Pool: job.PoolDefault})
+	}
 }
 
 // take waits for the scheduler's published work and returns it.

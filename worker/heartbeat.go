@@ -20,10 +20,15 @@ func (w *Worker) heartbeats(done <-chan struct{}) {
 		}
 	})
 	defer remove()
-	t := time.NewTicker(dispatch.HeartbeatInterval)
+	every := w.beatInterval()
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		w.beat()
+		if e := w.beatInterval(); e != every {
+			every = e
+			t.Reset(every)
+		}
 		select {
 		case <-t.C:
 		case <-kick:
@@ -31,6 +36,14 @@ func (w *Worker) heartbeats(done <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// beatInterval is how often heartbeats go: dispatch.HeartbeatInterval, or
+// more often for a short lease, so that a few may be lost before it lapses.
+func (w *Worker) beatInterval() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return min(dispatch.HeartbeatInterval, w.leasePer/4)
 }
 
 // beat sends a heartbeat and renews the lease with its answer. Unanswered,

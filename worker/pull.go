@@ -10,7 +10,10 @@ import (
 
 // pullWait is how long one pull request waits for work at the server. It
 // is a long poll, not a period: work is handed over as soon as it arrives.
-const pullWait = 30 * time.Second
+// It is shorter than the lease and its grace, so that the pulls of a worker
+// that froze or was cut off have expired by the time the server runs its
+// tasks again: JetStream would hand that work to them.
+const pullWait = 5 * time.Second
 
 // Retry pacing of failed pulls (server restarting).
 const (

@@ -162,3 +162,19 @@ func (r *registry) applyLocked(list []dispatch.WorkerUser) error {
 	r.list = list
 	return nil
 }
+
+// checkPool refuses a heartbeat that claims another pool than the one its
+// worker is enrolled in: the pool decides which work a worker may claim.
+// On an external NATS berth does not know the workers' pools.
+func (r *registry) checkPool(hb *dispatch.Heartbeat) error {
+	if r.ns == nil {
+		return nil
+	}
+	pool := cmp.Or(hb.Pool, job.PoolDefault)
+	for _, u := range r.users() {
+		if u.ID == hb.Worker && u.Pool != pool {
+			return fmt.Errorf("worker %s is enrolled in pool %s, not %s", hb.Worker, u.Pool, pool)
+		}
+	}
+	return nil
+}

@@ -236,6 +236,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	pools := &poolConsumers{js: conn.JetStream(), log: log}
 	if _, err := conn.ServeHeartbeats(subCtx, func(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
+		if err := reg.checkPool(hb); err != nil {
+			log.Warn("refused a heartbeat", "worker", hb.Worker, "err", err)
+			return dispatch.HeartbeatReply{Error: err.Error()}
+		}
 		pools.ensure(subCtx, hb.Pool)
 		return sched.HandleHeartbeat(hb)
 	}); err != nil {
