@@ -28,8 +28,9 @@ lint: ## gofmt, go vet, staticcheck
 	@[ -x $(STATICCHECK) ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 	$(STATICCHECK) ./...
 
-bench: build ## benchmarks against xargs, GNU parallel (prints ratios)
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+bench: build ## benchmarks against xargs, GNU parallel (prints ratios); BASELINE=REV also against berth at REV
+	BERTH_BENCH_BASELINE=$(if $(BASELINE),$$(./scripts/build-rev.sh $(BASELINE))) \
+	$(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchtime 1x -timeout 30m ./bench/
 
 FUZZ_PKGS := ./job/ ./openjd/ ./openjd/expr/ ./worker/kafka/
 

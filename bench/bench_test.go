@@ -51,6 +51,12 @@ func BenchmarkEach1000(b *testing.B) {
 
 	s := startServer(b, "--slots", "2")
 	sn := startServer(b, "--slots", "2", "--sync", "normal")
+	// $BERTH_BENCH_BASELINE names another build of berth to compare with
+	// in the same rounds (make bench BASELINE=REV builds one).
+	var sb *testenv.Server
+	if bin := os.Getenv("BERTH_BENCH_BASELINE"); bin != "" {
+		sb = testenv.StartServerBin(b, bin, "--slots", "2", "--log-level", "info")
+	}
 	dir := b.TempDir()
 	file := writeLines(b, filepath.Join(dir, "in1000"), 1000)
 
@@ -63,13 +69,20 @@ func BenchmarkEach1000(b *testing.B) {
 	// burst of load on the machine does not decide it.
 	first := berthEach(s, file)
 	berthEach(sn, file)
+	if sb != nil {
+		berthEach(sb, file)
+	}
 
 	// Rounds alternate berth, xargs and parallel, so that load on the
 	// machine hits them alike. Noise here comes in bursts of seconds, so
 	// the ratios are given for the medians and for the best rounds (the
 	// least disturbed).
 	const rounds = 5
-	var rb, rn, rx, rp []time.Duration
+	var rb, rn, rx, rp, rbase []time.Duration
+	var base0 berthCPU
+	if sb != nil {
+		base0 = sampleCPU(b, sb)
+	}
 	cpu0 := sampleCPU(b, s)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -78,6 +91,9 @@ func BenchmarkEach1000(b *testing.B) {
 			rb = append(rb, berthEach(s, file))
 			b.StopTimer()
 			rn = append(rn, berthEach(sn, file))
+			if sb != nil {
+				rbase = append(rbase, berthEach(sb, file))
+			}
 			if haveXargs {
 				rx = append(rx, timeCmd(b, nil, file, xargs, "-P2", "-I{}", "true", "{}"))
 			}
@@ -114,6 +130,14 @@ func BenchmarkEach1000(b *testing.B) {
 		line += fmt.Sprintf(", parallel -j2 %.2fs / %.2fs (berth %.2fx / %.2fx faster, target >= 2)", p, pBest, p/berth, pBest/berthBest)
 	}
 	b.Log(line)
+	if sb != nil {
+		base1 := sampleCPU(b, sb)
+		bm, bBest := median(rbase).Seconds(), slices.Min(rbase).Seconds()
+		b.ReportMetric(berth/bm, "ratio_vs_baseline")
+		b.Logf("each-1000 vs baseline %s: berth %.2fs / %.2fs, baseline %.2fs / %.2fs (%.3fx / %.3fx); CPU per task: server %.3f vs %.3f ms, worker %.3f vs %.3f ms",
+			os.Getenv("BERTH_BENCH_BASELINE"), berth, berthBest, bm, bBest, berth/bm, berthBest/bBest,
+			srvCPU, perTask(base1.server-base0.server), wkCPU, perTask(base1.worker-base0.worker))
+	}
 	// Where berth's time goes: its own CPU per task beside the job's.
 	b.Logf("each-1000: CPU per task: server %.2f ms, worker %.2f ms, the job itself %.2f ms", srvCPU, wkCPU, jobCPU)
 	// A task that writes output costs berth a file; xargs creates none.

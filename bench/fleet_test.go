@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -81,6 +82,23 @@ func BenchmarkRemoteWorker(b *testing.B) {
 	b.ResetTimer()
 	remoteWall, remoteLat := run(remote)
 	b.StopTimer()
+	remote.Stop()
+
+	// $BERTH_BENCH_BASELINE: the same remote run with another build.
+	if bin := os.Getenv("BERTH_BENCH_BASELINE"); bin != "" {
+		base := testenv.StartServerBin(b, bin, "--worker", "none", "--slots", "4", "--log-level", "info")
+		// An older build may predate worker identities: a token then.
+		args := []string{"--log-level", "info", "--slots", "4", "--executor", "process"}
+		if tok := base.Dir.NATSToken(); fileExists(tok) {
+			args = append(args, "--nats-token-file", tok)
+		}
+		base.StartWorker(b, "bench", args...)
+		baseWall, baseLat := run(base)
+		b.ReportMetric(remoteWall.Seconds()/baseWall.Seconds(), "ratio_vs_baseline")
+		b.Logf("remote-worker vs baseline %s: %.2fs vs %.2fs (%.3fx); submit→Running p50 %.1fms vs %.1fms, p99 %.1fms vs %.1fms",
+			bin, remoteWall.Seconds(), baseWall.Seconds(), remoteWall.Seconds()/baseWall.Seconds(),
+			ms(percentile(remoteLat, 50)), ms(percentile(baseLat, 50)), ms(percentile(remoteLat, 99)), ms(percentile(baseLat, 99)))
+	}
 
 	b.ReportMetric(remoteWall.Seconds(), "remote_s")
 	b.ReportMetric(localWall.Seconds(), "inprocess_s")
@@ -90,4 +108,9 @@ func BenchmarkRemoteWorker(b *testing.B) {
 	b.Logf("remote-worker: %d jobs: remote worker %.2fs, in-process worker %.2fs (%.2fx); submit→Running over %d jobs: remote p50 %.1fms p99 %.1fms, in-process p50 %.1fms p99 %.1fms",
 		jobs, remoteWall.Seconds(), localWall.Seconds(), remoteWall.Seconds()/localWall.Seconds(), rounds,
 		ms(percentile(remoteLat, 50)), ms(percentile(remoteLat, 99)), ms(percentile(localLat, 50)), ms(percentile(localLat, 99)))
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -84,7 +84,14 @@ type Server struct {
 // it) when the test ends.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, Bin: Berth(t), Dir: datadir.Dir(ShortTempDir(t)), Args: args}
+	return StartServerBin(t, Berth(t), args...)
+}
+
+// StartServerBin is StartServer with the berth binary bin (another
+// version's, for a benchmark against it).
+func StartServerBin(t testing.TB, bin string, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Bin: bin, Dir: datadir.Dir(ShortTempDir(t)), Args: args}
 	s.Start()
 	t.Cleanup(func() {
 		s.Stop()
