@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -39,11 +40,18 @@ type fakeServer struct {
 	beats      chan *dispatch.Heartbeat            // every heartbeat, if set
 	silent     bool                                // heartbeats go unanswered
 	lease      time.Duration                       // granted; defaults to dispatch.LeasePeriod
+	drop       []dispatch.TaskKey                  // told to drop, if held
 }
 
 func (f *fakeServer) heartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
 	f.mu.Lock()
 	silent, beats, lease := f.silent, f.beats, f.lease
+	var drop []dispatch.TaskKey
+	for _, k := range f.drop {
+		if slices.Contains(hb.Running, k) {
+			drop = append(drop, k)
+		}
+	}
 	f.mu.Unlock()
 	if beats != nil {
 		select {
@@ -54,7 +62,7 @@ func (f *fakeServer) heartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
 	if silent {
 		return dispatch.HeartbeatReply{Error: "not answering"}
 	}
-	return dispatch.HeartbeatReply{OK: true, Lease: job.Duration(cmp.Or(lease, dispatch.LeasePeriod))}
+	return dispatch.HeartbeatReply{OK: true, Lease: job.Duration(cmp.Or(lease, dispatch.LeasePeriod)), Drop: drop}
 }
 
 func (f *fakeServer) claim(_ context.Context, c *dispatch.Claim) dispatch.ClaimReply {

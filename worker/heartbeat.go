@@ -2,6 +2,7 @@ package worker
 
 import (
 	"cmp"
+	"context"
 	"maps"
 	"slices"
 	"time"
@@ -51,7 +52,11 @@ func (w *Worker) beatInterval() time.Duration {
 // so that none can give the worker's tasks to another.
 func (w *Worker) beat() {
 	sent := time.Now()
-	r, err := w.conn.Heartbeat(w.life, w.heartbeat())
+	// No longer than till the next one: a slow answer must not hold back
+	// the heartbeats that could renew the lease in time.
+	ctx, cancel := context.WithTimeout(w.life, w.beatInterval())
+	r, err := w.conn.Heartbeat(ctx, w.heartbeat())
+	cancel()
 	if err == nil {
 		w.mu.Lock()
 		if r.Lease > 0 {

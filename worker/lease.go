@@ -44,10 +44,7 @@ func (w *Worker) renew(until time.Time, drop []dispatch.TaskKey) {
 		}
 	}
 	w.mu.Lock()
-	if until.After(w.leaseUntil) {
-		w.leaseUntil = until
-	}
-	until = w.leaseUntil
+	w.leaseUntil = until
 	w.armLeaseLocked()
 	close(w.renewed)
 	w.renewed = make(chan struct{})

@@ -38,6 +38,10 @@ func (w *Worker) pull(ctx context.Context, src *dispatch.WorkSource) {
 func (w *Worker) slot(ctx context.Context, src *dispatch.WorkSource) {
 	retryWait := pullRetryMin
 	for {
+		// A fenced worker takes no work until a heartbeat is answered.
+		if w.waitLease(ctx) != nil {
+			return
+		}
 		var got *dispatch.Delivery
 		err := src.Fetch(ctx, 1, pullWait, func(d *dispatch.Delivery) { got = d })
 		if got != nil {

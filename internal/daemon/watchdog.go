@@ -48,6 +48,10 @@ type leaseState struct {
 	Marker string `json:"marker"`
 	// Instance is the berth.executor label of the worker's containers.
 	Instance string `json:"instance,omitempty"`
+	// ServerLock, for the local worker, is the lock its server holds while
+	// it runs: while no server holds it, nobody can give the tasks away,
+	// and the watchdog waits (a restarted worker takes them over).
+	ServerLock string `json:"server_lock,omitempty"`
 }
 
 func bootNow() int64 {
@@ -65,11 +69,12 @@ func fenceMarker(dir string) string {
 
 // watchdogFence is the worker's side of its watchdog (worker.Fence).
 type watchdogFence struct {
-	dir      string
-	marker   string
-	instance string
-	exe      string
-	log      *slog.Logger
+	dir        string
+	marker     string
+	instance   string
+	serverLock string // set for the local worker
+	exe        string
+	log        *slog.Logger
 }
 
 var _ worker.Fence = (*watchdogFence)(nil)
@@ -90,7 +95,7 @@ func (f *watchdogFence) lockPath() string  { return filepath.Join(f.dir, "watchd
 
 // Renew writes the lease and makes sure a watchdog runs.
 func (f *watchdogFence) Renew(until time.Time) error {
-	st := leaseState{Deadline: bootNow() + int64(time.Until(until)), Grace: dispatch.FenceGrace, Marker: f.marker, Instance: f.instance}
+	st := leaseState{Deadline: bootNow() + int64(time.Until(until)), Grace: dispatch.FenceGrace, Marker: f.marker, Instance: f.instance, ServerLock: f.serverLock}
 	if err := writeJSON(f.leasePath(), st); err != nil {
 		return err
 	}
@@ -176,7 +181,13 @@ func RunWatchdog(ctx context.Context, dir string, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		if wait := time.Duration(st.Deadline + int64(st.Grace) - bootNow()); wait > 0 {
+		wait := time.Duration(st.Deadline + int64(st.Grace) - bootNow())
+		if wait <= 0 && st.ServerLock != "" {
+			if held, err := lockHeld(st.ServerLock); err == nil && !held {
+				wait = st.Grace // no server: check again later
+			}
+		}
+		if wait > 0 {
 			select {
 			case <-time.After(wait):
 				continue

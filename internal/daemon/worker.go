@@ -93,6 +93,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err != nil {
 		return err
 	}
+	if fence != nil {
+		fence.serverLock = dir.ServerLock()
+	}
 	if cfg.Conn == nil {
 		lock, err := takeWorkerLock(dir)
 		if err != nil {
