@@ -51,6 +51,10 @@ type task struct {
 	// copies, when set, are the template's OutputPath and ErrorPath, which
 	// get a copy of the output when the task ends.
 	copies *copies
+	// followed marks a task an earlier instance started (see follow.go);
+	// note is then the path of its exit note, once read, guarded by mu.
+	followed bool
+	note     string
 }
 
 // copies is what a task copies its output to at its end.
@@ -245,7 +249,8 @@ func (t *task) signalLocked(sig unix.Signal) error {
 }
 
 // heldPoll is how often Suspend checks for a leader held by vfork, the one
-// stop that raises no event.
+// stop that raises no event, and how often Suspend and Resume look at a
+// followed task, which raises none.
 const heldPoll = 20 * time.Millisecond
 
 // transition sends sig unless the task is in state want already, then
@@ -270,13 +275,15 @@ func (t *task) transition(ctx context.Context, want job.State, sig unix.Signal) 
 		changed := t.changed
 		t.mu.Unlock()
 		var poll <-chan time.Time
-		if want == job.Suspended {
+		if want == job.Suspended || t.followed {
 			poll = time.After(heldPoll)
 		}
 		select {
 		case <-changed:
 		case <-poll:
-			if heldByStoppedChild(t.pid) {
+			if t.followed {
+				t.pollFollowed()
+			} else if heldByStoppedChild(t.pid) {
 				t.mu.Lock()
 				if t.exit == nil && t.state == job.Running {
 					t.state, t.held = job.Suspended, true

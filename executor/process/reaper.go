@@ -1,0 +1,166 @@
+package process
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Exit notes. A task outlives a crash of the worker that started it, but
+// only its parent can learn its exit status. A small process above the
+// worker, its child subreaper, gets the tasks of a worker that died as its
+// children: Reap writes each one's exit status to a note in a directory
+// the restarted worker's executor reads (Config.ExitNotes). The note is
+// written before the task is reaped, so a follower that sees the task gone
+// and no note knows that none will come.
+
+const (
+	notePrefix   = "exit."   // exit.PID.STARTTICKS: one task's exit
+	reaperPrefix = "reaper." // reaper.PID: a live reaper, with its start time
+)
+
+// exitNote is how an orphaned task ended, as its reaper saw it.
+type exitNote struct {
+	PID        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks"`
+	ExitCode   int    `json:"exit_code"`
+	Signal     string `json:"signal,omitempty"`
+	// CPUTimeNS is user plus system time of the task and the children it
+	// waited for; MaxRSS is in bytes.
+	CPUTimeNS int64     `json:"cpu_time_ns"`
+	MaxRSS    int64     `json:"max_rss"`
+	Finished  time.Time `json:"finished"`
+}
+
+// writeAtomic writes b to path through a temporary file and a rename, so
+// that a reader sees all of it or nothing. No fsync: like the journal, notes
+// guard against process crashes, not an OS crash, which ends the tasks too.
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Reap makes the calling process the child subreaper of its descendants
+// (prctl PR_SET_CHILD_SUBREAPER), starts the worker with start, and reaps
+// its children until it has none: the worker, which it only logs, and the
+// tasks a dead worker left, whose exits it notes in dir. Each task is its
+// process group's leader: the rest of its group is killed when it exits, as
+// the executor does, while the leader, a zombie still, keeps the group ID
+// from being reused. The caller must not wait for children itself.
+func Reap(dir string, start func() (pid int, err error), log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("becoming the child subreaper: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("exit notes: %w", err)
+	}
+	unregister, err := registerReaper(dir)
+	if err != nil {
+		return err
+	}
+	defer unregister()
+	worker, err := start()
+	if err != nil {
+		return err
+	}
+	for {
+		// Peek first: the status and rusage are noted before the child
+		// is reaped.
+		var info unix.Siginfo
+		var ru unix.Rusage
+		err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOWAIT, &ru)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.ECHILD) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("waiting for children: %w", err)
+		}
+		pid, status := childFields(&info)
+		if pid == worker {
+			log.Warn("the worker exited", "pid", pid, "code", info.Code, "status", status)
+		} else if st, err := readProcStat(pid); err == nil && st.Pgrp == pid {
+			if err := unix.Kill(-pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+				log.Warn("killing stragglers", "pgid", pid, "err", err)
+			}
+			n := exitNote{PID: pid, StartTicks: st.StartTicks, ExitCode: status,
+				CPUTimeNS: ru.Utime.Nano() + ru.Stime.Nano(), MaxRSS: ru.Maxrss * 1024, Finished: time.Now().UTC()}
+			if info.Code != cldExited {
+				n.ExitCode, n.Signal = -1, unix.SignalName(unix.Signal(status))
+			}
+			b, _ := json.Marshal(n)
+			if err := writeAtomic(filepath.Join(dir, fmt.Sprintf("%s%d.%d", notePrefix, pid, st.StartTicks)), b); err != nil {
+				log.Error("noting the exit of an orphaned task", "pid", pid, "err", err)
+			} else {
+				log.Info("noted the exit of an orphaned task", "pid", pid, "exit_code", n.ExitCode, "signal", n.Signal)
+			}
+		}
+		for {
+			var done unix.Siginfo
+			if err := unix.Waitid(unix.P_PID, pid, &done, unix.WEXITED, nil); !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+	}
+}
+
+// childFields returns si_pid and si_status of a child's siginfo, which
+// x/sys/unix leaves opaque: they open the union that follows si_signo,
+// si_errno and si_code, aligned to a pointer (offset 16 on 64-bit Linux,
+// 12 on 32-bit), with si_uid between them.
+func childFields(info *unix.Siginfo) (pid, status int) {
+	off := uintptr(12)
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		off = 16
+	}
+	base := unsafe.Pointer(info)
+	pid = int(*(*int32)(unsafe.Add(base, off)))
+	status = int(*(*int32)(unsafe.Add(base, off+8)))
+	return pid, status
+}
+
+// registerReaper notes in dir that this process reaps orphans, so that a
+// restarted executor follows tasks whose parent it is (see isReaper).
+func registerReaper(dir string) (unregister func(), err error) {
+	st, err := readProcStat(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, reaperPrefix+strconv.Itoa(os.Getpid()))
+	if err := writeAtomic(path, []byte(strconv.FormatUint(st.StartTicks, 10))); err != nil {
+		return nil, fmt.Errorf("registering the reaper: %w", err)
+	}
+	return func() { os.Remove(path) }, nil
+}
+
+// isReaper reports whether pid is a live reaper that notes exits in dir:
+// registered, with the start time of the process that has the PID now.
+func isReaper(dir string, pid int) bool {
+	b, err := os.ReadFile(filepath.Join(dir, reaperPrefix+strconv.Itoa(pid)))
+	if err != nil {
+		return false
+	}
+	ticks, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return false
+	}
+	st, err := readProcStat(pid)
+	return err == nil && st.StartTicks == ticks && st.State != 'Z'
+}
