@@ -15,7 +15,25 @@ import (
 	"github.com/berth-run/berth/internal/datadir"
 )
 
-func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker) }
+func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker, newCmdLocalReaper) }
+
+// newCmdLocalReaper is the hidden command berth serve runs its local worker
+// under (see internal/daemon).
+func newCmdLocalReaper(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:    daemon.ReaperCommand + " -- WORKER-ARGV...",
+		Short:  "Run the local worker under a reaper of its orphaned jobs (started by berth serve)",
+		Hidden: true,
+		Args:   cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, log, err := setup(f, "info")
+			if err != nil {
+				return err
+			}
+			return daemon.RunReaper(dir, args, log.With("component", "reaper"))
+		},
+	}
+}
 
 func newCmdServe(f *cmdutil.Factory) *cobra.Command {
 	var (
