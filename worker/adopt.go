@@ -62,6 +62,7 @@ func (w *Worker) adopt(ctx context.Context) {
 				log.Warn("end of a re-attached task not recorded", "error", err)
 				return
 			}
+			w.free(t)
 			w.release(key)
 		})
 	}

@@ -164,9 +164,12 @@ func (e *Executor) Inspect(_ context.Context, id string) (*executor.Status, erro
 	return t.status(), nil
 }
 
-// Destroy forgets an ended task and removes its state file. A live task is
-// refused with ErrStillRunning unless force is set; then its process group
-// is killed and Destroy waits for the leader's exit.
+// Destroy forgets an ended task, reaps its leader's zombie and notes it
+// forgotten in the journal. A live task is refused with ErrStillRunning
+// unless force is set; then its process group is killed and Destroy waits
+// for the leader's exit. Until Destroy the leader stays a zombie: a caller
+// that dies before it has handed the exit on (the worker, before the
+// server has recorded the end) leaves it to its reaper, which notes it.
 func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
 	t, err := e.get(id)
 	if err != nil {
@@ -184,14 +187,17 @@ func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
 		}
 	}
 	e.tasks.Delete(id, t)
+	t.reap()
 	if err := e.removeState(id); err != nil {
 		e.log.WarnContext(ctx, "removing task state", "task", id, "err", err)
 	}
-	t.mu.Lock()
-	note := t.note
-	t.mu.Unlock()
-	if note != "" {
-		os.Remove(note)
+	if t.followed {
+		t.mu.Lock()
+		note := t.note
+		t.mu.Unlock()
+		if note != "" {
+			os.Remove(note)
+		}
 	}
 	return nil
 }

@@ -100,11 +100,9 @@ func Reap(dir string, start func() (pid int, err error), log *slog.Logger) error
 			if err := unix.Kill(-pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 				log.Warn("killing stragglers", "pgid", pid, "err", err)
 			}
-			n := exitNote{PID: pid, StartTicks: st.StartTicks, ExitCode: status,
-				CPUTimeNS: ru.Utime.Nano() + ru.Stime.Nano(), MaxRSS: ru.Maxrss * 1024, Finished: time.Now().UTC()}
-			if info.Code != cldExited {
-				n.ExitCode, n.Signal = -1, unix.SignalName(unix.Signal(status))
-			}
+			x := exitOf(&info, &ru)
+			n := exitNote{PID: pid, StartTicks: st.StartTicks, ExitCode: x.ExitCode, Signal: x.Signal,
+				CPUTimeNS: int64(x.CPUTime), MaxRSS: x.MaxRSS, Finished: x.Finished.UTC()}
 			b, _ := json.Marshal(n)
 			if err := writeAtomic(filepath.Join(dir, fmt.Sprintf("%s%d.%d", notePrefix, pid, st.StartTicks)), b); err != nil {
 				log.Error("noting the exit of an orphaned task", "pid", pid, "err", err)

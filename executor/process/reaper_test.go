@@ -89,7 +89,8 @@ func gated(gate, end string) string {
 
 // TestFollowOrphans kills a worker with SIGKILL while its tasks run: a new
 // executor follows them, and learns their true exit status from the
-// reaper, whether they end before it starts or after.
+// reaper, whether they end before it starts or after, or ended before the
+// worker died without being destroyed.
 func TestFollowOrphans(t *testing.T) {
 	t.Parallel()
 	gate := filepath.Join(t.TempDir(), "gate")
@@ -100,18 +101,19 @@ func TestFollowOrphans(t *testing.T) {
 		gated(gate, "kill -TERM $$"),
 		gated(early, "exit 5"),
 		gated(gate, "sleep 1000 & exit 0"), // its straggler is killed
+		"exit 7", // ended, but the worker died before Destroy reaped it
 	)
 	require.NoError(t, syscall.Kill(worker, syscall.SIGKILL))
 	require.NoError(t, os.WriteFile(early, nil, 0o600))
 	require.Eventually(t, func() bool {
 		n, _ := filepath.Glob(filepath.Join(dir, "exits", "exit.*"))
-		return len(n) == 1
-	}, 10*time.Second, 5*time.Millisecond, "the early task's exit is noted")
+		return len(n) == 2
+	}, 10*time.Second, 5*time.Millisecond, "the exits of the tasks that ended are noted")
 
 	e := process.New(process.Config{StateDir: filepath.Join(dir, "state"), ExitNotes: filepath.Join(dir, "exits")})
 	hs, err := e.Recoverable(t.Context())
 	require.NoError(t, err)
-	require.Len(t, hs, 5)
+	require.Len(t, hs, 6)
 	for _, h := range hs {
 		require.NoError(t, e.Recover(t.Context(), h), h.ID)
 	}
@@ -132,6 +134,7 @@ func TestFollowOrphans(t *testing.T) {
 	require.Equal(t, 5, x.ExitCode)
 	require.NotZero(t, x.MaxRSS)
 	require.Equal(t, 0, wait(t, e, "t4").ExitCode)
+	require.Equal(t, 7, wait(t, e, "t5").ExitCode)
 	for _, h := range hs {
 		require.NoError(t, e.Destroy(t.Context(), h.ID, false))
 	}
