@@ -51,7 +51,7 @@ NATS with JetStream) and a local worker, all in $BERTH_HOME (default
 adds TCP, which requires the bearer token in $BERTH_HOME/token.
 
 The local worker is a separate process: jobs survive a crash of the server
-and report their true exit status when it is back. Stopping the server
+or of the worker and report their true exit status when it is back. Stopping the server
 (Ctrl-C, SIGTERM) stops the worker and its jobs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -101,7 +101,7 @@ func TestFollowOrphans(t *testing.T) {
 		gated(gate, "kill -TERM $$"),
 		gated(early, "exit 5"),
 		gated(gate, "sleep 1000 & exit 0"), // its straggler is killed
-		"exit 7", // ended, but the worker died before Destroy reaped it
+		"exit 7",                           // ended, but the worker died before Destroy reaped it
 	)
 	require.NoError(t, syscall.Kill(worker, syscall.SIGKILL))
 	require.NoError(t, os.WriteFile(early, nil, 0o600))
