@@ -88,6 +88,21 @@ func TestServerKilled(t *testing.T) {
 // none runs twice.
 func TestWorkerKilled(t *testing.T) {
 	t.Parallel()
+	workerCrash(t, false)
+}
+
+// TestServerAndWorkerKilled kills the server and the local worker at once:
+// the reaper lives on, and the jobs end with their true status once the
+// server is back.
+func TestServerAndWorkerKilled(t *testing.T) {
+	t.Parallel()
+	workerCrash(t, true)
+}
+
+// workerCrash kills the local worker, and the server with it when
+// killServer is set, while jobs run, and checks that each ends with its
+// true status in its first attempt.
+func workerCrash(t *testing.T, killServer bool) {
 	s := testenv.StartServer(t, "--slots", "8")
 	c := s.Client()
 	ctx := context.Background()
@@ -130,8 +145,16 @@ func TestWorkerKilled(t *testing.T) {
 		return true
 	}, 20*time.Second, 20*time.Millisecond)
 	old := s.WorkerPID()
+	if killServer {
+		s.Kill()
+	}
 	require.NoError(t, syscall.Kill(old, syscall.SIGKILL))
 	require.NoError(t, os.WriteFile(early, nil, 0o600))
+	if killServer {
+		require.Eventually(t, func() bool { return !alive(pids[len(pids)-1]) },
+			30*time.Second, 20*time.Millisecond, "the early job ended")
+		s.Start()
+	}
 	require.Eventually(t, func() bool {
 		return !alive(pids[len(pids)-1]) && s.WorkerPID() != old
 	}, 30*time.Second, 20*time.Millisecond, "the early job ended and a new worker runs")
