@@ -54,12 +54,14 @@ func writeAtomic(path string, b []byte) error {
 
 // Reap makes the calling process the child subreaper of its descendants
 // (prctl PR_SET_CHILD_SUBREAPER), starts the worker with start, and reaps
-// its children until it has none: the worker, which it only logs, and the
-// tasks a dead worker left, whose exits it notes in dir. Each task is its
-// process group's leader: the rest of its group is killed when it exits, as
-// the executor does, while the leader, a zombie still, keeps the group ID
-// from being reused. The caller must not wait for children itself.
-func Reap(dir string, start func() (pid int, err error), log *slog.Logger) error {
+// its children until it has none. The worker, it only logs. A task a dead
+// worker left, one that the journal in stateDir (the worker executor's
+// Config.StateDir) names by PID and start time, it handles as the executor
+// would have: it kills the rest of the task's process group, while the
+// leader, a zombie still, keeps the group ID from being reused, and notes
+// the exit in dir. Other orphans (what a task left behind) it only reaps,
+// as init would. The caller must not wait for children itself.
+func Reap(stateDir, dir string, start func() (pid int, err error), log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -96,7 +98,7 @@ func Reap(dir string, start func() (pid int, err error), log *slog.Logger) error
 		pid, status := childFields(&info)
 		if pid == worker {
 			log.Warn("the worker exited", "pid", pid, "code", info.Code, "status", status)
-		} else if st, err := readProcStat(pid); err == nil && st.Pgrp == pid {
+		} else if st, err := readProcStat(pid); err == nil && st.Pgrp == pid && journalNames(stateDir, pid, st.StartTicks) {
 			if err := unix.Kill(-pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 				log.Warn("killing stragglers", "pgid", pid, "err", err)
 			}
@@ -161,4 +163,20 @@ func isReaper(dir string, pid int) bool {
 	}
 	st, err := readProcStat(pid)
 	return err == nil && st.StartTicks == ticks && st.State != 'Z'
+}
+
+// journalNames reports whether the task journal in stateDir names a live
+// task with PID pid that started at ticks. It is read at each exit of an
+// orphaned group leader: rare, and the journal is short.
+func journalNames(stateDir string, pid int, ticks uint64) bool {
+	hs, err := (&Executor{stateDir: stateDir}).readJournal()
+	if err != nil {
+		return false
+	}
+	for _, h := range hs {
+		if h.PID == pid && startMatches(h, ticks) {
+			return true
+		}
+	}
+	return false
 }

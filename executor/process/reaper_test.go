@@ -29,7 +29,7 @@ func runRole(role string) int {
 	dir := os.Getenv(dirEnv)
 	switch role {
 	case "reaper":
-		err := process.Reap(filepath.Join(dir, "exits"), func() (int, error) {
+		err := process.Reap(filepath.Join(dir, "state"), filepath.Join(dir, "exits"), func() (int, error) {
 			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), roleEnv+"=worker")
 			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr

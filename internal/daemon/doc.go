@@ -25,8 +25,9 @@
 // learns its exit status. So the worker runs under a small process of its
 // own, `berth local-reaper` (reaper.go), the child subreaper
 // (PR_SET_CHILD_SUBREAPER) of everything below it: the jobs of a worker
-// that died become its children. It notes each one's exit status, CPU time
-// and peak memory in worker/exits before it reaps it (process.Reap); the
+// that died become its children. It notes the exit status, CPU time and
+// peak memory of each one the worker's journal names (by PID and start
+// time) in worker/exits before it reaps it (process.Reap); the
 // next worker follows the jobs its predecessor left (on a pidfd) and reports
 // each end from its note. While the worker lives the reaper does nothing;
 // the worker reaps a job only once the server has recorded its end, so a

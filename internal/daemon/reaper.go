@@ -36,7 +36,7 @@ func RunReaper(dir datadir.Dir, argv []string, log *slog.Logger) error {
 	if fd, err := strconv.Atoi(os.Getenv("BERTH_WORKER_LOCK_FD")); err == nil && fd > 2 {
 		lock = os.NewFile(uintptr(fd), dir.WorkerLock())
 	}
-	return process.Reap(dir.WorkerExits(), func() (int, error) {
+	return process.Reap(dir.WorkerTasks(), dir.WorkerExits(), func() (int, error) {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if lock != nil {
