@@ -53,9 +53,9 @@ type Config struct {
 	// elsewhere (remote workers). Defaults to false: tasks outlive a crash
 	// of the caller, which re-attaches through StateDir.
 	DieWithParent bool
-	// StateDir, when set, holds one small JSON file per live task with its
-	// Handle, so that Cleanup can find tasks an earlier instance left behind.
-	// Defaults to none.
+	// StateDir, when set, holds the task journal (see state.go), the Handle
+	// of each live task, so that Cleanup and Recoverable can find tasks an
+	// earlier instance left behind. Defaults to none.
 	StateDir string
 	// ExitNotes, when set with StateDir, is the directory where a reaper
 	// (Reap) notes the exits of tasks whose starter died; tasks an earlier
