@@ -60,22 +60,18 @@ func writeAtomic(path string, b []byte) error {
 // would have: it kills the rest of the task's process group, while the
 // leader, a zombie still, keeps the group ID from being reused, and notes
 // the exit in dir. Other orphans (what a task left behind) it only reaps,
-// as init would. The caller must not wait for children itself.
+// as init would. The caller must not wait for children itself. If it
+// cannot become the subreaper or note exits, the worker still runs: its
+// tasks are then lost when it dies, as without a reaper.
 func Reap(stateDir, dir string, start func() (pid int, err error), log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("becoming the child subreaper: %w", err)
+	if err := becomeReaper(dir); err != nil {
+		log.Error("the tasks of a worker that dies will be lost", "err", err)
+	} else {
+		defer os.Remove(filepath.Join(dir, reaperPrefix+strconv.Itoa(os.Getpid())))
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("exit notes: %w", err)
-	}
-	unregister, err := registerReaper(dir)
-	if err != nil {
-		return err
-	}
-	defer unregister()
 	worker, err := start()
 	if err != nil {
 		return err
@@ -136,18 +132,25 @@ func childFields(info *unix.Siginfo) (pid, status int) {
 	return pid, status
 }
 
-// registerReaper notes in dir that this process reaps orphans, so that a
-// restarted executor follows tasks whose parent it is (see isReaper).
-func registerReaper(dir string) (unregister func(), err error) {
+// becomeReaper makes this process the child subreaper of its descendants
+// and notes in dir that it notes their exits, so that a restarted executor
+// follows tasks whose parent it is (see isReaper).
+func becomeReaper(dir string) error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("becoming the child subreaper: %w", err)
+	}
 	st, err := readProcStat(os.Getpid())
 	if err != nil {
-		return nil, err
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("exit notes: %w", err)
 	}
 	path := filepath.Join(dir, reaperPrefix+strconv.Itoa(os.Getpid()))
 	if err := writeAtomic(path, []byte(strconv.FormatUint(st.StartTicks, 10))); err != nil {
-		return nil, fmt.Errorf("registering the reaper: %w", err)
+		return fmt.Errorf("registering the reaper: %w", err)
 	}
-	return func() { os.Remove(path) }, nil
+	return nil
 }
 
 // isReaper reports whether pid is a live reaper that notes exits in dir:
