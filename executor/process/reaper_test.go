@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-run/berth/executor"
 	"github.com/berth-run/berth/executor/process"
+	"github.com/berth-run/berth/job"
 	"github.com/stretchr/testify/require"
 )
 
@@ -120,6 +121,13 @@ func TestFollowOrphans(t *testing.T) {
 	lost, err := e.Cleanup(t.Context())
 	require.NoError(t, err)
 	require.Empty(t, lost, "nothing is lost")
+	// Controls reach a followed task, whose state is read from /proc.
+	require.NoError(t, e.Suspend(t.Context(), "t1"))
+	requireState(t, e, "t1", job.Suspended)
+	require.Equal(t, "t1", hs[1].ID, "in start order")
+	require.Equal(t, byte('T'), procState(t, hs[1].PID))
+	require.NoError(t, e.Resume(t.Context(), "t1"))
+	requireState(t, e, "t1", job.Running)
 	require.NoError(t, os.WriteFile(gate, nil, 0o600))
 
 	x := wait(t, e, "t0")
