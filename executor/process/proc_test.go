@@ -2,10 +2,12 @@ package process
 
 import (
 	"os"
+	"os/exec"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestParseProcStat(t *testing.T) {
@@ -33,4 +35,23 @@ func TestReadProcStatSelf(t *testing.T) {
 	require.Contains(t, "RS", string(st.State))
 	require.Equal(t, os.Getppid(), st.PPID)
 	require.Equal(t, syscall.Getpgrp(), st.Pgrp)
+}
+
+func TestChildFields(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		script string
+		code   int32
+		status int
+	}{{"exit 5", cldExited, 5}, {"kill -TERM $$", cldKilled, int(syscall.SIGTERM)}} {
+		cmd := exec.Command("/bin/sh", "-c", tc.script)
+		require.NoError(t, cmd.Start())
+		var info unix.Siginfo
+		require.NoError(t, unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil))
+		pid, status := childFields(&info)
+		require.Equal(t, cmd.Process.Pid, pid, tc.script)
+		require.Equal(t, tc.code, info.Code, tc.script)
+		require.Equal(t, tc.status, status, tc.script)
+		_ = cmd.Wait()
+	}
 }
