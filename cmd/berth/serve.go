@@ -21,7 +21,7 @@ func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker, n
 // under (see internal/daemon).
 func newCmdLocalReaper(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:    daemon.ReaperCommand + " -- WORKER-ARGV...",
+		Use:    daemon.ReaperSubcommand + " -- WORKER-ARGV...",
 		Short:  "Run the local worker under a reaper of its orphaned jobs (started by berth serve)",
 		Hidden: true,
 		Args:   cobra.MinimumNArgs(1),

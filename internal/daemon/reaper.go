@@ -14,10 +14,10 @@ import (
 	"github.com/berth-run/berth/internal/datadir"
 )
 
-// ReaperCommand is the hidden command of the berth executable that runs
+// ReaperSubcommand is the hidden command of the berth executable that runs
 // the local worker's reaper (see the package doc): `berth local-reaper --
 // WORKER-ARGV...`.
-const ReaperCommand = "local-reaper"
+const ReaperSubcommand = "local-reaper"
 
 // RunReaper runs the local worker argv as the child of this process, which
 // reaps it and the tasks it leaves when it dies, noting their exits for the

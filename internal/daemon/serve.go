@@ -59,7 +59,7 @@ type ServeConfig struct {
 	WorkerCommand []string
 	// ReaperCommand is the argv of the local worker's reaper, which starts
 	// the worker's argv given after "--". Defaults to this executable with
-	// ReaperCommand.
+	// ReaperSubcommand.
 	ReaperCommand []string
 	// StopGrace is the time between SIGTERM and SIGKILL when stopping jobs.
 	// Defaults to scheduler.StopGraceDefault.
@@ -103,7 +103,7 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 			c.WorkerCommand = []string{exe, "worker", "--local"}
 		}
 		if len(c.ReaperCommand) == 0 {
-			c.ReaperCommand = []string{exe, ReaperCommand}
+			c.ReaperCommand = []string{exe, ReaperSubcommand}
 		}
 	}
 	switch {
