@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,10 +81,115 @@ func TestServerKilled(t *testing.T) {
 	}
 }
 
-// TestWorkerKilled kills the local worker with SIGKILL mid-job. The server
-// starts a new one, which kills what the old one left running and reports
-// it lost: a rerunnable job runs again, another ends Failed/LOST.
+// TestWorkerKilled kills the local worker with SIGKILL mid-job. Its jobs
+// live on under the worker's reaper, and the new worker the server starts
+// follows them: each ends with its true exit status, exit code or signal,
+// whether it ended before the new worker started or after; none is lost,
+// none runs twice.
 func TestWorkerKilled(t *testing.T) {
+	t.Parallel()
+	workerCrash(t, false)
+}
+
+// TestServerAndWorkerKilled kills the server and the local worker at once:
+// the reaper lives on, and the jobs end with their true status once the
+// server is back.
+func TestServerAndWorkerKilled(t *testing.T) {
+	t.Parallel()
+	workerCrash(t, true)
+}
+
+// workerCrash kills the local worker, and the server with it when
+// killServer is set, while jobs run, and checks that each ends with its
+// true status in its first attempt.
+func workerCrash(t *testing.T, killServer bool) {
+	s := testenv.StartServer(t, "--slots", "8")
+	c := s.Client()
+	ctx := context.Background()
+	marks := testenv.ShortTempDir(t)
+	gate := filepath.Join(marks, "gate")
+	early := filepath.Join(marks, "early")
+	type want struct {
+		end        string
+		rerunnable bool
+		sub        job.SubState
+	}
+	wants := []want{
+		{end: "exit 0", sub: job.ExitCode(0)},
+		{end: "exit 3", sub: job.ExitCode(3)},
+		{end: "kill -TERM $$", sub: job.Signal("SIGTERM")},
+		{end: "exit 0", rerunnable: true, sub: job.ExitCode(0)},
+		// Ends while no worker runs.
+		{end: "exit 4", sub: job.ExitCode(4)},
+	}
+	ids := make([]int64, len(wants))
+	pids := make([]int, len(wants))
+	for i, w := range wants {
+		g := gate
+		if i == len(wants)-1 {
+			g = early
+		}
+		script := fmt.Sprintf(`echo run >> %s/mark.$BERTH_JOB_ID; while [ ! -e %s ]; do sleep 0.05; done; %s`, marks, g, w.end)
+		j, err := c.Submit(ctx, job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", script}, Rerunnable: w.rerunnable}})
+		require.NoError(t, err)
+		ids[i] = j.ID
+	}
+	require.Eventually(t, func() bool {
+		for i, id := range ids {
+			tk := taskOf(t, s, fmt.Sprint(id))
+			if tk.State != job.Running || tk.PID == 0 {
+				return false
+			}
+			pids[i] = tk.PID
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond)
+	old := s.WorkerPID()
+	if killServer {
+		s.Kill()
+	}
+	require.NoError(t, syscall.Kill(old, syscall.SIGKILL))
+	require.NoError(t, os.WriteFile(early, nil, 0o600))
+	if killServer {
+		require.Eventually(t, func() bool { return !alive(pids[len(pids)-1]) },
+			30*time.Second, 20*time.Millisecond, "the early job ended")
+		s.Start()
+	}
+	require.Eventually(t, func() bool {
+		return !alive(pids[len(pids)-1]) && s.WorkerPID() != old
+	}, 30*time.Second, 20*time.Millisecond, "the early job ended and a new worker runs")
+	for _, pid := range pids[:len(pids)-1] {
+		require.True(t, alive(pid), "job %d outlived its worker", pid)
+	}
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+
+	idArgs := make([]string, len(ids))
+	for i, id := range ids {
+		idArgs[i] = fmt.Sprint(id)
+	}
+	r := s.Berth("", append([]string{"wait", "--timeout", "60s"}, idArgs...)...)
+	require.Equal(t, 1, r.Code, "some jobs fail: %s\n%s", r.Stdout+r.Stderr, s.Log())
+	for i, id := range ids {
+		tk := taskOf(t, s, fmt.Sprint(id))
+		state := job.Failed
+		if wants[i].sub == job.ExitCode(0) {
+			state = job.Done
+		}
+		require.Equal(t, state, tk.State, "job %d: %s\n%s", id, tk.Message, s.Log())
+		require.Equal(t, wants[i].sub, tk.SubState, "job %d", id)
+		require.Equal(t, 1, tk.Attempt, "job %d ran once", id)
+		require.NotZero(t, tk.MaxRSS, "job %d: its usage is known", id)
+		b, err := os.ReadFile(filepath.Join(marks, fmt.Sprintf("mark.%d", id)))
+		require.NoError(t, err)
+		require.Equal(t, 1, strings.Count(string(b), "run"), "job %d ran exactly once", id)
+	}
+}
+
+// TestWorkerAndReaperKilled kills the local worker and its reaper at once:
+// the exit status of the jobs they leave cannot be known (see
+// internal/daemon's doc). The new worker kills them and reports them lost:
+// a rerunnable job runs again, another ends Failed/LOST.
+func TestWorkerAndReaperKilled(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartServer(t)
 	c := s.Client()
@@ -108,11 +214,13 @@ func TestWorkerKilled(t *testing.T) {
 		return true
 	}, 20*time.Second, 20*time.Millisecond)
 	old := s.WorkerPID()
+	reaper := parentOf(t, old)
+	require.NoError(t, syscall.Kill(reaper, syscall.SIGKILL))
 	require.NoError(t, syscall.Kill(old, syscall.SIGKILL))
 
 	require.Eventually(t, func() bool {
 		return taskOf(t, s, fmt.Sprint(once.ID)).State == job.Failed
-	}, 30*time.Second, 50*time.Millisecond, "the lost job fails\n%s", s.Log())
+	}, 30*time.Second, 50*time.Millisecond, "the lost job fails")
 	tk := taskOf(t, s, fmt.Sprint(once.ID))
 	require.Equal(t, job.ReasonLost, tk.SubState.Kind)
 	require.NotEqual(t, old, s.WorkerPID(), "a new local worker runs")
@@ -130,6 +238,17 @@ func TestWorkerKilled(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(marks, fmt.Sprintf("mark.%d", re.ID)))
 	require.NoError(t, err)
 	require.Equal(t, 2, strings.Count(string(b), "run"))
+}
+
+// parentOf returns the parent of process pid.
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(t, err)
+	s := string(b)
+	ppid, err := strconv.Atoi(strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[1])
+	require.NoError(t, err)
+	return ppid
 }
 
 // alive reports whether a process exists and is not a zombie.

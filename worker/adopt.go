@@ -8,8 +8,8 @@ import (
 )
 
 // recoverer is an executor that can find the tasks an earlier run of the
-// worker left running and follow them again (containers can be; processes
-// that were another process's children cannot).
+// worker left running and follow them again (containers; processes whose
+// exit a reaper notes, see executor/process).
 type recoverer interface {
 	Recoverable(ctx context.Context) ([]*executor.Handle, error)
 }
@@ -40,7 +40,7 @@ func (w *Worker) adopt(ctx context.Context) {
 		t := w.newTask(key, &dispatch.Work{TaskKey: key}, log)
 		t.id, t.started = h.ID, true
 		w.hold(t)
-		log.Info("re-attached to a task left running", "container", h.ContainerID)
+		log.Info("re-attached to a task left running", "container", h.ContainerID, "pid", h.PID)
 		if w.remote() {
 			// Output goes on from what the server has.
 			if t.stream, err = w.startStream(key, w.cfg.TaskDir(key), false); err != nil {
@@ -70,6 +70,7 @@ func (w *Worker) adopt(ctx context.Context) {
 				log.Warn("end of a re-attached task not recorded", "error", err)
 				return
 			}
+			w.free(t)
 			w.release(key)
 		})
 	}

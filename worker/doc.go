@@ -9,8 +9,10 @@
 // are sent in order per task and retried until the server records them: the
 // server may restart while tasks keep running.
 //
-// Executors that can find tasks left by an earlier run of the worker
-// (a Cleanup method, as executor/process has) get them reported as lost when
-// the worker starts. For that the executor's task ID is the task key,
+// When the worker starts, executors that can follow tasks left by an
+// earlier run of the worker (a Recoverable method) get them re-attached,
+// and their ends reported with their true exit status; those that can find
+// the others (a Cleanup method, as executor/process has) get them reported
+// as lost. For that the executor's task ID is the task key,
 // "JOB.INDEX.ATTEMPT" (dispatch.TaskKey.String).
 package worker

@@ -158,6 +158,9 @@ func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger) (bool, *dispa
 		log.Warn("task end not recorded", "error", err)
 		return false, nil
 	}
+	if t.started {
+		w.free(t)
+	}
 	w.release(key)
 	if w.remote() {
 		if err := os.RemoveAll(w.cfg.TaskDir(key)); err != nil {
@@ -266,14 +269,20 @@ func (w *Worker) await(t *task) *dispatch.End {
 		_ = w.cfg.Executor.Destroy(context.Background(), t.id, true)
 		return nil
 	}
-	// Freeing what the task held (a container to remove) need not delay its
-	// end: a crash in between leaves a handle that the next start cleans up.
+	return endOf(exit, reason)
+}
+
+// free frees what an ended task held (a container to remove, a process's
+// zombie to reap) once the server has recorded its end, not before: a
+// worker that dies in between leaves the task to the next one, which
+// reports its end again (a process's exit then noted by the reaper, see
+// executor/process). It need not delay the next task.
+func (w *Worker) free(t *task) {
 	w.wg.Go(func() {
 		if err := w.cfg.Executor.Destroy(w.life, t.id, false); err != nil {
 			t.log.Warn("cannot free the ended task", "error", err)
 		}
 	})
-	return endOf(exit, reason)
 }
 
 // stop stops t for reason, with grace between SIGTERM and SIGKILL. A task

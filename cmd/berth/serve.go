@@ -16,7 +16,25 @@ import (
 	"github.com/berth-run/berth/internal/datadir"
 )
 
-func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker) }
+func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker, newCmdLocalReaper) }
+
+// newCmdLocalReaper is the hidden command berth serve runs its local worker
+// under (see internal/daemon).
+func newCmdLocalReaper(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:    daemon.ReaperSubcommand + " -- WORKER-ARGV...",
+		Short:  "Run the local worker under a reaper of its orphaned jobs (started by berth serve)",
+		Hidden: true,
+		Args:   cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, log, err := setup(f, "info")
+			if err != nil {
+				return err
+			}
+			return daemon.RunReaper(dir, args, log.With("component", "reaper"))
+		},
+	}
+}
 
 func newCmdServe(f *cmdutil.Factory) *cobra.Command {
 	var (
@@ -35,7 +53,7 @@ adds TCP, which requires the bearer token in $BERTH_HOME/token. Workers on
 other hosts join with an identity of their own: berth workers add ID.
 
 The local worker is a separate process: jobs survive a crash of the server
-and report their true exit status when it is back. Stopping the server
+or of the worker and report their true exit status when it is back. Stopping the server
 (Ctrl-C, SIGTERM) stops the worker and its jobs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

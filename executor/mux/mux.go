@@ -163,20 +163,24 @@ type recoverer interface {
 }
 
 // Recoverable returns what an earlier instance left running that can be
-// followed again: the container executor's leftovers, if the engine
-// answers. Process tasks cannot be (they were another process's children).
+// followed again: the process executor's (those a reaper has, see
+// executor/process) and the container executor's, if the engine answers.
 func (m *Executor) Recoverable(ctx context.Context) ([]*executor.Handle, error) {
-	if m.newContainers == nil {
-		return nil, nil
+	var all []*executor.Handle
+	var errs []error
+	if r, ok := m.process.(recoverer); ok {
+		hs, err := r.Recoverable(ctx)
+		all, errs = append(all, hs...), append(errs, err)
 	}
-	c, err := m.containerExecutor(ctx)
-	if err != nil {
-		return nil, nil // no engine: nothing to follow
+	if m.newContainers != nil {
+		if c, err := m.containerExecutor(ctx); err == nil { // no engine: nothing to follow
+			if r, ok := c.(recoverer); ok {
+				hs, err := r.Recoverable(ctx)
+				all, errs = append(all, hs...), append(errs, err)
+			}
+		}
 	}
-	if r, ok := c.(recoverer); ok {
-		return r.Recoverable(ctx)
-	}
-	return nil, nil
+	return all, errors.Join(errs...)
 }
 
 type cleaner interface {

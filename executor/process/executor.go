@@ -7,9 +7,12 @@
 // goroutine blocked in waitid/wait4, which sees stops and continues as well
 // as the exit.
 //
-// A restarted executor cannot collect the exit status of a task started by
-// its predecessor, so such tasks are not re-attached: Recover and Cleanup
-// kill them and report them lost.
+// A restarted executor cannot wait for a task its predecessor started: the
+// task is not its child. With Config.ExitNotes it follows such a task
+// anyway when the task's parent is now a reaper (see Reap) that notes its
+// exit status: Recoverable lists those, Recover re-attaches (the end seen
+// on a pidfd, the status read from the note). Other leftovers cannot be
+// known: Recover and Cleanup kill them and report them lost.
 package process
 
 import (
@@ -50,16 +53,22 @@ type Config struct {
 	// elsewhere (remote workers). Defaults to false: tasks outlive a crash
 	// of the caller, which re-attaches through StateDir.
 	DieWithParent bool
-	// StateDir, when set, holds one small JSON file per live task with its
-	// Handle, so that Cleanup can find tasks an earlier instance left behind.
-	// Defaults to none.
+	// StateDir, when set, holds the task journal (see state.go), the Handle
+	// of each live task, so that Cleanup and Recoverable can find tasks an
+	// earlier instance left behind. Defaults to none.
 	StateDir string
+	// ExitNotes, when set with StateDir, is the directory where a reaper
+	// (Reap) notes the exits of tasks whose starter died; tasks an earlier
+	// instance left are then followed again where a reaper has them.
+	// Defaults to none: they are killed and reported lost.
+	ExitNotes string
 }
 
 // Executor runs tasks as process groups. It is safe for concurrent use.
 type Executor struct {
 	log           *slog.Logger
 	stateDir      string
+	exitNotes     string
 	dieWithParent bool
 	// journal is the open task journal (see state.go) and jlines its
 	// length in lines, both guarded by jmu.
@@ -84,7 +93,7 @@ func New(cfg Config) *Executor {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{log: log, stateDir: cfg.StateDir, dieWithParent: cfg.DieWithParent}
+	return &Executor{log: log, stateDir: cfg.StateDir, exitNotes: cfg.ExitNotes, dieWithParent: cfg.DieWithParent}
 }
 
 // get returns the task with the given ID.
@@ -155,9 +164,12 @@ func (e *Executor) Inspect(_ context.Context, id string) (*executor.Status, erro
 	return t.status(), nil
 }
 
-// Destroy forgets an ended task and removes its state file. A live task is
-// refused with ErrStillRunning unless force is set; then its process group
-// is killed and Destroy waits for the leader's exit.
+// Destroy forgets an ended task, reaps its leader's zombie and notes it
+// forgotten in the journal. A live task is refused with ErrStillRunning
+// unless force is set; then its process group is killed and Destroy waits
+// for the leader's exit. Until Destroy the leader stays a zombie: a caller
+// that dies before it has handed the exit on (the worker, before the
+// server has recorded the end) leaves it to its reaper, which notes it.
 func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
 	t, err := e.get(id)
 	if err != nil {
@@ -175,14 +187,24 @@ func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
 		}
 	}
 	e.tasks.Delete(id, t)
+	t.reap()
 	if err := e.removeState(id); err != nil {
 		e.log.WarnContext(ctx, "removing task state", "task", id, "err", err)
+	}
+	if t.followed {
+		t.mu.Lock()
+		note := t.note
+		t.mu.Unlock()
+		if note != "" {
+			os.Remove(note)
+		}
 	}
 	return nil
 }
 
 // Recover does nothing for a task this Executor tracks. Any other task was
-// started by an earlier instance, whose exit status cannot be collected: if
+// started by an earlier instance. With ExitNotes it is followed again if it
+// can be (see Recoverable). Else its exit status cannot be collected: if
 // its process still runs it is killed with its group, so that it never runs
 // twice, its state file is removed, and Recover returns an error wrapping
 // executor.ErrNotRecoverable.
@@ -195,6 +217,15 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	}
 	if h.Driver != Driver && h.Driver != "" {
 		return fmt.Errorf("recover %s: driver %q is not %q: %w", h.ID, h.Driver, Driver, executor.ErrNotRecoverable)
+	}
+	if e.exitNotes != "" {
+		t, err := e.follow(h)
+		if err == nil {
+			e.tasks.Put(h.ID, t, true)
+			e.log.InfoContext(ctx, "following a task an earlier run left", "task", h.ID, "pid", h.PID)
+			return nil
+		}
+		e.log.InfoContext(ctx, "cannot follow a task an earlier run left", "task", h.ID, "pid", h.PID, "err", err)
 	}
 	killed := e.killLeftover(ctx, h)
 	if err := e.removeState(h.ID); err != nil {

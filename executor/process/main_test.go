@@ -18,7 +18,12 @@ import (
 
 // TestMain fails the run if any goroutine of the package outlives the
 // tests.
-func TestMain(m *testing.M) { testenv.MainCheckingLeaks(m, "berth/executor/process.") }
+func TestMain(m *testing.M) {
+	if role := os.Getenv(roleEnv); role != "" {
+		os.Exit(runRole(role)) // a helper process of a test (reaper_test.go)
+	}
+	testenv.MainCheckingLeaks(m, "berth/executor/process.")
+}
 
 const testPath = "PATH=/usr/local/bin:/usr/bin:/bin"
 

@@ -13,6 +13,8 @@ import (
 // procStat is what berth needs from /proc/PID/stat.
 type procStat struct {
 	State      byte   // field 3: R, S, D, T, Z, ...
+	PPID       int    // field 4: the parent
+	Pgrp       int    // field 5: the process group
 	StartTicks uint64 // field 22: start time in clock ticks after boot
 }
 
@@ -74,7 +76,15 @@ func parseProcStat(b []byte) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("start time: %w", err)
 	}
-	return procStat{State: f[0][0], StartTicks: n}, nil
+	ppid, err := strconv.Atoi(string(f[1]))
+	if err != nil {
+		return procStat{}, fmt.Errorf("parent: %w", err)
+	}
+	pgrp, err := strconv.Atoi(string(f[2]))
+	if err != nil {
+		return procStat{}, fmt.Errorf("process group: %w", err)
+	}
+	return procStat{State: f[0][0], PPID: ppid, Pgrp: pgrp, StartTicks: n}, nil
 }
 
 // heldByStoppedChild reports whether pid is in an uninterruptible wait (D)

@@ -51,6 +51,12 @@ type task struct {
 	// copies, when set, are the template's OutputPath and ErrorPath, which
 	// get a copy of the output when the task ends.
 	copies *copies
+	// followed marks a task an earlier instance started (see follow.go);
+	// note is then the path of its exit note, once read, guarded by mu.
+	followed bool
+	note     string
+	// reaped is set once the leader's zombie is collected (by Destroy).
+	reaped bool
 }
 
 // copies is what a task copies its output to at its end.
@@ -68,13 +74,16 @@ func newTask(id string, pid int, log *slog.Logger) *task {
 }
 
 // watch follows the leader until it exits. waitid with WNOWAIT peeks at the
-// next event without reaping: the leader stays a zombie while the stragglers
-// of its group are killed, so its PID, which is the group ID, cannot be
-// reused by an unrelated group in the meantime.
+// next event, the exit status and usage included, without reaping: the
+// leader stays a zombie until Destroy. Its PID, which is the group ID,
+// cannot be reused meanwhile, and if this process dies before the caller
+// has handed the exit on, the zombie goes to the reaper (see reaper.go),
+// which notes its status.
 func (t *task) watch() {
 	for {
 		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED|unix.WNOWAIT, nil)
+		var ru unix.Rusage
+		err := unix.Waitid(unix.P_PID, t.pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WCONTINUED|unix.WNOWAIT, &ru)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -98,7 +107,7 @@ func (t *task) watch() {
 			// a zombie still, keeps the group ID from being reused.
 			t.killGroup()
 			t.awaitOutput()
-			t.reap()
+			t.finish(exitOf(&info, &ru))
 			return
 		}
 	}
@@ -146,40 +155,48 @@ func (t *task) awaitOutput() {
 	}
 }
 
-// reap collects the leader's status once killGroup has killed the rest of
-// its group. It holds mu throughout so that no signal goes to the group ID
-// after the leader is gone.
-func (t *task) reap() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var ws unix.WaitStatus
-	var ru unix.Rusage
-	var err error
-	for {
-		_, err = unix.Wait4(t.pid, &ws, 0, &ru)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		t.endLocked(&executor.Exit{ExitCode: -1, Finished: time.Now(), Err: fmt.Errorf("collecting exit status: %w", err)})
-		return
-	}
+// exitOf makes the exit that a child's siginfo and usage tell.
+func exitOf(info *unix.Siginfo, ru *unix.Rusage) *executor.Exit {
+	_, status := childFields(info)
 	x := &executor.Exit{
-		ExitCode: ws.ExitStatus(),
+		ExitCode: status,
 		CPUTime:  time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
 		MaxRSS:   ru.Maxrss * 1024,
 		Finished: time.Now(),
 	}
-	if ws.Signaled() {
-		x.ExitCode, x.Signal = -1, unix.SignalName(ws.Signal())
+	if info.Code != cldExited {
+		x.ExitCode, x.Signal = -1, unix.SignalName(unix.Signal(status))
 	}
+	return x
+}
+
+// finish ends the task with x once killGroup has killed the rest of its
+// group, and copies its output where the template says.
+func (t *task) finish(x *executor.Exit) {
 	if c := t.copies; c != nil {
 		if x.CopyErr = executor.CopyOutputs(c.stdout, c.stderr, c.outputPath, c.errorPath); x.CopyErr != nil {
 			t.log.Warn("copying the output", "task", t.id, "err", x.CopyErr)
 		}
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.endLocked(x)
+}
+
+// reap collects the zombie of an ended task's leader, once: the group ID
+// may then name another group, but the task takes no signal once ended.
+func (t *task) reap() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.reaped || t.followed {
+		return
+	}
+	t.reaped = true
+	for {
+		if _, err := unix.Wait4(t.pid, nil, 0, nil); !errors.Is(err, unix.EINTR) {
+			return // ECHILD when lost: nothing to reap
+		}
+	}
 }
 
 // lost ends the task when its status cannot be waited for (someone else
@@ -245,7 +262,8 @@ func (t *task) signalLocked(sig unix.Signal) error {
 }
 
 // heldPoll is how often Suspend checks for a leader held by vfork, the one
-// stop that raises no event.
+// stop that raises no event, and how often Suspend and Resume look at a
+// followed task, which raises none.
 const heldPoll = 20 * time.Millisecond
 
 // transition sends sig unless the task is in state want already, then
@@ -270,13 +288,15 @@ func (t *task) transition(ctx context.Context, want job.State, sig unix.Signal) 
 		changed := t.changed
 		t.mu.Unlock()
 		var poll <-chan time.Time
-		if want == job.Suspended {
+		if want == job.Suspended || t.followed {
 			poll = time.After(heldPoll)
 		}
 		select {
 		case <-changed:
 		case <-poll:
-			if heldByStoppedChild(t.pid) {
+			if t.followed {
+				t.pollFollowed()
+			} else if heldByStoppedChild(t.pid) {
 				t.mu.Lock()
 				if t.exit == nil && t.state == job.Running {
 					t.state, t.held = job.Suspended, true

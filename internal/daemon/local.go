@@ -81,14 +81,16 @@ func (w *localWorker) supervise(cfg ServeConfig) {
 	}
 }
 
-// spawn starts a worker process that inherits the locked file as fd 3.
+// spawn starts a worker process under its reaper, in a session of their
+// own; the worker inherits the locked file as fd 3.
 func (w *localWorker) spawn(cfg ServeConfig, lock *os.File) error {
 	logf, err := os.OpenFile(w.dir.WorkerLog(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	argv := append(append([]string{}, cfg.WorkerCommand...), "--slots", strconv.Itoa(cfg.Slots), "--stop-grace", cfg.StopGrace.String())
+	argv := append(append(append([]string{}, cfg.ReaperCommand...), "--"), cfg.WorkerCommand...)
+	argv = append(argv, "--slots", strconv.Itoa(cfg.Slots), "--stop-grace", cfg.StopGrace.String())
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "BERTH_HOME="+string(w.dir), "BERTH_WORKER_LOCK_FD=3")
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -97,8 +99,10 @@ func (w *localWorker) spawn(cfg ServeConfig, lock *os.File) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
 	}
-	w.log.Info("local worker started", "pid", cmd.Process.Pid)
-	go cmd.Wait() // reap it; the lock tells the supervisor when it is gone
+	w.log.Info("local worker's reaper started", "pid", cmd.Process.Pid)
+	// Reap it once its children are gone; the lock tells the supervisor
+	// when the worker is.
+	go cmd.Wait()
 	return nil
 }
 

@@ -59,6 +59,10 @@ type ServeConfig struct {
 	// data directory is passed in $BERTH_HOME. Defaults to this executable
 	// with "worker --local".
 	WorkerCommand []string
+	// ReaperCommand is the argv of the local worker's reaper, which starts
+	// the worker's argv given after "--". Defaults to this executable with
+	// ReaperSubcommand.
+	ReaperCommand []string
 	// StopGrace is the time between SIGTERM and SIGKILL when stopping jobs.
 	// Defaults to scheduler.StopGraceDefault.
 	StopGrace time.Duration
@@ -97,12 +101,17 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if len(c.WorkerCommand) == 0 {
+	if len(c.WorkerCommand) == 0 || len(c.ReaperCommand) == 0 {
 		exe, err := os.Executable()
 		if err != nil {
 			return c, fmt.Errorf("finding berth's executable for the local worker: %w", err)
 		}
-		c.WorkerCommand = []string{exe, "worker", "--local"}
+		if len(c.WorkerCommand) == 0 {
+			c.WorkerCommand = []string{exe, "worker", "--local"}
+		}
+		if len(c.ReaperCommand) == 0 {
+			c.ReaperCommand = []string{exe, ReaperSubcommand}
+		}
 	}
 	switch {
 	case c.DataDir == "":

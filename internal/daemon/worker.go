@@ -182,7 +182,8 @@ func takeWorkerLock(dir datadir.Dir) (*os.File, error) {
 // an instance name derived from the data directory, so that servers sharing
 // one engine never clean up each other's containers.
 func localExecutor(dir datadir.Dir, log *slog.Logger) *mux.Executor {
-	return mux.New(process.New(process.Config{StateDir: dir.WorkerTasks(), Logger: log}), dockerEngine(LocalInstance(dir), log))
+	proc := process.New(process.Config{StateDir: dir.WorkerTasks(), ExitNotes: dir.WorkerExits(), Logger: log})
+	return mux.New(proc, dockerEngine(LocalInstance(dir), log))
 }
 
 // dockerEngine returns how to connect to the Docker engine, for the

@@ -72,6 +72,10 @@ func (d Dir) WorkerLog() string { return filepath.Join(string(d), "worker", "wor
 // WorkerTasks is where the local worker's executor keeps its task handles.
 func (d Dir) WorkerTasks() string { return filepath.Join(string(d), "worker", "tasks") }
 
+// WorkerExits is where the local worker's reaper notes the exits of tasks
+// whose worker died.
+func (d Dir) WorkerExits() string { return filepath.Join(string(d), "worker", "exits") }
+
 // Jobs is the directory of all jobs' files.
 func (d Dir) Jobs() string { return filepath.Join(string(d), "jobs") }
 
