@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -90,4 +91,38 @@ func TestClaimOtherPoolRefused(t *testing.T) {
 	require.Contains(t, rep.Reason, "not of pool gpu")
 	b.s.HandleHeartbeat(&dispatch.Heartbeat{Worker: "g1", Pool: "gpu"})
 	require.True(t, b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "g1"}).OK)
+}
+
+// TestReportsWaitForLoad checks that a worker's end reported while a
+// restarted server is still loading its store is recorded once loaded,
+// not taken as a report of an unknown task and dropped.
+func TestReportsWaitForLoad(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	id := b.submit(t, cmdSpec("a"))
+	w := b.take()[0]
+	b.run(t, w)
+	b.s.Stop()
+
+	s2, err := New(Config{Store: b.st, Dispatcher: b.disp, DataDir: b.dir, DefaultSlots: 1})
+	require.NoError(t, err)
+	hb := s2.HandleHeartbeat(&dispatch.Heartbeat{Worker: "w1", Pool: job.PoolDefault, Running: []dispatch.TaskKey{w.TaskKey}})
+	require.True(t, hb.OK, "the lease is renewed while loading")
+	require.Empty(t, hb.Drop)
+	code := 0
+	done := make(chan error, 1)
+	go func() {
+		_, err := s2.HandleEvent(b.ctx, &dispatch.Event{TaskKey: w.TaskKey, Worker: "w1", Kind: dispatch.EventEnded,
+			End: &dispatch.End{State: job.Done, SubState: job.ExitCode(0), ExitCode: &code}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("answered before the store was loaded: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	require.NoError(t, s2.Start(b.ctx))
+	t.Cleanup(s2.Stop)
+	require.NoError(t, <-done)
+	require.Equal(t, job.Done, b.task(t, id, 0).State)
 }

@@ -19,6 +19,9 @@ import (
 // HandleClaim grants a worker the right to start an attempt, once: only the
 // attempt last dispatched, and only while the task still waits for it.
 func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch.ClaimReply {
+	if err := s.awaitReady(ctx); err != nil {
+		return dispatch.ClaimReply{Reason: err.Error()}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	js, t := s.lookupLocked(c.Job, c.Index)
@@ -72,6 +75,12 @@ func (s *Scheduler) HandleEvent(ctx context.Context, e *dispatch.Event) (*dispat
 // from several workers) share its cost.
 func (s *Scheduler) HandleEvents(ctx context.Context, evs []*dispatch.Event) []dispatch.EventResult {
 	res := make([]dispatch.EventResult, len(evs))
+	if err := s.awaitReady(ctx); err != nil {
+		for i := range res {
+			res[i].Err = err
+		}
+		return res
+	}
 	nexts := make([]*workItem, len(evs))
 	s.mu.Lock()
 	now := s.cfg.Now().UTC()
@@ -267,6 +276,14 @@ func (s *Scheduler) outputSizes(t *task) *store.Offsets {
 // The reply lists the attempts the worker named that it does not hold (any
 // more), which the worker stops without a word.
 func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
+	select {
+	case <-s.ready:
+	default:
+		// Still loading: the lease is renewed (nothing is run again until
+		// the workers have had WorkerTimeout from the load to report in),
+		// the rest waits for the next heartbeat.
+		return dispatch.HeartbeatReply{OK: true, Lease: job.Duration(s.cfg.Lease)}
+	}
 	s.mu.Lock()
 	now := s.cfg.Now().UTC()
 	ws := s.workerLocked(hb.Worker, now)

@@ -127,9 +127,24 @@ type Scheduler struct {
 	pubIdle    *sync.Cond
 	pubWake    chan struct{}
 
+	// ready is closed once Start has loaded the store: workers' reports
+	// that come earlier wait for it, since before it every task looks
+	// unknown and every report stale.
+	ready chan struct{}
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+}
+
+// awaitReady waits until the store is loaded, or ctx is done.
+func (s *Scheduler) awaitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the server is starting: %w", ctx.Err())
+	}
 }
 
 // New returns a scheduler; Start loads the store and begins dispatching.
@@ -149,6 +164,7 @@ func New(cfg Config) (*Scheduler, error) {
 		pubWake:    make(chan struct{}, 1),
 		lazy:       make(map[*task]struct{}),
 		handoffs:   make(map[dispatch.TaskKey]*workItem),
+		ready:      make(chan struct{}),
 	}
 	s.pubIdle = sync.NewCond(&s.pubMu)
 	return s, nil
@@ -165,6 +181,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if err := s.load(ctx); err != nil {
 		return fmt.Errorf("scheduler: loading jobs: %w", err)
 	}
+	close(s.ready)
 	s.wg.Add(2)
 	go s.watchWorkers()
 	go s.publisher()
