@@ -73,6 +73,7 @@ and report their true exit status when it is back. Stopping the server
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&cfg.NATSListen, "nats-listen", "", "expose the embedded NATS on `HOST:PORT` for workers on other hosts (token in $BERTH_HOME/nats.token)")
 	nats.add(fl, "use an external NATS cluster (with JetStream) at `URL[,URL...]` instead of the embedded one")
+	fl.IntVar(&cfg.NATSReplicas, "nats-replicas", 1, "copies of each stream on the external NATS cluster (`N`, 1 to 5, at most its size)")
 	return cmd
 }
 

@@ -80,6 +80,9 @@ type ServeConfig struct {
 	NATSToken     string
 	NATSNKeyFile  string
 	NATSCredsFile string
+	// NATSReplicas is how many copies of each stream an external NATS
+	// cluster keeps (at most its size). Defaults to 1.
+	NATSReplicas int
 }
 
 func (c ServeConfig) withDefaults() (ServeConfig, error) {
@@ -87,6 +90,7 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	c.Sync = cmp.Or(c.Sync, store.SyncDefault)
 	c.Worker = cmp.Or(c.Worker, WorkerProcess)
 	c.StopGrace = cmp.Or(c.StopGrace, scheduler.StopGraceDefault)
+	c.NATSReplicas = cmp.Or(c.NATSReplicas, 1)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -104,6 +108,10 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 		return c, fmt.Errorf("serve: slots must be 1 or more, not %d", c.Slots)
 	case c.Worker != WorkerProcess && c.Worker != WorkerInProcess && c.Worker != WorkerNone:
 		return c, fmt.Errorf("serve: worker mode %q is not process, inprocess or none", c.Worker)
+	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
+		return c, fmt.Errorf("serve: NATS replicas must be 1 to 5 (JetStream's limit), not %d", c.NATSReplicas)
+	case c.NATSReplicas > 1 && len(c.NATSURLs) == 0:
+		return c, errors.New("serve: NATS replicas above 1 need an external NATS cluster (--nats); the embedded server is a single node")
 	}
 	return c, nil
 }
@@ -170,7 +178,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err := writeJSON(dir.NATSInfo(), info); err != nil {
 		return err
 	}
-	if err := dispatch.EnsureStreams(ctx, conn.JetStream()); err != nil {
+	if err := dispatch.EnsureStreams(ctx, conn.JetStream(), dispatch.Replicas(cfg.NATSReplicas)); err != nil {
 		return err
 	}
 	sched, err := scheduler.New(scheduler.Config{
