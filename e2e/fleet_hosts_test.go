@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/internal/testenv/fleet"
+	"github.com/berth-run/berth/job"
+)
+
+// TestFleetHosts runs mixed jobs (rerunnable and not) on a fleet of
+// containers (internal/testenv/fleet: a 3-node NATS JetStream cluster with
+// R3 streams, the server, three workers) while it kills the leader of the
+// work stream's NATS node and brings it back, then kills and restarts the
+// server. No worker is lost, so every job ends Done having run once, to
+// its end, as its markers show.
+func TestFleetHosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: starts a fleet of seven containers")
+	}
+	start := time.Now()
+	f := fleet.Start(t, fleet.Config{})
+	t.Logf("fleet up in %v", time.Since(start).Round(time.Millisecond))
+	ctx := t.Context()
+	c := f.Client()
+
+	var jobs []fleet.Submitted
+	submit := func(n int) {
+		for i := range n {
+			rerun := len(jobs)%2 == 0
+			secs := []string{"1", "1.5", "2", "3"}[(len(jobs)+i)%4]
+			j, err := c.Submit(ctx, fleet.MarkedJob(secs, rerun))
+			require.NoError(t, err)
+			jobs = append(jobs, fleet.Submitted{ID: j.ID, Tasks: 1, Rerunnable: rerun})
+		}
+	}
+	running := func(n int) func() bool {
+		return func() bool {
+			p, err := c.Jobs(ctx, client.ListParams{States: []job.State{job.Running}})
+			return err == nil && len(p.Jobs) >= n
+		}
+	}
+
+	// A NATS node dies while jobs run and more are submitted; it comes
+	// back with its store.
+	submit(18)
+	require.Eventually(t, running(4), 30*time.Second, 100*time.Millisecond, "jobs run")
+	leader := f.StreamLeader("BERTH_WORK")
+	t.Logf("killing NATS node %s (the work stream's leader) at %v", leader, time.Since(start).Round(time.Millisecond))
+	f.Kill(leader)
+	submit(12)
+	time.Sleep(2 * time.Second)
+	f.Start(leader)
+	t.Logf("NATS node %s back at %v", leader, time.Since(start).Round(time.Millisecond))
+
+	// The server dies with work running and queued; it comes back on its
+	// data directory.
+	submit(12)
+	require.Eventually(t, running(4), 30*time.Second, 100*time.Millisecond, "jobs run")
+	f.Kill(fleet.Server)
+	t.Logf("server killed at %v", time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	f.StartServer()
+	t.Logf("server back at %v", time.Since(start).Round(time.Millisecond))
+	submit(6)
+
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	res, err := c.Wait(ctx, ids, false, 2*time.Minute)
+	require.NoError(t, err)
+	require.False(t, res.TimedOut, "all %d jobs ended", len(ids))
+	t.Logf("all %d jobs ended at %v", len(ids), time.Since(start).Round(time.Millisecond))
+
+	rep, err := fleet.Check(ctx, c, f.Marks, jobs)
+	require.NoError(t, err)
+	t.Log(rep)
+	require.Empty(t, rep.Violations)
+	// No worker was lost: each job ran once, to its end.
+	require.Equal(t, rep.Tasks, rep.Done, rep.String())
+	require.Zero(t, rep.Rerun, rep.String())
+	require.Zero(t, rep.Killed, rep.String())
+	for _, j := range jobs {
+		tk, err := c.Task(ctx, job.Ref{Job: j.ID})
+		require.NoError(t, err)
+		require.Equal(t, 1, tk.Attempt, "job %d ran in one attempt", j.ID)
+		require.Contains(t, f.Workers, tk.Worker, "job %d", j.ID)
+	}
+}

@@ -1,0 +1,229 @@
+package fleet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/network"
+	dockerclient "github.com/moby/moby/client"
+)
+
+// The faults a test injects, by container name (n1, server, w2, ...). Each
+// fails the test if the engine refuses it.
+
+// Kill kills the container with SIGKILL: every process in it dies at once,
+// as on a crash of its host. Its disk (the NATS store, a worker's state
+// directory) is kept for Start.
+func (f *Fleet) Kill(name string) {
+	f.t.Helper()
+	f.do("killing "+name, func(ctx context.Context) error {
+		_, err := f.docker.ContainerKill(ctx, f.id(name), dockerclient.ContainerKillOptions{Signal: "KILL"})
+		if err != nil {
+			return err
+		}
+		// The engine answers before the container is gone.
+		res := f.docker.ContainerWait(ctx, f.id(name), dockerclient.ContainerWaitOptions{Condition: "not-running"})
+		select {
+		case err := <-res.Error:
+			return err
+		case <-res.Result:
+			return nil
+		}
+	})
+}
+
+// Start starts a killed container again; for the server, as StartServer,
+// it waits until the API answers, for a NATS node until the cluster is
+// healthy, for a worker until the server sees it.
+func (f *Fleet) Start(name string) {
+	f.t.Helper()
+	if name == Server {
+		f.StartServer()
+		return
+	}
+	f.do("starting "+name, func(ctx context.Context) error {
+		_, err := f.docker.ContainerStart(ctx, f.id(name), dockerclient.ContainerStartOptions{})
+		return err
+	})
+	if slices.Contains(NATSNodes, name) {
+		f.WaitNATS()
+	} else {
+		f.WaitWorkers(name)
+	}
+}
+
+// Disconnect cuts the container off the fleet's network (a partition):
+// its connections stop getting answers, it reaches no one.
+func (f *Fleet) Disconnect(name string) {
+	f.t.Helper()
+	f.do("disconnecting "+name, func(ctx context.Context) error {
+		_, err := f.docker.NetworkDisconnect(ctx, f.net, dockerclient.NetworkDisconnectOptions{Container: f.id(name), Force: true})
+		return err
+	})
+}
+
+// Connect puts a Disconnected container back on the network, under its
+// name.
+func (f *Fleet) Connect(name string) {
+	f.t.Helper()
+	f.do("connecting "+name, func(ctx context.Context) error {
+		_, err := f.docker.NetworkConnect(ctx, f.net, dockerclient.NetworkConnectOptions{Container: f.id(name),
+			EndpointConfig: &network.EndpointSettings{Aliases: []string{name}}})
+		return err
+	})
+}
+
+// Pause freezes every process of the container (the cgroup freezer), as a
+// whole host frozen would be; Unpause thaws them.
+func (f *Fleet) Pause(name string) {
+	f.t.Helper()
+	f.do("pausing "+name, func(ctx context.Context) error {
+		_, err := f.docker.ContainerPause(ctx, f.id(name), dockerclient.ContainerPauseOptions{})
+		return err
+	})
+}
+
+// Unpause thaws a Paused container.
+func (f *Fleet) Unpause(name string) {
+	f.t.Helper()
+	f.do("unpausing "+name, func(ctx context.Context) error {
+		_, err := f.docker.ContainerUnpause(ctx, f.id(name), dockerclient.ContainerUnpauseOptions{})
+		return err
+	})
+}
+
+// StopProcess sends SIGSTOP to the berth process of the container (server
+// or worker) and nothing else: its jobs run on, as with a hung process.
+func (f *Fleet) StopProcess(name string) { f.signalBerth(name, "-STOP") }
+
+// ContProcess sends SIGCONT to the berth process of the container.
+func (f *Fleet) ContProcess(name string) { f.signalBerth(name, "-CONT") }
+
+func (f *Fleet) signalBerth(name, sig string) {
+	f.t.Helper()
+	// docker-init is PID 1; the berth process is its child, the only one
+	// of that name.
+	if out, err := f.Exec(name, "sh", "-c", `pid=$(pidof berth) && kill "$1" $pid`, "sh", sig); err != nil {
+		f.t.Fatalf("kill %s berth in %s: %v %s", sig, name, err, out)
+	}
+}
+
+// Exec runs argv in the running container and returns what it printed
+// (stdout and stderr); an exit status other than 0 is an error.
+func (f *Fleet) Exec(name string, argv ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := f.id(name)
+	ex, err := f.docker.ExecCreate(ctx, id, dockerclient.ExecCreateOptions{Cmd: argv, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return "", fmt.Errorf("exec in %s: %w", name, err)
+	}
+	att, err := f.docker.ExecAttach(ctx, ex.ID, dockerclient.ExecAttachOptions{})
+	if err != nil {
+		return "", fmt.Errorf("exec in %s: %w", name, err)
+	}
+	defer att.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil && err != io.EOF {
+		return out.String(), fmt.Errorf("exec in %s: reading its output: %w", name, err)
+	}
+	for {
+		st, err := f.docker.ExecInspect(ctx, ex.ID, dockerclient.ExecInspectOptions{})
+		if err != nil {
+			return out.String(), fmt.Errorf("exec in %s: %w", name, err)
+		}
+		if !st.Running {
+			if st.ExitCode != 0 {
+				return out.String(), fmt.Errorf("%v in %s: exit status %d", argv, name, st.ExitCode)
+			}
+			return out.String(), nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Running reports whether the container runs (paused counts as running).
+func (f *Fleet) Running(name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := f.docker.ContainerInspect(ctx, f.id(name), dockerclient.ContainerInspectOptions{})
+	return err == nil && res.Container.State != nil && res.Container.State.Running
+}
+
+// Logs returns what the container's processes wrote to stdout and stderr,
+// over all its starts.
+func (f *Fleet) Logs(name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := f.docker.ContainerLogs(ctx, f.id(name), dockerclient.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return fmt.Sprintf("(reading the log of %s: %v)", name, err)
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, r); err != nil {
+		fmt.Fprintf(&out, "(reading the log of %s: %v)", name, err)
+	}
+	return out.String()
+}
+
+// do runs an engine call with a timeout, failing the test on error.
+func (f *Fleet) do(what string, call func(context.Context) error) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := call(ctx); err != nil {
+		f.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// StreamLeader returns the NATS node that leads the stream (e.g.
+// "BERTH_WORK"), from the monitoring endpoint of a running node: the node
+// whose loss the cluster must ride out first.
+func (f *Fleet) StreamLeader(stream string) string {
+	f.t.Helper()
+	var last string
+	for range 50 {
+		for _, n := range NATSNodes {
+			if !f.Running(n) {
+				continue
+			}
+			out, err := f.Exec(n, "wget", "-q", "-O", "-", fmt.Sprintf("http://127.0.0.1:%d/jsz?accounts=true&streams=true", natsMonitorPort))
+			if err != nil {
+				last = err.Error()
+				continue
+			}
+			var jsz struct {
+				Accounts []struct {
+					Streams []struct {
+						Name    string `json:"name"`
+						Cluster struct {
+							Leader string `json:"leader"`
+						} `json:"cluster"`
+					} `json:"stream_detail"`
+				} `json:"account_details"`
+			}
+			if err := json.Unmarshal([]byte(out), &jsz); err != nil {
+				last = err.Error()
+				continue
+			}
+			for _, a := range jsz.Accounts {
+				for _, s := range a.Streams {
+					if s.Name == stream && s.Cluster.Leader != "" {
+						return s.Cluster.Leader
+					}
+				}
+			}
+			last = "no leader in " + out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	f.t.Fatalf("no leader of stream %s: %s", stream, last)
+	return ""
+}
