@@ -15,8 +15,9 @@ import (
 // containers (internal/testenv/fleet: a 3-node NATS JetStream cluster with
 // R3 streams, the server, three workers) while it kills the leader of the
 // work stream's NATS node and brings it back, then kills and restarts the
-// server. No worker is lost, so every job ends Done having run once, to
-// its end, as its markers show.
+// server, then briefly partitions, stops and freezes the workers. No worker
+// is lost, so every job ends Done having run once, to its end, as its
+// markers show.
 func TestFleetHosts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: starts a fleet of seven containers")
@@ -32,7 +33,7 @@ func TestFleetHosts(t *testing.T) {
 		for i := range n {
 			rerun := len(jobs)%2 == 0
 			secs := []string{"1", "1.5", "2", "3"}[(len(jobs)+i)%4]
-			j, err := c.Submit(ctx, fleet.MarkedJob(secs, rerun))
+			j, err := c.Submit(ctx, fleet.MarkedJob(secs, secs, rerun))
 			require.NoError(t, err)
 			jobs = append(jobs, fleet.Submitted{ID: j.ID, Tasks: 1, Rerunnable: rerun})
 		}
@@ -65,6 +66,23 @@ func TestFleetHosts(t *testing.T) {
 	time.Sleep(time.Second)
 	f.StartServer()
 	t.Logf("server back at %v", time.Since(start).Round(time.Millisecond))
+	submit(6)
+
+	// Every worker faulted at once, briefly (well within the worker
+	// timeout): w1 cut off the network, w2's berth process stopped, w3's
+	// whole container frozen. They resume; nothing is lost or run again.
+	submit(12)
+	require.Eventually(t, running(4), 30*time.Second, 100*time.Millisecond, "jobs run")
+	w1, w2, w3 := f.Workers[0], f.Workers[1], f.Workers[2]
+	f.Disconnect(w1)
+	f.StopProcess(w2)
+	f.Pause(w3)
+	t.Logf("workers faulted at %v", time.Since(start).Round(time.Millisecond))
+	time.Sleep(3 * time.Second)
+	f.Connect(w1)
+	f.ContProcess(w2)
+	f.Unpause(w3)
+	t.Logf("workers back at %v", time.Since(start).Round(time.Millisecond))
 	submit(6)
 
 	ids := make([]int64, len(jobs))

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
@@ -98,20 +100,34 @@ func (f *Fleet) Unpause(name string) {
 	})
 }
 
-// StopProcess sends SIGSTOP to the berth process of the container (server
-// or worker) and nothing else: its jobs run on, as with a hung process.
-func (f *Fleet) StopProcess(name string) { f.signalBerth(name, "-STOP") }
+// StopProcess sends SIGSTOP to the container's main berth process (the
+// server or the worker, not a helper process it may start) and nothing
+// else: its jobs run on, as with a hung process.
+func (f *Fleet) StopProcess(name string) { f.signalBerth(name, "STOP") }
 
-// ContProcess sends SIGCONT to the berth process of the container.
-func (f *Fleet) ContProcess(name string) { f.signalBerth(name, "-CONT") }
+// ContProcess sends SIGCONT to the container's main berth process.
+func (f *Fleet) ContProcess(name string) { f.signalBerth(name, "CONT") }
+
+// mainBerth prints the PID of the berth process whose parent is PID 1
+// (docker-init): the container's command. busybox has no pgrep.
+const mainBerth = `awk '$4 == 1 && $2 == "(berth)" {print $1}' /proc/[0-9]*/stat`
 
 func (f *Fleet) signalBerth(name, sig string) {
 	f.t.Helper()
-	// docker-init is PID 1; the berth process is its child, the only one
-	// of that name.
-	if out, err := f.Exec(name, "sh", "-c", `pid=$(pidof berth) && kill "$1" $pid`, "sh", sig); err != nil {
-		f.t.Fatalf("kill %s berth in %s: %v %s", sig, name, err, out)
+	if out, err := f.Exec(name, "sh", "-c", `pid=$(`+mainBerth+`) && [ -n "$pid" ] && kill -s "$1" $pid`, "sh", sig); err != nil {
+		f.t.Fatalf("sending SIG%s to berth in %s: %v %s", sig, name, err, out)
 	}
+}
+
+// Alive reports whether process pid (as the container sees it, e.g. a
+// marker's PID) lives in the container.
+func (f *Fleet) Alive(name string, pid int) bool {
+	f.t.Helper()
+	out, err := f.Exec(name, "sh", "-c", `[ -d /proc/$1 ] && ! grep -q '^State:.*zombie' /proc/$1/status && echo alive; true`, "sh", strconv.Itoa(pid))
+	if err != nil {
+		f.t.Fatalf("checking process %d in %s: %v %s", pid, name, err, out)
+	}
+	return strings.TrimSpace(out) == "alive"
 }
 
 // Exec runs argv in the running container and returns what it printed

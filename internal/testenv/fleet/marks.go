@@ -14,7 +14,8 @@ import (
 )
 
 // markScript is the job of MarkedJob. Each run appends a START line, sleeps
-// $1 seconds, then appends an END line, to /marks/JOB.INDEX:
+// $1 seconds (the first attempt) or $2 (the others), then appends an END
+// line, to /marks/JOB.INDEX:
 //
 //	START|END <job> <index> <attempt> <pid> <uptime> <host>
 //
@@ -26,14 +27,18 @@ const markScript = `m=/marks/$BERTH_JOB_ID.$BERTH_TASK_INDEX
 h=$(hostname)
 read up _ < /proc/uptime
 echo "START $BERTH_JOB_ID $BERTH_TASK_INDEX $BERTH_ATTEMPT $$ $up $h" >> "$m"
-sleep "$1"
+s=$1
+[ "$BERTH_ATTEMPT" -gt 1 ] && s=$2
+sleep "$s"
 read up _ < /proc/uptime
 echo "END $BERTH_JOB_ID $BERTH_TASK_INDEX $BERTH_ATTEMPT $$ $up $h" >> "$m"`
 
-// MarkedJob returns a job that writes START and END markers around a sleep
-// of seconds (a decimal, e.g. "1.5") into the workers' /marks.
-func MarkedJob(seconds string, rerunnable bool) job.Spec {
-	return job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", markScript, "mark", seconds}, Rerunnable: rerunnable}}
+// MarkedJob returns a job that writes START and END markers into the
+// workers' /marks around a sleep of first seconds in its first attempt and
+// later seconds in the others (decimals, e.g. "1.5"). A first attempt
+// longer than a fault lets the markers tell whether it was stopped.
+func MarkedJob(first, later string, rerunnable bool) job.Spec {
+	return job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", markScript, "mark", first, later}, Rerunnable: rerunnable}}
 }
 
 // Run is one run of a task as its markers tell.
