@@ -114,7 +114,19 @@ const mainBerth = `awk '$4 == 1 && $2 == "(berth)" {print $1}' /proc/[0-9]*/stat
 
 func (f *Fleet) signalBerth(name, sig string) {
 	f.t.Helper()
-	if out, err := f.Exec(name, "sh", "-c", `pid=$(`+mainBerth+`) && [ -n "$pid" ] && kill -s "$1" $pid`, "sh", sig); err != nil {
+	// The state it then shows: T (stopped) or not.
+	script := `pid=$(` + mainBerth + `) && [ -n "$pid" ] && kill -s "$1" $pid || exit 1
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		if grep -q '^State:.*T (stopped)' /proc/$pid/status; then s=T; else s=R; fi
+		[ "$s" = "$2" ] && exit 0
+		sleep 0.1
+	done
+	echo "berth (pid $pid) is in state $s"; exit 1`
+	want := "R"
+	if sig == "STOP" {
+		want = "T"
+	}
+	if out, err := f.Exec(name, "sh", "-c", script, "sh", sig, want); err != nil {
 		f.t.Fatalf("sending SIG%s to berth in %s: %v %s", sig, name, err, out)
 	}
 }
