@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	dockerclient "github.com/moby/moby/client"
 
 	"github.com/berth-run/berth/internal/testenv"
 )
@@ -57,6 +60,9 @@ func Image(t testing.TB) string {
 		imageErr = testenv.ImportImage(ctx, c, imageName,
 			testenv.ImageFile{Path: strings.TrimPrefix(berthPath, "/"), Host: berth, Mode: 0o755},
 			testenv.ImageFile{Path: strings.TrimPrefix(natsPath, "/"), Host: nats, Mode: 0o755})
+		if imageErr == nil {
+			pruneImages(ctx, c, imageName)
+		}
 	})
 	if imageErr != nil {
 		t.Fatal(imageErr)
@@ -99,4 +105,21 @@ func hashFiles(paths ...string) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// pruneImages removes the fleet images of other builds made over a day
+// ago, so that they do not pile up; one still in use stays.
+func pruneImages(ctx context.Context, c *dockerclient.Client, keep string) {
+	res, err := c.ImageList(ctx, dockerclient.ImageListOptions{Filters: make(dockerclient.Filters).Add("reference", imageRepo)})
+	if err != nil {
+		return
+	}
+	for _, img := range res.Items {
+		if slices.Contains(img.RepoTags, keep) || time.Since(time.Unix(img.Created, 0)) < 24*time.Hour {
+			continue
+		}
+		for _, tag := range img.RepoTags {
+			_, _ = c.ImageRemove(ctx, tag, dockerclient.ImageRemoveOptions{})
+		}
+	}
 }

@@ -160,11 +160,17 @@ type Report struct {
 	// that wrote no END; LostEnded the LOST tasks whose run did write its
 	// END (it ran to its end, but the server could not hear of it in time).
 	Rerun, Killed, LostEnded int
+	// Reruns describes the tasks that started more than once.
+	Reruns []string
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%d tasks: %d Done, %d Failed LOST (%d of them ran to their END); %d started more than once; %d runs killed; %d violations",
+	s := fmt.Sprintf("%d tasks: %d Done, %d Failed LOST (%d of them ran to their END); %d started more than once; %d runs killed; %d violations",
 		r.Tasks, r.Done, r.Lost, r.LostEnded, r.Rerun, r.Killed, len(r.Violations))
+	if len(r.Reruns) > 0 {
+		s += "\nstarted more than once:\n  " + strings.Join(r.Reruns, "\n  ")
+	}
+	return s
 }
 
 // Check compares the markers in dir with what the server recorded of the
@@ -208,6 +214,7 @@ func Check(ctx context.Context, c *client.Client, dir string, jobs []Submitted) 
 		}
 	}
 	slices.Sort(rep.Violations)
+	slices.Sort(rep.Reruns)
 	return rep, nil
 }
 
@@ -224,6 +231,7 @@ func checkTask(rep *Report, k TaskKey, tk *client.TaskDetail, rerunnable bool, r
 	}
 	if len(runs) > 1 {
 		rep.Rerun++
+		rep.Reruns = append(rep.Reruns, fmt.Sprintf("%s (%s %s, attempt %d on %s): %v", k, tk.State, tk.SubState.Kind, tk.Attempt, tk.Worker, runs))
 	}
 	for _, o := range Overlaps(runs) {
 		bad(k, "ran twice at once: %v wrote END after %v wrote START", o[0], o[1])
