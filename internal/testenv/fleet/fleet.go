@@ -99,6 +99,7 @@ func Start(t testing.TB, cfg Config) *Fleet {
 	if cfg.WorkerPermissions == nil {
 		cfg.WorkerPermissions = WorkerPermissions
 	}
+	begin := time.Now()
 	f := &Fleet{
 		t: t, docker: testenv.RequireDocker(t), image: Image(t),
 		prefix: "berth-fleet-" + randomHex(4),
@@ -108,6 +109,10 @@ func Start(t testing.TB, cfg Config) *Fleet {
 	for i := range cfg.Workers {
 		f.Workers = append(f.Workers, Worker(i+1))
 	}
+	lap := func(what string) {
+		t.Logf("fleet: %s at %v", what, time.Since(begin).Round(time.Millisecond))
+	}
+	lap("image " + f.image + " ready")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	f.sweep(ctx)
@@ -161,6 +166,7 @@ func Start(t testing.TB, cfg Config) *Fleet {
 		f.start(ctx, n)
 	}
 	f.WaitNATS()
+	lap("NATS cluster healthy")
 
 	natsURL := strings.Join(urls, ",")
 	f.create(ctx, Server, append([]string{berthPath, "serve", "--log-level", "debug",
@@ -168,6 +174,7 @@ func Start(t testing.TB, cfg Config) *Fleet {
 		"--worker", "none", "--listen", fmt.Sprintf("0.0.0.0:%d", apiPort),
 		"--slots", strconv.Itoa(cfg.Workers * cfg.Slots)}, cfg.ServerArgs...), []string{"BERTH_HOME=/data"})
 	f.StartServer()
+	lap("server answering")
 	for _, w := range f.Workers {
 		f.create(ctx, w, append([]string{berthPath, "worker", "--log-level", "debug",
 			"--nats", natsURL, "--nats-nkey", "/creds/" + w + ".nk", "--id", w,
@@ -176,6 +183,7 @@ func Start(t testing.TB, cfg Config) *Fleet {
 		f.start(ctx, w)
 	}
 	f.WaitWorkers(f.Workers...)
+	lap("workers seen")
 	return f
 }
 
