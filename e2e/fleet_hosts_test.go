@@ -51,7 +51,9 @@ func TestFleetHosts(t *testing.T) {
 	// back with its store.
 	submit(18)
 	require.Eventually(t, running(4), 30*time.Second, 100*time.Millisecond, "jobs run")
-	leader := f.StreamLeader("BERTH_WORK")
+	peers := f.StreamPeers("BERTH_WORK")
+	require.Len(t, peers, 3, "the work stream has three replicas: %v", peers)
+	leader := peers[0]
 	t.Logf("killing NATS node %s (the work stream's leader) at %v", leader, time.Since(start).Round(time.Millisecond))
 	f.Kill(leader)
 	submit(12)

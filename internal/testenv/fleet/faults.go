@@ -212,9 +212,16 @@ func (f *Fleet) do(what string, call func(context.Context) error) {
 }
 
 // StreamLeader returns the NATS node that leads the stream (e.g.
-// "BERTH_WORK"), from the monitoring endpoint of a running node: the node
-// whose loss the cluster must ride out first.
+// "BERTH_WORK"): the node whose loss the cluster must ride out first.
 func (f *Fleet) StreamLeader(stream string) string {
+	f.t.Helper()
+	return f.StreamPeers(stream)[0]
+}
+
+// StreamPeers returns the NATS nodes that hold the stream, its leader
+// first, from the monitoring endpoint of a running node. It waits for the
+// stream to have a leader.
+func (f *Fleet) StreamPeers(stream string) []string {
 	f.t.Helper()
 	var last string
 	for range 50 {
@@ -232,7 +239,10 @@ func (f *Fleet) StreamLeader(stream string) string {
 					Streams []struct {
 						Name    string `json:"name"`
 						Cluster struct {
-							Leader string `json:"leader"`
+							Leader   string `json:"leader"`
+							Replicas []struct {
+								Name string `json:"name"`
+							} `json:"replicas"`
 						} `json:"cluster"`
 					} `json:"stream_detail"`
 				} `json:"account_details"`
@@ -244,7 +254,11 @@ func (f *Fleet) StreamLeader(stream string) string {
 			for _, a := range jsz.Accounts {
 				for _, s := range a.Streams {
 					if s.Name == stream && s.Cluster.Leader != "" {
-						return s.Cluster.Leader
+						peers := []string{s.Cluster.Leader}
+						for _, r := range s.Cluster.Replicas {
+							peers = append(peers, r.Name)
+						}
+						return peers
 					}
 				}
 			}
@@ -253,5 +267,5 @@ func (f *Fleet) StreamLeader(stream string) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 	f.t.Fatalf("no leader of stream %s: %s", stream, last)
-	return ""
+	return nil
 }
