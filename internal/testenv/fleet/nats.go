@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -102,5 +103,13 @@ func natsConfig(node string, nodes []string, users map[string]natsUser) ([]byte,
 			"BERTH": map[string]any{"jetstream": "enabled", "users": list},
 		},
 	}
-	return json.MarshalIndent(conf, "", "  ")
+	// Not HTML-escaped: NATS reads no \u escapes, and wildcards have '>'.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(conf); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
