@@ -2,7 +2,9 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,25 +15,29 @@ import (
 	"github.com/berth-run/berth/job"
 )
 
-// markScript is the job of MarkedJob. Each run appends a START line, sleeps
-// $1 seconds (the first attempt) or $2 (the others), then appends an END
-// line, to /marks/JOB.INDEX:
+// Marker returns a shell command that appends a marker of the running
+// attempt to dir/JOB.INDEX (dir: a path without spaces or quotes), kind
+// being START or END:
 //
 //	START|END <job> <index> <attempt> <pid> <uptime> <host>
 //
-// The time is the host's uptime (/proc/uptime, in 1/100 s: busybox's date
-// has no sub-second format), the same clock in every container. Appends to
-// one file are ordered, so the file's line order is the order in which runs
-// started and ended; the times only help reading it.
-const markScript = `m=/marks/$BERTH_JOB_ID.$BERTH_TASK_INDEX
-h=$(hostname)
-read up _ < /proc/uptime
-echo "START $BERTH_JOB_ID $BERTH_TASK_INDEX $BERTH_ATTEMPT $$ $up $h" >> "$m"
+// The PID is the shell's ($$); the time is the host's uptime (/proc/uptime,
+// in 1/100 s: busybox's date has no sub-second format), the same clock in
+// every container. Appends to one file are ordered, so the file's line
+// order is the order in which runs started and ended; the times only help
+// reading it.
+func Marker(dir, kind string) string {
+	return `read up _ < /proc/uptime; read h < /proc/sys/kernel/hostname; ` +
+		`echo "` + kind + ` $BERTH_JOB_ID $BERTH_TASK_INDEX $BERTH_ATTEMPT $$ $up $h" >> ` + dir + `/$BERTH_JOB_ID.$BERTH_TASK_INDEX`
+}
+
+// markScript is the job of MarkedJob: START, a sleep of $1 seconds (the
+// first attempt) or $2 (the others), END.
+var markScript = Marker("/marks", "START") + `
 s=$1
 [ "$BERTH_ATTEMPT" -gt 1 ] && s=$2
 sleep "$s"
-read up _ < /proc/uptime
-echo "END $BERTH_JOB_ID $BERTH_TASK_INDEX $BERTH_ATTEMPT $$ $up $h" >> "$m"`
+` + Marker("/marks", "END")
 
 // MarkedJob returns a job that writes START and END markers into the
 // workers' /marks around a sleep of first seconds in its first attempt and
@@ -84,17 +90,27 @@ func ReadMarks(dir string) (map[TaskKey][]Run, error) {
 		if _, err := fmt.Sscanf(e.Name(), "%d.%d", &k.Job, &k.Index); err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
+		if out[k], err = ReadTask(dir, k); err != nil {
 			return nil, err
 		}
-		runs, err := parseMarks(string(b))
-		if err != nil {
-			return nil, fmt.Errorf("markers of task %s: %w", k, err)
-		}
-		out[k] = runs
 	}
 	return out, nil
+}
+
+// ReadTask reads the markers of task k in dir; none is no error.
+func ReadTask(dir string, k TaskKey) ([]Run, error) {
+	b, err := os.ReadFile(filepath.Join(dir, k.String()))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	runs, err := parseMarks(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("markers of task %s: %w", k, err)
+	}
+	return runs, nil
 }
 
 // parseMarks parses one task's markers; an END belongs to the START of the
