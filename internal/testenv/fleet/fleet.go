@@ -338,7 +338,7 @@ func (f *Fleet) remove() {
 	f.mu.Lock()
 	ids := maps.Clone(f.ids)
 	f.mu.Unlock()
-	if f.t.Failed() {
+	if f.t.Failed() || os.Getenv("BERTH_FLEET_LOGS") != "" {
 		f.keepLogs(slices.Sorted(maps.Keys(ids)))
 	}
 	var wg sync.WaitGroup
@@ -359,7 +359,8 @@ func (f *Fleet) remove() {
 
 // keepLogs writes each container's whole log to a directory that outlives
 // the test ($BERTH_FLEET_LOGS, else a new one in the temporary directory)
-// and logs its tail.
+// and logs its tail. With $BERTH_FLEET_LOGS set, logs are kept whether the
+// test failed or not.
 func (f *Fleet) keepLogs(names []string) {
 	dir := os.Getenv("BERTH_FLEET_LOGS")
 	if dir == "" {
@@ -371,7 +372,9 @@ func (f *Fleet) keepLogs(names []string) {
 		if err == nil {
 			err = os.WriteFile(filepath.Join(dir, name+".log"), []byte(log), 0o600)
 		}
-		f.t.Logf("--- container %s (last lines) ---\n%s", name, tail(log, 40))
+		if f.t.Failed() {
+			f.t.Logf("--- container %s (last lines) ---\n%s", name, tail(log, 40))
+		}
 	}
 	if err != nil {
 		f.t.Logf("keeping the containers' logs: %v", err)
