@@ -168,7 +168,9 @@ func TestFleetHostsLeases(t *testing.T) {
 	// Back, each worker stops what the server no longer gives it.
 	require.Eventually(t, func() bool {
 		marks, err := fleet.ReadMarks(f.Marks)
-		require.NoError(t, err)
+		if err != nil {
+			return false
+		}
 		for _, runs := range marks {
 			for _, r := range runs {
 				if r.Attempt == 1 && f.Alive(r.Host, r.PID) {

@@ -25,12 +25,15 @@ import (
 	"github.com/berth-run/berth/internal/testenv"
 )
 
-// Config shapes a fleet. The zero value is three workers of four slots.
+// Config shapes a fleet. The zero value is three workers of four slots in
+// the default pool.
 type Config struct {
 	// Workers is how many workers run (w1, w2, ...). Defaults to 3.
 	Workers int
 	// Slots is each worker's --slots. Defaults to 4.
 	Slots int
+	// Pool is the workers' --pool. Defaults to "default".
+	Pool string
 	// ServerArgs are added to `berth serve`'s arguments.
 	ServerArgs []string
 	// WorkerArgs are added to every `berth worker`'s arguments.
@@ -89,12 +92,14 @@ type Fleet struct {
 // without Docker (fails with BERTH_REQUIRE_DOCKER=1).
 func Start(t testing.TB, cfg Config) *Fleet {
 	t.Helper()
-	cfg.Workers = max(cfg.Workers, 0)
-	if cfg.Workers == 0 {
+	if cfg.Workers <= 0 {
 		cfg.Workers = 3
 	}
-	if cfg.Slots == 0 {
+	if cfg.Slots <= 0 {
 		cfg.Slots = 4
+	}
+	if cfg.Pool == "" {
+		cfg.Pool = "default"
 	}
 	if cfg.WorkerPermissions == nil {
 		cfg.WorkerPermissions = WorkerPermissions
@@ -127,7 +132,7 @@ func Start(t testing.TB, cfg Config) *Fleet {
 		}
 		perms := AllowAll
 		if name != Server {
-			perms = cfg.WorkerPermissions(name, "default")
+			perms = cfg.WorkerPermissions(name, cfg.Pool)
 		}
 		users[pub] = natsUser{name: name, perms: perms}
 	}
@@ -178,7 +183,7 @@ func Start(t testing.TB, cfg Config) *Fleet {
 	for _, w := range f.Workers {
 		f.create(ctx, w, append([]string{berthPath, "worker", "--log-level", "debug",
 			"--nats", natsURL, "--nats-nkey", "/creds/" + w + ".nk", "--id", w,
-			"--slots", strconv.Itoa(cfg.Slots), "--state-dir", "/tmp/state", "--executor", "process"},
+			"--slots", strconv.Itoa(cfg.Slots), "--pool", cfg.Pool, "--state-dir", "/tmp/state", "--executor", "process"},
 			cfg.WorkerArgs...), []string{"BERTH_HOME=/tmp/home"})
 		f.start(ctx, w)
 	}
