@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-run/berth/client"
@@ -166,20 +169,25 @@ func TestFleetHostsLeases(t *testing.T) {
 	t.Logf("workers back at %v", time.Since(start).Round(time.Millisecond))
 
 	// Back, each worker stops what the server no longer gives it.
-	require.Eventually(t, func() bool {
+	staleAlive := func() []string {
 		marks, err := fleet.ReadMarks(f.Marks)
 		if err != nil {
-			return false
+			return []string{err.Error()}
 		}
-		for _, runs := range marks {
+		var alive []string
+		for k, runs := range marks {
 			for _, r := range runs {
 				if r.Attempt == 1 && f.Alive(r.Host, r.PID) {
-					return false
+					alive = append(alive, fmt.Sprintf("%s: %v", k, r))
 				}
 			}
 		}
-		return true
-	}, 10*time.Second, 200*time.Millisecond, "the stale first attempts are killed")
+		slices.Sort(alive)
+		return alive
+	}
+	if !assert.Eventually(t, func() bool { return len(staleAlive()) == 0 }, 10*time.Second, 200*time.Millisecond) {
+		t.Fatalf("stale first attempts still run 10 s after their workers are back: %v", staleAlive())
+	}
 
 	ids := make([]int64, len(jobs))
 	for i, j := range jobs {
