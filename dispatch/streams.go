@@ -23,9 +23,18 @@ const (
 	WorkAckWait = 15 * time.Second
 )
 
+// StreamOption changes the configuration of berth's streams.
+type StreamOption func(*jetstream.StreamConfig)
+
+// Replicas keeps n copies of each stream on a NATS cluster (n ≤ its size;
+// JetStream allows at most 5). 0 or 1: one copy.
+func Replicas(n int) StreamOption {
+	return func(c *jetstream.StreamConfig) { c.Replicas = max(n, 1) }
+}
+
 // WorkStreamConfig is the configuration of the BERTH_WORK stream.
-func WorkStreamConfig() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
+func WorkStreamConfig(opts ...StreamOption) jetstream.StreamConfig {
+	c := jetstream.StreamConfig{
 		Name:        StreamWork,
 		Description: "berth: runnable tasks, one subject per pool",
 		Subjects:    []string{SubjectWorkPrefix + ">"},
@@ -33,13 +42,19 @@ func WorkStreamConfig() jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		Duplicates:  WorkDuplicateWindow,
 		Discard:     jetstream.DiscardOld,
+		Replicas:    1,
 	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
 }
 
 // EnsureStreams creates the streams berth uses, or updates them to the
-// configuration this version expects.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
-	if _, err := js.CreateOrUpdateStream(ctx, WorkStreamConfig()); err != nil {
+// configuration this version expects (changed by opts). The pools'
+// consumers take the stream's replicas.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, opts ...StreamOption) error {
+	if _, err := js.CreateOrUpdateStream(ctx, WorkStreamConfig(opts...)); err != nil {
 		return fmt.Errorf("creating stream %s: %w", StreamWork, err)
 	}
 	return nil

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,76 +15,40 @@ import (
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/testenv"
+	"github.com/berth-run/berth/internal/testenv/fleet"
 	"github.com/berth-run/berth/job"
 )
 
-// fleetJob submits a job that marks each run's start (with its PID) and
-// end in marks/ID, prints to both streams, writes a result and takes a
+// fleetJob submits a job that marks each run's start and end in marks
+// (fleet.Marker), prints to both streams, writes a result and takes a
 // little while.
 func fleetJob(t *testing.T, c *client.Client, marks string, spec job.Spec) int64 {
 	t.Helper()
-	script := fmt.Sprintf(`echo "start $$" >> %[1]s/$BERTH_JOB_ID; sleep 0.3; echo "out $BERTH_JOB_ID"; echo "err $BERTH_JOB_ID" >&2; `+
-		`echo '{"job": '$BERTH_JOB_ID'}' > "$BERTH_RESULT"; echo "end $$" >> %[1]s/$BERTH_JOB_ID`, marks)
+	script := fleet.Marker(marks, "START") + `; sleep 0.3; echo "out $BERTH_JOB_ID"; echo "err $BERTH_JOB_ID" >&2; ` +
+		`echo '{"job": '$BERTH_JOB_ID'}' > "$BERTH_RESULT"; ` + fleet.Marker(marks, "END")
 	spec.Template = job.Template{Command: "sh", Args: []string{"-c", script}, Rerunnable: true}
 	j, err := c.Submit(context.Background(), spec)
 	require.NoError(t, err)
 	return j.ID
 }
 
-// runs returns the PIDs of a job's runs, and how many of them ended.
-func runs(t *testing.T, marks string, id int64) (pids []int, ended int) {
-	return tally(runLog(t, marks, id))
+// runs returns the runs of a job's task as its markers tell.
+func runs(t *testing.T, marks string, id int64) []fleet.Run {
+	t.Helper()
+	rs, err := fleet.ReadTask(marks, fleet.TaskKey{Job: id})
+	require.NoError(t, err)
+	return rs
 }
 
 // tally returns the PIDs of runs, and how many of them ended.
-func tally(rs []run) (pids []int, ended int) {
+func tally(rs []fleet.Run) (pids []int, ended int) {
 	for _, r := range rs {
-		pids = append(pids, r.pid)
-		if r.end >= 0 {
+		pids = append(pids, r.PID)
+		if r.Ended() {
 			ended++
 		}
 	}
 	return pids, ended
-}
-
-// run is one run of a fleet job: its PID and the lines of its marks file
-// where it started and ended (-1 if it did not).
-type run struct{ pid, start, end int }
-
-// runLog reads a job's marks file.
-func runLog(t *testing.T, marks string, id int64) []run {
-	b, err := os.ReadFile(filepath.Join(marks, strconv.FormatInt(id, 10)))
-	if err != nil {
-		return nil
-	}
-	var out []run
-	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if p, ok := strings.CutPrefix(line, "start "); ok {
-			pid, _ := strconv.Atoi(p)
-			out = append(out, run{pid: pid, start: i, end: -1})
-		} else if p, ok := strings.CutPrefix(line, "end "); ok {
-			pid, _ := strconv.Atoi(p)
-			for k := range out {
-				if out[k].pid == pid {
-					out[k].end = i
-				}
-			}
-		}
-	}
-	return out
-}
-
-// overlap reports two runs that both ran to their end and overlapped: a
-// job that ran twice at once.
-func overlap(rs []run) bool {
-	for i, a := range rs {
-		for _, b := range rs[i+1:] {
-			if a.end >= 0 && b.end >= 0 && b.start < a.end {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // TestFleet runs 200 jobs on two remote workers (separate processes with
@@ -126,7 +89,7 @@ func TestFleet(t *testing.T) {
 	}
 	// Its jobs die with it: none can run on alongside its rerun.
 	for _, id := range onA {
-		pids, _ := runs(t, marks, id)
+		pids, _ := tally(runs(t, marks, id))
 		for _, pid := range pids {
 			require.Eventually(t, func() bool { return !alive(pid) }, 5*time.Second, 10*time.Millisecond,
 				"job %d's process %d outlived its killed worker", id, pid)
@@ -140,13 +103,13 @@ func TestFleet(t *testing.T) {
 	for _, id := range ids {
 		tk := taskOf(t, s, fmt.Sprint(id))
 		perWorker[tk.Worker]++
-		rs := runLog(t, marks, id)
+		rs := runs(t, marks, id)
 		pids, ended := tally(rs)
 		// A run on the killed worker may have finished just before the
 		// kill, its end not yet reported: it is then run again. Never two
 		// at once.
 		require.True(t, ended >= 1 && ended <= tk.Attempt, "job %d: %d runs ended in %d attempts", id, ended, tk.Attempt)
-		require.False(t, overlap(rs), "job %d ran twice at once: %+v", id, rs)
+		require.Empty(t, fleet.Overlaps(rs), "job %d ran twice at once: %v", id, rs)
 		// An attempt the killed worker claimed may have died before its
 		// script started: at most one start per attempt, the last one sure.
 		require.True(t, len(pids) >= 1 && len(pids) <= tk.Attempt, "job %d: %d starts in %d attempts", id, len(pids), tk.Attempt)
@@ -185,7 +148,7 @@ func TestFleet(t *testing.T) {
 	require.Equal(t, 0, r.Code, "all jobs Done after the server's restart: %s\n%s", r.Stdout+r.Stderr, s.Log())
 	for _, id := range more {
 		tk := taskOf(t, s, fmt.Sprint(id))
-		pids, ended := runs(t, marks, id)
+		pids, ended := tally(runs(t, marks, id))
 		require.Equal(t, 1, tk.Attempt, "job %d ran once", id)
 		require.Len(t, pids, 1, "job %d started once", id)
 		require.Equal(t, 1, ended, "job %d ended once", id)

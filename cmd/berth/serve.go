@@ -98,6 +98,7 @@ or of the worker and report their true exit status when it is back. Stopping the
 	fl.StringVar(&cfg.NATSListen, "nats-listen", "", "expose the embedded NATS on `HOST:PORT` for workers on other hosts (each enrolled with berth workers add)")
 	fl.DurationVar(&cfg.Lease, "lease", dispatch.LeasePeriod, "how long a worker runs its tasks without an answered heartbeat; the server reruns them after the lease + "+dispatch.FenceGrace.String()+" + "+dispatch.LeaseMargin.String())
 	nats.add(fl, "use an external NATS cluster (with JetStream) at `URL[,URL...]` instead of the embedded one")
+	fl.IntVar(&cfg.NATSReplicas, "nats-replicas", 1, "copies of each stream on the external NATS cluster (`N`, 1 to 5, at most its size)")
 	return cmd
 }
 

@@ -59,3 +59,25 @@ func TestOutputSinkWrite(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "hello world\nbye\n", string(b))
 }
+
+func TestNATSReplicasChecked(t *testing.T) {
+	t.Parallel()
+	base := ServeConfig{DataDir: "/nonexistent", WorkerCommand: []string{"true"}}
+	cfg, err := base.withDefaults()
+	require.NoError(t, err)
+	require.Equal(t, 1, cfg.NATSReplicas)
+
+	ext := base
+	ext.NATSURLs = []string{"nats://n1:4222", "nats://n2:4222", "nats://n3:4222"}
+	ext.NATSReplicas = 3
+	_, err = ext.withDefaults()
+	require.NoError(t, err)
+	ext.NATSReplicas = 6
+	_, err = ext.withDefaults()
+	require.ErrorContains(t, err, "replicas must be 1 to 5")
+
+	embedded := base
+	embedded.NATSReplicas = 3
+	_, err = embedded.withDefaults()
+	require.ErrorContains(t, err, "external NATS cluster")
+}

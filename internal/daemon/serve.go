@@ -90,6 +90,9 @@ type ServeConfig struct {
 	// heartbeat; the server reruns them after Lease + dispatch.FenceGrace +
 	// dispatch.LeaseMargin. Defaults to dispatch.LeasePeriod.
 	Lease time.Duration
+	// NATSReplicas is how many copies of each stream an external NATS
+	// cluster keeps (at most its size). Defaults to 1.
+	NATSReplicas int
 }
 
 func (c ServeConfig) withDefaults() (ServeConfig, error) {
@@ -98,6 +101,7 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	c.Worker = cmp.Or(c.Worker, WorkerProcess)
 	c.StopGrace = cmp.Or(c.StopGrace, scheduler.StopGraceDefault)
 	c.Lease = cmp.Or(c.Lease, dispatch.LeasePeriod)
+	c.NATSReplicas = cmp.Or(c.NATSReplicas, 1)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -122,6 +126,10 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 		return c, fmt.Errorf("serve: the lease must be 1s or more, not %s", c.Lease)
 	case c.Worker != WorkerProcess && c.Worker != WorkerInProcess && c.Worker != WorkerNone:
 		return c, fmt.Errorf("serve: worker mode %q is not process, inprocess or none", c.Worker)
+	case c.NATSReplicas < 1 || c.NATSReplicas > 5:
+		return c, fmt.Errorf("serve: NATS replicas must be 1 to 5 (JetStream's limit), not %d", c.NATSReplicas)
+	case c.NATSReplicas > 1 && len(c.NATSURLs) == 0:
+		return c, errors.New("serve: NATS replicas above 1 need an external NATS cluster (--nats); the embedded server is a single node")
 	}
 	return c, nil
 }
@@ -217,7 +225,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err := writeJSON(dir.NATSInfo(), info); err != nil {
 		return err
 	}
-	if err := dispatch.EnsureStreams(ctx, conn.JetStream()); err != nil {
+	if err := dispatch.EnsureStreams(ctx, conn.JetStream(), dispatch.Replicas(cfg.NATSReplicas)); err != nil {
 		return err
 	}
 	sched, err := scheduler.New(scheduler.Config{

@@ -29,7 +29,7 @@ var (
 )
 
 // Berth returns the path of a berth binary built from this checkout, once
-// per test process.
+// per test process; it is static (CGO_ENABLED=0).
 func Berth(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -46,6 +46,8 @@ func Berth(t testing.TB) string {
 		buildPath = filepath.Join(dir, "berth")
 		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/berth")
 		cmd.Dir = root
+		// Static, so that images of the fleet tests can hold it too.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building berth: %v\n%s", err, out)
 		}
