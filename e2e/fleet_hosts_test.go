@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/testenv/fleet"
 	"github.com/berth-run/berth/job"
@@ -118,9 +118,9 @@ func TestFleetHosts(t *testing.T) {
 }
 
 // faultFor is how long TestFleetHostsLeases keeps its workers faulted:
-// longer than the lease plus the kill grace, so that the server runs the
-// tasks of the faulted workers again elsewhere.
-const faultFor = 30 * time.Second
+// longer than the lease, the kill grace and the margin, so that the server
+// runs the tasks of the faulted workers again elsewhere meanwhile.
+const faultFor = dispatch.WorkerTimeout + 10*time.Second
 
 // TestFleetHostsLeases faults three workers at once for longer than their
 // lease, each its own way: w1 cut off the network, the berth process of w2
@@ -133,9 +133,6 @@ const faultFor = 30 * time.Second
 func TestFleetHostsLeases(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: faults workers for longer than their lease")
-	}
-	if os.Getenv("BERTH_FLEET_LEASES") != "1" {
-		t.Skip("needs the workers' leases, self-fencing and watchdog of issue 11 (BERTH_FLEET_LEASES=1 runs it): remove this skip once they land, and set faultFor from the lease constants")
 	}
 	t.Parallel()
 	start := time.Now()

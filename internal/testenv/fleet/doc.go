@@ -23,9 +23,8 @@
 //
 // Every user has its own NKey (seeds in Creds, mounted read-only at
 // /creds). The server's user may do anything; a worker's permissions come
-// from Config.WorkerPermissions, by default WorkerPermissions, which allows
-// everything until dispatch says what a worker may do (then point it at
-// dispatch.WorkerPermissions).
+// from Config.WorkerPermissions, by default WorkerPermissions: exactly
+// dispatch.WorkerPermissions, as docs/fleet.md tells an operator to set.
 //
 // The containers run as the test's user, with docker-init as PID 1 and the
 // berth or nats-server process its child. Their image (Image) holds busybox

@@ -8,25 +8,22 @@ import (
 	"path/filepath"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/berth-run/berth/dispatch"
 )
 
 // Permissions are the subjects a NATS user may publish and subscribe to.
 // An empty list allows every subject.
-type Permissions struct {
-	Publish   []string
-	Subscribe []string
-}
+type Permissions = dispatch.Permissions
 
-// AllowAll is the server's permissions, and the workers' until they get
-// their own.
+// AllowAll is the server's permissions.
 var AllowAll = Permissions{}
 
-// WorkerPermissions is the seam for the workers' NATS permissions: every
-// worker gets all of them until dispatch says what a worker may do. Point it
-// at dispatch.WorkerPermissions(worker, pool) then (Config.WorkerPermissions
-// overrides it per fleet).
+// WorkerPermissions are a worker's NATS permissions, as an operator of an
+// external NATS gives them: exactly dispatch.WorkerPermissions
+// (Config.WorkerPermissions overrides it per fleet).
 func WorkerPermissions(worker, pool string) Permissions {
-	return AllowAll
+	return dispatch.WorkerPermissions(worker, pool)
 }
 
 // natsUser is one NKey user of the cluster's account.
@@ -81,6 +78,9 @@ func natsConfig(node string, nodes []string, users map[string]natsUser) ([]byte,
 		}
 		if len(u.perms.Subscribe) > 0 {
 			perms["subscribe"] = map[string]any{"allow": u.perms.Subscribe}
+		}
+		if u.perms.AllowResponses {
+			perms["allow_responses"] = true
 		}
 		if len(perms) > 0 {
 			entry["permissions"] = perms
