@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/testenv/fleet"
 	"github.com/berth-run/berth/job"
 )
