@@ -124,9 +124,13 @@ func (w *Worker) fence(t *task, why string) {
 	t.cancel() // gives up sending its events
 	w.log.Warn("fencing a task", "task", t.key.String(), "why", why)
 	if started && !ended {
-		if err := w.cfg.Executor.Stop(context.WithoutCancel(w.life), t.id, dispatch.FenceGrace); err != nil {
-			t.log.Warn("cannot stop a fenced task", "error", err)
-		}
+		// Each on its own: a container's stop waits for its grace, and
+		// every fenced task must be dead by the same deadline.
+		go func() {
+			if err := w.cfg.Executor.Stop(context.WithoutCancel(w.life), t.id, dispatch.FenceGrace); err != nil {
+				t.log.Warn("cannot stop a fenced task", "error", err)
+			}
+		}()
 	}
 }
 
