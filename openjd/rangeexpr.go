@@ -53,8 +53,33 @@ func ParseIntRange(s string) (*IntRange, error) {
 		}
 		r.ends[k] = int64(total)
 	}
+	r.merge()
 	return r, nil
 }
+
+// merge joins each run to the one before it when it continues that run's
+// progression with the same step, as the canonical text does: "1,2,3" is
+// "1-3" (a value alone is a run of step 1), while "1,3,5" stays as written.
+func (r *IntRange) merge() {
+	out := r.runs[:1]
+	for _, run := range r.runs[1:] {
+		prev := &out[len(out)-1]
+		if prev.step == run.step && prev.last() < run.start && uint64(run.start)-uint64(prev.last()) == run.step {
+			prev.count += run.count
+			continue
+		}
+		out = append(out, run)
+	}
+	r.runs = out
+	r.ends = r.ends[:len(out)]
+	var total int64
+	for k, run := range out {
+		total += int64(run.count)
+		r.ends[k] = total
+	}
+}
+
+func (run intRun) last() int64 { return int64(uint64(run.start) + (run.count-1)*run.step) }
 
 // parseRangeElem parses <Int> | <Int>-<Int> | <Int>-<Int>:<Skip>, with
 // spaces or tabs around the pieces.
@@ -183,7 +208,10 @@ func (r *IntRange) String() string {
 			b.WriteByte(',')
 		}
 		b.WriteString(strconv.FormatInt(run.start, 10))
-		if run.count > 1 {
+		if run.count == 2 {
+			b.WriteByte(',')
+			b.WriteString(strconv.FormatInt(run.last(), 10))
+		} else if run.count > 2 {
 			last := int64(uint64(run.start) + (run.count-1)*run.step)
 			b.WriteByte('-')
 			b.WriteString(strconv.FormatInt(last, 10))

@@ -83,3 +83,30 @@ func FuzzExprEval(f *testing.F) {
 		}
 	})
 }
+
+func TestStringEscapeNames(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		`"\N{LATIN SMALL LETTER Z}"`:       "z",
+		`"\N{latin small letter a}b"`:      "ab",
+		`"\N{CJK UNIFIED IDEOGRAPH-4E00}"`: "\u4e00",
+		`"\N{HANGUL SYLLABLE GAG}"`:        "\uac01",
+		`"\N{EM DASH}"`:                    "\u2014",
+		`r"\N{EM DASH}"`:                   `\N{EM DASH}`,
+	} {
+		e, err := Parse(src)
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		v, err := e.Eval(nil)
+		if err != nil || v.Format() != want {
+			t.Errorf("%s = %q, %v; want %q", src, v.Format(), err, want)
+		}
+	}
+	for _, bad := range []string{`"\N{NO SUCH CHARACTER}"`, `"\N{}"`, `"\NA"`, `"\N{LATIN"`} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

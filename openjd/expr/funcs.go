@@ -77,6 +77,7 @@ func init() {
 		"with_number": fnWithNumber, "as_posix": fnAsPosix, "is_absolute": fnIsAbsolute,
 		"is_relative_to": fnRelativeTo, "relative_to": fnRelativeTo,
 		"apply_path_mapping": fnApplyPathMapping,
+		"isupper":            fnCase, "islower": fnCase,
 	}
 	for _, n := range []string{"removeprefix", "removesuffix", "startswith", "endswith", "count", "find", "rfind", "index", "rindex"} {
 		builtins[n] = fnStr2
@@ -225,15 +226,44 @@ func fnRangeExpr(_ *evaluator, _ string, a args) (Value, error) {
 	if len(v) != 1 || v[0].kind != KList {
 		return Null, errNoVersion
 	}
-	var parts []string
-	for _, x := range v[0].l {
+	vals := make([]int64, len(v[0].l))
+	for i, x := range v[0].l {
 		if x.kind != KInt {
 			return Null, errArgs
 		}
-		parts = append(parts, strconv.FormatInt(x.i, 10))
+		vals[i] = x.i
 	}
-	if len(parts) == 0 {
+	if len(vals) == 0 {
 		return Null, fmt.Errorf("a range expression needs at least one value")
+	}
+	return rangeOf(vals)
+}
+
+// rangeOf makes a range_expr of a set of integers: sorted, without
+// duplicates, grouped into runs from the smallest value up, each run
+// taking the step between its first two values (so [1, 3, 5, 6] is
+// "1-5:2,6").
+func rangeOf(vals []int64) (Value, error) {
+	vals = slices.Clone(vals)
+	slices.Sort(vals)
+	vals = slices.Compact(vals)
+	var parts []string
+	for i := 0; i < len(vals); {
+		j := i + 1
+		if j < len(vals) && vals[j]-vals[i] > 0 { // not when the step overflows
+			step := vals[j] - vals[i]
+			for j+1 < len(vals) && vals[j+1]-vals[j] == step {
+				j++
+			}
+			j++
+		}
+		switch n := j - i; {
+		case n == 1:
+			parts = append(parts, strconv.FormatInt(vals[i], 10))
+		default:
+			parts = append(parts, fmt.Sprintf("%d-%d:%d", vals[i], vals[j-1], vals[i+1]-vals[i]))
+		}
+		i = j
 	}
 	r, err := parseRange(strings.Join(parts, ","))
 	if err != nil {
@@ -250,12 +280,24 @@ func fnPath(_ *evaluator, _ string, a args) (Value, error) {
 	if len(v) != 1 || v[0].kind != KList {
 		return Null, errNoVersion
 	}
-	p := ""
+	p, uri := "", false
 	for _, x := range v[0].l {
 		if x.kind != KString {
 			return Null, errArgs
 		}
-		p = joinPath(p, x.s)
+		switch {
+		case uriRe.MatchString(x.s):
+			p, uri = strings.TrimSuffix(x.s, "/"), true
+		case uri && !strings.HasPrefix(x.s, "/"):
+			// A URI's parts are opaque: empty ones are kept, so that
+			// path(p.parts) is p.
+			p += "/" + x.s
+		default:
+			p, uri = joinPath(p, x.s), false
+		}
+	}
+	if uriRe.MatchString(p) {
+		return PathValue(p), nil
 	}
 	return PathValue(cleanPath(p)), nil
 }
@@ -269,7 +311,10 @@ func fnFail(_ *evaluator, _ string, a args) (Value, error) {
 
 func fnAbs(_ *evaluator, _ string, a args) (Value, error) {
 	if len(a.v) == 1 && a.v[0].kind == KInt {
-		return unary("-", a.v[0])
+		if a.v[0].i >= 0 {
+			return a.v[0], nil
+		}
+		return unary("-", a.v[0]) // overflows for the smallest int64
 	}
 	if len(a.v) == 1 && a.v[0].kind == KFloat {
 		return FloatValue(math.Abs(a.v[0].f)), nil
@@ -531,10 +576,47 @@ var strFuncs = map[string]func(string) string{
 }
 
 var strPreds = map[string]func(rune) bool{
-	"isdigit": unicode.IsDigit, "isalpha": unicode.IsLetter,
+	"isdigit": isDigitRune, "isalpha": unicode.IsLetter,
 	"isalnum": func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) },
-	"isspace": unicode.IsSpace,
+	"isspace": func(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f },
 	"isascii": func(r rune) bool { return r < 128 },
+}
+
+// digitNo holds the characters of category No that Python's isdigit
+// accepts (Numeric_Type Digit): superscripts, subscripts, circled and
+// parenthesized digits.
+var digitNo = &unicode.RangeTable{R16: []unicode.Range16{
+	{0x00b2, 0x00b3, 1}, {0x00b9, 0x00b9, 1}, {0x1369, 0x1371, 1}, {0x19da, 0x19da, 1},
+	{0x2070, 0x2070, 1}, {0x2074, 0x2079, 1}, {0x2080, 0x2089, 1}, {0x2460, 0x2468, 1},
+	{0x2474, 0x247c, 1}, {0x2488, 0x2490, 1}, {0x24ea, 0x24ea, 1}, {0x24f5, 0x24fd, 1},
+	{0x24ff, 0x24ff, 1}, {0x2776, 0x277e, 1}, {0x2780, 0x2788, 1}, {0x278a, 0x2792, 1},
+}}
+
+func isDigitRune(r rune) bool { return unicode.IsDigit(r) || unicode.Is(digitNo, r) }
+
+// Python's cased characters: the Uppercase and Lowercase properties and
+// the titlecase letters.
+func isUpperRune(r rune) bool { return unicode.IsUpper(r) || unicode.Is(unicode.Other_Uppercase, r) }
+func isLowerRune(r rune) bool { return unicode.IsLower(r) || unicode.Is(unicode.Other_Lowercase, r) }
+
+// fnCase is isupper and islower: every cased character of that case, and
+// at least one; a titlecase letter is cased but of neither case.
+func fnCase(_ *evaluator, name string, a args) (Value, error) {
+	if !a.sig(KString) {
+		return Null, errNoVersion
+	}
+	want, other := isUpperRune, isLowerRune
+	if name == "islower" {
+		want, other = isLowerRune, isUpperRune
+	}
+	cased := false
+	for _, r := range a.v[0].s {
+		if other(r) || unicode.IsTitle(r) {
+			return BoolValue(false), nil
+		}
+		cased = cased || want(r)
+	}
+	return BoolValue(cased), nil
 }
 
 func strFunc2(name, s, t string) (Value, error) {
@@ -818,16 +900,13 @@ func (ev *evaluator) regex(name string, a args) (Value, error) {
 	if len(v) < 2 || !a.isStr(0) || !a.isStr(1) {
 		return Null, errArgs
 	}
-	if v[1].s == "" {
-		return Null, fmt.Errorf("the pattern must not be empty")
-	}
 	pat := v[1].s
-	if name == "re_match" {
-		pat = `^(?:` + pat + `)`
+	if name == "re_match" && pat != "" {
+		pat = `\A(?:` + pat + `)`
 	}
-	re, err := regexp.Compile(pat)
+	re, err := compileRegex(pat)
 	if err != nil {
-		return Null, fmt.Errorf("bad pattern: %v", err)
+		return Null, err
 	}
 	s := v[0].s
 	strs := func(ss []string) Value {
@@ -864,6 +943,9 @@ func (ev *evaluator) regex(name string, a args) (Value, error) {
 	case "re_sub":
 		if len(v) != 3 || !a.isStr(2) {
 			return Null, errArgs
+		}
+		if err := checkReplacement(v[2].s); err != nil {
+			return Null, err
 		}
 		return StringValue(re.ReplaceAllLiteralString(s, v[2].s)), nil
 	}
@@ -976,7 +1058,7 @@ func reprPwsh(v Value) string {
 
 func cmdQuote(s string) string {
 	s = strings.NewReplacer("\n", "", "\r", "").Replace(s)
-	if s != "" && !strings.ContainsAny(s, "&|<>^\"()%! \t") {
+	if s != "" && !strings.ContainsAny(s, "&|<>^\"()%!") && !strings.ContainsFunc(s, unicode.IsSpace) {
 		return s
 	}
 	return `"` + strings.NewReplacer(`^`, `^^`, `"`, `^"`, `%`, `%%`, `!`, `^^!`).Replace(s) + `"`
