@@ -174,6 +174,9 @@ func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]strin
 		host := sc.host.with()
 		for name := range letNames(job) {
 			host[name] = job[name]
+			if v, ok := job[knownKey(name)]; ok {
+				host[knownKey(name)] = v
+			}
 		}
 		sc.job, sc.host = job, host
 	}
