@@ -76,6 +76,10 @@ func TestTemplateTimeChecks(t *testing.T) {
 		{"{{ 10 // y }}", []string{"y = 0"}, "division by zero"},
 		{"{{ z }}", []string{"y = 'q'", "z = int(y)"}, "cannot convert"},
 		{"{{ y + 1 }}", []string{"y = 'a'.upper()"}, "cannot use '+' with string and int"},
+		// The names of the job and the step are known when they are
+		// literal.
+		{"{{ int(Step.Name) }}", nil, `cannot convert "S" to int`},
+		{"{{ Job.Name.index('x') }}", nil, "not found"},
 	}
 	for _, tt := range bad {
 		err := checkArg(tt.arg, tt.lets...)
@@ -105,6 +109,7 @@ func TestTemplateTimeChecks(t *testing.T) {
 		{"{{ y * 2 }}", []string{"y = 21"}},
 		{"{{ y.upper() }}", []string{"y = Param.Name + 'x'"}},
 		{"{{ 1 if Param.B else 'a' }}", nil},
+		{"{{ Job.Name.lower() + Step.Name }}", nil},
 	}
 	for _, tt := range good {
 		if err := checkArg(tt.arg, tt.lets...); err != nil {

@@ -38,6 +38,9 @@ func (p exprParser) ParseExpr(src string) (Expr, error) {
 	return &exprNode{e: e, types: p.types}, nil
 }
 
+// setKnown records that name has value v when the template is checked.
+func (s symbols) setKnown(name string, v expr.Value) { s[knownKey(name)] = expr.Source(v) }
+
 // knownKey is the key under which a symbol table holds the value of a let
 // binding known when the template is checked, as expression source.
 func knownKey(name string) string { return "=" + name }

@@ -81,6 +81,10 @@ func FuzzExprEval(f *testing.F) {
 		if v, err := e.Eval(env); err == nil {
 			_ = v.Format()
 		}
+		// The template-time checker walks the same trees with some names
+		// unknown.
+		_ = e.Check(CheckEnv{Sample: func(n string) (Value, bool) { return IntValue(1), n == "Param.M" },
+			Known: func(n string) (Value, bool) { return IntValue(7), n == "Param.N" }})
 	})
 }
 
