@@ -67,7 +67,15 @@ func TestFunctionLibrary(t *testing.T) {
 		{`range_expr([5, 1, 2])`, "1,2,5", "range_expr"}, {`range_expr([1, 1, 2])`, "1,2", "range_expr"},
 		{`range_expr([1, 2, 4, 5])`, "1,2,4,5", "range_expr"}, {`range_expr([1, 2, 3, 7, 9, 11])`, "1-3,7-11:2", "range_expr"},
 		{`range_expr([-3, -2, -1])`, "-3--1", "range_expr"}, {`range_expr([7])`, "7", "range_expr"},
-		{`list(range_expr("10-1:-3"))`, "[1, 4, 7, 10]", "list[int]"},
+		// A run written descending keeps its order in the values; the text
+		// is canonical.
+		{`list(range_expr("10-1:-3"))`, "[10, 7, 4, 1]", "list[int]"},
+		{`range_expr("10-1:-3")[0]`, "10", "int"},
+		{`list(range_expr("10-1:-3,20"))`, "[10, 7, 4, 1, 20]", "list[int]"},
+		{`[x for x in range_expr("3-1:-1")]`, "[3, 2, 1]", "list[int]"},
+		{`list(range_expr("10-1:-1,11"))`, "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]", "list[int]"},
+		{`range_expr("10-1:-1,11")`, "1-11", "range_expr"},
+		{`sorted(range_expr("3-1:-1"))`, "[1, 2, 3]", "list[int]"},
 		// Slicing a range_expr forward gives a range_expr, backward a list.
 		{"Param.Frames[1:3]", "2,3", "range_expr"}, {"Param.Frames[::2]", "1-5:2", "range_expr"},
 		{"Param.Frames[::-1]", "[5, 4, 3, 2, 1]", "list[int]"}, {"Param.Frames[3:1]", "[]", "list[nulltype]"},

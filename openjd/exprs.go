@@ -13,8 +13,20 @@ import (
 
 func init() {
 	// range_expr values use this package's range expressions.
-	expr.RangeParser = func(s string) (expr.Range, error) { return ParseIntRange(s) }
+	expr.RangeParser = func(s string) (expr.Range, error) {
+		r, err := ParseIntRange(s)
+		if err != nil {
+			return nil, err
+		}
+		return exprRange{r}, nil
+	}
 }
+
+// exprRange is a range expression as expressions see it: its values in
+// the order written (IntRange.Ordered).
+type exprRange struct{ *IntRange }
+
+func (r exprRange) At(i int64) int64 { return r.Ordered(i) }
 
 // exprParser parses format string interpolations as EXPR expressions.
 // types gives the expression types of the symbols, to read their values

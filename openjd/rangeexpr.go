@@ -24,6 +24,9 @@ type intRun struct {
 	step, count uint64
 	lo, hi      int64 // the bounds as written, for the overlap rule
 	src         string
+	// desc: written descending (10-1:-3); expressions see its values in
+	// that order (RFC 0006 list(range_expr), as the reference does).
+	desc bool
 }
 
 // ParseIntRange parses a range expression. The values come out in
@@ -66,6 +69,7 @@ func (r *IntRange) merge() {
 		prev := &out[len(out)-1]
 		if prev.step == run.step && prev.last() < run.start && uint64(run.start)-uint64(prev.last()) == run.step {
 			prev.count += run.count
+			prev.desc = false // a joined run reads ascending
 			continue
 		}
 		out = append(out, run)
@@ -124,6 +128,7 @@ func parseRangeElem(src string) (intRun, error) {
 		run.step = uint64(-(step + 1)) + 1
 		run.count, err = progressionLen(uint64(x)-uint64(y), run.step)
 		run.start = int64(uint64(x) - (run.count-1)*run.step)
+		run.desc = run.count > 1
 	}
 	// Otherwise the element is just x (Template Schemas: "1 - -1" is [1]).
 	if err != nil {
@@ -197,6 +202,26 @@ func (r *IntRange) At(i int64) int64 {
 		j -= r.ends[k-1]
 	}
 	run := r.runs[k]
+	return int64(uint64(run.start) + uint64(j)*run.step)
+}
+
+// Ordered returns the i-th value in the order the expression gives
+// them: runs by their smallest value, each run in the direction it was
+// written ("10-1:-3" is 10, 7, 4, 1). At gives the values in increasing
+// order, as parameter spaces use them.
+func (r *IntRange) Ordered(i int64) int64 {
+	if i < 0 || i >= r.Len() {
+		panic(fmt.Sprintf("openjd: range index %d out of range [0,%d)", i, r.Len()))
+	}
+	k := sort.Search(len(r.ends), func(k int) bool { return r.ends[k] > i })
+	j := i
+	if k > 0 {
+		j -= r.ends[k-1]
+	}
+	run := r.runs[k]
+	if run.desc {
+		j = int64(run.count) - 1 - j
+	}
 	return int64(uint64(run.start) + uint64(j)*run.step)
 }
 
