@@ -76,6 +76,10 @@ func TestTemplateTimeChecks(t *testing.T) {
 		{"{{ 10 // y }}", []string{"y = 0"}, "division by zero"},
 		{"{{ z }}", []string{"y = 'q'", "z = int(y)"}, "cannot convert"},
 		{"{{ y + 1 }}", []string{"y = 'a'.upper()"}, "cannot use '+' with string and int"},
+		{"{{ Param.Name.split('') }}", nil, "split(): the separator must not be empty"},
+		{"{{ Param.Name.replace('', 'x') }}", nil, "the old string must not be empty"},
+		{"{{ [x for x in Param.Items if 1] }}", nil, "a list comprehension filter must be a bool, not int"},
+		{"{{ [Param.X, null] }}", nil, "a list cannot hold null"},
 		// The names of the job and the step are known when they are
 		// literal.
 		{"{{ int(Step.Name) }}", nil, `cannot convert "S" to int`},

@@ -34,7 +34,7 @@ func typeLevel(err error) bool {
 	for _, p := range []string{"cannot use '", "no version takes", "unknown function", "has no property",
 		"cannot be indexed", "an index must be an int", "must be a bool, not", "a list cannot mix",
 		"cannot convert path to bool", "cannot convert list", "needs a list or range_expr",
-		"'not' needs a bool", "cannot concatenate", "cannot order"} {
+		"'not' needs a bool", "cannot concatenate", "cannot order", "a list cannot hold null"} {
 		if strings.Contains(s, p) {
 			return true
 		}
@@ -122,7 +122,13 @@ func (c *checker) node(n Node, locals []string) (bool, error) {
 			return false, err
 		}
 		inner := append(locals[:len(locals):len(locals)], n.Var)
-		return false, c.branches(inner, n.Elem, n.Filter)
+		if err := c.branches(inner, n.Elem, n.Filter); err != nil {
+			return false, err
+		}
+		if n.Filter != nil {
+			return false, c.condType(n.Filter, inner, "a list comprehension filter")
+		}
+		return false, nil
 	case *Call:
 		switch f := n.Fn.(type) {
 		case *Name:
@@ -153,15 +159,22 @@ func (c *checker) node(n Node, locals []string) (bool, error) {
 // function when they are known, even if the string searched is not.
 func (c *checker) regexArgs(call *Call, args []Node, locals []string) error {
 	name := calleeName(call)
-	if !strings.HasPrefix(name, "re_") || name == "re_escape" || len(args) < 2 {
-		return nil
-	}
 	str := func(n Node) (string, bool) {
 		if !c.known(n, locals) {
 			return "", false
 		}
 		v, err := c.eval(n, c.env.Known)
 		return v.s, err == nil && v.kind == KString
+	}
+	if emptyRefused[name] && len(args) >= 2 {
+		// An empty separator or substring is an error whatever the
+		// string is (RFC 0006).
+		if sep, ok := str(args[1]); ok && sep == "" {
+			return &typeError{errAt(call.P, "%s(): the %s must not be empty", name, emptyRefusedWhat(name))}
+		}
+	}
+	if !strings.HasPrefix(name, "re_") || name == "re_escape" || len(args) < 2 {
+		return nil
 	}
 	if pat, ok := str(args[1]); ok {
 		if _, err := compileRegex(pat); err != nil {
@@ -361,4 +374,18 @@ func Source(v Value) string {
 		return "[" + strings.Join(parts, ", ") + "]"
 	}
 	return v.String()
+}
+
+// emptyRefused are the functions whose second argument must not be empty.
+var emptyRefused = map[string]bool{"split": true, "rsplit": true, "count": true, "find": true,
+	"rfind": true, "index": true, "rindex": true, "replace": true}
+
+func emptyRefusedWhat(name string) string {
+	switch name {
+	case "split", "rsplit":
+		return "separator"
+	case "replace":
+		return "old string"
+	}
+	return "substring"
 }
