@@ -41,6 +41,8 @@ func TestFunctionLibrary(t *testing.T) {
 		{`re_search("a\u00e9", "\\Aa\\w")`, "[\"a\u00e9\"]", "list[string]"},
 		{`re_search("A", "\\u0041")`, `["A"]`, "list[string]"},
 		{`re_findall("a1 b2", "[\\d]")`, `["1", "2"]`, "list[string]"},
+		{`re_findall("a_\u00e9\u203f", "\\w")`, "[\"a\", \"_\", \"\u00e9\"]", "list[string]"},
+		{`re_sub("a\vb\x1fc", "\\s", "-")`, "a-b-c", "string"},
 		// isupper/islower look at cased characters only.
 		{`"ABC1".isupper()`, "true", "bool"}, {`"123".isupper()`, "false", "bool"},
 		{`"Abc".isupper()`, "false", "bool"}, {`"\u01c5".isupper()`, "false", "bool"},

@@ -8,7 +8,8 @@ import (
 
 // Regular expressions take the syntax common to Python's re and Rust's
 // regex (RFC 0006): what only one of them has is refused, and the
-// classes \d, \w and \s match Unicode as in both. goPattern rewrites
+// classes \d, \w and \s match Unicode, as Python's do (\w is the
+// characters of isalnum and '_', \s those of isspace). goPattern rewrites
 // such a pattern for Go's regexp.
 func goPattern(pat string) (string, error) {
 	var b strings.Builder
@@ -66,17 +67,17 @@ func goPattern(pat string) (string, error) {
 		case 'D':
 			b.WriteString(classOr(inClass, `\P{Nd}`))
 		case 'w':
-			b.WriteString(classOr(inClass, `\p{L}\p{N}\p{Mn}\p{Pc}`))
+			b.WriteString(classOr(inClass, `\p{L}\p{N}_`))
 		case 's':
-			b.WriteString(classOr(inClass, `\s\p{Z}\x{85}\x{1c}-\x{1f}`))
+			b.WriteString(classOr(inClass, `\s\v\p{Z}\x{85}\x{1c}-\x{1f}`))
 		case 'W', 'S':
 			if inClass {
 				return "", fmt.Errorf(`\%c is not supported inside a character class`, e)
 			}
 			if e == 'W' {
-				b.WriteString(`[^\p{L}\p{N}\p{Mn}\p{Pc}]`)
+				b.WriteString(`[^\p{L}\p{N}_]`)
 			} else {
-				b.WriteString(`[^\s\p{Z}\x{85}\x{1c}-\x{1f}]`)
+				b.WriteString(`[^\s\v\p{Z}\x{85}\x{1c}-\x{1f}]`)
 			}
 		default:
 			if e >= '1' && e <= '9' {
