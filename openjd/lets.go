@@ -182,7 +182,9 @@ func (c *checker) let(s, path string, syms symbols, enclosing map[string]bool) (
 		return Let{Name: name}, "", false
 	}
 	l := Let{Name: name, x: &exprNode{e: e, types: syms}}
-	if v, err := e.Eval(&expr.Env{Lookup: env.Known}); err == nil {
+	// A range_expr is not handed on: its text loses the order of runs
+	// written descending.
+	if v, err := e.Eval(&expr.Env{Lookup: env.Known}); err == nil && !strings.Contains(v.Type(), "range_expr") {
 		l.known = expr.Source(v)
 		if t := exprTypeOf(v); t != anyType {
 			typ = t
