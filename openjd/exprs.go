@@ -13,8 +13,20 @@ import (
 
 func init() {
 	// range_expr values use this package's range expressions.
-	expr.RangeParser = func(s string) (expr.Range, error) { return ParseIntRange(s) }
+	expr.RangeParser = func(s string) (expr.Range, error) {
+		r, err := ParseIntRange(s)
+		if err != nil {
+			return nil, err
+		}
+		return exprRange{r}, nil
+	}
 }
+
+// exprRange is a range expression as expressions see it: its values in
+// the order written (IntRange.Ordered).
+type exprRange struct{ *IntRange }
+
+func (r exprRange) At(i int64) int64 { return r.Ordered(i) }
 
 // exprParser parses format string interpolations as EXPR expressions.
 // types gives the expression types of the symbols, to read their values
@@ -32,12 +44,65 @@ func (p exprParser) ParseExpr(src string) (Expr, error) {
 	if err != nil {
 		return nil, errorfExpr(src, err)
 	}
-	if e.Straight() {
-		if err := typeCheck(e, p.types); err != nil {
-			return nil, err
-		}
+	if err := e.Check(checkEnv(p.types)); err != nil {
+		return nil, errorfExpr(src, err)
 	}
 	return &exprNode{e: e, types: p.types}, nil
+}
+
+// setKnown records that name has value v when the template is checked.
+func (s symbols) setKnown(name string, v expr.Value) { s[knownKey(name)] = expr.Source(v) }
+
+// knownKey is the key under which a symbol table holds the value of a let
+// binding known when the template is checked, as expression source.
+func knownKey(name string) string { return "=" + name }
+
+// checkEnv tells expr.Check what is known of the symbols when the template
+// is checked: the values of let bindings of literals, the types of the
+// others. A table without Session.* symbols is one of fields resolved
+// when the job is created, where path mapping does not apply.
+func checkEnv(types symbols) expr.CheckEnv {
+	_, host := types["Session.WorkingDirectory"]
+	return expr.CheckEnv{
+		NoPathMapping: !host,
+		Known: func(name string) (expr.Value, bool) {
+			src, ok := types[knownKey(name)]
+			if !ok {
+				return expr.Null, false
+			}
+			e, err := expr.Parse(src)
+			if err != nil {
+				return expr.Null, false
+			}
+			v, err := e.Eval(nil)
+			return v, err == nil
+		},
+		Sample: func(name string) (expr.Value, bool) {
+			t, ok := types[name]
+			if !ok || t == anyType {
+				return expr.Null, false
+			}
+			return sampleValue(t)
+		},
+	}
+}
+
+// sampleValue is a value of type t: lists get one item, so that their
+// items' type is checked too.
+func sampleValue(t string) (expr.Value, bool) {
+	if inner, ok := strings.CutPrefix(t, "list["); ok {
+		it, ok := sampleValue(strings.TrimSuffix(inner, "]"))
+		return expr.ListValue([]expr.Value{it}), ok
+	}
+	if t == "string" {
+		t = ""
+	}
+	s, ok := sampleText[t]
+	if !ok {
+		return expr.Null, false
+	}
+	v, err := expr.FromText(t, s)
+	return v, err == nil
 }
 
 // sampleText is a value of each type, for typeCheck.
@@ -55,19 +120,6 @@ func sampleScope(types symbols) MapScope {
 		scope[name] = s
 	}
 	return scope
-}
-
-// typeCheck evaluates an expression without branches with sample values
-// of its symbols' types, to refuse operators applied to the wrong types
-// when the template is checked rather than when the job runs.
-func typeCheck(e *expr.Expr, types symbols) error {
-	if refersToAny(e, types) {
-		return nil
-	}
-	if _, err := evalExpr(e, types, sampleScope(types)); expr.IsTypeError(err) {
-		return err
-	}
-	return nil
 }
 
 func errorfExpr(src string, err error) error {

@@ -22,6 +22,9 @@ const (
 type Let struct {
 	Name string
 	x    *exprNode
+	// known is the value as expression source when it is known at check
+	// time (the binding uses only literals and such bindings).
+	known string
 }
 
 // String returns the binding in source form, "name = expression".
@@ -111,6 +114,9 @@ func (c *checker) lets(n *node, path string, syms symbols) ([]Let, symbols) {
 		}
 		lets = append(lets, l)
 		out[l.Name] = typ
+		if l.known != "" {
+			out[knownKey(l.Name)] = l.known
+		}
 	}
 	return lets, out
 }
@@ -165,12 +171,26 @@ func (c *checker) let(s, path string, syms symbols, enclosing map[string]bool) (
 	if !ok || !c.checkLoopVars(e, path, name, syms) {
 		return Let{Name: name}, "", false
 	}
+	env := checkEnv(syms)
+	if err := e.Check(env); err != nil {
+		c.errorf(path, "%s = %s: %v", name, strings.TrimSpace(src), err)
+		return Let{Name: name}, "", false
+	}
 	typ, err := inferType(e, syms)
 	if err != nil {
 		c.errorf(path, "%s: %v", name, err)
 		return Let{Name: name}, "", false
 	}
-	return Let{Name: name, x: &exprNode{e: e, types: syms}}, typ, true
+	l := Let{Name: name, x: &exprNode{e: e, types: syms}}
+	// A range_expr is not handed on: its text loses the order of runs
+	// written descending.
+	if v, err := e.Eval(&expr.Env{Lookup: env.Known}); err == nil && !strings.Contains(v.Type(), "range_expr") {
+		l.known = expr.Source(v)
+		if t := exprTypeOf(v); t != anyType {
+			typ = t
+		}
+	}
+	return l, typ, true
 }
 
 func hasSym(syms symbols, name string) bool {
@@ -220,4 +240,15 @@ func (c *checker) checkLoopVars(e *expr.Expr, path, what string, syms symbols) b
 		}
 	})
 	return ok
+}
+
+// exprTypeOf is the symbol type of a value known at check time.
+func exprTypeOf(v expr.Value) string {
+	switch {
+	case v.IsNull() || strings.Contains(v.Type(), "nulltype"):
+		return anyType
+	case v.Kind() == expr.KString:
+		return ""
+	}
+	return v.Type()
 }

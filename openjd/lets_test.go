@@ -39,7 +39,7 @@ func TestLetRules(t *testing.T) {
 		{"self", `{name: S, let: ["y = y + 1"], ` + run + `}`, "y refers to itself"},
 		{"later", `{name: S, let: ["y = z", "z = 1"], ` + run + `}`, "steps[0].let[0]: y: z is not defined here"},
 		{"empty", `{name: S, let: [], ` + run + `}`, "steps[0].let: must have at least 1"},
-		{"type error", `{name: S, let: ["z = Param.X", "y = z + 'a'"], ` + run + `}`, "steps[0].let[1]: y: column"},
+		{"type error", `{name: S, let: ["z = Param.X", "y = z + 'a'"], ` + run + `}`, "steps[0].let[1]: y = z + 'a': column"},
 		{"loop var shadows", `{name: S, let: ["y = 1"], script: {actions: {onRun: {command: echo, args: ["{{ [y for y in Param.Items] }}"]}}}}`, "the loop variable y shadows a let binding"},
 		{"loop var in let", `{name: S, let: ["x = 1", "y = [x for x in Param.Items]"], ` + run + `}`, "steps[0].let[1]: y: the loop variable x shadows"},
 		{"task param in step let", `{name: S, let: ["y = Task.Param.F"], parameterSpace: {taskParameterDefinitions: [{name: F, type: INT, range: "1-2"}]}, ` + run + `}`, "Task.Param.F is not defined here"},

@@ -294,25 +294,19 @@ func itemValue(t ParameterType, r rawItem) (expr.Value, error) {
 		// list's JSON form is shown as computed.
 		return expr.FloatValue(f), nil
 	case ParamBool:
-		switch r.text {
-		case "1.0":
-			return expr.BoolValue(true), nil
-		case "0.0":
-			return expr.BoolValue(false), nil
-		}
 		b, ok := expr.ParseBool(r.text)
 		if !ok {
 			return expr.Null, fmt.Errorf("%q is not a boolean", r.text)
 		}
 		return expr.BoolValue(b), nil
-	case ParamPath:
-		if r.kind == 'b' {
-			return expr.Null, errors.New("must be a string, not a boolean")
-		}
-		return expr.PathValue(r.text), nil
 	}
-	if r.kind == 'b' {
-		return expr.Null, errors.New("must be a string, not a boolean")
+	// STRING and PATH items are strings: a number or a bool is the wrong
+	// item type (RFC 0007: a list of <string>).
+	if r.kind != 's' {
+		return expr.Null, fmt.Errorf("must be a string, not %s", r.describe())
+	}
+	if t == ParamPath {
+		return expr.PathValue(r.text), nil
 	}
 	return expr.StringValue(r.text), nil
 }

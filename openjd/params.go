@@ -244,13 +244,10 @@ func (c *checker) paramDef(n *node, path string) (ParameterDefinition, bool) {
 		p := field(path, "default")
 		if s, ok := c.listDefault(d.Type, v, p); ok {
 			d.Default = &s
-			// The items of a LIST[PATH] default are checked once joined
-			// with the template's directory, when a job is created.
-			check := d
-			if d.Type == ParamListPath {
-				check.Item = nil
-			}
-			if err := check.checkValue(s); err != nil {
+			// The items of a LIST[PATH] default are checked as written
+			// here, and again once joined with the template's directory
+			// when a job is created.
+			if err := d.checkValue(s); err != nil {
 				c.errorf(p, "%v", err)
 			}
 		}
@@ -320,7 +317,7 @@ func (c *checker) paramValue(t ParameterType, n *node, path string) (string, flo
 		f, s, ok := c.number(n, path, true)
 		return strings.TrimSpace(s), f, ok
 	case ParamBool:
-		if dn := deref(n); dn != nil && dn.Kind == yaml.ScalarNode && (dn.Tag == "!!bool" || dn.Tag == "!!str") {
+		if dn := deref(n); dn != nil && dn.Kind == yaml.ScalarNode && (dn.Tag == "!!bool" || dn.Tag == "!!str" || dn.Tag == "!!int" || dn.Tag == "!!float") {
 			if b, ok := expr.ParseBool(dn.Value); ok {
 				return strconv.FormatBool(b), 0, true
 			}

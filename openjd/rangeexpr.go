@@ -24,6 +24,9 @@ type intRun struct {
 	step, count uint64
 	lo, hi      int64 // the bounds as written, for the overlap rule
 	src         string
+	// desc: written descending (10-1:-3); expressions see its values in
+	// that order (RFC 0006 list(range_expr), as the reference does).
+	desc bool
 }
 
 // ParseIntRange parses a range expression. The values come out in
@@ -53,8 +56,34 @@ func ParseIntRange(s string) (*IntRange, error) {
 		}
 		r.ends[k] = int64(total)
 	}
+	r.merge()
 	return r, nil
 }
+
+// merge joins each run to the one before it when it continues that run's
+// progression with the same step, as the canonical text does: "1,2,3" is
+// "1-3" (a value alone is a run of step 1), while "1,3,5" stays as written.
+func (r *IntRange) merge() {
+	out := r.runs[:1]
+	for _, run := range r.runs[1:] {
+		prev := &out[len(out)-1]
+		if prev.step == run.step && prev.last() < run.start && uint64(run.start)-uint64(prev.last()) == run.step {
+			prev.count += run.count
+			prev.desc = false // a joined run reads ascending
+			continue
+		}
+		out = append(out, run)
+	}
+	r.runs = out
+	r.ends = r.ends[:len(out)]
+	var total int64
+	for k, run := range out {
+		total += int64(run.count)
+		r.ends[k] = total
+	}
+}
+
+func (run intRun) last() int64 { return int64(uint64(run.start) + (run.count-1)*run.step) }
 
 // parseRangeElem parses <Int> | <Int>-<Int> | <Int>-<Int>:<Skip>, with
 // spaces or tabs around the pieces.
@@ -99,6 +128,7 @@ func parseRangeElem(src string) (intRun, error) {
 		run.step = uint64(-(step + 1)) + 1
 		run.count, err = progressionLen(uint64(x)-uint64(y), run.step)
 		run.start = int64(uint64(x) - (run.count-1)*run.step)
+		run.desc = run.count > 1
 	}
 	// Otherwise the element is just x (Template Schemas: "1 - -1" is [1]).
 	if err != nil {
@@ -175,6 +205,26 @@ func (r *IntRange) At(i int64) int64 {
 	return int64(uint64(run.start) + uint64(j)*run.step)
 }
 
+// Ordered returns the i-th value in the order the expression gives
+// them: runs by their smallest value, each run in the direction it was
+// written ("10-1:-3" is 10, 7, 4, 1). At gives the values in increasing
+// order, as parameter spaces use them.
+func (r *IntRange) Ordered(i int64) int64 {
+	if i < 0 || i >= r.Len() {
+		panic(fmt.Sprintf("openjd: range index %d out of range [0,%d)", i, r.Len()))
+	}
+	k := sort.Search(len(r.ends), func(k int) bool { return r.ends[k] > i })
+	j := i
+	if k > 0 {
+		j -= r.ends[k-1]
+	}
+	run := r.runs[k]
+	if run.desc {
+		j = int64(run.count) - 1 - j
+	}
+	return int64(uint64(run.start) + uint64(j)*run.step)
+}
+
 // String returns the expression in canonical form, e.g. "1-9:2,20".
 func (r *IntRange) String() string {
 	var b strings.Builder
@@ -183,7 +233,10 @@ func (r *IntRange) String() string {
 			b.WriteByte(',')
 		}
 		b.WriteString(strconv.FormatInt(run.start, 10))
-		if run.count > 1 {
+		if run.count == 2 {
+			b.WriteByte(',')
+			b.WriteString(strconv.FormatInt(run.last(), 10))
+		} else if run.count > 2 {
 			last := int64(uint64(run.start) + (run.count-1)*run.step)
 			b.WriteByte('-')
 			b.WriteString(strconv.FormatInt(last, 10))

@@ -1,6 +1,7 @@
 package openjd
 
 import (
+	"github.com/berth-run/berth/openjd/expr"
 	"slices"
 	"strings"
 )
@@ -78,6 +79,10 @@ func (c *checker) jobTemplate(root *node) *JobTemplate {
 		// EXPR makes the resolved job name a symbol of everything but
 		// the name itself (Template Schemas 7.3.1).
 		sc.job, sc.host = sc.job.with("Job.Name"), sc.host.with("Job.Name")
+		if name := t.Name.String(); name != "" && !isFormatString(name) {
+			sc.job.setKnown("Job.Name", expr.StringValue(name))
+			sc.host.setKnown("Job.Name", expr.StringValue(name))
+		}
 	}
 	if v := raw["description"]; v != nil {
 		if s, ok := c.str(v, "description"); ok {
@@ -165,6 +170,10 @@ func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]strin
 	}
 	if c.ext.has(ExprExtension) {
 		sc.job, sc.host = sc.job.with("Step.Name"), sc.host.with("Step.Name")
+		if s.Name != "" {
+			sc.job.setKnown("Step.Name", expr.StringValue(s.Name))
+			sc.host.setKnown("Step.Name", expr.StringValue(s.Name))
+		}
 	}
 	if v := raw["let"]; v != nil {
 		// The step's bindings are resolved with the job, in the scope of
@@ -174,6 +183,9 @@ func (c *checker) step(n *node, path string, sc scopes, jobEnvs map[string]strin
 		host := sc.host.with()
 		for name := range letNames(job) {
 			host[name] = job[name]
+			if v, ok := job[knownKey(name)]; ok {
+				host[knownKey(name)] = v
+			}
 		}
 		sc.job, sc.host = job, host
 	}

@@ -544,6 +544,16 @@ func (ev *evaluator) index(n *Index) (Value, error) {
 		}
 		return StringValue(b.String()), nil
 	}
+	if x.kind == KRange && (step == nil || *step > 0) && len(idx) > 0 {
+		// A forward slice of a range_expr is the range_expr of those
+		// values; a backward one is a list, since a range_expr's values
+		// are always in increasing order.
+		vals := make([]int64, len(idx))
+		for k, i := range idx {
+			vals[k] = x.r.At(i)
+		}
+		return rangeOf(vals)
+	}
 	out := make([]Value, len(idx))
 	for k, i := range idx {
 		out[k] = ev.itemAt(x, i)

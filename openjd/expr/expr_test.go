@@ -81,5 +81,36 @@ func FuzzExprEval(f *testing.F) {
 		if v, err := e.Eval(env); err == nil {
 			_ = v.Format()
 		}
+		// The template-time checker walks the same trees with some names
+		// unknown.
+		_ = e.Check(CheckEnv{Sample: func(n string) (Value, bool) { return IntValue(1), n == "Param.M" },
+			Known: func(n string) (Value, bool) { return IntValue(7), n == "Param.N" }})
 	})
+}
+
+func TestStringEscapeNames(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		`"\N{LATIN SMALL LETTER Z}"`:       "z",
+		`"\N{latin small letter a}b"`:      "ab",
+		`"\N{CJK UNIFIED IDEOGRAPH-4E00}"`: "\u4e00",
+		`"\N{HANGUL SYLLABLE GAG}"`:        "\uac01",
+		`"\N{EM DASH}"`:                    "\u2014",
+		`r"\N{EM DASH}"`:                   `\N{EM DASH}`,
+	} {
+		e, err := Parse(src)
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		v, err := e.Eval(nil)
+		if err != nil || v.Format() != want {
+			t.Errorf("%s = %q, %v; want %q", src, v.Format(), err, want)
+		}
+	}
+	for _, bad := range []string{`"\N{NO SUCH CHARACTER}"`, `"\N{}"`, `"\NA"`, `"\N{LATIN"`} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
 }

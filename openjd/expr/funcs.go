@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -42,8 +43,75 @@ func (a args) sig(kinds ...Kind) bool {
 
 var errArgs = fmt.Errorf("no version takes these arguments")
 
+// errNoVersion says that no overload of the function takes the argument
+// types; call words it with the types.
+var errNoVersion = errors.New("no version")
+
+// builtin is one function of the library (RFC 0006): it gets the
+// function's name (one builtin serves several names) and the arguments,
+// and returns errNoVersion when no overload takes them.
+type builtin func(ev *evaluator, name string, a args) (Value, error)
+
+// builtins is the function library by name, filled in init because some
+// functions call back into the evaluator.
+var builtins map[string]builtin
+
+func init() {
+	builtins = map[string]builtin{
+		"len": fnLen, "bool": fnBool, "string": fnString, "str": fnString,
+		"int": fnInt, "float": fnFloat, "list": fnList, "range_expr": fnRangeExpr,
+		"path": fnPath, "fail": fnFail, "abs": fnAbs,
+		"min": fnAggregate, "max": fnAggregate, "sum": fnAggregate,
+		"floor": fnRounding, "ceil": fnRounding, "round": fnRounding,
+		"range": fnRange, "flatten": fnFlatten,
+		"sorted": fnListOrder, "reversed": fnListOrder, "unique": fnListOrder,
+		"any": fnAnyAll, "all": fnAnyAll,
+		"strip": fnStrip, "lstrip": fnStrip, "rstrip": fnStrip,
+		"replace": fnReplace, "split": fnSplit, "rsplit": fnSplit, "join": fnJoin,
+		"ljust": fnPad, "rjust": fnPad, "center": fnPad, "zfill": fnPad,
+		"re_match": fnRegex, "re_search": fnRegex, "re_findall": fnRegex,
+		"re_sub": fnRegex, "re_split": fnRegex,
+		"repr_sh": fnReprSh, "repr_json": fnReprJSON, "repr_py": fnReprPy,
+		"repr_pwsh": fnReprPwsh, "repr_cmd": fnReprCmd,
+		"with_name": fnWithName, "with_stem": fnWithName, "with_suffix": fnWithName,
+		"with_number": fnWithNumber, "as_posix": fnAsPosix, "is_absolute": fnIsAbsolute,
+		"is_relative_to": fnRelativeTo, "relative_to": fnRelativeTo,
+		"apply_path_mapping": fnApplyPathMapping,
+		"isupper":            fnCase, "islower": fnCase,
+	}
+	for _, n := range []string{"removeprefix", "removesuffix", "startswith", "endswith", "count", "find", "rfind", "index", "rindex"} {
+		builtins[n] = fnStr2
+	}
+	for n, f := range strFuncs {
+		builtins[n] = func(_ *evaluator, _ string, a args) (Value, error) {
+			if !a.sig(KString) {
+				return Null, errNoVersion
+			}
+			return StringValue(f(a.v[0].s)), nil
+		}
+	}
+	for n, f := range strPreds {
+		builtins[n] = func(_ *evaluator, _ string, a args) (Value, error) {
+			if !a.sig(KString) {
+				return Null, errNoVersion
+			}
+			s := a.v[0].s
+			return BoolValue(s != "" && strings.IndexFunc(s, func(r rune) bool { return !f(r) }) < 0), nil
+		}
+	}
+}
+
+// IsFunction reports whether name is a function of the library.
+func IsFunction(name string) bool {
+	_, ok := builtins[name]
+	return ok
+}
+
 func (ev *evaluator) call(name string, v []Value, method bool) (Value, error) {
-	a := args{v: v, method: method}
+	f, ok := builtins[name]
+	if !ok {
+		return Null, fmt.Errorf("unknown function")
+	}
 	// len is a lookup: it neither reads a string's text nor walks a list
 	// (RFC 0005, operation counting).
 	for _, x := range v {
@@ -61,297 +129,425 @@ func (ev *evaluator) call(name string, v []Value, method bool) (Value, error) {
 			}
 		}
 	}
-	if f, ok := strFuncs[name]; ok && a.sig(KString) {
-		return StringValue(f(v[0].s)), nil
-	}
-	if f, ok := strPreds[name]; ok && a.sig(KString) {
-		s := v[0].s
-		return BoolValue(s != "" && strings.IndexFunc(s, func(r rune) bool { return !f(r) }) < 0), nil
-	}
-	switch name {
-	case "len":
-		if len(v) == 1 {
-			switch v[0].kind {
-			case KString, KPath:
-				return IntValue(int64(len([]rune(v[0].s)))), nil
-			case KList:
-				return IntValue(int64(len(v[0].l))), nil
-			case KRange:
-				return IntValue(v[0].r.Len()), nil
-			}
-		}
-	case "bool":
-		if len(v) == 1 {
-			switch x := v[0]; x.kind {
-			case KBool:
-				return x, nil
-			case KNull:
-				return BoolValue(false), nil
-			case KInt:
-				return BoolValue(x.i != 0), nil
-			case KFloat:
-				return BoolValue(x.f != 0), nil
-			case KString:
-				if b, ok := parseBool(strings.TrimSpace(x.s)); ok {
-					return BoolValue(b), nil
-				}
-				return Null, fmt.Errorf("cannot convert %q to bool", x.s)
-			default:
-				return Null, fmt.Errorf("cannot convert %s to bool", x.Type())
-			}
-		}
-	case "string", "str":
-		if len(v) == 1 {
-			return StringValue(v[0].String()), nil
-		}
-	case "int":
-		if len(v) == 1 {
-			return toInt(v[0])
-		}
-	case "float":
-		if len(v) == 1 {
-			return toFloat(v[0])
-		}
-	case "list":
-		if len(v) == 1 && (v[0].kind == KRange || v[0].kind == KList) {
-			if err := ev.work(int64(len(v[0].l))); err != nil {
-				return Null, err
-			}
-			if v[0].kind == KRange {
-				if err := ev.alloc(16 * v[0].r.Len()); err != nil {
-					return Null, err
-				}
-			}
-			return ListValue(v[0].Items()), nil
-		}
-	case "range_expr":
-		if a.sig(KString) {
-			r, err := parseRange(v[0].s)
-			if err != nil {
-				return Null, err
-			}
-			return RangeValue(r), nil
-		}
-		if len(v) == 1 && v[0].kind == KList {
-			var parts []string
-			for _, x := range v[0].l {
-				if x.kind != KInt {
-					return Null, errArgs
-				}
-				parts = append(parts, strconv.FormatInt(x.i, 10))
-			}
-			if len(parts) == 0 {
-				return Null, fmt.Errorf("a range expression needs at least one value")
-			}
-			r, err := parseRange(strings.Join(parts, ","))
-			if err != nil {
-				return Null, err
-			}
-			return RangeValue(r), nil
-		}
-	case "path":
-		if a.sig(KString) {
-			return PathValue(cleanPath(v[0].s)), nil
-		}
-		if len(v) == 1 && v[0].kind == KList {
-			p := ""
-			for _, x := range v[0].l {
-				if x.kind != KString {
-					return Null, errArgs
-				}
-				p = joinPath(p, x.s)
-			}
-			return PathValue(cleanPath(p)), nil
-		}
-	case "fail":
-		if a.sig(KString) {
-			return Null, fmt.Errorf("%s", v[0].s)
-		}
-	case "abs":
-		if len(v) == 1 && v[0].kind == KInt {
-			return unary("-", v[0])
-		}
-		if len(v) == 1 && v[0].kind == KFloat {
-			return FloatValue(math.Abs(v[0].f)), nil
-		}
-	case "min", "max", "sum":
-		return ev.aggregate(name, v)
-	case "floor", "ceil", "round":
-		return rounding(name, v)
-	case "range":
-		return ev.rangeFn(v)
-	case "flatten":
-		if len(v) == 1 && v[0].kind == KList {
-			var out []Value
-			for _, x := range v[0].l {
-				if x.kind == KList {
-					out = append(out, x.l...)
-				} else {
-					out = append(out, x)
-				}
-			}
-			return ev.list(out)
-		}
-	case "sorted", "reversed", "unique":
-		if len(v) == 1 && (v[0].kind == KList || v[0].kind == KRange) {
-			items := slices.Clone(v[0].Items())
-			switch name {
-			case "reversed":
-				slices.Reverse(items)
-			case "unique":
-				var out []Value
-				for _, x := range items {
-					if !slices.ContainsFunc(out, func(y Value) bool { return equal(x, y) }) {
-						out = append(out, x)
-					}
-				}
-				items = out
-			default:
-				var err error
-				slices.SortStableFunc(items, func(x, y Value) int {
-					c, e := order(x, y)
-					if e != nil {
-						err = e
-					}
-					return c
-				})
-				if err != nil {
-					return Null, err
-				}
-			}
-			return ListValue(items), nil
-		}
-	case "any", "all":
-		if len(v) == 1 && v[0].kind == KList {
-			res := name == "all"
-			for _, x := range v[0].l {
-				if x.kind != KBool {
-					return Null, errArgs
-				}
-				if x.b != res {
-					return BoolValue(!res), nil
-				}
-			}
-			return BoolValue(res), nil
-		}
-	case "strip", "lstrip", "rstrip":
-		if a.sig(KString) || a.sig(KString, KString) {
-			trim := map[string]func(string, string) string{"strip": strings.Trim, "lstrip": strings.TrimLeft, "rstrip": strings.TrimRight}[name]
-			cut := " \t\n\r\v\f"
-			if len(v) == 2 {
-				cut = v[1].s
-			}
-			return StringValue(trim(v[0].s, cut)), nil
-		}
-	case "removeprefix", "removesuffix", "startswith", "endswith", "count", "find", "rfind", "index", "rindex":
-		if a.sig(KString, KString) {
-			return strFunc2(name, v[0].s, v[1].s)
-		}
-	case "replace":
-		if a.sig(KString, KString, KString) {
-			if v[1].s == "" {
-				return Null, fmt.Errorf("the old string must not be empty")
-			}
-			n := strings.Count(v[0].s, v[1].s)
-			if err := ev.alloc(int64(len(v[0].s) + n*len(v[2].s))); err != nil {
-				return Null, err
-			}
-			return StringValue(strings.ReplaceAll(v[0].s, v[1].s, v[2].s)), nil
-		}
-	case "split", "rsplit":
-		return ev.split(name, a)
-	case "join":
-		if len(v) == 2 && v[0].kind == KList && a.isStr(1) {
-			parts := make([]string, len(v[0].l))
-			for i, x := range v[0].l {
-				if x.kind != KString && x.kind != KPath {
-					return Null, fmt.Errorf("join needs a list of strings, not %s", v[0].Type())
-				}
-				parts[i] = x.s
-			}
-			return StringValue(strings.Join(parts, v[1].s)), nil
-		}
-	case "ljust", "rjust", "center", "zfill":
-		if len(v) == 2 && v[1].kind == KInt && (a.isStr(0) || name == "zfill" && a.isNum(0)) {
-			return ev.pad(name, v[0], v[1].i)
-		}
-	case "re_match", "re_search", "re_findall", "re_sub", "re_split", "re_escape":
-		return ev.regex(name, a)
-	case "repr_sh":
-		return reprShell(v)
-	case "repr_json":
-		if len(v) == 1 {
-			var b strings.Builder
-			writeJSON(&b, v[0])
-			return StringValue(b.String()), nil
-		}
-	case "repr_py":
-		if len(v) == 1 {
-			return StringValue(reprPy(v[0])), nil
-		}
-	case "repr_pwsh":
-		if len(v) == 1 {
-			return StringValue(reprPwsh(v[0])), nil
-		}
-	case "repr_cmd":
-		return reprCmd(a)
-	case "with_name", "with_stem", "with_suffix":
-		if len(v) == 2 && v[0].kind == KPath && a.isStr(1) {
-			dir, name0 := "", v[0].s
-			if i := strings.LastIndex(name0, "/"); i >= 0 {
-				dir, name0 = name0[:i+1], name0[i+1:]
-			}
-			switch name {
-			case "with_name":
-				name0 = v[1].s
-			case "with_stem":
-				name0 = v[1].s + pathSuffix(name0)
-			default:
-				name0 = pathStem(name0) + v[1].s
-			}
-			return PathValue(dir + name0), nil
-		}
-	case "with_number":
-		if len(v) == 2 && (v[0].kind == KPath || a.isStr(0)) && v[1].kind == KInt {
-			s, err := withNumber(v[0].s, v[1].i)
-			return Value{kind: v[0].kind, s: s}, err
-		}
-	case "as_posix":
-		if len(v) == 1 && v[0].kind == KPath {
-			return StringValue(v[0].s), nil
-		}
-	case "is_absolute":
-		if len(v) == 1 && v[0].kind == KPath {
-			return BoolValue(strings.HasPrefix(v[0].s, "/") || uriRe.MatchString(v[0].s)), nil
-		}
-	case "is_relative_to", "relative_to":
-		if len(v) == 2 && v[0].kind == KPath && (v[1].kind == KPath || v[1].kind == KString) {
-			ra, pa := splitPath(v[0].s)
-			rb, pb := splitPath(v[1].s)
-			ok := ra == rb && len(pb) <= len(pa) && slices.Equal(pa[:len(pb)], pb)
-			if name == "is_relative_to" {
-				return BoolValue(ok), nil
-			}
-			if !ok {
-				return Null, fmt.Errorf("%q is not relative to %q", v[0].s, v[1].s)
-			}
-			return PathValue(buildPath("", pa[len(pb):])), nil
-		}
-	case "apply_path_mapping":
-		if a.sig(KString) {
-			if ev.env.MapPath == nil {
-				return Null, fmt.Errorf("path mapping is only available on the worker host")
-			}
-			return PathValue(ev.env.MapPath(v[0].s)), nil
-		}
-	default:
-		return Null, fmt.Errorf("unknown function")
+	res, err := f(ev, name, args{v: v, method: method})
+	if err != errNoVersion {
+		return res, err
 	}
 	types := make([]string, len(v))
 	for i, x := range v {
 		types[i] = x.Type()
 	}
 	return Null, fmt.Errorf("no version takes (%s)", strings.Join(types, ", "))
+}
+
+func fnLen(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) == 1 {
+		switch x := a.v[0]; x.kind {
+		case KString, KPath:
+			return IntValue(int64(len([]rune(x.s)))), nil
+		case KList:
+			return IntValue(int64(len(x.l))), nil
+		case KRange:
+			return IntValue(x.r.Len()), nil
+		}
+	}
+	return Null, errNoVersion
+}
+
+func fnBool(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 {
+		return Null, errNoVersion
+	}
+	switch x := a.v[0]; x.kind {
+	case KBool:
+		return x, nil
+	case KNull:
+		return BoolValue(false), nil
+	case KInt:
+		return BoolValue(x.i != 0), nil
+	case KFloat:
+		return BoolValue(x.f != 0), nil
+	case KString:
+		if b, ok := parseBool(strings.TrimSpace(x.s)); ok {
+			return BoolValue(b), nil
+		}
+		return Null, fmt.Errorf("cannot convert %q to bool", x.s)
+	default:
+		return Null, fmt.Errorf("cannot convert %s to bool", x.Type())
+	}
+}
+
+func fnString(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 {
+		return Null, errNoVersion
+	}
+	return StringValue(a.v[0].String()), nil
+}
+
+func fnInt(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 {
+		return Null, errNoVersion
+	}
+	return toInt(a.v[0])
+}
+
+func fnFloat(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 {
+		return Null, errNoVersion
+	}
+	return toFloat(a.v[0])
+}
+
+func fnList(ev *evaluator, _ string, a args) (Value, error) {
+	v := a.v
+	if len(v) != 1 || v[0].kind != KRange && v[0].kind != KList {
+		return Null, errNoVersion
+	}
+	if err := ev.work(int64(len(v[0].l))); err != nil {
+		return Null, err
+	}
+	if v[0].kind == KRange {
+		if err := ev.alloc(16 * v[0].r.Len()); err != nil {
+			return Null, err
+		}
+	}
+	return ListValue(v[0].Items()), nil
+}
+
+func fnRangeExpr(_ *evaluator, _ string, a args) (Value, error) {
+	v := a.v
+	if a.sig(KString) {
+		r, err := parseRange(v[0].s)
+		if err != nil {
+			return Null, err
+		}
+		return RangeValue(r), nil
+	}
+	if len(v) != 1 || v[0].kind != KList {
+		return Null, errNoVersion
+	}
+	vals := make([]int64, len(v[0].l))
+	for i, x := range v[0].l {
+		if x.kind != KInt {
+			return Null, errArgs
+		}
+		vals[i] = x.i
+	}
+	if len(vals) == 0 {
+		return Null, fmt.Errorf("a range expression needs at least one value")
+	}
+	return rangeOf(vals)
+}
+
+// rangeOf makes a range_expr of a set of integers: sorted, without
+// duplicates, grouped into runs from the smallest value up, each run
+// taking the step between its first two values (so [1, 3, 5, 6] is
+// "1-5:2,6").
+func rangeOf(vals []int64) (Value, error) {
+	vals = slices.Clone(vals)
+	slices.Sort(vals)
+	vals = slices.Compact(vals)
+	var parts []string
+	for i := 0; i < len(vals); {
+		j := i + 1
+		if j < len(vals) && vals[j]-vals[i] > 0 { // not when the step overflows
+			step := vals[j] - vals[i]
+			for j+1 < len(vals) && vals[j+1]-vals[j] == step {
+				j++
+			}
+			j++
+		}
+		switch n := j - i; {
+		case n == 1:
+			parts = append(parts, strconv.FormatInt(vals[i], 10))
+		default:
+			parts = append(parts, fmt.Sprintf("%d-%d:%d", vals[i], vals[j-1], vals[i+1]-vals[i]))
+		}
+		i = j
+	}
+	r, err := parseRange(strings.Join(parts, ","))
+	if err != nil {
+		return Null, err
+	}
+	return RangeValue(r), nil
+}
+
+func fnPath(_ *evaluator, _ string, a args) (Value, error) {
+	v := a.v
+	if a.sig(KString) {
+		return PathValue(cleanPath(v[0].s)), nil
+	}
+	if len(v) != 1 || v[0].kind != KList {
+		return Null, errNoVersion
+	}
+	p, uri := "", false
+	for _, x := range v[0].l {
+		if x.kind != KString {
+			return Null, errArgs
+		}
+		switch {
+		case uriRe.MatchString(x.s):
+			p, uri = strings.TrimSuffix(x.s, "/"), true
+		case uri && !strings.HasPrefix(x.s, "/"):
+			// A URI's parts are opaque: empty ones are kept, so that
+			// path(p.parts) is p.
+			p += "/" + x.s
+		default:
+			p, uri = joinPath(p, x.s), false
+		}
+	}
+	if uriRe.MatchString(p) {
+		return PathValue(p), nil
+	}
+	return PathValue(cleanPath(p)), nil
+}
+
+func fnFail(_ *evaluator, _ string, a args) (Value, error) {
+	if !a.sig(KString) {
+		return Null, errNoVersion
+	}
+	return Null, fmt.Errorf("%s", a.v[0].s)
+}
+
+func fnAbs(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) == 1 && a.v[0].kind == KInt {
+		if a.v[0].i >= 0 {
+			return a.v[0], nil
+		}
+		return unary("-", a.v[0]) // overflows for the smallest int64
+	}
+	if len(a.v) == 1 && a.v[0].kind == KFloat {
+		return FloatValue(math.Abs(a.v[0].f)), nil
+	}
+	return Null, errNoVersion
+}
+
+func fnAggregate(ev *evaluator, name string, a args) (Value, error) { return ev.aggregate(name, a.v) }
+
+func fnRounding(_ *evaluator, name string, a args) (Value, error) { return rounding(name, a.v) }
+
+func fnRange(ev *evaluator, _ string, a args) (Value, error) { return ev.rangeFn(a.v) }
+
+func fnFlatten(ev *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 || a.v[0].kind != KList {
+		return Null, errNoVersion
+	}
+	var out []Value
+	for _, x := range a.v[0].l {
+		if x.kind == KList {
+			out = append(out, x.l...)
+		} else {
+			out = append(out, x)
+		}
+	}
+	return ev.list(out)
+}
+
+func fnListOrder(_ *evaluator, name string, a args) (Value, error) {
+	v := a.v
+	if len(v) != 1 || v[0].kind != KList && v[0].kind != KRange {
+		return Null, errNoVersion
+	}
+	items := slices.Clone(v[0].Items())
+	switch name {
+	case "reversed":
+		slices.Reverse(items)
+	case "unique":
+		var out []Value
+		for _, x := range items {
+			if !slices.ContainsFunc(out, func(y Value) bool { return equal(x, y) }) {
+				out = append(out, x)
+			}
+		}
+		items = out
+	default:
+		var err error
+		slices.SortStableFunc(items, func(x, y Value) int {
+			c, e := order(x, y)
+			if e != nil {
+				err = e
+			}
+			return c
+		})
+		if err != nil {
+			return Null, err
+		}
+	}
+	return ListValue(items), nil
+}
+
+func fnAnyAll(_ *evaluator, name string, a args) (Value, error) {
+	if len(a.v) != 1 || a.v[0].kind != KList {
+		return Null, errNoVersion
+	}
+	res := name == "all"
+	for _, x := range a.v[0].l {
+		if x.kind != KBool {
+			return Null, errArgs
+		}
+		if x.b != res {
+			return BoolValue(!res), nil
+		}
+	}
+	return BoolValue(res), nil
+}
+
+func fnStrip(_ *evaluator, name string, a args) (Value, error) {
+	if !a.sig(KString) && !a.sig(KString, KString) {
+		return Null, errNoVersion
+	}
+	trim := map[string]func(string, string) string{"strip": strings.Trim, "lstrip": strings.TrimLeft, "rstrip": strings.TrimRight}[name]
+	cut := " \t\n\r\v\f"
+	if len(a.v) == 2 {
+		cut = a.v[1].s
+	}
+	return StringValue(trim(a.v[0].s, cut)), nil
+}
+
+func fnStr2(_ *evaluator, name string, a args) (Value, error) {
+	if !a.sig(KString, KString) {
+		return Null, errNoVersion
+	}
+	return strFunc2(name, a.v[0].s, a.v[1].s)
+}
+
+func fnReplace(ev *evaluator, _ string, a args) (Value, error) {
+	if !a.sig(KString, KString, KString) {
+		return Null, errNoVersion
+	}
+	v := a.v
+	if v[1].s == "" {
+		return Null, fmt.Errorf("the old string must not be empty")
+	}
+	n := strings.Count(v[0].s, v[1].s)
+	if err := ev.alloc(int64(len(v[0].s) + n*len(v[2].s))); err != nil {
+		return Null, err
+	}
+	return StringValue(strings.ReplaceAll(v[0].s, v[1].s, v[2].s)), nil
+}
+
+func fnSplit(ev *evaluator, name string, a args) (Value, error) { return ev.split(name, a) }
+
+func fnJoin(_ *evaluator, _ string, a args) (Value, error) {
+	v := a.v
+	if len(v) != 2 || v[0].kind != KList || !a.isStr(1) {
+		return Null, errNoVersion
+	}
+	parts := make([]string, len(v[0].l))
+	for i, x := range v[0].l {
+		if x.kind != KString && x.kind != KPath {
+			return Null, fmt.Errorf("join needs a list of strings, not %s", v[0].Type())
+		}
+		parts[i] = x.s
+	}
+	return StringValue(strings.Join(parts, v[1].s)), nil
+}
+
+func fnPad(ev *evaluator, name string, a args) (Value, error) {
+	v := a.v
+	if len(v) != 2 || v[1].kind != KInt || !a.isStr(0) && !(name == "zfill" && a.isNum(0)) {
+		return Null, errNoVersion
+	}
+	return ev.pad(name, v[0], v[1].i)
+}
+
+func fnRegex(ev *evaluator, name string, a args) (Value, error) { return ev.regex(name, a) }
+
+func fnReprSh(_ *evaluator, _ string, a args) (Value, error) { return reprShell(a.v) }
+
+func fnReprJSON(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 {
+		return Null, errNoVersion
+	}
+	var b strings.Builder
+	writeJSON(&b, a.v[0])
+	return StringValue(b.String()), nil
+}
+
+func fnReprPy(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 {
+		return Null, errNoVersion
+	}
+	return StringValue(reprPy(a.v[0])), nil
+}
+
+func fnReprPwsh(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 {
+		return Null, errNoVersion
+	}
+	return StringValue(reprPwsh(a.v[0])), nil
+}
+
+func fnReprCmd(_ *evaluator, _ string, a args) (Value, error) { return reprCmd(a) }
+
+func fnWithName(_ *evaluator, name string, a args) (Value, error) {
+	v := a.v
+	if len(v) != 2 || v[0].kind != KPath || !a.isStr(1) {
+		return Null, errNoVersion
+	}
+	dir, name0 := "", v[0].s
+	if i := strings.LastIndex(name0, "/"); i >= 0 {
+		dir, name0 = name0[:i+1], name0[i+1:]
+	}
+	switch name {
+	case "with_name":
+		name0 = v[1].s
+	case "with_stem":
+		name0 = v[1].s + pathSuffix(name0)
+	default:
+		name0 = pathStem(name0) + v[1].s
+	}
+	return PathValue(dir + name0), nil
+}
+
+func fnWithNumber(_ *evaluator, _ string, a args) (Value, error) {
+	v := a.v
+	if len(v) != 2 || v[0].kind != KPath && !a.isStr(0) || v[1].kind != KInt {
+		return Null, errNoVersion
+	}
+	s, err := withNumber(v[0].s, v[1].i)
+	return Value{kind: v[0].kind, s: s}, err
+}
+
+func fnAsPosix(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 || a.v[0].kind != KPath {
+		return Null, errNoVersion
+	}
+	return StringValue(a.v[0].s), nil
+}
+
+func fnIsAbsolute(_ *evaluator, _ string, a args) (Value, error) {
+	if len(a.v) != 1 || a.v[0].kind != KPath {
+		return Null, errNoVersion
+	}
+	return BoolValue(strings.HasPrefix(a.v[0].s, "/") || uriRe.MatchString(a.v[0].s)), nil
+}
+
+func fnRelativeTo(_ *evaluator, name string, a args) (Value, error) {
+	v := a.v
+	if len(v) != 2 || v[0].kind != KPath || v[1].kind != KPath && v[1].kind != KString {
+		return Null, errNoVersion
+	}
+	ra, pa := splitPath(v[0].s)
+	rb, pb := splitPath(v[1].s)
+	ok := ra == rb && len(pb) <= len(pa) && slices.Equal(pa[:len(pb)], pb)
+	if name == "is_relative_to" {
+		return BoolValue(ok), nil
+	}
+	if !ok {
+		return Null, fmt.Errorf("%q is not relative to %q", v[0].s, v[1].s)
+	}
+	return PathValue(buildPath("", pa[len(pb):])), nil
+}
+
+func fnApplyPathMapping(ev *evaluator, _ string, a args) (Value, error) {
+	if !a.sig(KString) {
+		return Null, errNoVersion
+	}
+	if ev.env.MapPath == nil {
+		return Null, fmt.Errorf("path mapping is only available on the worker host")
+	}
+	return PathValue(ev.env.MapPath(a.v[0].s)), nil
 }
 
 var strFuncs = map[string]func(string) string{
@@ -380,10 +576,47 @@ var strFuncs = map[string]func(string) string{
 }
 
 var strPreds = map[string]func(rune) bool{
-	"isdigit": unicode.IsDigit, "isalpha": unicode.IsLetter,
+	"isdigit": isDigitRune, "isalpha": unicode.IsLetter,
 	"isalnum": func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) },
-	"isspace": unicode.IsSpace,
+	"isspace": func(r rune) bool { return unicode.IsSpace(r) || r >= 0x1c && r <= 0x1f },
 	"isascii": func(r rune) bool { return r < 128 },
+}
+
+// digitNo holds the characters of category No that Python's isdigit
+// accepts (Numeric_Type Digit): superscripts, subscripts, circled and
+// parenthesized digits.
+var digitNo = &unicode.RangeTable{R16: []unicode.Range16{
+	{0x00b2, 0x00b3, 1}, {0x00b9, 0x00b9, 1}, {0x1369, 0x1371, 1}, {0x19da, 0x19da, 1},
+	{0x2070, 0x2070, 1}, {0x2074, 0x2079, 1}, {0x2080, 0x2089, 1}, {0x2460, 0x2468, 1},
+	{0x2474, 0x247c, 1}, {0x2488, 0x2490, 1}, {0x24ea, 0x24ea, 1}, {0x24f5, 0x24fd, 1},
+	{0x24ff, 0x24ff, 1}, {0x2776, 0x277e, 1}, {0x2780, 0x2788, 1}, {0x278a, 0x2792, 1},
+}}
+
+func isDigitRune(r rune) bool { return unicode.IsDigit(r) || unicode.Is(digitNo, r) }
+
+// Python's cased characters: the Uppercase and Lowercase properties and
+// the titlecase letters.
+func isUpperRune(r rune) bool { return unicode.IsUpper(r) || unicode.Is(unicode.Other_Uppercase, r) }
+func isLowerRune(r rune) bool { return unicode.IsLower(r) || unicode.Is(unicode.Other_Lowercase, r) }
+
+// fnCase is isupper and islower: every cased character of that case, and
+// at least one; a titlecase letter is cased but of neither case.
+func fnCase(_ *evaluator, name string, a args) (Value, error) {
+	if !a.sig(KString) {
+		return Null, errNoVersion
+	}
+	want, other := isUpperRune, isLowerRune
+	if name == "islower" {
+		want, other = isLowerRune, isUpperRune
+	}
+	cased := false
+	for _, r := range a.v[0].s {
+		if other(r) || unicode.IsTitle(r) {
+			return BoolValue(false), nil
+		}
+		cased = cased || want(r)
+	}
+	return BoolValue(cased), nil
 }
 
 func strFunc2(name, s, t string) (Value, error) {
@@ -667,16 +900,13 @@ func (ev *evaluator) regex(name string, a args) (Value, error) {
 	if len(v) < 2 || !a.isStr(0) || !a.isStr(1) {
 		return Null, errArgs
 	}
-	if v[1].s == "" {
-		return Null, fmt.Errorf("the pattern must not be empty")
-	}
 	pat := v[1].s
-	if name == "re_match" {
-		pat = `^(?:` + pat + `)`
+	if name == "re_match" && pat != "" {
+		pat = `\A(?:` + pat + `)`
 	}
-	re, err := regexp.Compile(pat)
+	re, err := compileRegex(pat)
 	if err != nil {
-		return Null, fmt.Errorf("bad pattern: %v", err)
+		return Null, err
 	}
 	s := v[0].s
 	strs := func(ss []string) Value {
@@ -713,6 +943,9 @@ func (ev *evaluator) regex(name string, a args) (Value, error) {
 	case "re_sub":
 		if len(v) != 3 || !a.isStr(2) {
 			return Null, errArgs
+		}
+		if err := checkReplacement(v[2].s); err != nil {
+			return Null, err
 		}
 		return StringValue(re.ReplaceAllLiteralString(s, v[2].s)), nil
 	}
@@ -825,7 +1058,7 @@ func reprPwsh(v Value) string {
 
 func cmdQuote(s string) string {
 	s = strings.NewReplacer("\n", "", "\r", "").Replace(s)
-	if s != "" && !strings.ContainsAny(s, "&|<>^\"()%! \t") {
+	if s != "" && !strings.ContainsAny(s, "&|<>^\"()%!") && !strings.ContainsFunc(s, unicode.IsSpace) {
 		return s
 	}
 	return `"` + strings.NewReplacer(`^`, `^^`, `"`, `^"`, `%`, `%%`, `!`, `^^!`).Replace(s) + `"`

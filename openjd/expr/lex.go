@@ -269,7 +269,7 @@ func unescape(src string, i int, b *strings.Builder) (int, error) {
 	width := map[byte]int{'x': 2, 'u': 4, 'U': 8}[c]
 	if width == 0 {
 		if c == 'N' {
-			return 0, errAt(i, `\N{...} escapes are not supported`)
+			return unescapeName(src, i, b)
 		}
 		// Python keeps unknown escapes as written.
 		b.WriteByte('\\')
@@ -284,4 +284,22 @@ func unescape(src string, i int, b *strings.Builder) (int, error) {
 	}
 	b.WriteRune(rune(v))
 	return i + 2 + width, nil
+}
+
+// unescapeName decodes the \N{name} escape at src[i].
+func unescapeName(src string, i int, b *strings.Builder) (int, error) {
+	if i+2 >= len(src) || src[i+2] != '{' {
+		return 0, errAt(i, `malformed \N character escape: expected \N{name}`)
+	}
+	end := strings.IndexByte(src[i+3:], '}')
+	if end < 0 {
+		return 0, errAt(i, `malformed \N character escape: no closing }`)
+	}
+	name := src[i+3 : i+3+end]
+	r, ok := lookupRuneName(name)
+	if !ok || name == "" {
+		return 0, errAt(i, "unknown Unicode character name %q", name)
+	}
+	b.WriteRune(r)
+	return i + 4 + end, nil
 }

@@ -307,8 +307,18 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
-// ParseBool reads a BOOL job parameter value.
-func ParseBool(s string) (bool, bool) { return parseBool(s) }
+// ParseBool reads a BOOL job parameter value: the spellings of
+// bool(string), or the number 1 or 0 written as an int or a float (1.0),
+// which parameter values accept too (RFC 0007).
+func ParseBool(s string) (bool, bool) {
+	if b, ok := parseBool(s); ok {
+		return b, true
+	}
+	if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil && (f == 1 || f == 0) && strings.ContainsAny(s, "0123456789") {
+		return f == 1, true
+	}
+	return false, false
+}
 
 // ValidType reports whether t names a value type.
 func ValidType(t string) bool { return validType(t) }

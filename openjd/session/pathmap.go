@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -11,11 +12,16 @@ import (
 // PathMappingVersion is the version of the path mapping rules format.
 const PathMappingVersion = "pathmapping-1.0"
 
-// Path formats of a rule's source path.
+// Path formats of a rule's source path, matched in any case. A URI rule
+// (EXPR) maps URIs such as s3://bucket/prefix.
 const (
 	PathFormatPOSIX   = "POSIX"
 	PathFormatWindows = "WINDOWS"
+	PathFormatURI     = "URI"
 )
+
+// uriPrefix matches the scheme and authority of a URI.
+var uriPrefix = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*`)
 
 // PathMappingRule maps paths under SourcePath, written in the submitting
 // host's SourcePathFormat, to DestinationPath on this host.
@@ -56,9 +62,11 @@ func ParsePathMappingRules(data []byte) ([]PathMappingRule, error) {
 }
 
 func (r PathMappingRule) validate() error {
-	switch {
-	case r.SourcePathFormat != PathFormatPOSIX && r.SourcePathFormat != PathFormatWindows:
-		return fmt.Errorf("source_path_format must be %s or %s, not %q", PathFormatPOSIX, PathFormatWindows, r.SourcePathFormat)
+	switch f := r.format(); {
+	case f != PathFormatPOSIX && f != PathFormatWindows && f != PathFormatURI:
+		return fmt.Errorf("source_path_format must be %s, %s or %s, not %q", PathFormatPOSIX, PathFormatWindows, PathFormatURI, r.SourcePathFormat)
+	case f == PathFormatURI && !uriPrefix.MatchString(r.SourcePath):
+		return fmt.Errorf("source_path %q of a URI rule is not a URI (scheme://authority/path)", r.SourcePath)
 	case r.SourcePath == "":
 		return fmt.Errorf("source_path is required")
 	case r.DestinationPath == "":
@@ -99,7 +107,10 @@ func (m *pathMapper) Map(path string) string {
 // match reports whether path is the rule's source path or below it, and
 // returns the rest of the path with forward slashes.
 func (r PathMappingRule) match(path string) (string, bool) {
-	if r.SourcePathFormat == PathFormatWindows {
+	switch r.format() {
+	case PathFormatURI:
+		return r.matchURI(path)
+	case PathFormatWindows:
 		src := strings.ToLower(strings.TrimRight(strings.ReplaceAll(r.SourcePath, "/", `\`), `\`))
 		p := strings.ReplaceAll(path, "/", `\`)
 		lp := strings.ToLower(p)
@@ -111,6 +122,9 @@ func (r PathMappingRule) match(path string) (string, bool) {
 		}
 		return "", false
 	}
+	if uriPrefix.MatchString(path) {
+		return "", false // a URI is not a path of the host
+	}
 	src := strings.TrimRight(r.SourcePath, "/")
 	switch {
 	case path == src || src == "" && path == "/":
@@ -119,4 +133,47 @@ func (r PathMappingRule) match(path string) (string, bool) {
 		return strings.TrimLeft(path[len(src):], "/"), true
 	}
 	return "", false
+}
+
+func (r PathMappingRule) format() string { return strings.ToUpper(r.SourcePathFormat) }
+
+// matchURI matches a URI rule: the scheme and authority compare without
+// regard to ASCII case (RFC 3986), the path exactly and by whole
+// components.
+func (r PathMappingRule) matchURI(path string) (string, bool) {
+	sp := uriPrefix.FindString(r.SourcePath)
+	pp := uriPrefix.FindString(path)
+	if pp == "" || !asciiEqualFold(sp, pp) {
+		return "", false
+	}
+	src := strings.TrimRight(r.SourcePath[len(sp):], "/")
+	rest := path[len(pp):]
+	switch {
+	case rest == src || rest == src+"/":
+		return "", true
+	case strings.HasPrefix(rest, src+"/"):
+		return strings.TrimLeft(rest[len(src):], "/"), true
+	}
+	return "", false
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII letters only, so that no
+// other character (the Kelvin sign) folds into one.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

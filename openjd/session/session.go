@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -350,11 +351,19 @@ func (s *Session) bind(scope openjd.Scope, groups ...[]openjd.Let) (openjd.Scope
 	return openjd.BindLets(openjd.Values{Base: scope, MapPath: s.mapper.Map}, groups...)
 }
 
+// SessionDirVar is the variable that holds the session's working
+// directory in every action's environment, for programs that cannot read
+// Session.WorkingDirectory from the template.
+const SessionDirVar = "OPENJD_SESSION_WORKING_DIR"
+
 // environ returns the environment of an action run with the session's
-// current environments: the base environment, then each environment's
-// variables and openjd_env assignments, innermost last, its unsets
-// winning over its own assignments.
-func (s *Session) environ() []string { return s.mergeVars(s.cfg.Env, nil) }
+// current environments: the base environment and SessionDirVar, then each
+// environment's variables and openjd_env assignments, innermost last, its
+// unsets winning over its own assignments.
+func (s *Session) environ() []string {
+	base := append(slices.Clip(s.cfg.Env), SessionDirVar+"="+s.dir)
+	return s.mergeVars(base, nil)
+}
 
 // mergeVars returns base (KEY=value strings) with the environments'
 // variables applied, as environ describes, then the assignments of extra.

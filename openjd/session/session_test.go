@@ -400,3 +400,59 @@ func TestBackgroundProcessOutlivesItsAction(t *testing.T) {
 	require.True(t, res.OK())
 	require.Equal(t, "ok", waitForFile(t, done))
 }
+
+func TestURIPathMapping(t *testing.T) {
+	t.Parallel()
+	jt := parseJob(t, `
+specificationVersion: jobtemplate-2023-09
+extensions: [EXPR]
+name: J
+parameterDefinitions: [{name: In, type: PATH}]
+steps:
+- name: S
+  script:
+    actions:
+      onRun:
+        command: bash
+        args: ["-c", "echo 'param={{Param.In}} raw={{RawParam.In}}'; for p in {{ repr_sh([apply_path_mapping(x) for x in ['S3://BUCKET/prefix', 's3://bucket/PREFIX/f', 's3://bucket/prefixed/f', 's3://other/prefix/f', '/mnt/x']]) }}; do echo \"mapped $p\"; done"]
+`)
+	b := setup(t, session.Config{
+		Parameters: []openjd.ParameterValue{{Name: "In", Type: openjd.ParamPath, Value: "s3://bucket/prefix/shot/a.exr"}},
+		PathMappingRules: []session.PathMappingRule{
+			{SourcePathFormat: "uri", SourcePath: "s3://bucket/prefix/", DestinationPath: "/local"},
+			{SourcePathFormat: "posix", SourcePath: "/mnt", DestinationPath: "/m"},
+		},
+	})
+	res, err := b.s.RunTask(context.Background(), &jt.Steps[0], nil)
+	require.NoError(t, err)
+	require.True(t, res.OK(), b.output())
+	out := b.output()
+	require.Contains(t, out, "param=/local/shot/a.exr raw=s3://bucket/prefix/shot/a.exr")
+	// Scheme and authority match in any ASCII case, the path exactly and
+	// by whole components.
+	require.Contains(t, out, "mapped /local\n")
+	require.Contains(t, out, "mapped s3://bucket/PREFIX/f")
+	require.Contains(t, out, "mapped s3://bucket/prefixed/f")
+	require.Contains(t, out, "mapped s3://other/prefix/f")
+	require.Contains(t, out, "mapped /m/x")
+
+	_, err = session.New(session.Config{Root: t.TempDir(), PathMappingRules: []session.PathMappingRule{
+		{SourcePathFormat: "URI", SourcePath: "/not/a/uri", DestinationPath: "/x"}}})
+	require.ErrorContains(t, err, "is not a URI")
+}
+
+// TestSessionDirVariable checks that every action sees the session's
+// working directory as OPENJD_SESSION_WORKING_DIR.
+func TestSessionDirVariable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, session.Config{Env: []string{"PATH=" + os.Getenv("PATH")}})
+	res, err := b.s.RunTask(context.Background(), bashStep(t, `echo "dir=$OPENJD_SESSION_WORKING_DIR"; echo "wd={{Session.WorkingDirectory}}"`), nil)
+	require.NoError(t, err)
+	require.True(t, res.OK(), b.output())
+	out := b.output()
+	i := strings.Index(out, "wd=")
+	require.Positive(t, i)
+	wd := strings.SplitN(out[i+3:], "\n", 2)[0]
+	require.NotEmpty(t, wd)
+	require.Contains(t, out, "dir="+wd+"\n")
+}

@@ -5,6 +5,7 @@
 package openjd
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -181,12 +182,62 @@ func parseJobParams(args []string) (map[string]string, error) {
 	return out, nil
 }
 
-// scalarText returns the text of a scalar value (numbers as written).
+// scalarText returns the text of a parameter value: a scalar as written,
+// a list (for LIST parameters) as JSON text, the form NAME=VALUE takes.
 func scalarText(n *yaml.Node) (string, error) {
-	if n.Kind != yaml.ScalarNode {
-		return "", fmt.Errorf("the value must be a string or a number")
+	if n.Kind == yaml.ScalarNode {
+		return n.Value, nil
 	}
-	return n.Value, nil
+	var b strings.Builder
+	if err := writeJSONNode(&b, n, 0); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// writeJSONNode writes a YAML list of scalars (or of such lists) as JSON.
+func writeJSONNode(b *strings.Builder, n *yaml.Node, depth int) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch {
+	case depth > 2:
+		return fmt.Errorf("lists nest too deeply")
+	case n.Kind == yaml.SequenceNode:
+		b.WriteByte('[')
+		for i, k := range n.Content {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if err := writeJSONNode(b, k, depth+1); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+		return nil
+	case n.Kind != yaml.ScalarNode:
+		return fmt.Errorf("the value must be a string, a number, a bool or a list")
+	}
+	switch n.Tag {
+	case "!!int", "!!float", "!!bool", "!!null":
+		if json.Valid([]byte(n.Value)) {
+			b.WriteString(n.Value) // numbers as written
+			return nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return err
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b.Write(data)
+		return nil
+	}
+	data, _ := json.Marshal(n.Value)
+	b.Write(data)
+	return nil
 }
 
 // readTemplate reads a job template file.

@@ -75,6 +75,16 @@ func TestParseJobParams(t *testing.T) {
 	require.Equal(t, map[string]string{"A": "1", "B": "three", "C": "2.50", "D": "x=y"}, got)
 	_, err = parseJobParams([]string{"novalue"})
 	require.Error(t, err)
+
+	// LIST parameters: a list in a file or a JSON object, or JSON text
+	// after NAME=, all reach the job as JSON text.
+	require.NoError(t, os.WriteFile(f, []byte("L: [a, 1.50, true, 0x10]\nP:\n- /x y\n"), 0o600))
+	got, err = parseJobParams([]string{"file://" + f, `{"M": [[1, 2], [3]], "E": []}`, `N=["x", "y"]`})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"L": `["a", 1.50, true, 16]`, "P": `["/x y"]`, "M": "[[1, 2], [3]]",
+		"E": "[]", "N": `["x", "y"]`}, got)
+	_, err = parseJobParams([]string{`{"O": {"a": 1}}`})
+	require.ErrorContains(t, err, "parameter O")
 }
 
 func TestCheckAndSummary(t *testing.T) {
