@@ -34,8 +34,10 @@ bench: build ## benchmarks against xargs, GNU parallel (prints ratios); BASELINE
 
 FUZZ_PKGS := ./job/ ./openjd/ ./openjd/expr/ ./worker/kafka/
 
-fuzz: ## run each fuzz target for 20s
-	@for p in $(FUZZ_PKGS); do for f in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$p || exit 1; done; done
+FUZZTIME ?= 60s
+
+fuzz: ## run each fuzz target for FUZZTIME (60s)
+	@for p in $(FUZZ_PKGS); do for f in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 
 clean: ## remove build output
 	rm -rf bin
