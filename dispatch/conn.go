@@ -108,6 +108,11 @@ func Connect(ctx context.Context, cfg ConnectConfig) (*Conn, error) {
 			if sub != nil {
 				subj = sub.Subject
 			}
+			if c.worker != "" && errors.Is(err, nats.ErrPermissionViolation) {
+				log.Error("NATS refused the worker: its credentials are not those of worker "+c.worker+
+					" in this pool (berth workers add "+c.worker+" --pool POOL makes them)", "subject", subj, "error", err)
+				return
+			}
 			log.Error("NATS error", "subject", subj, "error", err)
 		}),
 	}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/executor"
 	"github.com/berth-run/berth/executor/docker"
@@ -237,6 +239,9 @@ func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
 	conn := cfg.Conn
 	if conn == nil {
 		if conn, err = dispatch.Connect(ctx, info.connectConfig("berth-worker-"+cfg.ID, cfg.ID, cfg.Logger)); err != nil {
+			if errors.Is(err, nats.ErrAuthorization) {
+				return fmt.Errorf("%w\nA worker joins as an identity of its own: run `berth workers add %s` where the server runs, then pass --id %s --nats-nkey %s.nk", err, cfg.ID, cfg.ID, cfg.ID)
+			}
 			return err
 		}
 		defer conn.Close()
