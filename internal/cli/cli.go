@@ -88,7 +88,9 @@ the data directory ($BERTH_HOME, else $XDG_DATA_HOME/berth, else
 ` + cmdutil.ExitCodesHelp,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       f.Version,
 	}
+	root.SetVersionTemplate("berth {{.Version}}\n")
 	root.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)

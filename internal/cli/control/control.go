@@ -21,6 +21,7 @@ type Options struct {
 
 	Action job.Action
 	Refs   []job.Ref
+	Select cmdutil.Selection
 }
 
 var commands = []struct {
@@ -47,16 +48,18 @@ func NewCmds(f *cmdutil.Factory, runF func(context.Context, *Options) error) []*
 // NewCmd returns the command named use applying action.
 func NewCmd(f *cmdutil.Factory, use string, action job.Action, short string, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Client: f.Client, Action: action}
-	return &cobra.Command{
-		Use:   use + " ID[.INDEX]...",
+	cmd := &cobra.Command{
+		Use:   use + " {ID[.INDEX]... | --label K=V | --state S | --name GLOB | --all}",
 		Short: short,
 		Long: short + `.
 
-ID names a job (every task of an array), ID.INDEX one task of an array. On
-a terminal, prints how many tasks changed for each. A failure for one
-reference is reported and the others still run; the command then exits 1
-(2 if every failure was an unknown job).`,
-		Args: cmdutil.MinArgs(1, "job ID"),
+ID names a job (every task of an array), ID.INDEX one task of an array;
+--label, --state, --name and --all select jobs instead (on a terminal, stop
+asks first unless --yes). On a terminal, prints how many tasks changed for
+each. A failure for one reference is reported and the others still run;
+the command then exits 1 (2 if every failure was an unknown job).`,
+		Example: "  berth " + use + " 7 8.3\n  berth " + use + " --label team=ops --state running",
+		Args:    opts.Select.Args("job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := cmdutil.ParseRefs(args)
 			if err != nil {
@@ -69,12 +72,27 @@ reference is reported and the others still run; the command then exits 1
 			return run(cmd.Context(), opts)
 		},
 	}
+	opts.Select.AddFlags(cmd.Flags(), action == job.Terminate)
+	return cmd
 }
 
 func run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client()
 	if err != nil {
 		return err
+	}
+	if opts.Select.Active() {
+		if opts.Refs, err = opts.Select.Refs(ctx, c); err != nil {
+			return err
+		}
+		if opts.Action == job.Terminate {
+			if err := opts.Select.ConfirmOrCancel(opts.IO, "Stop", "stopped", len(opts.Refs)); err != nil {
+				return err
+			}
+		}
+		if len(opts.Refs) == 0 {
+			fmt.Fprintln(opts.IO.ErrOut, "no job matches")
+		}
 	}
 	var fails cmdutil.Failures
 	for _, ref := range opts.Refs {

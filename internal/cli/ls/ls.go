@@ -3,6 +3,7 @@ package ls
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -29,6 +30,7 @@ type Options struct {
 	Limit  int
 	All    bool
 	JSON   bool
+	Quiet  bool
 }
 
 // pageMax is the API's largest page.
@@ -53,6 +55,9 @@ SUBSTATE, SUBMITTED, HASMOREDATA (output or results not yet received).`,
 			if opts.All && opts.Limit > 0 {
 				return cmdutil.FlagErrorf("--all and --limit exclude each other")
 			}
+			if opts.JSON && opts.Quiet {
+				return cmdutil.FlagErrorf("--json and --quiet exclude each other")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -67,6 +72,7 @@ SUBSTATE, SUBMITTED, HASMOREDATA (output or results not yet received).`,
 	cmdutil.IntRangeVar(fs, &opts.Limit, "limit", "", 0, 1<<31-1, "List at most this many jobs (0: no limit)")
 	fs.BoolVar(&opts.All, "all", false, "List every matching job (the default; excludes --limit)")
 	fs.BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)
+	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "Print the job IDs only, one a line (for scripts: berth stop $(berth ls -q --state queued))")
 	return cmd
 }
 
@@ -102,6 +108,14 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	if opts.JSON {
 		return cmdutil.PrintJSON(opts.IO.Out, jobs)
+	}
+	if opts.Quiet {
+		for _, j := range jobs {
+			if _, err := fmt.Fprintln(opts.IO.Out, j.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	tty := opts.IO.IsStdoutTTY()
 	if len(jobs) == 0 {

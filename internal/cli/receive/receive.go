@@ -21,24 +21,26 @@ type Options struct {
 	IO     *iostreams.IOStreams
 	Client func() (*client.Client, error)
 
-	Refs []job.Ref
-	Keep bool
-	JSON bool
+	Refs   []job.Ref
+	Select cmdutil.Selection
+	Keep   bool
+	JSON   bool
 }
 
 // NewCmdReceive returns the command; runF replaces its behaviour in tests.
 func NewCmdReceive(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Client: f.Client}
 	cmd := &cobra.Command{
-		Use:   "receive ID[.INDEX]... [--keep] [--json]",
+		Use:   "receive {ID[.INDEX]... | --label K=V | --state S | --name GLOB | --all} [--keep] [--json]",
 		Short: "Print what tasks produced since the last receive",
 		Long: `Print the output and results tasks produced since the last receive (like
 PowerShell's Receive-Job), then mark them read unless --keep.
 
 Each task's new stdout goes to stdout and its stderr to stderr; then its
 results, one JSON value a line, to stdout (under a header on a terminal).
---json prints {"tasks": [...]} as the API returns it.`,
-		Args: cmdutil.MinArgs(1, "job ID"),
+--json prints {"tasks": [...]} as the API returns it. --label, --state,
+--name and --all select jobs instead of IDs.`,
+		Args: opts.Select.Args("job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := cmdutil.ParseRefs(args)
 			if err != nil {
@@ -53,6 +55,7 @@ results, one JSON value a line, to stdout (under a header on a terminal).
 	}
 	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "Leave the read marks where they are")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)
+	opts.Select.AddFlags(cmd.Flags(), false)
 	return cmd
 }
 
@@ -64,6 +67,11 @@ func run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client()
 	if err != nil {
 		return err
+	}
+	if opts.Select.Active() {
+		if opts.Refs, err = opts.Select.Refs(ctx, c); err != nil {
+			return err
+		}
 	}
 	all := []client.Received{}
 	var fails cmdutil.Failures

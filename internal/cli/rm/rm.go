@@ -19,22 +19,26 @@ type Options struct {
 	IO     *iostreams.IOStreams
 	Client func() (*client.Client, error)
 
-	IDs   []int64
-	Force bool
+	IDs    []int64
+	Force  bool
+	Select cmdutil.Selection
 }
 
 // NewCmdRm returns the command; runF replaces its behaviour in tests.
 func NewCmdRm(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Client: f.Client}
 	cmd := &cobra.Command{
-		Use:   "rm ID... [--force]",
+		Use:   "rm {ID... | --label K=V | --state S | --name GLOB | --all} [--force]",
 		Short: "Remove ended jobs and their files",
 		Long: `Remove jobs, their output and their results.
 
 A job that has not ended is refused unless --force, which stops it first.
 A failure for one job is reported and the others are still removed; the
-command then exits 1 (2 if every failure was an unknown job).`,
-		Args: cmdutil.MinArgs(1, "job ID"),
+command then exits 1 (2 if every failure was an unknown job). --label,
+--state, --name and --all select jobs instead of IDs; on a terminal rm asks
+first unless --yes.`,
+		Example: "  berth rm 7 8\n  berth rm --state done,failed --label team=ops",
+		Args:    opts.Select.Args("job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := cmdutil.ParseIDs(args)
 			if err != nil {
@@ -48,6 +52,7 @@ command then exits 1 (2 if every failure was an unknown job).`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Force, "force", "f", false, "Stop jobs that have not ended, then remove them")
+	opts.Select.AddFlags(cmd.Flags(), true)
 	return cmd
 }
 
@@ -55,6 +60,17 @@ func run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client()
 	if err != nil {
 		return err
+	}
+	if opts.Select.Active() {
+		if opts.IDs, err = opts.Select.IDs(ctx, c); err != nil {
+			return err
+		}
+		if err := opts.Select.ConfirmOrCancel(opts.IO, "Remove", "removed", len(opts.IDs)); err != nil {
+			return err
+		}
+		if len(opts.IDs) == 0 {
+			fmt.Fprintln(opts.IO.ErrOut, "no job matches")
+		}
 	}
 	var fails cmdutil.Failures
 	for _, id := range opts.IDs {

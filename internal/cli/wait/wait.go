@@ -3,6 +3,7 @@ package wait
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ type Options struct {
 	Client func() (*client.Client, error)
 
 	IDs     []int64
+	Select  cmdutil.Selection
 	Any     bool
 	Timeout job.Duration
 	JSON    bool
@@ -29,16 +31,19 @@ type Options struct {
 func NewCmdWait(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Client: f.Client}
 	cmd := &cobra.Command{
-		Use:   "wait ID... [--any] [--timeout D] [--json]",
+		Use:   "wait {ID... | --label K=V | --state S | --name GLOB | --all} [--any] [--timeout D] [--json]",
 		Short: "Wait for jobs to end",
 		Long: `Wait until every job has ended (with --any, one of them), then print a
 line per job: ID, STATE, SUBSTATE.
 
 Exits 0 if every job that ended is Done, 1 if one ended Failed, 124 if
---timeout ran out first (like timeout(1)), 2 if a job does not exist.`,
+--timeout ran out first (like timeout(1)), 2 if a job does not exist.
+--label, --state, --name and --all select the jobs instead of IDs (those
+that match when the wait starts).`,
 		Example: `  berth wait 7 8 9
-  berth wait --any --timeout 10m 7 8`,
-		Args: cmdutil.MinArgs(1, "job ID"),
+  berth wait --any --timeout 10m 7 8
+  berth wait --label batch=nightly`,
+		Args: opts.Select.Args("job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := cmdutil.ParseIDs(args)
 			if err != nil {
@@ -54,6 +59,7 @@ Exits 0 if every job that ended is Done, 1 if one ended Failed, 124 if
 	cmd.Flags().BoolVar(&opts.Any, "any", false, "Return as soon as one job has ended")
 	cmdutil.DurationVar(cmd.Flags(), &opts.Timeout, "timeout", "Give up after this long (30s, 5m, 1h30m, 2d) and exit 124")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)
+	opts.Select.AddFlags(cmd.Flags(), false)
 	return cmd
 }
 
@@ -61,6 +67,15 @@ func run(ctx context.Context, opts *Options) error {
 	c, err := opts.Client()
 	if err != nil {
 		return err
+	}
+	if opts.Select.Active() {
+		if opts.IDs, err = opts.Select.IDs(ctx, c); err != nil {
+			return err
+		}
+		if len(opts.IDs) == 0 {
+			fmt.Fprintln(opts.IO.ErrOut, "no job matches")
+			return nil
+		}
 	}
 	res, err := c.Wait(ctx, opts.IDs, opts.Any, opts.Timeout.Std())
 	if err != nil {
