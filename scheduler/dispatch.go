@@ -171,12 +171,17 @@ func (s *Scheduler) publishNow(items []*workItem) {
 	}
 	if failed {
 		s.mu.Lock()
-		if s.retry == nil {
-			s.retry = time.AfterFunc(time.Second, s.redispatch)
-		} else {
-			s.retry.Reset(time.Second)
-		}
+		s.redispatchLaterLocked()
 		s.mu.Unlock()
+	}
+}
+
+// redispatchLaterLocked dispatches again a second from now.
+func (s *Scheduler) redispatchLaterLocked() {
+	if s.retry == nil {
+		s.retry = time.AfterFunc(time.Second, s.redispatch)
+	} else {
+		s.retry.Reset(time.Second)
 	}
 }
 
@@ -185,7 +190,10 @@ func (s *Scheduler) redispatch() {
 		return
 	}
 	s.mu.Lock()
-	works := s.dispatchLocked()
+	var works []*workItem
+	if s.syncedLocked(s.ctx) == nil {
+		works = s.dispatchLocked()
+	}
 	s.mu.Unlock()
 	s.publish(works)
 }

@@ -20,6 +20,9 @@ import (
 func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch.ClaimReply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.syncedLocked(ctx); err != nil {
+		return dispatch.ClaimReply{Reason: err.Error()}
+	}
 	js, t := s.lookupLocked(c.Job, c.Index)
 	switch {
 	case t == nil:
@@ -69,6 +72,13 @@ func (s *Scheduler) HandleEvents(ctx context.Context, evs []*dispatch.Event) []d
 	res := make([]dispatch.EventResult, len(evs))
 	nexts := make([]*workItem, len(evs))
 	s.mu.Lock()
+	if err := s.syncedLocked(ctx); err != nil {
+		s.mu.Unlock()
+		for i := range res {
+			res[i].Err = err
+		}
+		return res
+	}
 	now := s.cfg.Now().UTC()
 	var changes []change
 	for i, e := range evs {
@@ -258,6 +268,10 @@ func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) {
 	s.mu.Lock()
 	now := s.cfg.Now().UTC()
 	ws := s.workerLocked(hb.Worker, now)
+	if s.syncedLocked(s.ctx) != nil {
+		s.mu.Unlock()
+		return
+	}
 	ws.hb = *hb
 	held := make(map[dispatch.TaskKey]bool, len(hb.Running))
 	for _, k := range hb.Running {
@@ -318,6 +332,10 @@ func (s *Scheduler) watchWorkers() {
 		case <-tick.C:
 		}
 		s.mu.Lock()
+		if s.syncedLocked(s.ctx) != nil {
+			s.mu.Unlock()
+			continue
+		}
 		now := s.cfg.Now().UTC()
 		var changes []change
 		for id, ws := range s.workers {

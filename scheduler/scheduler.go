@@ -111,6 +111,9 @@ type Scheduler struct {
 	lazy       map[*task]struct{}             // changes to write with the next commit
 	handoffs   map[dispatch.TaskKey]*workItem // ended attempt → work handed over in its reply
 	lazyTimer  *time.Timer
+	// stale is set when a commit failed and the state could not yet be
+	// reloaded from the store; reloading while load runs (see rollback.go).
+	stale, reloading bool
 
 	// Work to publish, queued in decision order (see publish).
 	pubMu      sync.Mutex

@@ -19,6 +19,10 @@ func (s *Scheduler) Submit(ctx context.Context, spec job.Spec) (int64, error) {
 	}
 	spec = spec.WithDefaults()
 	s.mu.Lock()
+	if err := s.syncedLocked(ctx); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
 	id, err := s.submitLocked(ctx, &spec)
 	var works []*workItem
 	if err == nil {
@@ -142,6 +146,10 @@ func waitingSubState(wait map[int64]bool) job.SubState {
 func (s *Scheduler) load(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.loadLocked(ctx)
+}
+
+func (s *Scheduler) loadLocked(ctx context.Context) error {
 	now := s.cfg.Now()
 	err := s.cfg.Store.TasksActive(ctx, func(a *store.ActiveTask) error {
 		js, ok := s.jobs[a.Task.JobID]
@@ -153,8 +161,13 @@ func (s *Scheduler) load(ctx context.Context) error {
 		if t.live() {
 			js.active++
 			js.pool.used++
-			// The worker has WorkerTimeout from now to report in.
-			s.workerLocked(t.Worker, now).tasks[t] = js
+			// A worker not yet heard of has WorkerTimeout from now to
+			// report in; one known (a reload) keeps its last word.
+			ws := s.workers[t.Worker]
+			if ws == nil {
+				ws = s.workerLocked(t.Worker, now)
+			}
+			ws.tasks[t] = js
 		}
 		return nil
 	})
