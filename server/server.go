@@ -41,6 +41,10 @@ type Config struct {
 	Version string
 	// ServerID identifies this server's data (reported by /v1/health). Required.
 	ServerID string
+	// Checks are run by /v1/health besides its check of the store: each
+	// returns why its part is degraded, or nil. The answer names the
+	// failing ones by their key (e.g. "dispatch"). Defaults to none.
+	Checks map[string]func(context.Context) error
 }
 
 // VersionDefault is the version reported when Config.Version is empty.

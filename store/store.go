@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-run/berth/job"
@@ -38,6 +39,8 @@ type Store struct {
 	// sync is Config.Sync; level the synchronous level w's connection is
 	// at now, changed only by the holder of that one connection.
 	sync, level string
+	// writeErr is the error of the last write, nil if it succeeded.
+	writeErr atomic.Pointer[error]
 }
 
 type hotStmts struct {
@@ -202,6 +205,12 @@ func (s *Store) Close() error {
 
 // write runs fn in one transaction on the write connection.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	err := s.writeTx(ctx, fn)
+	s.noteWrite(ctx, err)
+	return err
+}
+
+func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	conn, err := s.w.Conn(ctx) // the only one: writers queue here
 	if err != nil {
 		return err
