@@ -14,7 +14,13 @@ import (
 )
 
 // Publisher is the scheduler's side of the work stream.
-type Publisher struct{ js jetstream.JetStream }
+type Publisher struct {
+	js jetstream.JetStream
+	// Broken, when set, says why the work stream is broken, nil when it
+	// is whole (Server.WorkStreamErr for the embedded server).
+	// RepairWork uses it.
+	Broken func() error
+}
 
 // NewPublisher returns a publisher on c.
 func NewPublisher(c *Conn) *Publisher { return &Publisher{js: c.js} }
@@ -53,6 +59,23 @@ func (p *Publisher) PurgeWork(ctx context.Context) error {
 		return fmt.Errorf("purging stream %s: %w", StreamWork, err)
 	}
 	return nil
+}
+
+// RepairWork makes the work stream anew if Broken says it is broken, and
+// reports whether it did: the work published before is then gone and must
+// be published again.
+func (p *Publisher) RepairWork(ctx context.Context) (bool, error) {
+	if p.Broken == nil {
+		return false, nil
+	}
+	werr := p.Broken()
+	if werr == nil {
+		return false, nil
+	}
+	if err := RecreateWorkStream(ctx, p.js); err != nil {
+		return false, fmt.Errorf("repairing the work stream (%v): %w", werr, err)
+	}
+	return true, nil
 }
 
 // checkPool rejects pool names that cannot be one subject token sequence.

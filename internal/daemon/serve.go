@@ -173,9 +173,17 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err := dispatch.EnsureStreams(ctx, conn.JetStream()); err != nil {
 		return err
 	}
+	pub := dispatch.NewPublisher(conn)
+	// A full disk breaks the embedded server's work stream; an external
+	// NATS is its operators' (a replicated stream moves its leader).
+	checks := map[string]func(context.Context) error{}
+	if ns != nil {
+		pub.Broken = ns.WorkStreamErr
+		checks["dispatch"] = func(context.Context) error { return ns.WorkStreamErr() }
+	}
 	sched, err := scheduler.New(scheduler.Config{
 		Store:        st,
-		Dispatcher:   dispatcher{dispatch.NewPublisher(conn), conn},
+		Dispatcher:   dispatcher{pub, conn},
 		DataDir:      dir,
 		DefaultSlots: cfg.Slots,
 		StopGrace:    cfg.StopGrace,
@@ -206,7 +214,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer sched.Stop()
 
-	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID})
+	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Checks: checks})
 	if err != nil {
 		return err
 	}
