@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -61,14 +62,27 @@ func (p *Publisher) PurgeWork(ctx context.Context) error {
 	return nil
 }
 
-// RepairWork makes the work stream anew if Broken says it is broken, and
-// reports whether it did: the work published before is then gone and must
-// be published again.
-func (p *Publisher) RepairWork(ctx context.Context) (bool, error) {
-	if p.Broken == nil {
-		return false, nil
+// WorkStreamErr says why the work stream cannot take work: Broken says so,
+// or the stream is missing (deleted, or a repair that could delete it but
+// not create it again). Nil when it is whole, or when JetStream does not
+// answer (a connection problem, not the stream's).
+func (p *Publisher) WorkStreamErr(ctx context.Context) error {
+	if p.Broken != nil {
+		if err := p.Broken(); err != nil {
+			return err
+		}
 	}
-	werr := p.Broken()
+	if _, err := p.js.Stream(ctx, StreamWork); errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("stream %s is missing", StreamWork)
+	}
+	return nil
+}
+
+// RepairWork makes the work stream anew if WorkStreamErr says it is broken
+// or missing, and reports whether it did: the work published before is
+// then gone and must be published again.
+func (p *Publisher) RepairWork(ctx context.Context) (bool, error) {
+	werr := p.WorkStreamErr(ctx)
 	if werr == nil {
 		return false, nil
 	}

@@ -174,13 +174,13 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	pub := dispatch.NewPublisher(conn)
-	// A full disk breaks the embedded server's work stream; an external
-	// NATS is its operators' (a replicated stream moves its leader).
-	checks := map[string]func(context.Context) error{}
+	// A full disk breaks the embedded server's work stream, and only the
+	// server tells; an external NATS is its operators' (a replicated
+	// stream moves its leader).
 	if ns != nil {
 		pub.Broken = ns.WorkStreamErr
-		checks["dispatch"] = func(context.Context) error { return ns.WorkStreamErr() }
 	}
+	checks := map[string]func(context.Context) error{"dispatch": pub.WorkStreamErr}
 	sched, err := scheduler.New(scheduler.Config{
 		Store:        st,
 		Dispatcher:   dispatcher{pub, conn},

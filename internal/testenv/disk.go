@@ -11,13 +11,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SmallDisk mounts a tmpfs of size bytes on a new temporary directory and
-// returns it; it is unmounted at the end of the test. Mounting needs root
+// SmallDisk mounts a tmpfs of size bytes on a new temporary directory (a
+// short path, see ShortTempDir) and returns it; it is unmounted at the end
+// of the test. Mounting needs root
 // (or CAP_SYS_ADMIN): without it the test is skipped, or fails if
 // BERTH_REQUIRE_TMPFS is set.
 func SmallDisk(t testing.TB, size int64) string {
 	t.Helper()
-	dir := t.TempDir()
+	return SmallDiskAt(t, ShortTempDir(t), size)
+}
+
+// SmallDiskAt is SmallDisk on the existing directory dir.
+func SmallDiskAt(t testing.TB, dir string, size int64) string {
+	t.Helper()
 	err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.FormatInt(size, 10)+",mode=0700")
 	if err != nil {
 		if os.Getenv("BERTH_REQUIRE_TMPFS") != "" {

@@ -84,7 +84,13 @@ type Server struct {
 // it) when the test ends.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, Bin: Berth(t), Dir: datadir.Dir(ShortTempDir(t)), Args: args}
+	return StartServerIn(t, ShortTempDir(t), args...)
+}
+
+// StartServerIn is StartServer on the data directory dir (a short path).
+func StartServerIn(t testing.TB, dir string, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Bin: Berth(t), Dir: datadir.Dir(dir), Args: args}
 	s.Start()
 	t.Cleanup(func() {
 		s.Stop()

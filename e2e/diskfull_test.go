@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/internal/testenv"
+	"github.com/berth-run/berth/job"
+)
+
+// TestDiskFull runs berth serve with its data directory on a small tmpfs
+// and JetStream's store on another, and fills each in turn. The end of a
+// job that runs while the store's disk is full is not acknowledged, and is
+// recorded once space returns; a submit then is refused, never half taken;
+// the health says why; work published while JetStream's disk is full breaks
+// the work stream, which is made anew once space returns, without a
+// restart. No job runs twice, nothing acknowledged is lost.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	home := testenv.SmallDisk(t, 16<<20)
+	natsDir := filepath.Join(home, "nats")
+	require.NoError(t, os.Mkdir(natsDir, 0o700))
+	testenv.SmallDiskAt(t, natsDir, 8<<20)
+	s := testenv.StartServerIn(t, home, "--slots", "2")
+	c := s.Client()
+	ctx := context.Background()
+	marks := testenv.ShortTempDir(t)
+	gate := filepath.Join(marks, "gate")
+	submit := func(env ...string) (int64, error) {
+		script := fmt.Sprintf(`echo run >> %s/mark.$BERTH_JOB_ID; while [ ! -e %s ]; do sleep 0.05; done`, marks, gate)
+		spec := job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", script}, Env: map[string]string{}}}
+		for i, v := range env {
+			spec.Template.Env[fmt.Sprintf("V%d", i)] = v
+		}
+		j, err := c.Submit(ctx, spec)
+		if err != nil {
+			return 0, err
+		}
+		return j.ID, nil
+	}
+	state := func(id int64) job.State {
+		j, err := c.Job(ctx, id)
+		require.NoError(t, err, "reads are served")
+		return j.State
+	}
+	ranOnce := func(id int64) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(marks, fmt.Sprintf("mark.%d", id)))
+		require.NoError(t, err)
+		require.Equal(t, 1, strings.Count(string(b), "run"), "job %d ran once", id)
+		require.Equal(t, 1, taskOf(t, s, fmt.Sprint(id)).Attempt)
+	}
+
+	// The store's disk fills while a job runs.
+	a, err := submit()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return state(a) == job.Running }, 20*time.Second, 20*time.Millisecond)
+	filler := testenv.FillDisk(t, home)
+	_, err = submit()
+	require.ErrorContains(t, err, "full", "a submit that cannot be recorded is refused")
+	h, err := c.Health(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "degraded", h.Status)
+	require.Contains(t, h.Store, "disk full")
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+	time.Sleep(2 * time.Second) // the job ends; its end cannot be recorded
+	require.Equal(t, job.Running, state(a))
+	filler.Free()
+	require.Eventually(t, func() bool { return state(a) == job.Done }, 30*time.Second, 50*time.Millisecond,
+		"the worker's retry of the end is recorded once space returns\n%s", s.Log())
+	ranOnce(a)
+	h, err = c.Health(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "ok", h.Status, "%+v", h)
+
+	// JetStream's disk fills: a job submitted then is recorded, its work
+	// (made large, so that it is written at once) cannot be published and
+	// breaks the stream.
+	nf := testenv.FillDisk(t, natsDir)
+	b, err := submit(strings.Repeat("x", 64<<10))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		h, err := c.Health(ctx)
+		return err == nil && h.Dispatch != ""
+	}, 30*time.Second, 100*time.Millisecond, "the health tells of the broken stream\n%s", s.Log())
+	nf.Free()
+	require.Eventually(t, func() bool { return state(b) == job.Done }, 60*time.Second, 50*time.Millisecond,
+		"dispatch resumes without a restart\n%s", s.Log())
+	ranOnce(b)
+	require.Contains(t, s.Log(), "work stream made anew")
+	h, err = c.Health(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "ok", h.Status, "%+v", h)
+
+	// After a restart nothing runs again, and new work runs.
+	s.Stop()
+	s.Start()
+	d, err := submit()
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return state(d) == job.Done }, 30*time.Second, 50*time.Millisecond)
+	for _, id := range []int64{a, b, d} {
+		ranOnce(id)
+	}
+}
