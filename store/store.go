@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -136,6 +137,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	// SQLite creates the file honouring the umask, and its WAL and
+	// shared memory with the file's mode: they hold job environments.
+	if err := datadir.CreatePrivate(cfg.Path); err != nil {
+		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
 	}
 	pragmas := url.Values{}
 	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))

@@ -140,7 +140,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		// 100,000 queued jobs well under 200 MB, for little CPU.
 		debug.SetGCPercent(50)
 	}
-	if err := dir.Ensure(); err != nil {
+	loose, err := dir.Secure()
+	for _, l := range loose {
+		log.Warn("others could read or write a data file; restricted to its owner", "path", l.Path, "mode", fmt.Sprintf("%o", l.Was))
+	}
+	if err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
 	lock, err := lockFile(dir.ServerLock(), false)
