@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/internal/testenv"
 	"github.com/berth-run/berth/job"
 )
@@ -33,8 +34,10 @@ func TestDiskFull(t *testing.T) {
 	ctx := context.Background()
 	marks := testenv.ShortTempDir(t)
 	gate := filepath.Join(marks, "gate")
-	submit := func(env ...string) (int64, error) {
-		script := fmt.Sprintf(`echo run >> %s/mark.$BERTH_JOB_ID; while [ ! -e %s ]; do sleep 0.05; done`, marks, gate)
+	// Each job leaves a mark per run, writes "before", waits for the gate,
+	// and runs then.
+	submit := func(then string, env ...string) (int64, error) {
+		script := fmt.Sprintf(`echo run >> %s/mark.$BERTH_JOB_ID; echo before; while [ ! -e %s ]; do sleep 0.05; done; %s`, marks, gate, then)
 		spec := job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", script}, Env: map[string]string{}}}
 		for i, v := range env {
 			spec.Template.Env[fmt.Sprintf("V%d", i)] = v
@@ -58,12 +61,16 @@ func TestDiskFull(t *testing.T) {
 		require.Equal(t, 1, taskOf(t, s, fmt.Sprint(id)).Attempt)
 	}
 
-	// The store's disk fills while a job runs.
-	a, err := submit()
+	// The store's disk fills while a job runs; the job's output then
+	// cannot be written either.
+	a, err := submit("dd if=/dev/zero bs=1k count=64 2>/dev/null")
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return state(a) == job.Running }, 20*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(s.Dir.TaskFile(a, 0, datadir.StdoutFile))
+		return string(b) == "before\n"
+	}, 20*time.Second, 20*time.Millisecond)
 	filler := testenv.FillDisk(t, home)
-	_, err = submit()
+	_, err = submit("")
 	require.ErrorContains(t, err, "full", "a submit that cannot be recorded is refused")
 	h, err := c.Health(ctx)
 	require.NoError(t, err)
@@ -76,6 +83,14 @@ func TestDiskFull(t *testing.T) {
 	require.Eventually(t, func() bool { return state(a) == job.Done }, 30*time.Second, 50*time.Millisecond,
 		"the worker's retry of the end is recorded once space returns\n%s", s.Log())
 	ranOnce(a)
+	require.Contains(t, taskOf(t, s, fmt.Sprint(a)).Message, job.OutputIncomplete+"write "+s.Dir.TaskFile(a, 0, datadir.StdoutFile)+": no space left on device",
+		"the output cut by the full disk is on the record")
+	r := s.Berth("", "logs", fmt.Sprint(a))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.True(t, strings.HasPrefix(r.Stdout, "before\n"))
+	require.Less(t, len(r.Stdout), len("before\n")+64<<10, "the output is cut")
+	require.Contains(t, r.Stderr, "the output of "+fmt.Sprint(a)+" is incomplete: write ")
+	require.Contains(t, s.Berth("", "show", fmt.Sprint(a)).Stdout, job.OutputIncomplete)
 	h, err = c.Health(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "ok", h.Status, "%+v", h)
@@ -84,7 +99,7 @@ func TestDiskFull(t *testing.T) {
 	// (made large, so that it is written at once) cannot be published and
 	// breaks the stream.
 	nf := testenv.FillDisk(t, natsDir)
-	b, err := submit(strings.Repeat("x", 64<<10))
+	b, err := submit("", strings.Repeat("x", 64<<10))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		h, err := c.Health(ctx)
@@ -102,7 +117,7 @@ func TestDiskFull(t *testing.T) {
 	// After a restart nothing runs again, and new work runs.
 	s.Stop()
 	s.Start()
-	d, err := submit()
+	d, err := submit("")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return state(d) == job.Done }, 30*time.Second, 50*time.Millisecond)
 	for _, id := range []int64{a, b, d} {
