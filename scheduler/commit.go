@@ -75,9 +75,14 @@ const lazyDelay = 50 * time.Millisecond
 func (s *Scheduler) flushLazy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.lazy) > 0 && s.ctx.Err() == nil {
-		_ = s.commitLocked(s.ctx, nil)
+	if len(s.lazy) == 0 || s.ctx.Err() != nil {
+		return
 	}
+	if s.syncedLocked(s.ctx) != nil {
+		s.lazyTimer.Reset(failedCooldown) // the store fails: later
+		return
+	}
+	_ = s.commitLocked(s.ctx, nil)
 }
 
 // subscriber is one Subscribe call.

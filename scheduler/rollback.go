@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/berth-run/berth/dispatch"
 )
@@ -15,17 +16,24 @@ import (
 // store, which is the truth: a worker's retry of a report then finds the
 // task as it was before, and is handled anew, not taken as a repeat.
 //
-// Reloading reads every unended task, which costs little next to the
-// failure (a full disk or a broken database) that calls for it. If the
-// reload fails too, the scheduler stays stale: every report and request is
-// refused (and so retried by its sender) until a reload succeeds.
+// Reloading reads every unended task. So that a store that keeps failing
+// (a full disk) does not have the scheduler reload for every report its
+// workers retry, changes are refused without a try for failedCooldown
+// after a failed commit. If the reload fails too, the scheduler stays
+// stale: every report and request is refused (and so retried by its
+// sender) until a reload succeeds.
 
 // errStale is returned while the in-memory state could not be reloaded.
 var errStale = errors.New("scheduler state is being reloaded from the store after a failed commit")
 
+// failedCooldown is how long after a failed commit changes are refused
+// without trying the store.
+const failedCooldown = time.Second
+
 // rollbackLocked reloads the state from the store after a failed commit of
 // the given tasks.
 func (s *Scheduler) rollbackLocked(ctx context.Context, failed []*task) {
+	s.failedAt = time.Now()
 	if s.reloading || s.ctx == nil || s.ctx.Err() != nil {
 		// A commit of the reload itself failed (load retries it), or the
 		// scheduler is stopping: nothing will act on the state any more.
@@ -41,6 +49,9 @@ func (s *Scheduler) rollbackLocked(ctx context.Context, failed []*task) {
 // syncedLocked makes sure the in-memory state matches the store before it
 // is acted upon, reloading it if an earlier reload failed.
 func (s *Scheduler) syncedLocked(ctx context.Context) error {
+	if d := time.Since(s.failedAt); d < failedCooldown {
+		return fmt.Errorf("the store failed to record a change %s ago; try again", d.Round(time.Millisecond))
+	}
 	if !s.stale {
 		return nil
 	}

@@ -45,7 +45,12 @@ func TestFullDiskRollsBack(t *testing.T) {
 	b.s.HandleHeartbeat(&dispatch.Heartbeat{Worker: "w1", Running: []dispatch.TaskKey{ws[0].TaskKey}})
 
 	filler.Free()
-	_, err = b.s.HandleEvent(b.ctx, ended)
+	// The worker retries (changes are refused for a moment after a failure).
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if _, err = b.s.HandleEvent(b.ctx, ended); err == nil {
+			break
+		}
+	}
 	require.NoError(t, err, "the retry once space is back is recorded")
 	tk = b.task(t, first, 0)
 	require.Equal(t, job.Done, tk.State)

@@ -114,6 +114,7 @@ type Scheduler struct {
 	// stale is set when a commit failed and the state could not yet be
 	// reloaded from the store; reloading while load runs (see rollback.go).
 	stale, reloading bool
+	failedAt         time.Time // of the last failed commit
 
 	// Work to publish, queued in decision order (see publish).
 	pubMu      sync.Mutex

@@ -81,7 +81,10 @@ func setupIn(t testing.TB, d string, cfg Config) *bundle {
 
 func (b *bundle) start(t testing.TB, cfg Config) {
 	t.Helper()
-	cfg.Store, cfg.Dispatcher, cfg.DataDir = b.st, b.disp, b.dir
+	cfg.Store, cfg.DataDir = b.st, b.dir
+	if cfg.Dispatcher == nil {
+		cfg.Dispatcher = b.disp
+	}
 	s, err := New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, s.Start(b.ctx))
