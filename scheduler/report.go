@@ -268,11 +268,11 @@ func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) {
 	s.mu.Lock()
 	now := s.cfg.Now().UTC()
 	ws := s.workerLocked(hb.Worker, now)
+	ws.hb = *hb
 	if s.syncedLocked(s.ctx) != nil {
 		s.mu.Unlock()
 		return
 	}
-	ws.hb = *hb
 	held := make(map[dispatch.TaskKey]bool, len(hb.Running))
 	for _, k := range hb.Running {
 		held[k] = true

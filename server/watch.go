@@ -303,13 +303,6 @@ func (w *fileWatcher) startPollingLocked() {
 	}(w.poll)
 }
 
-// polling reports whether the watcher polls instead of watching.
-func (w *fileWatcher) polling() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.poll != nil
-}
-
 // Close stops watching.
 func (w *fileWatcher) Close() error {
 	w.mu.Lock()

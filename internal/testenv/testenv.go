@@ -233,6 +233,24 @@ func (s *Server) WorkerPID() int {
 	return pid
 }
 
+// Dump has the server and its local worker write their goroutines to their
+// logs (SIGQUIT, which ends them), for a test that found them stuck, and
+// returns the logs.
+func (s *Server) Dump() string {
+	if pid := s.WorkerPID(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGQUIT)
+	}
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the worker's dump
+	return s.Log()
+}
+
 // Log returns what the server and its local worker logged.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(string(s.Dir), "serve.log"))
