@@ -18,15 +18,21 @@ type Loosened struct {
 // Secure creates the directory mode 0700, or restricts it to 0700 if it
 // exists with a looser mode, and restricts the files in it that hold
 // secrets (the database with its WAL and shared memory, which hold job
-// environments; tokens; NATS credentials) and the jobs directory the same
-// way (0600, 0700). It creates the database file mode 0600 if missing, since
+// environments; tokens; NATS credentials) and the directories of jobs,
+// JetStream and the local worker the same way (0600, 0700). It creates the database file mode 0600 if missing, since
 // SQLite creates its files honouring the umask, and its WAL and shared
 // memory files with the database file's mode. It returns what it had to
 // restrict, for a warning.
 func (d Dir) Secure() ([]Loosened, error) {
 	var out []Loosened
+	// Links in the directory are not followed (the directory itself may
+	// be one: its owner chose the path).
 	restrict := func(path string, want fs.FileMode) error {
-		fi, err := os.Lstat(path)
+		stat := os.Lstat
+		if path == string(d) {
+			stat = os.Stat
+		}
+		fi, err := stat(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
@@ -34,7 +40,7 @@ func (d Dir) Secure() ([]Loosened, error) {
 			return err
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 || fi.Mode().Perm()&^want == 0 {
-			return nil // a link is not followed; a mode as tight is kept
+			return nil // a mode as tight is kept
 		}
 		if err := os.Chmod(path, want); err != nil {
 			return fmt.Errorf("restricting %s to %o: %w", path, want, err)
@@ -48,8 +54,10 @@ func (d Dir) Secure() ([]Loosened, error) {
 	if err := restrict(string(d), 0o700); err != nil {
 		return out, err
 	}
-	if err := restrict(d.Jobs(), 0o700); err != nil {
-		return out, err
+	for _, dir := range []string{d.Jobs(), d.NATS(), d.Worker()} {
+		if err := restrict(dir, 0o700); err != nil {
+			return out, err
+		}
 	}
 	for _, f := range []string{d.DB(), d.DB() + "-wal", d.DB() + "-shm", d.Token(), d.NATSInfo(), d.NATSToken()} {
 		if err := restrict(f, 0o600); err != nil {
