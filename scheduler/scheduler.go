@@ -2,7 +2,9 @@
 // arrays and their max-parallel, dependencies, per-pool slot limits, retries.
 // It is the only writer of job state: the server asks it to submit and
 // control jobs, and workers report to it (claims, events, heartbeats) through
-// dispatch. Every change is committed to the store before it is acknowledged.
+// dispatch. Every change is committed to the store before it is acknowledged;
+// one whose commit fails is undone by reloading the state from the store
+// (see rollback.go), so that its sender's retry is handled anew.
 //
 // The scheduler keeps the unended jobs in memory, rebuilt from the store at
 // start. One mutex guards that state; store writes happen under it, so the
