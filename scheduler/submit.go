@@ -155,6 +155,10 @@ func (s *Scheduler) loadLocked(ctx context.Context) error {
 		js, ok := s.jobs[a.Task.JobID]
 		if !ok {
 			js = s.newJobLocked(a.Task.JobID, a.Spec)
+			// Totals need whole jobs: count the ended tasks too.
+			js.counts.add(job.Done, a.Done)
+			js.counts.add(job.Failed, a.Failed)
+			js.total += a.Done + a.Failed
 		}
 		t := &task{Task: a.Task}
 		js.addTask(t)
@@ -174,19 +178,8 @@ func (s *Scheduler) loadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Totals and dependencies need whole jobs: count the ended tasks too.
 	failed := map[*jobState]int64{}
-	for id, js := range s.jobs {
-		j, err := s.cfg.Store.JobGet(ctx, id)
-		if err != nil {
-			return err
-		}
-		for st, n := range j.Tasks {
-			if st.Terminal() {
-				js.counts.add(st, n)
-				js.total += n
-			}
-		}
+	for _, js := range s.jobs {
 		for _, d := range js.spec.After {
 			if _, ok := s.jobs[d]; ok {
 				if js.wait == nil {
