@@ -39,8 +39,9 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	now := s.cfg.Now().UTC()
 	if err := s.cfg.Store.TasksPutWith(ctx, puts, now); err != nil {
 		s.log.Error("committing task states", "tasks", len(puts), "err", err)
-		s.rollbackLocked(ctx, saved)
-		return fmt.Errorf("recording task states: %w", err)
+		err = fmt.Errorf("recording task states: %w", err)
+		s.rollbackLocked(ctx, saved, err)
+		return err
 	}
 	for _, t := range saved {
 		t.save()

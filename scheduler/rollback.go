@@ -31,9 +31,9 @@ var errStale = errors.New("scheduler state is being reloaded from the store afte
 const failedCooldown = time.Second
 
 // rollbackLocked reloads the state from the store after a failed commit of
-// the given tasks.
-func (s *Scheduler) rollbackLocked(ctx context.Context, failed []*task) {
-	s.failedAt = time.Now()
+// the given tasks, which failed with err.
+func (s *Scheduler) rollbackLocked(ctx context.Context, failed []*task, err error) {
+	s.failedAt, s.failedErr = time.Now(), err
 	if s.reloading || s.ctx == nil || s.ctx.Err() != nil {
 		// A commit of the reload itself failed (load retries it), or the
 		// scheduler is stopping: nothing will act on the state any more.
@@ -50,7 +50,7 @@ func (s *Scheduler) rollbackLocked(ctx context.Context, failed []*task) {
 // is acted upon, reloading it if an earlier reload failed.
 func (s *Scheduler) syncedLocked(ctx context.Context) error {
 	if d := time.Since(s.failedAt); d < failedCooldown {
-		return fmt.Errorf("the store failed to record a change %s ago; try again", d.Round(time.Millisecond))
+		return fmt.Errorf("%w (%s ago); try again", s.failedErr, d.Round(time.Millisecond))
 	}
 	if !s.stale {
 		return nil

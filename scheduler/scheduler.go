@@ -117,6 +117,7 @@ type Scheduler struct {
 	// reloaded from the store; reloading while load runs (see rollback.go).
 	stale, reloading bool
 	failedAt         time.Time // of the last failed commit
+	failedErr        error     // and its error
 
 	// Work to publish, queued in decision order (see publish).
 	pubMu      sync.Mutex
