@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/internal/testenv"
 	"github.com/berth-run/berth/job"
@@ -29,37 +30,8 @@ func TestDiskFull(t *testing.T) {
 	natsDir := filepath.Join(home, "nats")
 	require.NoError(t, os.Mkdir(natsDir, 0o700))
 	testenv.SmallDiskAt(t, natsDir, 8<<20)
-	s := testenv.StartServerIn(t, home, "--slots", "2")
-	c := s.Client()
-	ctx := context.Background()
-	marks := testenv.ShortTempDir(t)
-	gate := filepath.Join(marks, "gate")
-	// Each job leaves a mark per run, writes "before", waits for the gate,
-	// and runs then.
-	submit := func(then string, env ...string) (int64, error) {
-		script := fmt.Sprintf(`echo run >> %s/mark.$BERTH_JOB_ID; echo before; while [ ! -e %s ]; do sleep 0.05; done; %s`, marks, gate, then)
-		spec := job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", script}, Env: map[string]string{}}}
-		for i, v := range env {
-			spec.Template.Env[fmt.Sprintf("V%d", i)] = v
-		}
-		j, err := c.Submit(ctx, spec)
-		if err != nil {
-			return 0, err
-		}
-		return j.ID, nil
-	}
-	state := func(id int64) job.State {
-		j, err := c.Job(ctx, id)
-		require.NoError(t, err, "reads are served")
-		return j.State
-	}
-	ranOnce := func(id int64) {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(marks, fmt.Sprintf("mark.%d", id)))
-		require.NoError(t, err)
-		require.Equal(t, 1, strings.Count(string(b), "run"), "job %d ran once", id)
-		require.Equal(t, 1, taskOf(t, s, fmt.Sprint(id)).Attempt)
-	}
+	e := newGated(t, testenv.StartServerIn(t, home, "--slots", "2"))
+	s, c, ctx, submit, state, ranOnce, gate := e.s, e.c, e.ctx, e.submit, e.state, e.ranOnce, e.gate
 
 	// The store's disk fills while a job runs; the job's output then
 	// cannot be written either.
@@ -135,4 +107,85 @@ func within(d time.Duration, cond func() bool) bool {
 		}
 	}
 	return cond()
+}
+
+// gated runs jobs that leave a mark per run in a directory of their own,
+// write "before", wait for a gate file, and then run a script.
+type gated struct {
+	t           *testing.T
+	s           *testenv.Server
+	c           *client.Client
+	ctx         context.Context
+	marks, gate string
+}
+
+func newGated(t *testing.T, s *testenv.Server) *gated {
+	marks := testenv.ShortTempDir(t)
+	return &gated{t: t, s: s, c: s.Client(), ctx: context.Background(), marks: marks, gate: filepath.Join(marks, "gate")}
+}
+
+// submit submits a job that runs then after the gate, with env's values in
+// variables of its own.
+func (g *gated) submit(then string, env ...string) (int64, error) {
+	script := fmt.Sprintf(`echo run >> %s/mark.$BERTH_JOB_ID; echo before; while [ ! -e %s ]; do sleep 0.05; done; %s`, g.marks, g.gate, then)
+	spec := job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", script}, Env: map[string]string{}}}
+	for i, v := range env {
+		spec.Template.Env[fmt.Sprintf("V%d", i)] = v
+	}
+	j, err := g.c.Submit(g.ctx, spec)
+	if err != nil {
+		return 0, err
+	}
+	return j.ID, nil
+}
+
+func (g *gated) state(id int64) job.State {
+	j, err := g.c.Job(g.ctx, id)
+	require.NoError(g.t, err, "reads are served")
+	return j.State
+}
+
+// ranOnce checks that job id ran once, as its first attempt.
+func (g *gated) ranOnce(id int64) {
+	g.t.Helper()
+	b, err := os.ReadFile(filepath.Join(g.marks, fmt.Sprintf("mark.%d", id)))
+	require.NoError(g.t, err)
+	require.Equal(g.t, 1, strings.Count(string(b), "run"), "job %d ran once", id)
+	require.Equal(g.t, 1, taskOf(g.t, g.s, fmt.Sprint(id)).Attempt)
+}
+
+// TestDiskFullOneDisk fills the one small tmpfs that holds all of
+// BERTH_HOME (store and JetStream) while a job runs and another waits for
+// its slot: the running job's end is recorded once space returns, then the
+// waiting job is dispatched and runs, and after a restart nothing runs
+// again.
+func TestDiskFullOneDisk(t *testing.T) {
+	t.Parallel()
+	home := testenv.SmallDisk(t, 24<<20)
+	g := newGated(t, testenv.StartServerIn(t, home, "--slots", "1"))
+	a, err := g.submit("")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return g.state(a) == job.Running }, 20*time.Second, 20*time.Millisecond)
+	b, err := g.submit("")
+	require.NoError(t, err)
+
+	filler := testenv.FillDisk(t, home)
+	_, err = g.submit("")
+	require.ErrorContains(t, err, "full")
+	require.NoError(t, os.WriteFile(g.gate, nil, 0o600))
+	time.Sleep(2 * time.Second) // a ends; its end cannot be recorded
+	require.Equal(t, job.Running, g.state(a))
+	require.Equal(t, job.Queued, g.state(b))
+	filler.Free()
+	if !within(60*time.Second, func() bool { return g.state(a) == job.Done && g.state(b) == job.Done }) {
+		t.Fatalf("a's end is not recorded or b not run once space returns\n%s", g.s.Dump())
+	}
+	g.s.Stop()
+	g.s.Start()
+	d, err := g.submit("")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return g.state(d) == job.Done }, 30*time.Second, 50*time.Millisecond)
+	for _, id := range []int64{a, b, d} {
+		g.ranOnce(id)
+	}
 }
