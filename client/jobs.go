@@ -14,8 +14,12 @@ import (
 // Health is the answer of GET /v1/health.
 type Health struct {
 	OK       bool   `json:"ok"`
+	Status   string `json:"status"` // "ok" or "degraded"
 	Version  string `json:"version"`
 	ServerID string `json:"server_id"`
+	// Store and Dispatch say why that part is degraded; empty when whole.
+	Store    string `json:"store,omitempty"`
+	Dispatch string `json:"dispatch,omitempty"`
 }
 
 // Health asks the server whether it is up.

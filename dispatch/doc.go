@@ -11,7 +11,9 @@
 //   - Connect and Conn: a connection that reconnects forever and buffers
 //     what is published meanwhile, so a worker rides out a server restart.
 //   - EnsureStreams: declares BERTH_WORK (work-queue retention).
-//   - Server side: Publisher (PublishWork, PurgeWork), Conn.ServeClaims,
+//   - Server side: Publisher (PublishWork, PurgeWork, and RepairWork, which
+//     makes anew a work stream a write error broke, as a full disk breaks
+//     the embedded server's: see Server.WorkStreamErr), Conn.ServeClaims,
 //     Conn.ServeEvents (or Conn.ServeEventBatches, which hands over together
 //     the events that arrived while the last were handled, so that the
 //     server records them in one commit), Conn.SubscribeHeartbeats,

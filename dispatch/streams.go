@@ -2,10 +2,12 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -58,6 +60,43 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, opts ...StreamOp
 		return fmt.Errorf("creating stream %s: %w", StreamWork, err)
 	}
 	return nil
+}
+
+// A write error (a full disk) breaks a stream of JetStream's file store for
+// good: it stores nothing more, and answers no publish, until the stream is
+// loaded again (a restart), even once the disk has room. Its API still
+// answers, so only the server's own health tells. The work stream holds
+// nothing the scheduler cannot publish again from its store, so the cure
+// is to make it anew.
+
+// WorkStreamErr returns the write error that broke the work stream of this
+// embedded server, nil if it is whole (or the server is not running).
+func (s *Server) WorkStreamErr() error {
+	s.mu.Lock()
+	ns := s.ns
+	s.mu.Unlock()
+	if ns == nil {
+		return nil
+	}
+	h := ns.Healthz(&natsserver.HealthzOptions{Details: true})
+	for _, e := range h.Errors {
+		if e.Stream == StreamWork {
+			return errors.New(e.Error)
+		}
+	}
+	return nil
+}
+
+// RecreateWorkStream deletes the work stream and creates it anew. Its
+// messages and the pools' consumers go with it: the server creates the
+// consumers again (EnsureWorkConsumer), which workers wait for (see
+// WorkSource), and the scheduler must publish again the work it had
+// published.
+func RecreateWorkStream(ctx context.Context, js jetstream.JetStream, opts ...StreamOption) error {
+	if err := js.DeleteStream(ctx, StreamWork); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("deleting the broken stream %s: %w", StreamWork, err)
+	}
+	return EnsureStreams(ctx, js, opts...)
 }
 
 // WorkConsumerName is the durable pull consumer that all workers of a pool

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,7 +15,19 @@ import (
 )
 
 // Publisher is the scheduler's side of the work stream.
-type Publisher struct{ js jetstream.JetStream }
+type Publisher struct {
+	js jetstream.JetStream
+	// Broken, when set, says why the work stream is broken, nil when it
+	// is whole (Server.WorkStreamErr for the embedded server).
+	// RepairWork uses it.
+	Broken func() error
+	// Stream are the options the work stream is made anew with.
+	Stream []StreamOption
+	// Repaired, when set, is called after RepairWork made the stream
+	// anew: the pools' consumers went with it, and workers may not create
+	// them (the server does, EnsureWorkConsumer).
+	Repaired func(context.Context)
+}
 
 // NewPublisher returns a publisher on c.
 func NewPublisher(c *Conn) *Publisher { return &Publisher{js: c.js} }
@@ -55,6 +68,39 @@ func (p *Publisher) PurgeWork(ctx context.Context) error {
 		return fmt.Errorf("purging stream %s: %w", StreamWork, err)
 	}
 	return nil
+}
+
+// WorkStreamErr says why the work stream cannot take work: Broken says so,
+// or the stream is missing (deleted, or a repair that could delete it but
+// not create it again). Nil when it is whole, or when JetStream does not
+// answer (a connection problem, not the stream's).
+func (p *Publisher) WorkStreamErr(ctx context.Context) error {
+	if p.Broken != nil {
+		if err := p.Broken(); err != nil {
+			return err
+		}
+	}
+	if _, err := p.js.Stream(ctx, StreamWork); errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("stream %s is missing", StreamWork)
+	}
+	return nil
+}
+
+// RepairWork makes the work stream anew if WorkStreamErr says it is broken
+// or missing, and reports whether it did: the work published before is
+// then gone and must be published again.
+func (p *Publisher) RepairWork(ctx context.Context) (bool, error) {
+	werr := p.WorkStreamErr(ctx)
+	if werr == nil {
+		return false, nil
+	}
+	if err := RecreateWorkStream(ctx, p.js, p.Stream...); err != nil {
+		return false, fmt.Errorf("repairing the work stream (%v): %w", werr, err)
+	}
+	if p.Repaired != nil {
+		p.Repaired(ctx)
+	}
+	return true, nil
 }
 
 // checkPool rejects pool names that cannot be one subject token sequence.

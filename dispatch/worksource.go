@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -112,9 +113,11 @@ func (s *WorkSource) fetchErr(err error) error {
 		return nil
 	}
 	if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
-		errors.Is(err, jetstream.ErrNoHeartbeat) {
-		// Created again on the next Fetch (a new server store, or a
-		// server restart that lost the pull request).
+		errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, nats.ErrNoResponders) {
+		// Looked up again on the next Fetch (a new server store, a server
+		// restart that lost the pull request, or the work stream made
+		// anew after a write error: no consumer answers the pull, until
+		// the server has made it again).
 		s.mu.Lock()
 		s.cons = nil
 		s.mu.Unlock()

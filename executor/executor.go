@@ -75,6 +75,10 @@ type Exit struct {
 	// the host (stage-out files, output and error paths) could not all be
 	// copied there; the fields above still say how the task ended.
 	CopyErr error
+	// OutputErr is set when the task's stdout or stderr could not all be
+	// written to its file (a full disk): the file holds only part of it.
+	// The fields above still say how the task ended.
+	OutputErr error
 }
 
 // Status is a task's state as the executor sees it now.

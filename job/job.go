@@ -154,6 +154,10 @@ type Task struct {
 // Ref returns the task's address.
 func (t *Task) Ref() Ref { return Ref{Job: t.JobID, Index: t.Index, HasIndex: t.Index != 0} }
 
+// OutputIncomplete starts the part of a task's Message that says its stdout
+// or stderr could not all be written to its file (a full disk), and why.
+const OutputIncomplete = "output incomplete: "
+
 // Info is what berth knows about a task's latest run.
 type Info struct {
 	// Attempt counts the runs started, from 1; 0 before the first.
@@ -171,7 +175,8 @@ type Info struct {
 	ExitCode *int   `json:"exit_code,omitempty"`
 	Signal   string `json:"signal,omitempty"`
 	// Message is a human-readable note on the last state change (a start
-	// error, why it was lost).
+	// error, why it was lost). It holds OutputIncomplete when the output
+	// files could not all be written.
 	Message     string     `json:"message,omitempty"`
 	SubmittedAt time.Time  `json:"submitted_at"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`

@@ -39,7 +39,9 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	now := s.cfg.Now().UTC()
 	if err := s.cfg.Store.TasksPutWith(ctx, puts, now); err != nil {
 		s.log.Error("committing task states", "tasks", len(puts), "err", err)
-		return fmt.Errorf("recording task states: %w", err)
+		err = fmt.Errorf("recording task states: %w", err)
+		s.rollbackLocked(ctx, saved, err)
+		return err
 	}
 	for _, t := range saved {
 		t.save()
@@ -74,9 +76,14 @@ const lazyDelay = 50 * time.Millisecond
 func (s *Scheduler) flushLazy() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.lazy) > 0 && s.ctx.Err() == nil {
-		_ = s.commitLocked(s.ctx, nil)
+	if len(s.lazy) == 0 || s.ctx.Err() != nil {
+		return
 	}
+	if s.syncedLocked(s.ctx) != nil {
+		s.lazyTimer.Reset(failedCooldown) // the store fails: later
+		return
+	}
+	_ = s.commitLocked(s.ctx, nil)
 }
 
 // subscriber is one Subscribe call.

@@ -24,6 +24,10 @@ type order struct {
 // task, and returns how many tasks it changed.
 func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
 	s.mu.Lock()
+	if err := s.syncedLocked(ctx); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
 	tasks, js, err := s.targetsLocked(ctx, ref)
 	if err != nil {
 		s.mu.Unlock()
@@ -107,7 +111,10 @@ func (s *Scheduler) send(ctx context.Context, orders []order) (int, error) {
 		want := map[job.Action][2]job.State{job.Suspend: {job.Running, job.Suspended}, job.Resume: {job.Suspended, job.Running}}
 		if w, ok := want[o.ctl.Action]; ok {
 			s.mu.Lock()
-			if o.t.Attempt == o.ctl.Attempt && o.t.State == w[0] {
+			// The task must still be the scheduler's own: after a reload
+			// (see rollback.go) o.t is a stale copy, not to be written.
+			_, cur := s.lookupLocked(o.js.id, o.t.Index)
+			if cur == o.t && o.t.Attempt == o.ctl.Attempt && o.t.State == w[0] {
 				o.js.setState(o.t, w[1], job.SubState{})
 				_ = s.commitLocked(store.Durable(ctx), []change{{js: o.js, t: o.t}})
 			}
@@ -165,6 +172,10 @@ func notApplicable(ref job.Ref, a job.Action, tasks []*task) string {
 // (at most the stop grace and a little more).
 func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 	s.mu.Lock()
+	if err := s.syncedLocked(ctx); err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	js := s.jobs[id]
 	if js != nil && !force {
 		st := js.counts.summarize()
@@ -181,6 +192,9 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.syncedLocked(ctx); err != nil {
+		return err
+	}
 	if js := s.jobs[id]; js != nil {
 		// Still not ended: forget it, freeing what its tasks held.
 		for _, t := range js.tasks.all() {

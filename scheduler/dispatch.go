@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"container/heap"
+	"context"
 	"maps"
 	"strconv"
 	"strings"
@@ -148,11 +149,12 @@ func (s *Scheduler) flush() {
 	}
 }
 
-// publishNow sends work to the stream. A task whose publish fails goes back
-// to the queue and is retried a second later.
+// publishNow sends work to the stream. Once a publish fails, that task and
+// the rest go back to the queue and are retried a second later: the next
+// publishes would most likely fail too, each after a timeout. A work stream
+// broken by a write error is made anew first, if the Dispatcher can.
 func (s *Scheduler) publishNow(items []*workItem) {
-	failed := false
-	for _, it := range items {
+	for i, it := range items {
 		err := s.cfg.Dispatcher.PublishWork(s.ctx, it.work)
 		if err == nil {
 			continue
@@ -160,24 +162,67 @@ func (s *Scheduler) publishNow(items []*workItem) {
 		if s.ctx.Err() != nil {
 			return
 		}
-		s.log.Error("publishing work", "task", it.work.TaskKey, "err", err)
-		failed = true
+		s.log.Error("publishing work", "task", it.work.TaskKey, "err", err, "requeued", len(items)-i)
 		s.mu.Lock()
-		if it.t.dispatched == it.work.Attempt && !it.t.State.Terminal() {
-			s.undispatchLocked(it.js, it.t)
-			heap.Push(&it.js.queued, it.t.Index)
-			it.js.pool.fix(it.js)
+		for _, it := range items[i:] {
+			if it.t.dispatched == it.work.Attempt && !it.t.State.Terminal() {
+				s.undispatchLocked(it.js, it.t)
+				heap.Push(&it.js.queued, it.t.Index)
+				it.js.pool.fix(it.js)
+			}
 		}
 		s.mu.Unlock()
+		s.repairWork()
+		s.mu.Lock()
+		s.redispatchLaterLocked()
+		s.mu.Unlock()
+		return
 	}
-	if failed {
-		s.mu.Lock()
-		if s.retry == nil {
-			s.retry = time.AfterFunc(time.Second, s.redispatch)
-		} else {
-			s.retry.Reset(time.Second)
+}
+
+// workRepairer is a Dispatcher that can make anew a work stream that a
+// write error broke (dispatch.Publisher.RepairWork).
+type workRepairer interface {
+	RepairWork(ctx context.Context) (bool, error)
+}
+
+// repairWork repairs the work stream if it is broken. The work published
+// before is then gone: every task dispatched and not yet claimed goes back
+// to the queue, to be published again.
+func (s *Scheduler) repairWork() {
+	r, ok := s.cfg.Dispatcher.(workRepairer)
+	if !ok {
+		return
+	}
+	repaired, err := r.RepairWork(s.ctx)
+	if err != nil {
+		s.log.Error("repairing the work stream", "err", err)
+	}
+	if !repaired {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, js := range s.jobs {
+		for _, t := range js.tasks.all() {
+			if t.dispatched != 0 {
+				s.undispatchLocked(js, t)
+				heap.Push(&js.queued, t.Index)
+				js.pool.fix(js)
+				n++
+			}
 		}
-		s.mu.Unlock()
+	}
+	s.log.Warn("work stream made anew after a write error; dispatching again", "tasks", n)
+}
+
+// redispatchLaterLocked dispatches again a second from now.
+func (s *Scheduler) redispatchLaterLocked() {
+	if s.retry == nil {
+		s.retry = time.AfterFunc(time.Second, s.redispatch)
+	} else {
+		s.retry.Reset(time.Second)
 	}
 }
 
@@ -186,7 +231,10 @@ func (s *Scheduler) redispatch() {
 		return
 	}
 	s.mu.Lock()
-	works := s.dispatchLocked()
+	var works []*workItem
+	if s.syncedLocked(s.ctx) == nil {
+		works = s.dispatchLocked()
+	}
 	s.mu.Unlock()
 	s.publish(works)
 }

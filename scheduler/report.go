@@ -24,6 +24,9 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.syncedLocked(ctx); err != nil {
+		return dispatch.ClaimReply{Reason: err.Error()}
+	}
 	js, t := s.lookupLocked(c.Job, c.Index)
 	switch {
 	case t == nil:
@@ -83,6 +86,13 @@ func (s *Scheduler) HandleEvents(ctx context.Context, evs []*dispatch.Event) []d
 	}
 	nexts := make([]*workItem, len(evs))
 	s.mu.Lock()
+	if err := s.syncedLocked(ctx); err != nil {
+		s.mu.Unlock()
+		for i := range res {
+			res[i].Err = err
+		}
+		return res
+	}
 	now := s.cfg.Now().UTC()
 	var changes []change
 	for i, e := range evs {
@@ -288,6 +298,13 @@ func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatRe
 	now := s.cfg.Now().UTC()
 	ws := s.workerLocked(hb.Worker, now)
 	ws.hb = *hb
+	if s.syncedLocked(s.ctx) != nil {
+		// The state is being reloaded after a failed commit (a full
+		// disk): the lease is renewed, since the worker's tasks are still
+		// its own; what it holds is looked at by a later heartbeat.
+		s.mu.Unlock()
+		return dispatch.HeartbeatReply{OK: true, Lease: job.Duration(s.cfg.Lease)}
+	}
 	held := make(map[dispatch.TaskKey]bool, len(hb.Running))
 	var drop []dispatch.TaskKey
 	for _, k := range hb.Running {
@@ -357,6 +374,10 @@ func (s *Scheduler) watchWorkers() {
 		case <-tick.C:
 		}
 		s.mu.Lock()
+		if s.syncedLocked(s.ctx) != nil {
+			s.mu.Unlock()
+			continue
+		}
 		now := s.cfg.Now().UTC()
 		var changes []change
 		for id, ws := range s.workers {

@@ -2,7 +2,9 @@
 // arrays and their max-parallel, dependencies, per-pool slot limits, retries.
 // It is the only writer of job state: the server asks it to submit and
 // control jobs, and workers report to it (claims, events, heartbeats) through
-// dispatch. Every change is committed to the store before it is acknowledged.
+// dispatch. Every change is committed to the store before it is acknowledged;
+// one whose commit fails is undone by reloading the state from the store
+// (see rollback.go), so that its sender's retry is handled anew.
 //
 // The scheduler keeps the unended jobs in memory, rebuilt from the store at
 // start. One mutex guards that state; store writes happen under it, so the
@@ -119,6 +121,11 @@ type Scheduler struct {
 	lazy       map[*task]struct{}             // changes to write with the next commit
 	handoffs   map[dispatch.TaskKey]*workItem // ended attempt → work handed over in its reply
 	lazyTimer  *time.Timer
+	// stale is set when a commit failed and the state could not yet be
+	// reloaded from the store; reloading while load runs (see rollback.go).
+	stale, reloading bool
+	failedAt         time.Time // of the last failed commit
+	failedErr        error     // and its error
 
 	// Work to publish, queued in decision order (see publish).
 	pubMu      sync.Mutex

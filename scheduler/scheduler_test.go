@@ -64,7 +64,13 @@ type bundle struct {
 
 func setup(t testing.TB, cfg Config) *bundle {
 	t.Helper()
-	dir := datadir.Dir(t.TempDir())
+	return setupIn(t, t.TempDir(), cfg)
+}
+
+// setupIn is setup with the data directory dir.
+func setupIn(t testing.TB, d string, cfg Config) *bundle {
+	t.Helper()
+	dir := datadir.Dir(d)
 	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(string(dir), "berth.db"), Sync: "normal"})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
@@ -75,7 +81,10 @@ func setup(t testing.TB, cfg Config) *bundle {
 
 func (b *bundle) start(t testing.TB, cfg Config) {
 	t.Helper()
-	cfg.Store, cfg.Dispatcher, cfg.DataDir = b.st, b.disp, b.dir
+	cfg.Store, cfg.DataDir = b.st, b.dir
+	if cfg.Dispatcher == nil {
+		cfg.Dispatcher = b.disp
+	}
 	s, err := New(cfg)
 	require.NoError(t, err)
 	require.NoError(t, s.Start(b.ctx))

@@ -19,6 +19,10 @@ func (s *Scheduler) Submit(ctx context.Context, spec job.Spec) (int64, error) {
 	}
 	spec = spec.WithDefaults()
 	s.mu.Lock()
+	if err := s.syncedLocked(ctx); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
 	id, err := s.submitLocked(ctx, &spec)
 	var works []*workItem
 	if err == nil {
@@ -142,38 +146,40 @@ func waitingSubState(wait map[int64]bool) job.SubState {
 func (s *Scheduler) load(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.loadLocked(ctx)
+}
+
+func (s *Scheduler) loadLocked(ctx context.Context) error {
 	now := s.cfg.Now()
 	err := s.cfg.Store.TasksActive(ctx, func(a *store.ActiveTask) error {
 		js, ok := s.jobs[a.Task.JobID]
 		if !ok {
 			js = s.newJobLocked(a.Task.JobID, a.Spec)
+			// Totals need whole jobs: count the ended tasks too.
+			js.counts.add(job.Done, a.Done)
+			js.counts.add(job.Failed, a.Failed)
+			js.total += a.Done + a.Failed
 		}
 		t := &task{Task: a.Task}
 		js.addTask(t)
 		if t.live() {
 			js.active++
 			js.pool.used++
-			// The worker has WorkerTimeout from now to report in.
-			s.workerLocked(t.Worker, now).tasks[t] = js
+			// A worker not yet heard of has WorkerTimeout from now to
+			// report in; one known (a reload) keeps its last word.
+			ws := s.workers[t.Worker]
+			if ws == nil {
+				ws = s.workerLocked(t.Worker, now)
+			}
+			ws.tasks[t] = js
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	// Totals and dependencies need whole jobs: count the ended tasks too.
 	failed := map[*jobState]int64{}
-	for id, js := range s.jobs {
-		j, err := s.cfg.Store.JobGet(ctx, id)
-		if err != nil {
-			return err
-		}
-		for st, n := range j.Tasks {
-			if st.Terminal() {
-				js.counts.add(st, n)
-				js.total += n
-			}
-		}
+	for _, js := range s.jobs {
 		for _, d := range js.spec.After {
 			if _, ok := s.jobs[d]; ok {
 				if js.wait == nil {

@@ -167,7 +167,13 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	dir := datadir.Dir(t.TempDir())
+	return setupIn(t, t.TempDir())
+}
+
+// setupIn is setup with the data directory d.
+func setupIn(t *testing.T, d string) *testBundle {
+	t.Helper()
+	dir := datadir.Dir(d)
 	require.NoError(t, dir.Ensure())
 	st, err := store.Open(context.Background(), store.Config{Path: dir.DB(), Sync: "normal"})
 	require.NoError(t, err)

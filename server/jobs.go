@@ -17,14 +17,6 @@ const (
 	listLimitMax     = 10000
 )
 
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	if err := newQuery(r).Err(); err != nil {
-		s.writeError(w, r, err, noRef)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "version": s.cfg.Version, "server_id": s.cfg.ServerID})
-}
-
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	if err := newQuery(r).Err(); err != nil {
 		s.writeError(w, r, err, noRef)

@@ -62,7 +62,7 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	watcher, err := newFileWatcher(path, string(s.cfg.DataDir))
+	watcher, err := newFileWatcher(&s.watches, path, string(s.cfg.DataDir))
 	if err != nil {
 		s.writeError(w, r, err, ref)
 		return

@@ -3,8 +3,9 @@
 // Reads go straight to the store; every change goes through the Scheduler,
 // the only writer of job state. Task output is read from the files in the
 // data directory, where workers write it: following logs waits on inotify
-// for new bytes and on the scheduler's events for the task's end, so nothing
-// polls.
+// (one instance that all followers share) for new bytes and on the
+// scheduler's events for the task's end, so nothing polls unless inotify is
+// out of watches.
 //
 // The server listens on a unix socket (mode 0600, no token) and optionally
 // on TCP, where every request needs the bearer token of EnsureToken.
@@ -44,6 +45,10 @@ type Config struct {
 	// Enroller issues worker identities (POST /v1/workers). Defaults to
 	// none: enrolment is refused.
 	Enroller Enroller
+	// Checks are run by /v1/health besides its check of the store: each
+	// returns why its part is degraded, or nil. The answer names the
+	// failing ones by their key (e.g. "dispatch"). Defaults to none.
+	Checks map[string]func(context.Context) error
 }
 
 // VersionDefault is the version reported when Config.Version is empty.
@@ -67,6 +72,8 @@ type Server struct {
 	// receiveBudget the most one receive returns; tests shorten them.
 	pingInterval  time.Duration
 	receiveBudget int64
+	// watches is the inotify instance all log followers share.
+	watches watchHub
 }
 
 // New checks cfg and returns a Server.

@@ -17,8 +17,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -38,6 +40,8 @@ type Store struct {
 	// sync is Config.Sync; level the synchronous level w's connection is
 	// at now, changed only by the holder of that one connection.
 	sync, level string
+	// writeErr is the error of the last write, nil if it succeeded.
+	writeErr atomic.Pointer[error]
 }
 
 type hotStmts struct {
@@ -134,6 +138,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// SQLite creates the file honouring the umask, and its WAL and
+	// shared memory with the file's mode: they hold job environments.
+	if err := datadir.CreatePrivate(cfg.Path); err != nil {
+		return nil, fmt.Errorf("opening %s: %w", cfg.Path, err)
+	}
 	pragmas := url.Values{}
 	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	pragmas.Add("_pragma", "foreign_keys(1)")
@@ -202,6 +211,12 @@ func (s *Store) Close() error {
 
 // write runs fn in one transaction on the write connection.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	err := s.writeTx(ctx, fn)
+	s.noteWrite(ctx, err)
+	return err
+}
+
+func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	conn, err := s.w.Conn(ctx) // the only one: writers queue here
 	if err != nil {
 		return err

@@ -168,6 +168,8 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 type ActiveTask struct {
 	Task job.Task
 	Spec *job.Spec // shared by all tasks of the same job
+	// Done and Failed count the job's ended tasks.
+	Done, Failed int
 }
 
 // activeJobsPage bounds the specs TasksActive holds at once.
@@ -181,6 +183,17 @@ const activeJobsPage = 64
 // stream, so memory stays bounded by what fn keeps.
 func (s *Store) TasksActive(ctx context.Context, fn func(*ActiveTask) error) error {
 	err := s.read(ctx, func(tx *sql.Tx) error {
+		// Prepared once: preparing costs more than running them.
+		tasks, err := tx.PrepareContext(ctx, sqlActiveTasks)
+		if err != nil {
+			return err
+		}
+		defer tasks.Close()
+		ended, err := tx.PrepareContext(ctx, sqlEndedCounts)
+		if err != nil {
+			return err
+		}
+		defer ended.Close()
 		var after int64
 		for {
 			ids, specs, err := activeJobs(ctx, tx, after)
@@ -188,7 +201,7 @@ func (s *Store) TasksActive(ctx context.Context, fn func(*ActiveTask) error) err
 				return err
 			}
 			for i, id := range ids {
-				if err := activeTasks(ctx, tx, id, specs[i], fn); err != nil {
+				if err := activeTasks(ctx, tasks, ended, id, specs[i], fn); err != nil {
 					return err
 				}
 			}
@@ -229,17 +242,27 @@ func activeJobs(ctx context.Context, tx *sql.Tx, after int64) ([]int64, []*job.S
 	return ids, specs, rows.Err()
 }
 
-func activeTasks(ctx context.Context, tx *sql.Tx, id int64, spec *job.Spec, fn func(*ActiveTask) error) error {
-	// "+t.state" keeps SQLite on the primary key, which yields index order
-	// without sorting the job's tasks first.
-	rows, err := tx.QueryContext(ctx, `SELECT `+taskCols+` FROM tasks t JOIN jobs j ON j.id = t.job_id
-		WHERE t.job_id = ? AND +t.state IN `+unendedIn+` ORDER BY t.idx`, id)
+// "+t.state" keeps SQLite on the primary key, which yields index order
+// without sorting the job's tasks first.
+var sqlActiveTasks = `SELECT ` + taskCols + ` FROM tasks t JOIN jobs j ON j.id = t.job_id
+		WHERE t.job_id = ? AND +t.state IN ` + unendedIn + ` ORDER BY t.idx`
+
+const sqlEndedCounts = `SELECT
+	(SELECT count(*) FROM tasks WHERE job_id = ?1 AND state = 'Done'),
+	(SELECT count(*) FROM tasks WHERE job_id = ?1 AND state = 'Failed')`
+
+func activeTasks(ctx context.Context, tasks, ended *sql.Stmt, id int64, spec *job.Spec, fn func(*ActiveTask) error) error {
+	var done, failed int
+	if err := ended.QueryRowContext(ctx, id).Scan(&done, &failed); err != nil {
+		return err
+	}
+	rows, err := tasks.QueryContext(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		a := &ActiveTask{Spec: spec}
+		a := &ActiveTask{Spec: spec, Done: done, Failed: failed}
 		if err := scanTask(rows, &a.Task); err != nil {
 			return err
 		}

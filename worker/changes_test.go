@@ -55,4 +55,8 @@ func TestEndOfCopiesAndRestarts(t *testing.T) {
 		*endOf(&executor.Exit{ExitCode: 3, CopyErr: copyErr, Restarts: 2}, ""))
 	require.Equal(t, dispatch.End{State: job.Failed, SubState: job.ExitCode(3), ExitCode: code(3),
 		Message: "restarted 2 times by its restart policy"}, *endOf(&executor.Exit{ExitCode: 3, Restarts: 2}, ""))
+	// Output the disk could not take is noted; the end stands.
+	outErr := errors.New("write /d/1.0.stdout: no space left on device")
+	require.Equal(t, dispatch.End{State: job.Done, SubState: job.ExitCode(0), ExitCode: code(0),
+		Message: job.OutputIncomplete + outErr.Error()}, *endOf(&executor.Exit{OutputErr: outErr}, ""))
 }

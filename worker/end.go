@@ -46,6 +46,11 @@ func endOf(exit *executor.Exit, reason job.Reason) *dispatch.End {
 		}
 		e.Message = exit.CopyErr.Error()
 	}
+	if exit.OutputErr != nil {
+		// The end stands (the task did end so), but its record says that
+		// its output files hold only part of what it wrote.
+		e.Message = strings.TrimPrefix(e.Message+"; ", "; ") + job.OutputIncomplete + exit.OutputErr.Error()
+	}
 	if exit.Restarts > 0 {
 		e.Message = strings.TrimPrefix(e.Message+"; ", "; ") +
 			fmt.Sprintf("restarted %d times by its restart policy", exit.Restarts)

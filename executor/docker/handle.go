@@ -434,6 +434,7 @@ func (t *task) end(ctx context.Context, x *executor.Exit) {
 	if err := t.out.close(); err != nil {
 		t.log.Warn("closing output files", "err", err)
 	}
+	x.OutputErr = t.out.writeErr()
 	if x.Err == nil {
 		x.CopyErr = t.copyOut(ctx)
 		if x.CopyErr != nil {

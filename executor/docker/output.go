@@ -61,6 +61,17 @@ type outFile struct {
 	lastByte  byte
 	// skip is what the current stream still has to skip.
 	skip int64
+	// failed is the first error writing the file: what follows it is lost
+	// (bufio.Writer keeps failing once it failed).
+	failed error
+}
+
+// fail records the first write error of the file and returns err.
+func (o *outFile) fail(err error) error {
+	if err != nil && o.failed == nil {
+		o.failed = err
+	}
+	return err
 }
 
 // openOutput opens path for a new task: created if missing, truncated if
@@ -154,7 +165,7 @@ func (o *outFile) write(p []byte) error {
 		}
 		if o.w != nil {
 			if _, err := o.w.WriteString(marker); err != nil {
-				return err
+				return o.fail(err)
 			}
 		}
 		return nil
@@ -168,7 +179,7 @@ func (o *outFile) put(p []byte) error {
 	}
 	if o.w != nil {
 		if _, err := o.w.Write(p); err != nil {
-			return err
+			return o.fail(err)
 		}
 	}
 	o.size += int64(len(p))
@@ -181,7 +192,7 @@ func (o *outFile) flush() error {
 	if o.w == nil || o.w.Buffered() == 0 {
 		return nil
 	}
-	return o.w.Flush()
+	return o.fail(o.w.Flush())
 }
 
 func (o *outFile) close() error {
@@ -376,6 +387,18 @@ func (o *outputs) close() error {
 		err = errors.Join(err, o.stderr.close())
 	}
 	return err
+}
+
+// writeErr says which output files could not all be written, nil if all were.
+func (o *outputs) writeErr() error {
+	var errs []error
+	if err := o.stdout.failed; err != nil {
+		errs = append(errs, fmt.Errorf("stdout: %w", err))
+	}
+	if err := o.stderr.failed; err != nil && o.stderr != o.stdout {
+		errs = append(errs, fmt.Errorf("stderr: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // progress returns a number that grows as the streams deliver output.

@@ -37,3 +37,19 @@ func TestTail(t *testing.T) {
 		check()
 	}
 }
+
+// TestOutputWriteErr writes a task's stdout to /dev/full, where every write
+// fails as on a full disk: the outputs say stdout is incomplete, stderr not.
+func TestOutputWriteErr(t *testing.T) {
+	t.Parallel()
+	o, err := newOutputs("/dev/full", t.TempDir()+"/err", 1<<20, false)
+	require.NoError(t, err)
+	require.NoError(t, o.stderr.write([]byte("fine\n")))
+	big := bytes.Repeat([]byte("x"), 2*outBufSize)
+	require.Error(t, o.stdout.write(big))
+	_ = o.close()
+	err = o.writeErr()
+	require.ErrorContains(t, err, "stdout: ")
+	require.ErrorContains(t, err, "no space left on device")
+	require.NotContains(t, err.Error(), "stderr")
+}

@@ -2,8 +2,10 @@ package process
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,4 +178,52 @@ func (d drain) run() error {
 			return errors.Join(werr, err)
 		}
 	}
+}
+
+// outputErrs gathers the errors of a task's drains.
+type outputErrs struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (o *outputErrs) add(err error) {
+	o.mu.Lock()
+	o.errs = append(o.errs, err)
+	o.mu.Unlock()
+}
+
+// get returns the errors so far, nil if none (or o is nil).
+func (o *outputErrs) get() error {
+	if o == nil {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return errors.Join(o.errs...)
+}
+
+// directOutputs returns the output paths the child writes itself (an
+// earlier attempt's file, handed over open), not through a drain.
+func directOutputs(drains []drain, paths ...string) []string {
+	var out []string
+	for _, p := range paths {
+		if p == "" || slices.Contains(out, p) || slices.ContainsFunc(drains, func(d drain) bool { return d.path == p }) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// fullDisk tells, for output files the child wrote itself, whether their
+// file system is full now: the child's writes may then have failed, which
+// only it saw.
+func fullDisk(paths []string) error {
+	for _, p := range paths {
+		var fs unix.Statfs_t
+		if unix.Statfs(p, &fs) == nil && fs.Bavail == 0 {
+			return fmt.Errorf("%s: the disk is full; the task's writes to it may have failed", p)
+		}
+	}
+	return nil
 }

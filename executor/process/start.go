@@ -70,8 +70,10 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	ends.close()
 	// Started even when the fork failed: they end at once, the write ends
 	// being closed, and close the read ends.
+	outErr := new(outputErrs)
 	output := startDrains(drains, func(path string, err error) {
 		e.log.Warn("writing the output", "task", s.ID, "path", path, "err", err)
+		outErr.add(err)
 	})
 	if err != nil {
 		var xe *exec.Error
@@ -83,7 +85,8 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	ticks, slack := span.ticks()
 	h := &executor.Handle{ID: s.ID, Driver: Driver, PID: pid, StartTicks: ticks, StartSlack: slack, StartedAt: time.Now()}
 	t := newTask(s.ID, pid, e.log)
-	t.output = output
+	t.output, t.outputErr = output, outErr
+	t.direct = directOutputs(drains, s.Stdout, s.Stderr)
 	if s.Template.OutputPath != "" || s.Template.ErrorPath != "" {
 		t.copies = &copies{stdout: s.Stdout, stderr: s.Stderr, outputPath: s.Template.OutputPath, errorPath: s.Template.ErrorPath}
 	}

@@ -46,8 +46,13 @@ type task struct {
 	// waiters are the channels of Wait calls not answered yet, each with
 	// the func that stops its context's watch.
 	waiters map[chan *executor.Exit]func() bool
-	// output, if not nil, is closed once the output pipes are drained.
-	output <-chan struct{}
+	// output, if not nil, is closed once the output pipes are drained;
+	// outputErr then holds what the drains could not write.
+	output    <-chan struct{}
+	outputErr *outputErrs
+	// direct are the output files handed to the child itself, whose
+	// write errors only the child sees.
+	direct []string
 	// copies, when set, are the template's OutputPath and ErrorPath, which
 	// get a copy of the output when the task ends.
 	copies *copies
@@ -173,6 +178,10 @@ func exitOf(info *unix.Siginfo, ru *unix.Rusage) *executor.Exit {
 // finish ends the task with x once killGroup has killed the rest of its
 // group, and copies its output where the template says.
 func (t *task) finish(x *executor.Exit) {
+	x.OutputErr = t.outputErr.get()
+	if x.OutputErr == nil {
+		x.OutputErr = fullDisk(t.direct)
+	}
 	if c := t.copies; c != nil {
 		if x.CopyErr = executor.CopyOutputs(c.stdout, c.stderr, c.outputPath, c.errorPath); x.CopyErr != nil {
 			t.log.Warn("copying the output", "task", t.id, "err", x.CopyErr)

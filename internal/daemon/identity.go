@@ -49,14 +49,14 @@ type registry struct {
 // if need be.
 func newRegistry(dir datadir.Dir, log *slog.Logger) (*registry, error) {
 	r := &registry{dir: dir, log: log}
-	if b, err := os.ReadFile(workersFile(dir)); err == nil {
+	if b, err := os.ReadFile(dir.EnrolledWorkers()); err == nil {
 		if err := json.Unmarshal(b, &r.list); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", workersFile(dir), err)
+			return nil, fmt.Errorf("reading %s: %w", dir.EnrolledWorkers(), err)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	pub, err := ensureSeed(localSeedFile(dir))
+	pub, err := ensureSeed(dir.WorkerIdentity())
 	if err != nil {
 		return nil, fmt.Errorf("the local worker's identity: %w", err)
 	}
@@ -153,7 +153,7 @@ func (r *registry) Revoke(_ context.Context, id string) error {
 
 // applyLocked saves list, then gives it to the NATS server.
 func (r *registry) applyLocked(list []dispatch.WorkerUser) error {
-	if err := writeJSON(workersFile(r.dir), list); err != nil {
+	if err := writeJSON(r.dir.EnrolledWorkers(), list); err != nil {
 		return err
 	}
 	if err := r.ns.SetWorkers(append(slices.Clone(list), r.self)); err != nil {

@@ -37,7 +37,7 @@ func startNATS(ctx context.Context, cfg ServeConfig, reg *registry, log *slog.Lo
 	}
 	info := readNATSInfo(dir)
 	// The local worker connects as itself.
-	info.Token, info.CredsFile, info.NKeyFile = "", "", localSeedFile(dir)
+	info.Token, info.CredsFile, info.NKeyFile = "", "", dir.WorkerIdentity()
 	// The port of the last start is kept, so that workers reconnect to a
 	// restarted server, unless --nats-listen names one.
 	host, port, fixed := dispatch.ServerHostDefault, info.Port, false

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,6 +178,18 @@ func (p *poolConsumers) ensure(ctx context.Context, pool string) {
 	p.done[pool] = true
 }
 
+// recreate makes again the consumers of every pool seen, after the work
+// stream was made anew.
+func (p *poolConsumers) recreate(ctx context.Context) {
+	p.mu.Lock()
+	pools := slices.Collect(maps.Keys(p.done))
+	clear(p.done)
+	p.mu.Unlock()
+	for _, pool := range pools {
+		p.ensure(ctx, pool)
+	}
+}
+
 // Serve runs `berth serve` until ctx is done, then shuts down in order:
 // API, local worker (its jobs stopped and reported), scheduler, NATS, store.
 func Serve(ctx context.Context, cfg ServeConfig) error {
@@ -191,7 +205,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		// 100,000 queued jobs well under 200 MB, for little CPU.
 		debug.SetGCPercent(50)
 	}
-	if err := dir.Ensure(); err != nil {
+	loose, err := dir.Secure()
+	for _, l := range loose {
+		log.Warn("others could read or write a data file; restricted to its owner", "path", l.Path, "mode", fmt.Sprintf("%o", l.Was))
+	}
+	if err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
 	lock, err := lockFile(dir.ServerLock(), false)
@@ -225,12 +243,23 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err := writeJSON(dir.NATSInfo(), info); err != nil {
 		return err
 	}
-	if err := dispatch.EnsureStreams(ctx, conn.JetStream(), dispatch.Replicas(cfg.NATSReplicas)); err != nil {
+	streamOpts := []dispatch.StreamOption{dispatch.Replicas(cfg.NATSReplicas)}
+	if err := dispatch.EnsureStreams(ctx, conn.JetStream(), streamOpts...); err != nil {
 		return err
 	}
+	pools := &poolConsumers{js: conn.JetStream(), log: log}
+	pub := dispatch.NewPublisher(conn)
+	pub.Stream, pub.Repaired = streamOpts, pools.recreate
+	// A full disk breaks the embedded server's work stream, and only the
+	// server tells; an external NATS is its operators' (a replicated
+	// stream moves its leader).
+	if ns != nil {
+		pub.Broken = ns.WorkStreamErr
+	}
+	checks := map[string]func(context.Context) error{"dispatch": pub.WorkStreamErr}
 	sched, err := scheduler.New(scheduler.Config{
 		Store:         st,
-		Dispatcher:    dispatcher{dispatch.NewPublisher(conn), conn},
+		Dispatcher:    dispatcher{pub, conn},
 		DataDir:       dir,
 		DefaultSlots:  cfg.Slots,
 		StopGrace:     cfg.StopGrace,
@@ -251,7 +280,6 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if _, err := conn.ServeEventBatches(subCtx, sched.HandleEvents); err != nil {
 		return err
 	}
-	pools := &poolConsumers{js: conn.JetStream(), log: log}
 	if _, err := conn.ServeHeartbeats(subCtx, func(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
 		if err := reg.checkPool(hb); err != nil {
 			log.Warn("refused a heartbeat", "worker", hb.Worker, "err", err)
@@ -271,7 +299,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer sched.Stop()
 
-	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg})
+	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Checks: checks})
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,12 @@ func (d Dir) NATS() string { return filepath.Join(string(d), "nats") }
 // its embedded NATS server for the local worker.
 func (d Dir) NATSInfo() string { return filepath.Join(string(d), "nats.json") }
 
+// WorkerIdentity holds the local worker's NKey seed (its NATS identity).
+func (d Dir) WorkerIdentity() string { return filepath.Join(string(d), "worker", "identity.nk") }
+
+// EnrolledWorkers lists the public keys of the enrolled workers.
+func (d Dir) EnrolledWorkers() string { return filepath.Join(string(d), "workers.json") }
+
 // NATSToken holds the embedded NATS server's token alone, for workers on
 // other hosts.
 func (d Dir) NATSToken() string { return filepath.Join(string(d), "nats.token") }

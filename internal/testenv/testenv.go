@@ -86,14 +86,25 @@ type Server struct {
 // it) when the test ends.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
-	return StartServerBin(t, Berth(t), args...)
+	return startServer(t, Berth(t), ShortTempDir(t), args...)
 }
 
 // StartServerBin is StartServer with the berth binary bin (another
 // version's, for a benchmark against it).
 func StartServerBin(t testing.TB, bin string, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, Bin: bin, Dir: datadir.Dir(ShortTempDir(t)), Args: args}
+	return startServer(t, bin, ShortTempDir(t), args...)
+}
+
+// StartServerIn is StartServer on the data directory dir (a short path).
+func StartServerIn(t testing.TB, dir string, args ...string) *Server {
+	t.Helper()
+	return startServer(t, Berth(t), dir, args...)
+}
+
+func startServer(t testing.TB, bin, dir string, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Bin: bin, Dir: datadir.Dir(dir), Args: args}
 	s.Start()
 	t.Cleanup(func() {
 		s.Stop()
@@ -234,6 +245,24 @@ func (s *Server) WorkerPID() int {
 	var pid int
 	fmt.Sscan(string(b), &pid)
 	return pid
+}
+
+// Dump has the server and its local worker write their goroutines to their
+// logs (SIGQUIT, which ends them), for a test that found them stuck, and
+// returns the logs.
+func (s *Server) Dump() string {
+	if pid := s.WorkerPID(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGQUIT)
+	}
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the worker's dump
+	return s.Log()
 }
 
 // Log returns what the server and its local worker logged.

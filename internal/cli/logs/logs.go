@@ -3,7 +3,9 @@ package logs
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -65,6 +67,15 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	defer rc.Close()
-	_, err = io.Copy(opts.IO.Out, rc)
-	return err
+	if _, err := io.Copy(opts.IO.Out, rc); err != nil {
+		return err
+	}
+	// Output the worker could not write (a full disk) is not in the file:
+	// say so, not only in `berth show`.
+	if d, err := c.Task(ctx, opts.Ref); err == nil {
+		if i := strings.Index(d.Message, job.OutputIncomplete); i >= 0 {
+			fmt.Fprintf(opts.IO.ErrOut, "berth: the output of %s is incomplete: %s\n", opts.Ref, d.Message[i+len(job.OutputIncomplete):])
+		}
+	}
+	return nil
 }

@@ -39,7 +39,16 @@ func TestLogs(t *testing.T) {
 	_, err = clitest.Exec(NewCmdLogs(env.F, nil), "1", "--stderr", "-f")
 	require.NoError(t, err)
 	require.Equal(t, "oops\n", env.Out.String())
-	require.Contains(t, api.Requests[len(api.Requests)-1], "follow=true&stream=stderr")
+	require.Contains(t, api.Requests[len(api.Requests)-2], "follow=true&stream=stderr")
+	require.Empty(t, env.ErrOut.String())
+
+	// Output the worker could not write is noted.
+	env = clitest.NewEnv(t, url, false)
+	api.Update(1, func(ts []*job.Task) { ts[0].Message = job.OutputIncomplete + "write /x: no space left on device" })
+	_, err = clitest.Exec(NewCmdLogs(env.F, nil), "1")
+	require.NoError(t, err)
+	require.Equal(t, "raw \x00 bytes\n", env.Out.String())
+	require.Equal(t, "berth: the output of 1 is incomplete: write /x: no space left on device\n", env.ErrOut.String())
 
 	code, err := clitest.Exec(NewCmdLogs(env.F, nil), "5")
 	require.Equal(t, cmdutil.ExitUsage, code)
