@@ -20,9 +20,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/internal/metrics"
+	"github.com/berth-run/berth/server/ui"
 	"github.com/berth-run/berth/store"
 )
 
@@ -44,6 +47,10 @@ type Config struct {
 	// Enroller issues worker identities (POST /v1/workers). Defaults to
 	// none: enrolment is refused.
 	Enroller Enroller
+	// Metrics serves /metrics. Defaults to the metrics of the scheduler's
+	// pools and workers and of the Go runtime, without the store's or
+	// NATS's figures.
+	Metrics http.Handler
 }
 
 // VersionDefault is the version reported when Config.Version is empty.
@@ -67,6 +74,12 @@ type Server struct {
 	// receiveBudget the most one receive returns; tests shorten them.
 	pingInterval  time.Duration
 	receiveBudget int64
+	// ui is the dashboard; logins its sessions and one-time codes on TCP.
+	ui     *ui.UI
+	logins *ui.Logins
+	// tcpAddr is the address ServeTCP listens on (for berth ui's URL).
+	mu      sync.Mutex
+	tcpAddr string
 }
 
 // New checks cfg and returns a Server.
@@ -83,7 +96,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	cfg.Version = cmp.Or(cfg.Version, VersionDefault)
-	s := &Server{cfg: cfg, log: cfg.Logger, pingInterval: pingIntervalDefault, receiveBudget: receiveBudgetDefault}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(metrics.Config{Pools: cfg.Scheduler.Stats, Workers: cfg.Scheduler.Workers}).Handler()
+	}
+	dash, err := ui.New(ui.Config{Store: cfg.Store, Scheduler: cfg.Scheduler, Version: cfg.Version, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, pingInterval: pingIntervalDefault, receiveBudget: receiveBudgetDefault,
+		ui: dash, logins: ui.NewLogins()}
 	s.routes = s.newMux()
 	s.handler = s.logRequests(s.routes)
 	return s, nil
@@ -123,7 +144,8 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 }
 
 // ServeTCP serves the API on addr until ctx is canceled; every request
-// needs "Authorization: Bearer <token>".
+// needs "Authorization: Bearer <token>", or the dashboard's session cookie
+// (see ui.Logins).
 func (s *Server) ServeTCP(ctx context.Context, addr, token string) error {
 	if token == "" {
 		return errors.New("serving on TCP needs a token")
@@ -132,7 +154,10 @@ func (s *Server) ServeTCP(ctx context.Context, addr, token string) error {
 	if err != nil {
 		return err
 	}
-	return s.serve(ctx, ln, s.logRequests(s.requireToken(token, s.routes)))
+	s.mu.Lock()
+	s.tcpAddr = ln.Addr().String()
+	s.mu.Unlock()
+	return s.serve(ctx, ln, s.logRequests(s.logins.Require(token, s.unauthorized, s.routes)))
 }
 
 // stopKey is the context key of the channel closed when the listener that
@@ -205,12 +230,24 @@ func (s *Server) routeList() []route {
 		{"GET", "/v1/workers", s.workers},
 		{"POST", "/v1/workers", s.enrollWorker},
 		{"DELETE", "/v1/workers/{id}", s.revokeWorker},
+		{"GET", "/v1/openapi.yaml", s.openAPI},
+		{"POST", "/v1/ui/codes", s.uiCodes},
+		{"GET", "/metrics", s.metrics},
 	}
+}
+
+// allRoutes is the API and the dashboard.
+func (s *Server) allRoutes() []route {
+	out := s.routeList()
+	for _, rt := range s.ui.Routes() {
+		out = append(out, route{rt.Method, rt.Path, rt.Handler})
+	}
+	return out
 }
 
 func (s *Server) newMux() http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range s.routeList() {
+	for _, rt := range s.allRoutes() {
 		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/internal/metrics"
 	"github.com/berth-run/berth/scheduler"
 	"github.com/berth-run/berth/server"
 	"github.com/berth-run/berth/store"
@@ -220,7 +221,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if err := dispatch.EnsureStreams(ctx, conn.JetStream()); err != nil {
 		return err
 	}
-	sched, err := scheduler.New(scheduler.Config{
+	// The metrics read the scheduler made just below.
+	var sched *scheduler.Scheduler
+	mets := metrics.New(metrics.Config{JetStream: conn.JetStream(),
+		Pools:   func() []scheduler.PoolStats { return sched.Stats() },
+		Workers: func() []dispatch.WorkerStatus { return sched.Workers() }})
+	sched, err = scheduler.New(scheduler.Config{
 		Store:         st,
 		Dispatcher:    dispatcher{dispatch.NewPublisher(conn), conn},
 		DataDir:       dir,
@@ -229,6 +235,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		Lease:         cfg.Lease,
 		WorkerTimeout: cfg.Lease + dispatch.FenceGrace + dispatch.LeaseMargin,
 		Logger:        log.With("component", "scheduler"),
+		Observer:      mets,
 	})
 	if err != nil {
 		return err
@@ -263,7 +270,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer sched.Stop()
 
-	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg})
+	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Metrics: mets.Handler()})
 	if err != nil {
 		return err
 	}
