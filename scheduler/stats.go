@@ -13,8 +13,9 @@ type Observer interface {
 	// Committed reports a store commit of n task changes that took d.
 	Committed(n int, d time.Duration)
 	// TaskChanged reports a committed change of a task in pool from state
-	// prev (the last committed one) to t.State, at now.
-	TaskChanged(pool string, t *job.Task, prev job.State, now time.Time)
+	// prev (the last committed one) to t.State, at now. exited is when the
+	// worker saw an ended attempt exit (zero when unknown).
+	TaskChanged(pool string, t *job.Task, prev job.State, exited, now time.Time)
 }
 
 // PoolStats is a pool as the scheduler sees it now. Only unended jobs are
@@ -81,7 +82,8 @@ func (s *Scheduler) observeLocked(changes []change, n int, d time.Duration, now 
 	o.Committed(n, d)
 	for _, c := range changes {
 		if c.t.State != c.t.saved.State || c.t.Attempt != c.t.saved.Attempt {
-			o.TaskChanged(c.js.pool.name, &c.t.Task, c.t.saved.State, now)
+			o.TaskChanged(c.js.pool.name, &c.t.Task, c.t.saved.State, c.t.exitedAt, now)
 		}
+		c.t.exitedAt = time.Time{}
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/berth-run/berth/internal/cli/show"
 	"github.com/berth-run/berth/internal/cli/version"
 	"github.com/berth-run/berth/internal/cli/wait"
+	"github.com/berth-run/berth/internal/cli/ui"
 	"github.com/berth-run/berth/internal/cli/workers"
 )
 
@@ -88,7 +89,9 @@ the data directory ($BERTH_HOME, else $XDG_DATA_HOME/berth, else
 ` + cmdutil.ExitCodesHelp,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       f.Version,
 	}
+	root.SetVersionTemplate("berth {{.Version}}\n")
 	root.SetFlagErrorFunc(cmdutil.FlagErrorFunc)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
@@ -101,6 +104,7 @@ the data directory ($BERTH_HOME, else $XDG_DATA_HOME/berth, else
 		receive.NewCmdReceive(f, nil),
 		rm.NewCmdRm(f, nil),
 		workers.NewCmdWorkers(f, nil),
+		ui.NewCmdUI(f, nil),
 		version.NewCmdVersion(f),
 		openjd.NewCmdOpenJD(f),
 		openjd.NewCmdSubmit(f, nil),

@@ -38,6 +38,10 @@ type Config struct {
 // milliseconds on an idle server and minutes behind a long queue.
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
 
+// commitBuckets span SQLite commits: tens of microseconds without fsync,
+// milliseconds with it, more on a loaded disk.
+var commitBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
+
 // Metrics counts and serves berth's metrics. Create it with New.
 type Metrics struct {
 	reg      *prometheus.Registry
@@ -63,7 +67,7 @@ func New(cfg Config) *Metrics {
 		recorded: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "berth_task_end_record_latency_seconds",
 			Help: "Time from a task's exit on its worker to its end being committed to the store.", Buckets: latencyBuckets}, []string{"pool"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "berth_store_commit_duration_seconds",
-			Help: "Time the scheduler's store commits of task changes take.", Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 14)}),
+			Help: "Time the scheduler's store commits of task changes take.", Buckets: commitBuckets}),
 		commitN: prometheus.NewCounter(prometheus.CounterOpts{Name: "berth_store_committed_task_changes_total",
 			Help: "Task changes written by the scheduler's store commits."}),
 	}
@@ -88,7 +92,7 @@ func (m *Metrics) Committed(n int, d time.Duration) {
 }
 
 // TaskChanged implements scheduler.Observer.
-func (m *Metrics) TaskChanged(pool string, t *job.Task, prev job.State, now time.Time) {
+func (m *Metrics) TaskChanged(pool string, t *job.Task, prev job.State, exited, now time.Time) {
 	switch {
 	case t.State == job.Running && prev != job.Suspended && prev != job.Running:
 		m.started.WithLabelValues(pool).Inc()
@@ -101,10 +105,10 @@ func (m *Metrics) TaskChanged(pool string, t *job.Task, prev job.State, now time
 		}
 	case t.State.Terminal() && !prev.Terminal():
 		m.ended.WithLabelValues(pool, strings.ToLower(string(t.State)), reason(t.SubState.Kind)).Inc()
-		// Tasks that never ran (canceled in the queue, failed dependency)
-		// have no exit to measure from.
-		if t.FinishedAt != nil && t.StartedAt != nil {
-			m.recorded.WithLabelValues(pool).Observe(max(now.Sub(*t.FinishedAt).Seconds(), 0))
+		// Tasks that never ran (canceled in the queue, failed dependency,
+		// lost) have no exit to measure from.
+		if !exited.IsZero() {
+			m.recorded.WithLabelValues(pool).Observe(max(now.Sub(exited).Seconds(), 0))
 		}
 	}
 }
@@ -172,7 +176,9 @@ func (c *scrape) Collect(ch chan<- prometheus.Metric) {
 					continue
 				}
 				gauge(descTasks, float64(p.Tasks[st]), p.Pool, string(st))
-				gauge(descJobs, float64(p.Jobs[st]), p.Pool, string(st))
+				if !st.Terminal() {
+					gauge(descJobs, float64(p.Jobs[st]), p.Pool, string(st))
+				}
 			}
 			gauge(descQueue, float64(p.Queued), p.Pool)
 			age := 0.0

@@ -92,7 +92,7 @@
       const row = tbody.querySelector('tr[data-job="' + ev.job + '"]');
       if (ev.removed) { if (row) row.remove(); return; }
       if (row) {
-        setState($(".state", row), ev.job_state, ev.job_state + (ev.index === 0 && ev.substate && ev.substate.kind ? " " + stateText(ev).slice(ev.state.length + 1) : ""));
+        setState($(".state", row), ev.job_state, ev.job_state);
         refreshRow(ev.job, false);
       } else if (first && !filtered) {
         const empty = $("#empty");
@@ -104,7 +104,7 @@
 
   // ---- job page
   const gridColors = { U: "#444", Q: "#8a8f98", H: "#b08b2e", R: "#2f7de1", S: "#8e5bd0", q: "#e08a2c", h: "#b08b2e", D: "#2e9d57", F: "#d13c3c" };
-  const letterState = { U: "UNDETERMINED", Q: "QUEUED", H: "QUEUED_HELD", R: "RUNNING", S: "SUSPENDED", q: "REQUEUED", h: "REQUEUED_HELD", D: "DONE", F: "FAILED" };
+  const letterState = { U: "Undetermined", Q: "Queued", H: "QueuedHeld", R: "Running", S: "Suspended", q: "Requeued", h: "RequeuedHeld", D: "Done", F: "Failed" };
   const stateLetter = {};
   Object.keys(letterState).forEach((k) => { stateLetter[letterState[k]] = k; });
 
@@ -141,13 +141,13 @@
     if (taskRef) logs = setupLogs(taskRef, head.dataset.taskState);
 
     events("?job=" + id, (ev) => {
-      if (ev.removed) { flash("job " + id + " was removed", false); setState($("#job-state"), "UNDETERMINED", "REMOVED"); return; }
+      if (ev.removed) { flash("job " + id + " was removed", false); setState($("#job-state"), "Undetermined", "Removed"); return; }
       setState($("#job-state"), ev.job_state, ev.job_state);
       if (grid) grid.set(ev.index, ev.state);
       if (taskRef && ev.index === taskIndex) {
         setState($("#task-state"), ev.state, stateText(ev));
-        if (ev.state === "RUNNING" && logs) logs.started();
-        if ((ev.state === "DONE" || ev.state === "FAILED") && logs) loadResults(taskRef);
+        if (ev.state === "Running" && logs) logs.started();
+        if ((ev.state === "Done" || ev.state === "Failed") && logs) loadResults(taskRef);
       }
     });
     if (taskRef) loadResults(taskRef);
@@ -203,7 +203,7 @@
       if (ctl) follow(); else tail();
     });
     // Following shows the whole output of an ended task too, then stops.
-    if (state === "QUEUED" || state === "QUEUED_HELD" || state === "REQUEUED" || state === "REQUEUED_HELD") {
+    if (state === "Queued" || state === "QueuedHeld" || state === "Requeued" || state === "RequeuedHeld") {
       pre.textContent = "(not started)";
     } else follow();
     return { started: () => { if (!ctl) follow(); } };
