@@ -28,9 +28,9 @@ import (
 	"github.com/berth-run/berth/internal/cli/rm"
 	"github.com/berth-run/berth/internal/cli/run"
 	"github.com/berth-run/berth/internal/cli/show"
+	"github.com/berth-run/berth/internal/cli/ui"
 	"github.com/berth-run/berth/internal/cli/version"
 	"github.com/berth-run/berth/internal/cli/wait"
-	"github.com/berth-run/berth/internal/cli/ui"
 	"github.com/berth-run/berth/internal/cli/workers"
 )
 

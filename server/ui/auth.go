@@ -125,7 +125,9 @@ func open(path string) bool {
 	return path == "/ui/login" || strings.HasPrefix(path, "/ui/static/")
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // Require lets through requests with the bearer token or a valid session;
 // a state-changing request on a session also needs its CSRF token in
