@@ -134,7 +134,7 @@ func (d *dash) screenshot(t *testing.T, name string) {
 		return
 	}
 	var png []byte
-	d.run(t, 10*time.Second, chromedp.Sleep(300*time.Millisecond), chromedp.FullScreenshot(&png, 90))
+	d.run(t, 10*time.Second, chromedp.Sleep(300*time.Millisecond), chromedp.FullScreenshot(&png, 100))
 	dir := filepath.Join("..", "..", "docs", "screenshots")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
