@@ -82,6 +82,11 @@ or of the worker and report their true exit status when it is back. Stopping the
 			cfg.Worker = daemon.WorkerMode(worker)
 			cfg.Version = f.Version
 			cfg.Logger = log
+			cfg.Ready = func() {
+				if err := sdNotify("READY=1"); err != nil {
+					log.Warn("cannot tell systemd that berth is ready", "err", err)
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			defer profile("")()
