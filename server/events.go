@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/berth-run/berth/job"
 )
 
 // events streams job.Events as server-sent events until the client goes,
@@ -34,6 +36,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer ping.Stop()
 	ctx := r.Context()
 	stop := stopping(ctx)
+	// write encodes one event; the stream is flushed once per batch: the
+	// events already waiting are sent with the first, so that a busy
+	// server (and 20 dashboards watching it) makes one write, not one per
+	// event.
+	write := func(ev job.Event) error {
+		if len(jobs) > 0 && !slices.Contains(jobs, ev.Job) {
+			return nil
+		}
+		b, merr := json.Marshal(ev)
+		if merr != nil {
+			s.log.ErrorContext(ctx, "encoding an event", "err", merr)
+			return nil
+		}
+		_, err := fmt.Fprintf(w, "event: task\ndata: %s\n\n", b)
+		return err
+	}
 	for {
 		var err error
 		select {
@@ -41,15 +59,23 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return
 			}
-			if len(jobs) > 0 && !slices.Contains(jobs, ev.Job) {
-				continue
+			err = write(ev)
+		batch:
+			for n := 0; err == nil && n < eventBatchMax; n++ {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						_ = fw.rc.Flush()
+						return
+					}
+					err = write(ev)
+				default:
+					break batch
+				}
 			}
-			b, merr := json.Marshal(ev)
-			if merr != nil {
-				s.log.ErrorContext(ctx, "encoding an event", "err", merr)
-				continue
+			if err == nil {
+				err = fw.rc.Flush()
 			}
-			_, err = fmt.Fprintf(fw, "event: task\ndata: %s\n\n", b)
 		case <-ping.C:
 			// Keeps proxies and the client from taking a quiet stream for dead.
 			_, err = fmt.Fprint(fw, ": ping\n\n")
@@ -63,3 +89,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// eventBatchMax bounds the events written before a flush.
+const eventBatchMax = 256

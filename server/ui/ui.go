@@ -84,7 +84,7 @@ func (u *UI) Routes() []Route {
 		{"GET", "/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusSeeOther) }},
 		{"GET", "/ui/{$}", u.jobsPage},
 		{"GET", "/ui/jobs/{id}", u.jobPage},
-		{"GET", "/ui/jobs/{id}/row", u.jobRow},
+		{"GET", "/ui/rows", u.jobRows},
 		{"GET", "/ui/jobs/{id}/grid", u.grid},
 		{"GET", "/ui/counts", u.counts},
 		{"GET", "/ui/workers", u.workersPage},
@@ -300,24 +300,43 @@ func (u *UI) counts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-func (u *UI) jobRow(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		http.Error(w, "id: not a job ID", http.StatusBadRequest)
+// rowsMax bounds the rows one /ui/rows request asks for: a page.
+const rowsMax = 100
+
+// jobRows answers the jobs table's rows of the jobs named (id=, repeated),
+// newest first; removed jobs are left out. The page asks for the jobs that
+// appeared or ended, once a second.
+func (u *UI) jobRows(w http.ResponseWriter, r *http.Request) {
+	var ids []int64
+	for _, v := range r.URL.Query()["id"] {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id < 1 {
+			http.Error(w, fmt.Sprintf("id: %q is not a job ID", v), http.StatusBadRequest)
+			return
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) > rowsMax {
+		http.Error(w, fmt.Sprintf("id: at most %d at once", rowsMax), http.StatusBadRequest)
 		return
 	}
-	j, err := u.cfg.Store.JobGet(r.Context(), id)
-	if errors.Is(err, job.ErrNotFound) {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
+	var jobs []*job.Job
+	if len(ids) > 0 {
+		var err error
+		if jobs, err = u.cfg.Store.JobList(r.Context(), &store.JobListParams{IDs: ids, Limit: len(ids)}); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 	}
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
+	slices.Reverse(jobs)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := templates.ExecuteTemplate(w, "jobrow", rowData{Job: j, Now: time.Now()}); err != nil {
-		u.log.ErrorContext(r.Context(), "rendering a job row", "err", err)
+	w.Header().Set("Cache-Control", "no-store")
+	now := time.Now()
+	for _, j := range jobs {
+		if err := templates.ExecuteTemplate(w, "jobrow", rowData{Job: j, Now: now}); err != nil {
+			u.log.ErrorContext(r.Context(), "rendering a job row", "err", err)
+			return
+		}
 	}
 }
 

@@ -61,43 +61,63 @@
     };
   }
 
-  // ---- jobs page
+  // ---- jobs page: states change from the events themselves; new and
+  // ended jobs' rows, and the counts, are re-read at most once a second,
+  // in one request each, however busy the server.
   function jobsPage() {
     const table = $("#jobs");
     const tbody = $("tbody", table);
     const first = table.dataset.first === "1", filtered = table.dataset.filtered === "1";
-    const refreshCounts = throttle(async () => {
+    const pageSize = 50;
+    const dirty = new Set(), known = new Set();
+    // The server caches the ended jobs' counts for a second: keep asking
+    // a little after the last event.
+    let countsDirty = false, lastEvent = 0;
+    tbody.querySelectorAll("tr[data-job]").forEach((tr) => known.add(Number(tr.dataset.job)));
+    async function refresh() {
+      if (countsDirty) {
+        countsDirty = Date.now() - lastEvent < 2500;
+        try {
+          const c = await (await fetch("/ui/counts")).json();
+          document.querySelectorAll("[data-count]").forEach((b) => { b.textContent = c[b.dataset.count] || 0; });
+        } catch (e) { countsDirty = true; }
+      }
+      if (!dirty.size) return;
+      const ids = [...dirty].slice(-pageSize);
+      dirty.clear();
       try {
-        const c = await (await fetch("/ui/counts")).json();
-        document.querySelectorAll("[data-count]").forEach((b) => { b.textContent = c[b.dataset.count] || 0; });
-      } catch (e) { /* next event retries */ }
-    }, 1000);
-    const rowTimers = new Map();
-    async function loadRow(id, insert) {
-      const r = await fetch("/ui/jobs/" + id + "/row");
-      if (!r.ok) return;
-      const tmp = document.createElement("tbody");
-      tmp.innerHTML = await r.text();
-      const fresh = tmp.firstElementChild;
-      const old = tbody.querySelector('tr[data-job="' + id + '"]');
-      if (old) old.replaceWith(fresh);
-      else if (insert) { tbody.prepend(fresh); fresh.classList.add("flashrow"); }
+        const r = await fetch("/ui/rows?" + ids.map((id) => "id=" + id).join("&"));
+        if (!r.ok) return;
+        const tmp = document.createElement("tbody");
+        tmp.innerHTML = await r.text();
+        const empty = $("#empty");
+        if (empty && tmp.children.length) empty.remove();
+        [...tmp.children].forEach((fresh) => {
+          const id = Number(fresh.dataset.job);
+          const old = tbody.querySelector('tr[data-job="' + id + '"]');
+          if (old) { old.replaceWith(fresh); return; }
+          const after = [...tbody.children].find((tr) => Number(tr.dataset.job) < id);
+          tbody.insertBefore(fresh, after || null);
+          fresh.classList.add("flashrow");
+        });
+        while (tbody.children.length > pageSize) {
+          known.delete(Number(tbody.lastElementChild.dataset.job));
+          tbody.lastElementChild.remove();
+        }
+      } catch (e) { ids.forEach((id) => dirty.add(id)); }
     }
-    function refreshRow(id, insert) {
-      if (rowTimers.has(id)) return;
-      rowTimers.set(id, setTimeout(() => { rowTimers.delete(id); loadRow(id, insert); }, 300));
-    }
+    setInterval(refresh, 1000);
     events("", (ev) => {
-      refreshCounts();
+      countsDirty = true;
+      lastEvent = Date.now();
       const row = tbody.querySelector('tr[data-job="' + ev.job + '"]');
-      if (ev.removed) { if (row) row.remove(); return; }
+      if (ev.removed) { if (row) row.remove(); known.delete(ev.job); return; }
       if (row) {
         setState($(".state", row), ev.job_state, ev.job_state);
-        refreshRow(ev.job, false);
-      } else if (first && !filtered) {
-        const empty = $("#empty");
-        if (empty) empty.remove();
-        refreshRow(ev.job, true);
+        if (ev.job_ended) dirty.add(ev.job);
+      } else if (first && !filtered && !known.has(ev.job)) {
+        known.add(ev.job);
+        dirty.add(ev.job);
       }
     });
   }
