@@ -1,21 +1,36 @@
 package server
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/berth-run/berth/job"
 )
 
+// coalesceMax bounds the coalesce parameter of the events stream.
+const coalesceMax = 10 * time.Second
+
 // events streams job.Events as server-sent events until the client goes,
 // the server stops, or the subscription is dropped for falling behind (the
 // client then reconnects and re-reads what it needs).
+//
+// The stream is flushed once per batch: the events already waiting are
+// sent with the first, and with coalesce=D those that come within D of it
+// too. Dashboards ask for that (a quarter second): twenty of them watching
+// a busy server then cost it a few writes a second each, not one per
+// event.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r)
 	jobs := q.ids("job")
+	coalesce, _ := q.duration("coalesce")
+	if coalesce < 0 || coalesce > coalesceMax {
+		q.fail(invalid("coalesce", "%s is out of range: want 0 to %s", coalesce, coalesceMax))
+	}
 	if err := q.Err(); err != nil {
 		s.writeError(w, r, err, noRef)
 		return
@@ -36,21 +51,31 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	defer ping.Stop()
 	ctx := r.Context()
 	stop := stopping(ctx)
-	// write encodes one event; the stream is flushed once per batch: the
-	// events already waiting are sent with the first, so that a busy
-	// server (and 20 dashboards watching it) makes one write, not one per
-	// event.
+	// Batches are written in one go: a busy stream makes one syscall per
+	// flush, not one per 4 KB.
+	bw := bufio.NewWriterSize(w, 32<<10)
+	flush := func() error {
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		return fw.rc.Flush()
+	}
 	write := func(ev job.Event) error {
 		if len(jobs) > 0 && !slices.Contains(jobs, ev.Job) {
 			return nil
 		}
-		b, merr := json.Marshal(ev)
-		if merr != nil {
-			s.log.ErrorContext(ctx, "encoding an event", "err", merr)
+		b := s.encoded.get(ev)
+		if b == nil {
 			return nil
 		}
-		_, err := fmt.Fprintf(w, "event: task\ndata: %s\n\n", b)
+		_, err := bw.Write(b)
 		return err
+	}
+	var window *time.Timer
+	if coalesce > 0 {
+		window = time.NewTimer(coalesce)
+		window.Stop()
+		defer window.Stop()
 	}
 	for {
 		var err error
@@ -60,21 +85,47 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			err = write(ev)
+			var until <-chan time.Time
+			if window != nil {
+				window.Reset(coalesce)
+				until = window.C
+			}
 		batch:
 			for n := 0; err == nil && n < eventBatchMax; n++ {
 				select {
 				case ev, ok := <-events:
 					if !ok {
-						_ = fw.rc.Flush()
+						_ = flush()
 						return
 					}
 					err = write(ev)
+					continue
 				default:
+				}
+				if until == nil {
+					break
+				}
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						_ = flush()
+						return
+					}
+					err = write(ev)
+				case <-until:
+					until = nil
 					break batch
+				case <-ctx.Done():
+					return
+				case <-stop:
+					return
 				}
 			}
+			if until != nil {
+				window.Stop()
+			}
 			if err == nil {
-				err = fw.rc.Flush()
+				err = flush()
 			}
 		case <-ping.C:
 			// Keeps proxies and the client from taking a quiet stream for dead.
@@ -91,4 +142,44 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 }
 
 // eventBatchMax bounds the events written before a flush.
-const eventBatchMax = 256
+const eventBatchMax = 1024
+
+// eventCache keeps the encoding of recent events, so that every stream
+// sends an event's bytes without encoding it again: by sequence number, in
+// a ring.
+type eventCache struct {
+	mu   sync.Mutex
+	ring [eventCacheSize]struct {
+		seq uint64
+		b   []byte
+	}
+}
+
+const eventCacheSize = 4096
+
+// get returns the SSE block of ev ("event: task\ndata: JSON\n\n"), nil if
+// it cannot be encoded.
+func (c *eventCache) get(ev job.Event) []byte {
+	slot := &c.ring[ev.Seq%eventCacheSize]
+	c.mu.Lock()
+	if ev.Seq != 0 && slot.seq == ev.Seq && slot.b != nil {
+		b := slot.b
+		c.mu.Unlock()
+		return b
+	}
+	c.mu.Unlock()
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil
+	}
+	b := make([]byte, 0, len(data)+20)
+	b = append(b, "event: task\ndata: "...)
+	b = append(b, data...)
+	b = append(b, "\n\n"...)
+	if ev.Seq != 0 {
+		c.mu.Lock()
+		slot.seq, slot.b = ev.Seq, b
+		c.mu.Unlock()
+	}
+	return b
+}

@@ -77,6 +77,8 @@ type Server struct {
 	// ui is the dashboard; logins its sessions and one-time codes on TCP.
 	ui     *ui.UI
 	logins *ui.Logins
+	// encoded caches the SSE encoding of recent events for all streams.
+	encoded eventCache
 	// tcpAddr is the address ServeTCP listens on (for berth ui's URL).
 	mu      sync.Mutex
 	tcpAddr string
