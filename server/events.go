@@ -35,7 +35,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
-	events, unsubscribe := s.cfg.Scheduler.Subscribe(subscribeBuf)
+	buf := subscribeBuf
+	if coalesce > 0 {
+		buf = coalesceBuf // holds what comes while the stream sleeps
+	}
+	events, unsubscribe := s.cfg.Scheduler.Subscribe(buf)
 	defer unsubscribe()
 
 	h := w.Header()
@@ -85,44 +89,30 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			err = write(ev)
-			var until <-chan time.Time
 			if window != nil {
+				// Sleep through the window rather than wake for each
+				// event, then take all that came.
 				window.Reset(coalesce)
-				until = window.C
-			}
-		batch:
-			for n := 0; err == nil && n < eventBatchMax; n++ {
 				select {
-				case ev, ok := <-events:
-					if !ok {
-						_ = flush()
-						return
-					}
-					err = write(ev)
-					continue
-				default:
-				}
-				if until == nil {
-					break
-				}
-				select {
-				case ev, ok := <-events:
-					if !ok {
-						_ = flush()
-						return
-					}
-					err = write(ev)
-				case <-until:
-					until = nil
-					break batch
+				case <-window.C:
 				case <-ctx.Done():
 					return
 				case <-stop:
 					return
 				}
 			}
-			if until != nil {
-				window.Stop()
+		batch:
+			for err == nil {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						_ = flush()
+						return
+					}
+					err = write(ev)
+				default:
+					break batch
+				}
 			}
 			if err == nil {
 				err = flush()
@@ -141,8 +131,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// eventBatchMax bounds the events written before a flush.
-const eventBatchMax = 1024
+// coalesceBuf is the event buffer of a coalesced stream: a window's
+// events of a busy server.
+const coalesceBuf = 4096
 
 // eventCache keeps the encoding of recent events, so that every stream
 // sends an event's bytes without encoding it again: by sequence number, in

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -53,6 +54,8 @@ type UI struct {
 	cfg    Config
 	log    *slog.Logger
 	static http.Handler
+
+	rows rowCache
 
 	countsMu sync.Mutex
 	countsAt time.Time
@@ -320,24 +323,82 @@ func (u *UI) jobRows(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("id: at most %d at once", rowsMax), http.StatusBadRequest)
 		return
 	}
-	var jobs []*job.Job
-	if len(ids) > 0 {
-		var err error
-		if jobs, err = u.cfg.Store.JobList(r.Context(), &store.JobListParams{IDs: ids, Limit: len(ids)}); err != nil {
+	now := time.Now()
+	rows, missing := u.rows.get(ids, now)
+	if len(missing) > 0 {
+		jobs, err := u.cfg.Store.JobList(r.Context(), &store.JobListParams{IDs: missing, Limit: len(missing)})
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-	}
-	slices.Reverse(jobs)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	now := time.Now()
-	for _, j := range jobs {
-		if err := templates.ExecuteTemplate(w, "jobrow", rowData{Job: j, Now: now}); err != nil {
-			u.log.ErrorContext(r.Context(), "rendering a job row", "err", err)
-			return
+		for _, j := range jobs {
+			var b strings.Builder
+			if err := templates.ExecuteTemplate(&b, "jobrow", rowData{Job: j, Now: now}); err != nil {
+				u.log.ErrorContext(r.Context(), "rendering a job row", "err", err)
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			rows[j.ID] = b.String()
+			u.rows.put(j.ID, b.String(), j.State.Terminal(), now)
 		}
 	}
+	slices.Sort(ids)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	for i := len(ids) - 1; i >= 0; i-- {
+		if i+1 < len(ids) && ids[i] == ids[i+1] {
+			continue
+		}
+		_, _ = io.WriteString(w, rows[ids[i]])
+	}
+}
+
+// rowCache keeps rendered rows a moment: the dashboards watching a server
+// ask for the same new jobs' rows at about the same time. An ended job's
+// row changes no more (but for its relative times) and is kept longer.
+type rowCache struct {
+	mu sync.Mutex
+	m  map[int64]rowEntry
+}
+
+type rowEntry struct {
+	html  string
+	until time.Time
+}
+
+const (
+	rowTTL      = time.Second
+	rowEndedTTL = 10 * time.Second
+	rowCacheMax = 4096
+)
+
+// get returns the cached rows of ids and the IDs not cached.
+func (c *rowCache) get(ids []int64, now time.Time) (map[int64]string, []int64) {
+	out := make(map[int64]string, len(ids))
+	var missing []int64
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := c.m[id]; ok && now.Before(e.until) {
+			out[id] = e.html
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return out, missing
+}
+
+func (c *rowCache) put(id int64, html string, ended bool, now time.Time) {
+	ttl := rowTTL
+	if ended {
+		ttl = rowEndedTTL
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= rowCacheMax {
+		c.m = make(map[int64]rowEntry)
+	}
+	c.m[id] = rowEntry{html: html, until: now.Add(ttl)}
 }
 
 type rowData struct {
