@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
@@ -294,6 +295,30 @@ func TestDashboard(t *testing.T) {
 			waitText("#workers", "default"),
 		)
 		d.screenshot(t, "workers")
+	})
+
+	t.Run("berth ui logs a browser in once", func(t *testing.T) {
+		r := d.srv.Berth("", "ui")
+		require.Equal(t, 0, r.Code, r.Stderr)
+		link := strings.TrimSpace(r.Stdout)
+		require.True(t, strings.HasPrefix(link, d.base+"/ui/login?code="), link)
+		// Forget the earlier login.
+		var loc string
+		d.run(t, 20*time.Second,
+			network.ClearBrowserCookies(),
+			chromedp.Navigate(d.base+"/ui/"),
+			chromedp.WaitVisible("#token", chromedp.ByQuery),
+			chromedp.Navigate(link),
+			chromedp.WaitVisible("#jobs", chromedp.ByQuery),
+			chromedp.Location(&loc),
+		)
+		require.Equal(t, d.base+"/ui/", loc)
+		// The code is spent: used again, it gets the login form.
+		d.run(t, 20*time.Second,
+			network.ClearBrowserCookies(),
+			chromedp.Navigate(link),
+			waitText("#login-error", "Wrong or expired"),
+		)
 	})
 
 	// The session is only in the cookie: the same URL, from a client
