@@ -264,7 +264,7 @@ func (u *UI) jobsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Jobs = jobs
 	d.Counts, d.Total = u.jobCounts(r)
-	d.Empty = d.Total == 0 && !f.Active() && before == 0
+	d.Empty = len(jobs) == 0 && !f.Active() && before == 0
 	u.render(w, r, http.StatusOK, "jobs", "Jobs", "jobs", d)
 }
 
