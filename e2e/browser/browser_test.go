@@ -269,7 +269,7 @@ func TestDashboard(t *testing.T) {
 	})
 
 	t.Run("an array of 10,000 tasks shows its grid within 2s", func(t *testing.T) {
-		id := d.submit(t, job.Spec{Name: "big", Pool: "nowhere", Hold: true, Template: job.Template{Command: "true"},
+		id := d.submit(t, job.Spec{Name: "big", Hold: true, Template: job.Template{Command: "true"},
 			Array: &job.Array{Begin: 1, End: 10000, Step: 1}})
 		start := time.Now()
 		d.run(t, 30*time.Second,
@@ -280,6 +280,12 @@ func TestDashboard(t *testing.T) {
 		t.Logf("grid of 10,000 tasks drawn in %s", took)
 		require.Less(t, took, 2*time.Second)
 		d.run(t, 10*time.Second, waitText("#legend", "QueuedHeld 10000"))
+		// Released tasks run, and the grid follows them live.
+		for i := 1; i <= 60; i++ {
+			_, err := c.Control(context.Background(), job.Ref{Job: id, Index: i, HasIndex: true}, job.Release)
+			require.NoError(t, err)
+		}
+		d.run(t, 30*time.Second, waitText("#legend", "Done 60"), waitText("#legend", "QueuedHeld 9940"))
 		d.screenshot(t, "array")
 	})
 
