@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
@@ -57,9 +58,12 @@ type UI struct {
 
 	rows rowCache
 
-	countsMu sync.Mutex
-	countsAt time.Time
-	ended    [2]int // ended, failed: a scan of the store, cached a moment
+	countsMu  sync.Mutex
+	live      map[job.State]int // unended jobs, from the scheduler
+	liveAt    time.Time
+	ended     [2]int // ended, failed: a scan of the store
+	countsAt  time.Time
+	endedTook time.Duration
 }
 
 // New returns the dashboard.
@@ -269,30 +273,41 @@ func (u *UI) jobsPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // jobCounts counts jobs by state: the unended from the scheduler's memory,
-// the ended from the store, read at most once a second.
+// the ended from the store. All dashboards share one count a moment old:
+// the scheduler's at most every countsTTL, the store's (a scan of the
+// ended jobs) less often as it grows, so that it never takes more than a
+// fiftieth of the time.
 func (u *UI) jobCounts(r *http.Request) (map[job.State]int, int) {
-	counts := map[job.State]int{}
-	for _, ps := range u.cfg.Scheduler.Stats() {
-		for st, n := range ps.Jobs {
-			counts[st] += n
-		}
-	}
 	u.countsMu.Lock()
-	if time.Since(u.countsAt) > time.Second {
+	defer u.countsMu.Unlock()
+	now := time.Now()
+	if now.Sub(u.liveAt) >= countsTTL || u.live == nil {
+		u.live = map[job.State]int{}
+		for _, ps := range u.cfg.Scheduler.Stats() {
+			for st, n := range ps.Jobs {
+				u.live[st] += n
+			}
+		}
+		u.liveAt = now
+	}
+	if now.Sub(u.countsAt) >= max(countsTTL, 50*u.endedTook) {
 		if ended, failed, err := u.cfg.Store.EndedJobCounts(r.Context()); err == nil {
 			u.ended = [2]int{ended, failed}
-			u.countsAt = time.Now()
+			u.countsAt, u.endedTook = now, time.Since(now)
 		}
 	}
+	counts := maps.Clone(u.live)
 	counts[job.Done] = u.ended[0] - u.ended[1]
 	counts[job.Failed] = u.ended[1]
-	u.countsMu.Unlock()
 	total := 0
 	for _, n := range counts {
 		total += n
 	}
 	return counts, total
 }
+
+// countsTTL is how long the dashboards share a count of jobs by state.
+const countsTTL = time.Second
 
 func (u *UI) counts(w http.ResponseWriter, r *http.Request) {
 	c, total := u.jobCounts(r)
