@@ -7,7 +7,11 @@
 // polls.
 //
 // The server listens on a unix socket (mode 0600, no token) and optionally
-// on TCP, where every request needs the bearer token of EnsureToken.
+// on TCP, where every request needs the bearer token of EnsureToken or a
+// session of the web dashboard (package ui, mounted under /ui/), whose
+// changes also need its CSRF token. It serves Prometheus metrics at
+// /metrics (internal/metrics) and its own description at
+// /v1/openapi.yaml.
 package server
 
 import (
