@@ -337,3 +337,11 @@ func TestDashboard(t *testing.T) {
 	require.Contains(t, resp.Request.URL.Path, "/ui/login")
 	require.False(t, errors.Is(ctx.Err(), context.DeadlineExceeded))
 }
+
+// TestUINeedsTCP: without a TCP listener, berth ui says what to do.
+func TestUINeedsTCP(t *testing.T) {
+	s := testenv.StartServer(t)
+	r := s.Berth("", "ui")
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "berth serve --listen 127.0.0.1:8080")
+}
