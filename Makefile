@@ -11,7 +11,7 @@ help: ## list the targets
 build: ## build bin/berth
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
 
-deps: ## install what the tests need (busybox-static, kcat, parallel) and start Docker
+deps: ## install what the tests need (busybox-static, kcat, parallel, chromium, promtool) and start Docker
 	@./scripts/test-deps.sh
 
 test: deps lint test/race ## everything CI runs: deps, lint, all tests with the race detector

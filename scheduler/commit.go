@@ -37,12 +37,14 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	}
 	clear(s.lazy)
 	now := s.cfg.Now().UTC()
+	began := time.Now()
 	if err := s.cfg.Store.TasksPutWith(ctx, puts, now); err != nil {
 		s.log.Error("committing task states", "tasks", len(puts), "err", err)
 		err = fmt.Errorf("recording task states: %w", err)
 		s.rollbackLocked(ctx, saved, err)
 		return err
 	}
+	s.observeLocked(changes, len(puts), time.Since(began), now)
 	for _, t := range saved {
 		t.save()
 	}

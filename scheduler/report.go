@@ -196,6 +196,7 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 		if e.PID != 0 { // the started event was folded into this one
 			t.PID, t.ContainerID = e.PID, e.ContainerID
 		}
+		t.exitedAt = e.Time // for the exit → recorded metric
 		changes = s.endLocked(js, t, e.End, now)
 		if e.Next {
 			if next = s.pickForLocked(js.pool, s.workerLabelsLocked(e.Worker)); next != nil {

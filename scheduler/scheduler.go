@@ -65,6 +65,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time. Defaults to time.Now.
 	Now func() time.Time
+	// Observer, when set, is told of commits and state changes (metrics).
+	Observer Observer
 }
 
 // StopGraceDefault is the default time a stopped job gets to exit after SIGTERM.

@@ -21,6 +21,9 @@ type task struct {
 	// saved is the state, sub-state and attempt last committed, so that a
 	// commit need not read them back to decide on a history entry.
 	saved store.TaskPrev
+	// exitedAt is when the worker saw the attempt end (its ended event's
+	// time), for Observer; zero for ends the worker did not report.
+	exitedAt time.Time
 }
 
 // save records that the task's current state is committed.

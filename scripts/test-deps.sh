@@ -10,6 +10,9 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have parallel || pkgs+=(parallel)
 have kcat || pkgs+=(kcat)
 have python3 || pkgs+=(python3)
+# The dashboard's browser tests (e2e/browser) and the metrics check.
+have chromium || pkgs+=(chromium)
+have promtool || pkgs+=(prometheus)
 
 if [ "${#pkgs[@]}" -gt 0 ]; then
   echo "test-deps: installing ${pkgs[*]}" >&2

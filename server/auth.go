@@ -88,11 +88,16 @@ func (s *Server) requireToken(token string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
-			s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized,
-				Message: "missing or wrong token: send Authorization: Bearer <the content of $BERTH_HOME/token>"}, noRef)
+			s.unauthorized(w, r)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// unauthorized answers a TCP request without the token (or a session).
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="berth"`)
+	s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Code: codeUnauthorized,
+		Message: "missing or wrong token: send Authorization: Bearer <the content of $BERTH_HOME/token> (the dashboard: log in at /ui/login)"}, noRef)
 }

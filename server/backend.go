@@ -5,6 +5,7 @@ import (
 
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/scheduler"
 )
 
 // Scheduler is what the server asks to change jobs. scheduler.Scheduler
@@ -29,6 +30,8 @@ type Scheduler interface {
 	Subscribe(buf int) (<-chan job.Event, func())
 	// Workers lists the workers heard from recently.
 	Workers() []WorkerStatus
+	// Stats returns the pools' figures (the dashboard, metrics).
+	Stats() []scheduler.PoolStats
 }
 
 // WorkerStatus is a worker as the server last heard of it.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/scheduler"
 	"github.com/berth-run/berth/store"
 	"github.com/stretchr/testify/require"
 )
@@ -109,6 +110,8 @@ func (f *fakeScheduler) Subscribe(buf int) (<-chan job.Event, func()) {
 }
 
 func (f *fakeScheduler) Workers() []WorkerStatus { return f.workers }
+
+func (f *fakeScheduler) Stats() []scheduler.PoolStats { return nil }
 
 func (f *fakeScheduler) subscribers() int {
 	f.mu.Lock()

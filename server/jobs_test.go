@@ -24,7 +24,7 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.requireError(t, "GET", "/v1/nope", "", http.StatusNotFound, "not_found", "", "no endpoint GET /v1/nope")
-	b.requireError(t, "GET", "/", "", http.StatusNotFound, "not_found", "", "no endpoint")
+	b.requireError(t, "GET", "/nope", "", http.StatusNotFound, "not_found", "", "no endpoint")
 	b.requireError(t, "PUT", "/v1/health", "", http.StatusMethodNotAllowed, "method_not_allowed", "", "allowed: GET, HEAD")
 	b.requireError(t, "GET", "/v1/jobs/1/suspend", "", http.StatusMethodNotAllowed, "method_not_allowed", "", "POST")
 }

@@ -8,7 +8,11 @@
 // out of watches.
 //
 // The server listens on a unix socket (mode 0600, no token) and optionally
-// on TCP, where every request needs the bearer token of EnsureToken.
+// on TCP, where every request needs the bearer token of EnsureToken or a
+// session of the web dashboard (package ui, mounted under /ui/), whose
+// changes also need its CSRF token. It serves Prometheus metrics at
+// /metrics (internal/metrics) and its own description at
+// /v1/openapi.yaml.
 package server
 
 import (
@@ -21,9 +25,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/internal/metrics"
+	"github.com/berth-run/berth/server/ui"
 	"github.com/berth-run/berth/store"
 )
 
@@ -49,6 +56,10 @@ type Config struct {
 	// returns why its part is degraded, or nil. The answer names the
 	// failing ones by their key (e.g. "dispatch"). Defaults to none.
 	Checks map[string]func(context.Context) error
+	// Metrics serves /metrics. Defaults to the metrics of the scheduler's
+	// pools and workers and of the Go runtime, without the store's or
+	// NATS's figures.
+	Metrics http.Handler
 }
 
 // VersionDefault is the version reported when Config.Version is empty.
@@ -74,6 +85,14 @@ type Server struct {
 	receiveBudget int64
 	// watches is the inotify instance all log followers share.
 	watches watchHub
+	// ui is the dashboard; logins its sessions and one-time codes on TCP.
+	ui     *ui.UI
+	logins *ui.Logins
+	// encoded caches the SSE encoding of recent events for all streams.
+	encoded eventCache
+	// tcpAddr is the address ServeTCP listens on (for berth ui's URL).
+	mu      sync.Mutex
+	tcpAddr string
 }
 
 // New checks cfg and returns a Server.
@@ -90,7 +109,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	cfg.Version = cmp.Or(cfg.Version, VersionDefault)
-	s := &Server{cfg: cfg, log: cfg.Logger, pingInterval: pingIntervalDefault, receiveBudget: receiveBudgetDefault}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New(metrics.Config{Pools: cfg.Scheduler.Stats, Workers: cfg.Scheduler.Workers}).Handler()
+	}
+	dash, err := ui.New(ui.Config{Store: cfg.Store, Scheduler: cfg.Scheduler, Version: cfg.Version, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, pingInterval: pingIntervalDefault, receiveBudget: receiveBudgetDefault,
+		ui: dash, logins: ui.NewLogins()}
 	s.routes = s.newMux()
 	s.handler = s.logRequests(s.routes)
 	return s, nil
@@ -130,7 +157,8 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 }
 
 // ServeTCP serves the API on addr until ctx is canceled; every request
-// needs "Authorization: Bearer <token>".
+// needs "Authorization: Bearer <token>", or the dashboard's session cookie
+// (see ui.Logins).
 func (s *Server) ServeTCP(ctx context.Context, addr, token string) error {
 	if token == "" {
 		return errors.New("serving on TCP needs a token")
@@ -139,7 +167,10 @@ func (s *Server) ServeTCP(ctx context.Context, addr, token string) error {
 	if err != nil {
 		return err
 	}
-	return s.serve(ctx, ln, s.logRequests(s.requireToken(token, s.routes)))
+	s.mu.Lock()
+	s.tcpAddr = ln.Addr().String()
+	s.mu.Unlock()
+	return s.serve(ctx, ln, s.logRequests(s.logins.Require(token, s.unauthorized, s.routes)))
 }
 
 // stopKey is the context key of the channel closed when the listener that
@@ -212,12 +243,24 @@ func (s *Server) routeList() []route {
 		{"GET", "/v1/workers", s.workers},
 		{"POST", "/v1/workers", s.enrollWorker},
 		{"DELETE", "/v1/workers/{id}", s.revokeWorker},
+		{"GET", "/v1/openapi.yaml", s.openAPI},
+		{"POST", "/v1/ui/codes", s.uiCodes},
+		{"GET", "/metrics", s.metrics},
 	}
+}
+
+// allRoutes is the API and the dashboard.
+func (s *Server) allRoutes() []route {
+	out := s.routeList()
+	for _, rt := range s.ui.Routes() {
+		out = append(out, route{rt.Method, rt.Path, rt.Handler})
+	}
+	return out
 }
 
 func (s *Server) newMux() http.Handler {
 	mux := http.NewServeMux()
-	for _, rt := range s.routeList() {
+	for _, rt := range s.allRoutes() {
 		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -82,6 +82,11 @@ or of the worker and report their true exit status when it is back. Stopping the
 			cfg.Worker = daemon.WorkerMode(worker)
 			cfg.Version = f.Version
 			cfg.Logger = log
+			cfg.Ready = func() {
+				if err := sdNotify("READY=1"); err != nil {
+					log.Warn("cannot tell systemd that berth is ready", "err", err)
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			defer profile("")()
@@ -95,6 +100,7 @@ or of the worker and report their true exit status when it is back. Stopping the
 	fl.StringVar(&worker, "worker", string(daemon.WorkerProcess), "local worker: process (outlives a server crash), inprocess, or none")
 	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when jobs are stopped")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&logFormat, "log-format", "", "log format: text or json (default $BERTH_LOG_FORMAT, else text; the local worker follows)")
 	fl.StringVar(&cfg.NATSListen, "nats-listen", "", "expose the embedded NATS on `HOST:PORT` for workers on other hosts (each enrolled with berth workers add)")
 	fl.DurationVar(&cfg.Lease, "lease", dispatch.LeasePeriod, "how long a worker runs its tasks without an answered heartbeat; the server reruns them after the lease + "+dispatch.FenceGrace.String()+" + "+dispatch.LeaseMargin.String())
 	nats.add(fl, "use an external NATS cluster (with JetStream) at `URL[,URL...]` instead of the embedded one")
@@ -159,6 +165,7 @@ when rerunnable, run again elsewhere.`,
 	fl.IntVar(&cfg.Slots, "slots", 0, "tasks run at once (default: number of CPUs)")
 	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when tasks are stopped")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&logFormat, "log-format", "", "log format: text or json (default $BERTH_LOG_FORMAT, else text)")
 	nats.add(fl, "join the fleet of the server using NATS at `URL[,URL...]`")
 	fl.StringVar(&cfg.Pool, "pool", "", "pool to take work from (default \"default\")")
 	cmdutil.KVVar(fl, &cfg.Labels, "label", "worker label `KEY=VALUE` for jobs' --constraint (repeatable)")
@@ -169,8 +176,12 @@ when rerunnable, run again elsewhere.`,
 	return cmd
 }
 
+// logFormat is the --log-format of serve and worker.
+var logFormat string
+
 // setup finds the data directory and makes the logger of a long-running
-// command.
+// command: text, or JSON lines with --log-format json ($BERTH_LOG_FORMAT,
+// which the processes serve starts inherit).
 func setup(f *cmdutil.Factory, logLevel string) (datadir.Dir, *slog.Logger, error) {
 	dir, err := datadir.Default()
 	if err != nil {
@@ -180,7 +191,20 @@ func setup(f *cmdutil.Factory, logLevel string) (datadir.Dir, *slog.Logger, erro
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return "", nil, cmdutil.FlagErrorf("invalid argument %q for \"--log-level\" flag: want debug, info, warn or error", logLevel)
 	}
-	return dir, slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level})), nil
+	format := logFormat
+	if format == "" {
+		format = os.Getenv("BERTH_LOG_FORMAT")
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "", "text":
+		return dir, slog.New(slog.NewTextHandler(f.IO.ErrOut, opts)), nil
+	case "json":
+		// Children (the local worker, its reaper) log alike.
+		_ = os.Setenv("BERTH_LOG_FORMAT", "json")
+		return dir, slog.New(slog.NewJSONHandler(f.IO.ErrOut, opts)), nil
+	}
+	return "", nil, cmdutil.FlagErrorf("invalid argument %q for \"--log-format\" flag: want text or json", format)
 }
 
 // profile writes a CPU profile to $BERTH_CPUPROFILE (plus suffix) until the

@@ -28,6 +28,7 @@ import (
 	"github.com/berth-run/berth/internal/cli/rm"
 	"github.com/berth-run/berth/internal/cli/run"
 	"github.com/berth-run/berth/internal/cli/show"
+	"github.com/berth-run/berth/internal/cli/ui"
 	"github.com/berth-run/berth/internal/cli/version"
 	"github.com/berth-run/berth/internal/cli/wait"
 	"github.com/berth-run/berth/internal/cli/workers"
@@ -103,6 +104,7 @@ the data directory ($BERTH_HOME, else $XDG_DATA_HOME/berth, else
 		receive.NewCmdReceive(f, nil),
 		rm.NewCmdRm(f, nil),
 		workers.NewCmdWorkers(f, nil),
+		ui.NewCmdUI(f, nil),
 		version.NewCmdVersion(f),
 		openjd.NewCmdOpenJD(f),
 		openjd.NewCmdSubmit(f, nil),

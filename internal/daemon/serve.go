@@ -23,6 +23,7 @@ import (
 
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/internal/metrics"
 	"github.com/berth-run/berth/scheduler"
 	"github.com/berth-run/berth/server"
 	"github.com/berth-run/berth/store"
@@ -257,7 +258,12 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		pub.Broken = ns.WorkStreamErr
 	}
 	checks := map[string]func(context.Context) error{"dispatch": pub.WorkStreamErr}
-	sched, err := scheduler.New(scheduler.Config{
+	// The metrics read the scheduler made just below.
+	var sched *scheduler.Scheduler
+	mets := metrics.New(metrics.Config{JetStream: conn.JetStream(),
+		Pools:   func() []scheduler.PoolStats { return sched.Stats() },
+		Workers: func() []dispatch.WorkerStatus { return sched.Workers() }})
+	sched, err = scheduler.New(scheduler.Config{
 		Store:         st,
 		Dispatcher:    dispatcher{pub, conn},
 		DataDir:       dir,
@@ -266,6 +272,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		Lease:         cfg.Lease,
 		WorkerTimeout: cfg.Lease + dispatch.FenceGrace + dispatch.LeaseMargin,
 		Logger:        log.With("component", "scheduler"),
+		Observer:      mets,
 	})
 	if err != nil {
 		return err
@@ -299,7 +306,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer sched.Stop()
 
-	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Checks: checks})
+	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Checks: checks, Metrics: mets.Handler()})
 	if err != nil {
 		return err
 	}
