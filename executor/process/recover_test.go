@@ -1,6 +1,8 @@
 package process_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -155,4 +157,31 @@ func TestCleanupCutShortJournal(t *testing.T) {
 	require.Len(t, found, 1)
 	require.Equal(t, h.ID, found[0].ID)
 	require.Equal(t, "SIGKILL", wait(t, a, s.ID).Signal)
+}
+
+// TestJournalForVersion0: a start line also holds the fields of version 0
+// at the top level, for a berth of that version (a reaper not restarted
+// yet) reading the journal.
+func TestJournalForVersion0(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := process.New(process.Config{StateDir: dir})
+	s := shSpec(t, "t", "true")
+	h := start(t, e, s)
+	wait(t, e, s.ID)
+	b, err := os.ReadFile(filepath.Join(dir, "tasks.jsonl"))
+	require.NoError(t, err)
+	var line struct {
+		Start struct {
+			ID         string `json:"id"`
+			Version    int    `json:"version"`
+			PID        int    `json:"pid"`
+			StartTicks uint64 `json:"start_ticks"`
+		} `json:"start"`
+	}
+	require.NoError(t, json.Unmarshal(bytes.SplitN(b, []byte("\n"), 2)[0], &line))
+	require.Equal(t, "t", line.Start.ID)
+	require.Equal(t, 1, line.Start.Version)
+	require.Equal(t, h.Ident.PID, line.Start.PID)
+	require.Equal(t, handleState(t, h)["start_ticks"], line.Start.StartTicks)
 }

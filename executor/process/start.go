@@ -81,14 +81,15 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 		return nil, nil, &exec.Error{Name: s.Command, Err: err}
 	}
 	ticks, slack := span.ticks()
-	h := newHandle(&procHandle{ID: s.ID, PID: pid, StartTicks: ticks, StartSlack: slack}, time.Now())
+	p := &procHandle{ID: s.ID, PID: pid, StartTicks: ticks, StartSlack: slack}
+	h := newHandle(p, time.Now())
 	t := newTask(s.ID, pid, e.log)
 	t.output = output
 	if s.OutputPath != "" || s.ErrorPath != "" {
 		t.copies = &copies{stdout: s.Stdout, stderr: s.Stderr, outputPath: s.OutputPath, errorPath: s.ErrorPath}
 	}
 	go t.watch()
-	if err := e.writeState(h); err != nil {
+	if err := e.writeState(p); err != nil {
 		// Without the file a restarted worker could not find the task.
 		t.kill()
 		<-t.done

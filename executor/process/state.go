@@ -27,8 +27,18 @@ const compactAfter = 10000
 
 // record is one journal line.
 type record struct {
-	Start *executor.Handle `json:"start,omitempty"`
-	End   string           `json:"end,omitempty"`
+	Start *journalStart `json:"start,omitempty"`
+	End   string        `json:"end,omitempty"`
+}
+
+// journalStart notes a started task: its handle, with the fields of a
+// handle of version 0 at the top level as well, so that the berth before
+// (a reaper not yet restarted on the new binary) still reads the journal.
+type journalStart struct {
+	*executor.Handle
+	PID        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks"`
+	StartSlack uint64 `json:"start_slack,omitempty"`
 }
 
 // appendRecord writes one journal line. No fsync: the journal guards
@@ -63,7 +73,9 @@ func (e *Executor) appendRecord(r record) error {
 }
 
 // writeState notes a started task.
-func (e *Executor) writeState(h *executor.Handle) error { return e.appendRecord(record{Start: h}) }
+func (e *Executor) writeState(p *procHandle) error {
+	return e.appendRecord(record{Start: &journalStart{Handle: p.handle, PID: p.PID, StartTicks: p.StartTicks, StartSlack: p.StartSlack}})
+}
 
 // removeState notes a forgotten task; the journal is emptied when it has
 // grown long and no task is tracked.
