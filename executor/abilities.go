@@ -50,8 +50,10 @@ type Execer interface {
 	// ExitCode, or its Signal if one that berth sent ended it, and
 	// Finished. If ctx ends first, the command (its process group) gets
 	// SIGTERM, then SIGKILL after c.Grace; Exec then returns its exit
-	// together with an error wrapping ctx.Err(). A task that is not
-	// running gives an error wrapping ErrNotRunning.
+	// together with an error wrapping ctx.Err(). A command that could not
+	// start (no such program or working directory) gives its exit and an
+	// error wrapping ErrStartFailed; a task that is not running, an error
+	// wrapping ErrNotRunning.
 	Exec(ctx context.Context, id string, c *ExecSpec) (*Exit, error)
 }
 

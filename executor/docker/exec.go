@@ -129,7 +129,7 @@ func (x *execution) run(ctx context.Context, c *executor.ExecSpec) (*executor.Ex
 	}
 	exit, err := x.exit()
 	if err != nil {
-		return nil, errors.Join(cause, err)
+		return exit, errors.Join(cause, err)
 	}
 	return exit, cause
 }
@@ -152,6 +152,9 @@ func (x *execution) exit() (*executor.Exit, error) {
 		}
 		if !ins.Running {
 			exit := &executor.Exit{ExitCode: ins.ExitCode, Finished: time.Now()}
+			if ins.PID == 0 { // the runtime could not start it (126)
+				return exit, fmt.Errorf("%w: the engine started no process (its message is in the output)", executor.ErrStartFailed)
+			}
 			if sig := unix.Signal(ins.ExitCode - 128); ins.ExitCode > 128 && x.sent[sig] {
 				exit.ExitCode, exit.Signal = -1, unix.SignalName(sig)
 			}
@@ -256,7 +259,7 @@ func (x *execution) killInside(ctx context.Context, sig unix.Signal, pgid int) e
 	k := &execution{e: x.e, t: x.t, id: created.ID}
 	exit, err := k.exit()
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(out.String()))
 	}
 	if exit.ExitCode != 0 {
 		return fmt.Errorf("kill exited %d: %s", exit.ExitCode, strings.TrimSpace(out.String()))

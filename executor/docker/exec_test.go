@@ -79,10 +79,15 @@ func TestExec(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("%d\n", i), out)
 	}
 
-	x, err = tb.exec.Exec(context.Background(), "s", &executor.ExecSpec{Command: "/no/such/program"})
-	if err == nil {
-		require.NotZero(t, x.ExitCode, "a missing program fails")
-	}
+	var msg bytes.Buffer
+	x, err = tb.exec.Exec(context.Background(), "s", &executor.ExecSpec{Command: "/no/such/program", Stdout: &msg})
+	require.ErrorIs(t, err, executor.ErrStartFailed)
+	require.Equal(t, 126, x.ExitCode)
+	require.Contains(t, msg.String(), "/no/such/program", "the engine's message")
+	_, err = tb.exec.Exec(context.Background(), "s", &executor.ExecSpec{Command: "pwd", WorkDir: "/no/such/dir"})
+	require.ErrorIs(t, err, executor.ErrStartFailed)
+	x, _, _ = execOut(t, tb.exec, "s", sh("exit 126"))
+	require.Equal(t, 126, x.ExitCode, "a command's own 126 is no start failure")
 	_, err = tb.exec.Exec(context.Background(), "nosuch", sh("true"))
 	require.ErrorIs(t, err, executor.ErrNotFound)
 
