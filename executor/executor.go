@@ -1,11 +1,20 @@
 // Package executor defines how berth runs one task on one host. Executors
-// (executor/process, later executor/docker) are usable on their own as a Go
-// library, like a DRMAA2 job tracker: start, wait, control, inspect, remove,
-// and recover after a restart.
+// (executor/process, executor/docker) are usable on their own as a Go
+// library, like a DRMAA2 job tracker: start, wait, control, inspect and
+// remove tasks.
 //
 // The shape follows Nomad's task-driver interface: tasks are keyed by an ID
-// the caller chooses; Start returns a Handle whose state the caller persists
-// and hands back to Recover after a restart of the caller.
+// the caller chooses; Start returns a Handle whose opaque, versioned state
+// the caller may persist and hand back to Recover after a restart. Every
+// executor implements Executor; the abilities not all have (following tasks
+// again after a restart, cleaning up what an earlier instance left, running
+// further commands in a task, state changes of their own) are the small
+// interfaces in abilities.go, which callers test for with a type assertion.
+// An executor that passes tasks on to others (executor/mux) implements them
+// all and returns ErrNotSupported where the task's executor lacks one.
+//
+// A container task is described by Spec.Container, a typed ContainerSpec;
+// ContainerOf makes one from a job template, in one place for every caller.
 package executor
 
 import (
@@ -20,40 +29,32 @@ import (
 type Spec struct {
 	// ID identifies the run; unique among the executor's live tasks.
 	ID string
-	// Command and Args are the argv; never passed through a shell.
+	// Command and Args are the argv; never passed through a shell. For a
+	// container task an empty Command runs the image's command.
 	Command string
 	Args    []string
-	// Env is the complete environment as KEY=VALUE.
+	// Env is the complete environment as KEY=VALUE (for a container, on
+	// top of the image's).
 	Env []string
-	// WorkDir is the working directory; it must exist.
+	// WorkDir is the working directory: for a process task a host
+	// directory, which must exist; for a container task a path inside the
+	// container (created by the engine if missing), empty for the image's.
 	WorkDir string
 	// Stdout and Stderr are files the task's output goes to; created if
 	// missing, truncated if present.
 	Stdout string
 	Stderr string
-	// Template is the template the run came from, for executors that map
-	// more of it (images, limits, extensions).
-	Template job.Template
+	// OutputPath and ErrorPath, when set, get copies of the Stdout and
+	// Stderr files once the task has ended (a job's output and error
+	// paths); when both name one file it gets stdout, then stderr.
+	OutputPath string
+	ErrorPath  string
+	// Container, when set, runs the task in a container; executors that
+	// run no containers ignore it (executor/mux routes by it).
+	Container *ContainerSpec
 }
 
-// Handle is what the caller keeps to find a task again after its own restart.
-type Handle struct {
-	ID     string `json:"id"`
-	Driver string `json:"driver"`
-	// PID is the process (and process group) ID, for process tasks.
-	PID int `json:"pid,omitempty"`
-	// StartTicks is the process start time from /proc/PID/stat, which tells
-	// a recycled PID from the task's.
-	StartTicks uint64 `json:"start_ticks,omitempty"`
-	// StartSlack, when set, widens StartTicks to a range: the process
-	// started between StartTicks and StartTicks+StartSlack.
-	StartSlack uint64 `json:"start_slack,omitempty"`
-	// ContainerID is the container, for container tasks.
-	ContainerID string    `json:"container_id,omitempty"`
-	StartedAt   time.Time `json:"started_at"`
-}
-
-// Exit is how a task ended.
+// Exit is how a task, or a command run in it (Execer), ended.
 type Exit struct {
 	// ExitCode is the exit status, or -1 if a signal ended the task.
 	ExitCode int
@@ -92,17 +93,6 @@ type Status struct {
 	Restarts int
 }
 
-// StateNotifier is an Executor whose tasks change state on their own, not
-// only through the caller's Suspend and Resume: a container restarted by
-// its restart policy is Requeued from its exit until it runs again.
-type StateNotifier interface {
-	// Changes returns a channel that receives, in order, each state a
-	// task enters on its own (Requeued, then Running again), with the
-	// restarts so far. It is closed once the task has ended, or when ctx
-	// ends; its exit comes through Wait.
-	Changes(ctx context.Context, id string) (<-chan Status, error)
-}
-
 // Executor runs tasks on this host.
 type Executor interface {
 	// Start starts a task and returns once it runs (or failed to start).
@@ -121,11 +111,6 @@ type Executor interface {
 	// Destroy forgets an ended task and frees what the executor holds for it;
 	// with force it kills a live one first.
 	Destroy(ctx context.Context, id string, force bool) error
-	// Recover re-attaches to a task started by an earlier instance of the
-	// caller. Calling it for a task already tracked does nothing. It returns
-	// ErrNotRecoverable when the task cannot be followed any more (it may
-	// then have been killed); the caller then treats the task as lost.
-	Recover(ctx context.Context, h *Handle) error
 }
 
 // Errors executors return (wrapped).
@@ -134,6 +119,9 @@ var (
 	ErrNotRunning     = errors.New("task is not running")
 	ErrNotRecoverable = errors.New("task cannot be recovered")
 	ErrStartFailed    = errors.New("task could not start")
+	// ErrNotSupported is returned for an ability (see abilities.go) the
+	// task's executor does not have, by executors that pass tasks on.
+	ErrNotSupported = errors.New("not supported by the task's executor")
 	// ErrImageNotFound and ErrPullFailed say why a container task could
 	// not start; they come wrapped together with ErrStartFailed.
 	ErrImageNotFound = errors.New("IMAGE_NOT_FOUND")

@@ -17,9 +17,10 @@ import (
 // A container job's Template.Extensions are the settings of its container
 // beyond the template's own fields. This file is the one place that reads
 // them: Spec.Validate checks them (so the CLI, the server and the scheduler
-// refuse a bad value before anything runs), and the Docker executor maps
-// the parsed ContainerSettings onto the engine's container configuration
-// (docs/docker.md has the table). Only the standard library is used, so
+// refuse a bad value before anything runs), and executor.ContainerOf puts
+// the parsed ContainerSettings in the typed container spec the Docker
+// executor maps onto the engine's configuration (docs/docker.md has the
+// table). Only the standard library is used, so
 // that every part of berth can check a template without the Docker client.
 
 // ContainerSettings are a template's container extensions, parsed. Each

@@ -7,19 +7,12 @@ import (
 	"github.com/berth-run/berth/executor"
 )
 
-// recoverer is an executor that can find the tasks an earlier run of the
-// worker left running and follow them again (containers; processes whose
-// exit a reaper notes, see executor/process).
-type recoverer interface {
-	Recoverable(ctx context.Context) ([]*executor.Handle, error)
-}
-
 // adopt re-attaches to what an earlier run of the worker left running that
 // the executor can follow, and reports each end as if this run had started
 // it, with its true exit status. What cannot be re-attached is left to
 // reportLost.
 func (w *Worker) adopt(ctx context.Context) {
-	r, ok := w.cfg.Executor.(recoverer)
+	r, ok := w.cfg.Executor.(executor.Recoverer)
 	if !ok {
 		return
 	}
@@ -32,7 +25,7 @@ func (w *Worker) adopt(ctx context.Context) {
 		if err != nil {
 			continue // not berth's; Cleanup decides
 		}
-		if err := w.cfg.Executor.Recover(ctx, h); err != nil {
+		if err := r.Recover(ctx, h); err != nil {
 			w.log.Warn("cannot re-attach to a task left running", "task", h.ID, "error", err)
 			continue
 		}
@@ -40,7 +33,7 @@ func (w *Worker) adopt(ctx context.Context) {
 		t := w.newTask(key, &dispatch.Work{TaskKey: key}, log)
 		t.id, t.started = h.ID, true
 		w.hold(t)
-		log.Info("re-attached to a task left running", "container", h.ContainerID, "pid", h.PID)
+		log.Info("re-attached to a task left running", "container", h.Ident.ContainerID, "pid", h.Ident.PID)
 		if w.remote() {
 			// Output goes on from what the server has.
 			if t.stream, err = w.startStream(key, w.cfg.TaskDir(key), false); err != nil {

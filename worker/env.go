@@ -56,6 +56,8 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 	result = cmp.Or(result, filepath.Join(dir, datadir.ResultFile))
 	tmpl := work.Template
 	var env []string
+	var ctr *executor.ContainerSpec
+	workDir = cmp.Or(workDir, dir)
 	if tmpl.Image == "" {
 		env = append(taskEnv(work, result, os.LookupEnv), w.cfg.TaskEnv...)
 	} else {
@@ -63,17 +65,23 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 		if tmpl, err = withResultMount(tmpl, result); err != nil {
 			return nil, err
 		}
+		if ctr, err = executor.ContainerOf(&tmpl); err != nil {
+			return nil, err
+		}
 		env = taskEnv(work, containerResult, nil)
+		workDir = tmpl.WorkDir // a path in the container; none: the image's
 	}
 	return &executor.Spec{
-		ID:       work.TaskKey.String(),
-		Command:  tmpl.Command,
-		Args:     tmpl.Args,
-		Env:      env,
-		WorkDir:  cmp.Or(workDir, dir),
-		Stdout:   cmp.Or(stdout, filepath.Join(dir, datadir.StdoutFile)),
-		Stderr:   cmp.Or(stderr, filepath.Join(dir, datadir.StderrFile)),
-		Template: tmpl,
+		ID:         work.TaskKey.String(),
+		Command:    tmpl.Command,
+		Args:       tmpl.Args,
+		Env:        env,
+		WorkDir:    workDir,
+		Stdout:     cmp.Or(stdout, filepath.Join(dir, datadir.StdoutFile)),
+		Stderr:     cmp.Or(stderr, filepath.Join(dir, datadir.StderrFile)),
+		OutputPath: tmpl.OutputPath,
+		ErrorPath:  tmpl.ErrorPath,
+		Container:  ctr,
 	}, nil
 }
 

@@ -9,16 +9,10 @@ import (
 	"github.com/berth-run/berth/job"
 )
 
-// cleaner is an executor that can find, and kill, the tasks an earlier run
-// of the worker left behind (executor/process has it).
-type cleaner interface {
-	Cleanup(ctx context.Context) ([]*executor.Handle, error)
-}
-
 // reportLost reports the tasks left by an earlier run of the worker as
 // ended Failed, sub-state LOST: their exit cannot be known.
 func (w *Worker) reportLost(ctx context.Context) {
-	c, ok := w.cfg.Executor.(cleaner)
+	c, ok := w.cfg.Executor.(executor.Cleaner)
 	if !ok {
 		return
 	}

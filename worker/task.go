@@ -232,10 +232,10 @@ func (w *Worker) execute(t *task) *dispatch.End {
 	}
 	t.started = true
 	t.events.push(w.event(t, dispatch.EventStarted, func(ev *dispatch.Event) {
-		ev.PID, ev.ContainerID = h.PID, h.ContainerID
+		ev.PID, ev.ContainerID = h.Ident.PID, h.Ident.ContainerID
 	}))
 	t.mu.Unlock()
-	t.log.Debug("task started", "pid", h.PID)
+	t.log.Debug("task started", "pid", h.Ident.PID)
 	return w.await(t)
 }
 

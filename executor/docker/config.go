@@ -1,9 +1,9 @@
 package docker
 
 import (
-	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,21 +46,16 @@ type containerSpec struct {
 	Pull       PullPolicy
 }
 
-// Extensions returns the extension keys the executor understands, sorted:
-// job.ContainerExtensions, the one table of them.
-func Extensions() []string { return job.ContainerExtensions() }
-
 // buildContainer maps a task to a container: the command and arguments to
-// Cmd, the template's image and workdir to Image and WorkingDir, s.Env to
-// Env, the stage-in files to bind mounts, and the extensions, parsed by
-// job.ParseContainerExtensions, to their settings (see applySettings). The
-// defaults give no privilege: not privileged, the engine's default
-// capabilities, and the no-new-privileges security option unless the
-// template sets security-opt. Errors wrap executor.ErrStartFailed and name
-// the extension or field.
+// Cmd, s.Env and s.WorkDir to Env and WorkingDir, and s.Container (see
+// executor.ContainerOf) to the image, bind mounts and the other settings
+// (see applySettings). The defaults give no privilege: not privileged, the
+// engine's default capabilities, and the no-new-privileges security option
+// unless the spec sets SecurityOpt. Errors wrap executor.ErrStartFailed and
+// name the field.
 func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
-	tpl := &s.Template
-	if tpl.Image == "" {
+	cs := s.Container
+	if cs == nil || cs.Image == "" {
 		return nil, fmt.Errorf("%w: the template names no image", executor.ErrStartFailed)
 	}
 	labels := map[string]string{
@@ -69,14 +64,14 @@ func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
 		LabelStdout:   s.Stdout,
 		LabelStderr:   s.Stderr,
 	}
-	if err := setCopyLabels(labels, tpl); err != nil {
+	if err := setCopyLabels(labels, s); err != nil {
 		return nil, fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
 	}
 	c := &containerSpec{
 		Config: &container.Config{
-			Image:      tpl.Image,
+			Image:      cs.Image,
 			Env:        slices.Clone(s.Env),
-			WorkingDir: tpl.WorkDir,
+			WorkingDir: s.WorkDir,
 			Labels:     labels,
 		},
 		HostConfig: &container.HostConfig{
@@ -90,7 +85,10 @@ func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
 	} else if len(s.Args) > 0 {
 		return nil, fmt.Errorf("%w: arguments without a command", executor.ErrStartFailed)
 	}
-	for i, m := range tpl.StageIn {
+	if s.WorkDir != "" && !path.IsAbs(s.WorkDir) {
+		return nil, fmt.Errorf("%w: working directory %q is not an absolute path in the container", executor.ErrStartFailed, s.WorkDir)
+	}
+	for i, m := range cs.Mounts {
 		if !strings.HasPrefix(m.Host, "/") || !strings.HasPrefix(m.Container, "/") {
 			return nil, fmt.Errorf("%w: stage_in[%d]: want absolute paths, not %q and %q", executor.ErrStartFailed, i, m.Host, m.Container)
 		}
@@ -98,22 +96,13 @@ func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
 			Type: mount.TypeBind, Source: m.Host, Target: m.Container, ReadOnly: !m.RW,
 		})
 	}
-	set, err := job.ParseContainerExtensions(tpl.Extensions, "")
-	if err != nil {
-		var fe *job.FieldError
-		if errors.As(err, &fe) {
-			key := strings.TrimPrefix(fe.Field, "extensions.")
-			return nil, fmt.Errorf("%w: extension %q: %s", executor.ErrStartFailed, key, fe.Reason)
-		}
-		return nil, fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
-	}
-	if err := applySettings(c, set); err != nil {
+	if err := applySettings(c, &cs.ContainerSettings); err != nil {
 		return nil, fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
 	}
 	return c, nil
 }
 
-// applySettings maps parsed extensions onto the container (the table in
+// applySettings maps the typed settings onto the container (the table in
 // docs/docker.md).
 func applySettings(c *containerSpec, set *job.ContainerSettings) error {
 	cfg, hc := c.Config, c.HostConfig

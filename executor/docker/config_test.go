@@ -14,12 +14,32 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func testSpec(ext map[string]string) *executor.Spec {
+// testSpec is the spec of a task with the given extensions, translated as
+// the worker does (executor.ContainerOf).
+func testSpec(t testing.TB, ext map[string]string) *executor.Spec {
+	s, err := testSpecErr(ext)
+	require.NoError(t, err)
+	return s
+}
+
+func testSpecErr(ext map[string]string) (*executor.Spec, error) {
+	c, err := executor.ContainerOf(&job.Template{Image: "img:1", Extensions: ext})
+	if err != nil {
+		return nil, err
+	}
 	return &executor.Spec{
 		ID: "t1", Command: "/bin/echo", Args: []string{"a", "b"}, Env: []string{"A=1", "PATH=/bin"},
-		Stdout: "/tmp/o", Stderr: "/tmp/e",
-		Template: job.Template{Image: "img:1", WorkDir: "/work", Extensions: ext},
+		WorkDir: "/work", Stdout: "/tmp/o", Stderr: "/tmp/e", Container: c,
+	}, nil
+}
+
+// build translates the extensions and maps the task to a container.
+func build(ext map[string]string, cfg *Config) (*containerSpec, error) {
+	s, err := testSpecErr(ext)
+	if err != nil {
+		return nil, err
 	}
+	return buildContainer(s, cfg)
 }
 
 func testConfig() *Config {
@@ -31,7 +51,7 @@ func testConfig() *Config {
 // without an engine.
 func TestBuildContainerDefaults(t *testing.T) {
 	t.Parallel()
-	cs, err := buildContainer(testSpec(nil), testConfig())
+	cs, err := buildContainer(testSpec(t, nil), testConfig())
 	require.NoError(t, err)
 	require.Equal(t, []string{"/bin/echo", "a", "b"}, []string(cs.Config.Cmd))
 	require.Equal(t, "img:1", cs.Config.Image)
@@ -47,7 +67,9 @@ func TestBuildContainerDefaults(t *testing.T) {
 }
 
 // TestBuildContainerBadValues checks that every bad extension value fails
-// with ErrStartFailed, naming the key.
+// with ErrStartFailed, naming the key, in the translation of the template
+// (executor.ContainerOf); and that a spec without an image or with a
+// relative working directory fails.
 func TestBuildContainerBadValues(t *testing.T) {
 	t.Parallel()
 	bad := map[string][]string{
@@ -83,19 +105,24 @@ func TestBuildContainerBadValues(t *testing.T) {
 	}
 	for key, values := range bad {
 		for _, v := range values {
-			_, err := buildContainer(testSpec(map[string]string{key: v}), testConfig())
+			_, err := build(map[string]string{key: v}, testConfig())
 			require.ErrorIs(t, err, executor.ErrStartFailed, "%s=%q", key, v)
 			require.Contains(t, err.Error(), `"`+key+`"`, "%s=%q", key, v)
 		}
 	}
 	// Every known key is covered above.
-	for _, k := range Extensions() {
+	for _, k := range job.ContainerExtensions() {
 		if k != "security-opt" { // any list is valid, even the empty one
 			require.Contains(t, bad, k)
 		}
 	}
 	_, err := buildContainer(&executor.Spec{ID: "x"}, testConfig())
 	require.ErrorIs(t, err, executor.ErrStartFailed)
+	s := testSpec(t, nil)
+	s.WorkDir = "work"
+	_, err = buildContainer(s, testConfig())
+	require.ErrorIs(t, err, executor.ErrStartFailed)
+	require.ErrorContains(t, err, "working directory")
 }
 
 // TestExtensions creates (without starting) a container for each template
@@ -220,8 +247,8 @@ func TestExtensions(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := testSpec(tc.ext)
-			s.Template.Image = tb.image
+			s := testSpec(t, tc.ext)
+			s.Container.Image = tb.image
 			cs, err := buildContainer(s, &tb.exec.cfg)
 			require.NoError(t, err)
 			id, err := tb.exec.create(context.Background(), cs)

@@ -10,15 +10,17 @@
 // the task's stdout and stderr files (see output.go), a stats stream for CPU
 // time and peak memory (stats.go), and one events stream per executor for
 // start, die, pause, unpause, kill and OOM (events.go). At the end the files
-// the template asks for are copied to the host (stage.go). A restarted
-// caller re-attaches with Recover, and removes what nobody tracks with
-// Cleanup (reconcile.go).
+// the spec asks for are copied to the host (stage.go). A restarted caller
+// re-attaches with Recover, and removes what nobody tracks with Cleanup
+// (reconcile.go). Exec runs further commands in a task's container, as an
+// OpenJD session runs its actions (exec.go).
 //
 // The file split follows Nomad's docker driver: docker.go (Executor, Config,
-// New and the control methods), config.go (template to container config;
-// the extensions are parsed by package job), start.go and image.go (create
-// and start, pull policy), handle.go (a task's wait and log loop),
-// events.go, stats.go, output.go, stage.go and reconcile.go.
+// New and the control methods), config.go (the typed executor.ContainerSpec
+// to the engine's container config), start.go and image.go (create and
+// start, pull policy), state.go (the handle's state), handle.go (a task's
+// wait and log loop), events.go, stats.go, output.go, stage.go,
+// reconcile.go and exec.go.
 package docker
 
 import (
@@ -37,6 +39,7 @@ import (
 	"github.com/berth-run/berth/job"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
+	"golang.org/x/sys/unix"
 )
 
 // Driver is the Handle.Driver of container tasks.
@@ -134,6 +137,9 @@ type Executor struct {
 	wg     sync.WaitGroup
 
 	tasks executor.Registry[*task]
+	// hostKill is unix.Kill; tests make it fail, as for a worker that may
+	// not signal a container's processes.
+	hostKill func(pid int, sig unix.Signal) error
 	// containers maps container IDs to tasks, for events; guarded by mu.
 	mu         sync.Mutex
 	containers map[string]*task
@@ -141,7 +147,10 @@ type Executor struct {
 
 var (
 	_ executor.Executor      = (*Executor)(nil)
+	_ executor.Recoverer     = (*Executor)(nil)
+	_ executor.Cleaner       = (*Executor)(nil)
 	_ executor.StateNotifier = (*Executor)(nil)
+	_ executor.Execer        = (*Executor)(nil)
 )
 
 // New connects to the engine (negotiating the API version), subscribes to
@@ -154,7 +163,7 @@ func New(ctx context.Context, cfg Config) (*Executor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e := &Executor{cfg: cfg, cli: cfg.Client, log: cfg.Logger, containers: map[string]*task{}}
+	e := &Executor{cfg: cfg, cli: cfg.Client, log: cfg.Logger, containers: map[string]*task{}, hostKill: unix.Kill}
 	if e.cli == nil {
 		if e.cli, err = client.New(client.FromEnv); err != nil {
 			return nil, fmt.Errorf("docker client: %w", err)

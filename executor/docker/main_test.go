@@ -71,18 +71,22 @@ func (tb *testBundle) reopen(t *testing.T, cfg Config) {
 	tb.exec = e
 }
 
-// spec returns a spec running argv in the test image, with output to files
+// spec returns a spec running argv in the test image, with the given
+// extensions (translated as the worker does) and output to files
 // "<id>.out" and "<id>.err" in the bundle's directory.
 func (tb *testBundle) spec(id string, ext map[string]string, argv ...string) *executor.Spec {
+	c, err := executor.ContainerOf(&job.Template{Image: tb.image, Extensions: ext})
+	if err != nil {
+		panic(err) // the tests give valid extensions
+	}
 	return &executor.Spec{
-		ID:       id,
-		Command:  argv[0],
-		Args:     argv[1:],
-		Env:      []string{"PATH=/bin"},
-		WorkDir:  tb.dir,
-		Stdout:   filepath.Join(tb.dir, id+".out"),
-		Stderr:   filepath.Join(tb.dir, id+".err"),
-		Template: job.Template{Image: tb.image, Extensions: ext},
+		ID:        id,
+		Command:   argv[0],
+		Args:      argv[1:],
+		Env:       []string{"PATH=/bin"},
+		Stdout:    filepath.Join(tb.dir, id+".out"),
+		Stderr:    filepath.Join(tb.dir, id+".err"),
+		Container: c,
 	}
 }
 

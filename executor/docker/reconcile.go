@@ -15,7 +15,8 @@ import (
 
 // Recover re-attaches to a task started by an earlier instance of the
 // executor with the same Instance; it does nothing for a task this Executor
-// tracks. The container is found by h.ContainerID, else by its labels
+// tracks. The container is found by the ID the handle's state records, else
+// by its labels
 // (berth.task=h.ID, berth.executor=Instance). If it runs (or is paused), the
 // executor follows it again: output continues in the files named by its
 // labels from where they end (see output.go), and its wait is re-attached.
@@ -35,7 +36,11 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	if h.Driver != Driver && h.Driver != "" {
 		return fmt.Errorf("recover %s: driver %q is not %q: %w", h.ID, h.Driver, Driver, executor.ErrNotRecoverable)
 	}
-	c, err := e.findContainer(ctx, h)
+	cid, err := containerOf(h)
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", h.ID, err)
+	}
+	c, err := e.findContainer(ctx, h.ID, cid)
 	if err != nil {
 		return fmt.Errorf("recover %s: %w", h.ID, err)
 	}
@@ -80,26 +85,26 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	return nil
 }
 
-// findContainer inspects the handle's container, or the one labelled with
-// its task.
-func (e *Executor) findContainer(ctx context.Context, h *executor.Handle) (*container.InspectResponse, error) {
-	id := h.ContainerID
+// findContainer inspects the container cid, or, if cid is empty or gone,
+// the one labelled with the task.
+func (e *Executor) findContainer(ctx context.Context, task, cid string) (*container.InspectResponse, error) {
+	id := cid
 	if id == "" {
-		f := make(client.Filters).Add("label", LabelTask+"="+h.ID, LabelExecutor+"="+e.cfg.Instance)
+		f := make(client.Filters).Add("label", LabelTask+"="+task, LabelExecutor+"="+e.cfg.Instance)
 		res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 		if err != nil {
 			return nil, err
 		}
 		if len(res.Items) == 0 {
-			return nil, fmt.Errorf("no container labelled %s=%s: %w", LabelTask, h.ID, executor.ErrNotRecoverable)
+			return nil, fmt.Errorf("no container labelled %s=%s: %w", LabelTask, task, executor.ErrNotRecoverable)
 		}
 		id = res.Items[0].ID
 	}
 	res, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if cerrdefs.IsNotFound(err) {
-		if h.ContainerID != "" {
+		if cid != "" {
 			// Look it up by its labels, in case the handle is stale.
-			return e.findContainer(ctx, &executor.Handle{ID: h.ID})
+			return e.findContainer(ctx, task, "")
 		}
 		return nil, fmt.Errorf("container %.12s is gone: %w", id, executor.ErrNotRecoverable)
 	}
@@ -146,7 +151,7 @@ func (e *Executor) sweep(ctx context.Context, remove bool) ([]*executor.Handle, 
 		if e.byContainer(c.ID) != nil {
 			continue
 		}
-		h := &executor.Handle{ID: c.Labels[LabelTask], Driver: Driver, ContainerID: c.ID, StartedAt: time.Unix(c.Created, 0)}
+		h := newHandle(c.Labels[LabelTask], c.ID, time.Unix(c.Created, 0))
 		if !remove {
 			if c.State != container.StateCreated {
 				found = append(found, h)

@@ -48,7 +48,7 @@ func TestRecoverExited(t *testing.T) {
 	require.Eventually(t, func() bool { return readFile(t, s.Stdout) == "first\n" }, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, tb.exec.Close())
 	// Wait for the exit behind the executor's back.
-	res := tb.cli.ContainerWait(ctx, h.ContainerID, waitNotRunning)
+	res := tb.cli.ContainerWait(ctx, h.Ident.ContainerID, waitNotRunning)
 	select {
 	case r := <-res.Result:
 		require.EqualValues(t, 5, r.StatusCode)
@@ -57,7 +57,9 @@ func TestRecoverExited(t *testing.T) {
 	}
 	require.Equal(t, "first\n", readFile(t, s.Stdout))
 	tb.reopen(t, Config{})
-	require.NoError(t, tb.exec.Recover(ctx, h))
+	// A handle of an earlier berth (version 0, no state): the container is
+	// found by its labels.
+	require.NoError(t, tb.exec.Recover(ctx, &executor.Handle{ID: h.ID, Driver: Driver}))
 	x := tb.wait(t, "gone", 20*time.Second)
 	require.NoError(t, x.Err)
 	require.Equal(t, 5, x.ExitCode)
@@ -88,11 +90,11 @@ func TestCleanup(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, found, 1)
 	require.Equal(t, "left", found[0].ID)
-	require.Equal(t, left.ContainerID, found[0].ContainerID)
+	require.Equal(t, left.Ident.ContainerID, found[0].Ident.ContainerID)
 	require.Equal(t, Driver, found[0].Driver)
-	_, err = tb.cli.ContainerInspect(ctx, left.ContainerID, clientInspect)
+	_, err = tb.cli.ContainerInspect(ctx, left.Ident.ContainerID, clientInspect)
 	require.Error(t, err, "left-over container still there")
-	_, err = tb.cli.ContainerInspect(ctx, kept.ContainerID, clientInspect)
+	_, err = tb.cli.ContainerInspect(ctx, kept.Ident.ContainerID, clientInspect)
 	require.NoError(t, err)
 	require.NoError(t, tb.exec.Destroy(ctx, "kept", true))
 }
@@ -120,9 +122,9 @@ func TestRecoverCreated(t *testing.T) {
 	hs, err := tb.exec.Recoverable(ctx)
 	require.NoError(t, err)
 	require.Len(t, hs, 1, "only the running container")
-	require.Equal(t, running.ContainerID, hs[0].ContainerID)
+	require.Equal(t, running.Ident.ContainerID, hs[0].Ident.ContainerID)
 
-	err = tb.exec.Recover(ctx, &executor.Handle{ID: "1.0.1", Driver: Driver, ContainerID: first})
+	err = tb.exec.Recover(ctx, newHandle("1.0.1", first, time.Time{}))
 	require.ErrorIs(t, err, executor.ErrNotRecoverable)
 	require.ErrorContains(t, err, "never started")
 	_, err = tb.cli.ContainerInspect(ctx, first, clientInspect)
@@ -133,7 +135,7 @@ func TestRecoverCreated(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, found, 1)
 	require.Equal(t, "2.0.1", found[0].ID)
-	require.Equal(t, second, found[0].ContainerID)
+	require.Equal(t, second, found[0].Ident.ContainerID)
 	_, err = tb.cli.ContainerInspect(ctx, second, clientInspect)
 	require.Error(t, err, "removed")
 	require.NoError(t, tb.exec.Destroy(ctx, "3.0.1", true))

@@ -64,21 +64,21 @@ type copySpec struct {
 	limit int64
 }
 
-// setCopyLabels records the template's copies in labels.
-func setCopyLabels(labels map[string]string, tpl *job.Template) error {
-	if tpl.OutputPath != "" {
-		labels[LabelOutputPath] = tpl.OutputPath
+// setCopyLabels records the spec's copies in labels.
+func setCopyLabels(labels map[string]string, s *executor.Spec) error {
+	if s.OutputPath != "" {
+		labels[LabelOutputPath] = s.OutputPath
 	}
-	if tpl.ErrorPath != "" {
-		labels[LabelErrorPath] = tpl.ErrorPath
+	if s.ErrorPath != "" {
+		labels[LabelErrorPath] = s.ErrorPath
 	}
-	if len(tpl.StageOut) > 0 {
-		for i, m := range tpl.StageOut {
+	if so := s.Container.StageOut; len(so) > 0 {
+		for i, m := range so {
 			if !path.IsAbs(m.Container) || !filepath.IsAbs(m.Host) {
 				return fmt.Errorf("stage_out[%d]: want absolute paths, not %q and %q", i, m.Container, m.Host)
 			}
 		}
-		b, err := json.Marshal(tpl.StageOut)
+		b, err := json.Marshal(so)
 		if err != nil {
 			return err
 		}

@@ -28,7 +28,7 @@ func TestStageIn(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(tb.dir, "single"), []byte("one file\n"), 0o644))
 	s := tb.spec("stagein", nil, "sh", "-c",
 		"cat /data/in/f /single; touch /data/in/new 2>/dev/null || echo read-only; echo written > /data/rw/out")
-	s.Template.StageIn = []job.Mount{
+	s.Container.Mounts = []job.Mount{
 		{Host: in, Container: "/data/in"},
 		{Host: rw, Container: "/data/rw", RW: true},
 		{Host: filepath.Join(tb.dir, "single"), Container: "/single"},
@@ -38,7 +38,7 @@ func TestStageIn(t *testing.T) {
 	require.Equal(t, 0, x.ExitCode, readFile(t, s.Stderr))
 	require.Equal(t, "input\none file\nread-only\n", readFile(t, s.Stdout))
 	require.Equal(t, "written\n", readFile(t, filepath.Join(rw, "out")))
-	res, err := tb.cli.ContainerInspect(ctx, h.ContainerID, clientInspect)
+	res, err := tb.cli.ContainerInspect(ctx, h.Ident.ContainerID, clientInspect)
 	require.NoError(t, err)
 	require.Equal(t, []mount.Mount{
 		{Type: mount.TypeBind, Source: in, Target: "/data/in", ReadOnly: true},
@@ -48,7 +48,7 @@ func TestStageIn(t *testing.T) {
 	require.NoError(t, tb.exec.Destroy(ctx, "stagein", false))
 
 	s = tb.spec("nohost", nil, "true")
-	s.Template.StageIn = []job.Mount{{Host: filepath.Join(tb.dir, "missing"), Container: "/x"}}
+	s.Container.Mounts = []job.Mount{{Host: filepath.Join(tb.dir, "missing"), Container: "/x"}}
 	_, err = tb.exec.Start(ctx, s)
 	require.ErrorIs(t, err, executor.ErrStartFailed)
 	require.Contains(t, err.Error(), "missing")
@@ -65,7 +65,7 @@ func TestStageOut(t *testing.T) {
 	res := filepath.Join(tb.dir, "results")
 	s := tb.spec("stageout", nil, "sh", "-c",
 		"mkdir -p /out/sub && echo a > /out/a && echo b > /out/sub/b && ln -s /etc/passwd /out/link && echo r > /report.txt; exit 3")
-	s.Template.StageOut = []job.Mount{
+	s.Container.StageOut = []job.Mount{
 		{Container: "/out", Host: filepath.Join(res, "out")},
 		{Container: "/report.txt", Host: filepath.Join(res, "deep", "report.txt")},
 	}
@@ -82,7 +82,7 @@ func TestStageOut(t *testing.T) {
 	require.NoError(t, tb.exec.Destroy(ctx, "stageout", false))
 
 	s = tb.spec("nopath", nil, "true")
-	s.Template.StageOut = []job.Mount{{Container: "/no/such/file", Host: filepath.Join(res, "none")}}
+	s.Container.StageOut = []job.Mount{{Container: "/no/such/file", Host: filepath.Join(res, "none")}}
 	tb.start(t, s)
 	x = tb.wait(t, "nopath", 20*time.Second)
 	require.Equal(t, 0, x.ExitCode)
@@ -98,23 +98,23 @@ func TestOutputPaths(t *testing.T) {
 	tb := setup(t, Config{})
 	ctx := context.Background()
 	s := tb.spec("paths", nil, "sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 4")
-	s.Template.OutputPath = filepath.Join(tb.dir, "copies", "job.out")
-	s.Template.ErrorPath = filepath.Join(tb.dir, "copies", "job.err")
+	s.OutputPath = filepath.Join(tb.dir, "copies", "job.out")
+	s.ErrorPath = filepath.Join(tb.dir, "copies", "job.err")
 	tb.start(t, s)
 	x := tb.wait(t, "paths", 20*time.Second)
 	require.Equal(t, 4, x.ExitCode)
 	require.NoError(t, x.CopyErr)
-	require.Equal(t, "out1\nout2\n", readFile(t, s.Template.OutputPath))
-	require.Equal(t, "err1\nerr2\n", readFile(t, s.Template.ErrorPath))
+	require.Equal(t, "out1\nout2\n", readFile(t, s.OutputPath))
+	require.Equal(t, "err1\nerr2\n", readFile(t, s.ErrorPath))
 	require.Equal(t, "out1\nout2\n", readFile(t, s.Stdout), "berth keeps its own copy")
 	require.NoError(t, tb.exec.Destroy(ctx, "paths", false))
 
 	s = tb.spec("joined", nil, "sh", "-c", "echo out; echo err >&2")
-	s.Template.OutputPath = filepath.Join(tb.dir, "joined.txt")
-	s.Template.ErrorPath = s.Template.OutputPath
+	s.OutputPath = filepath.Join(tb.dir, "joined.txt")
+	s.ErrorPath = s.OutputPath
 	tb.start(t, s)
 	require.Equal(t, 0, tb.wait(t, "joined", 20*time.Second).ExitCode)
-	require.Equal(t, "out\nerr\n", readFile(t, s.Template.OutputPath))
+	require.Equal(t, "out\nerr\n", readFile(t, s.OutputPath))
 	require.NoError(t, tb.exec.Destroy(ctx, "joined", false))
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 // Start creates and starts the task's container (see buildContainer for the
-// mapping), pulling its image as the "pull" extension says, and returns once
+// mapping), pulling its image as s.Container.Pull says, and returns once
 // the engine has started it. Output goes to s.Stdout and s.Stderr (created if
 // missing, truncated if present; empty discards). Every failure wraps
 // executor.ErrStartFailed; a container that was created but did not start is
@@ -113,7 +113,7 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 	}
 	e.goroutine(func() { t.run(wait, att) })
 	e.log.DebugContext(ctx, "task started", "task", s.ID, "container", shortID(id), "image", cs.Config.Image)
-	return &executor.Handle{ID: s.ID, Driver: Driver, ContainerID: id, StartedAt: startedAt}, nil
+	return newHandle(s.ID, id, startedAt), nil
 }
 
 // create creates the container of cs.

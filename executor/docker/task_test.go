@@ -187,14 +187,14 @@ func TestStop(t *testing.T) {
 	require.NoError(t, tb.exec.Destroy(ctx, "handle", false))
 }
 
-// TestStartErrors checks the image errors and a bad extension.
+// TestStartErrors checks the image errors and bad settings.
 func TestStartErrors(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, Config{})
 	ctx := context.Background()
 
 	s := tb.spec("never", map[string]string{"pull": "never"}, "true")
-	s.Template.Image = "berth-test/no-such-image:1"
+	s.Container.Image = "berth-test/no-such-image:1"
 	_, err := tb.exec.Start(ctx, s)
 	require.ErrorIs(t, err, executor.ErrStartFailed)
 	require.Contains(t, err.Error(), "IMAGE_NOT_FOUND")
@@ -202,15 +202,21 @@ func TestStartErrors(t *testing.T) {
 
 	// No registry answers on localhost:1: the pull fails.
 	s = tb.spec("missing", nil, "true")
-	s.Template.Image = "localhost:1/no-such-image:1"
+	s.Container.Image = "localhost:1/no-such-image:1"
 	_, err = tb.exec.Start(ctx, s)
 	require.ErrorIs(t, err, executor.ErrStartFailed)
 	require.Contains(t, err.Error(), "PULL_FAILED")
 	require.Contains(t, err.Error(), "localhost:1/no-such-image:1")
 
-	_, err = tb.exec.Start(ctx, tb.spec("badext", map[string]string{"cpus": "lots"}, "true"))
+	// A bad extension fails its translation; a bad typed setting, Start.
+	_, err = executor.ContainerOf(&job.Template{Image: tb.image, Extensions: map[string]string{"cpus": "lots"}})
 	require.ErrorIs(t, err, executor.ErrStartFailed)
 	require.Contains(t, err.Error(), `"cpus"`)
+	s = tb.spec("badmount", nil, "true")
+	s.Container.Mounts = []job.Mount{{Host: "relative", Container: "/x"}}
+	_, err = tb.exec.Start(ctx, s)
+	require.ErrorIs(t, err, executor.ErrStartFailed)
+	require.Contains(t, err.Error(), "stage_in[0]")
 
 	// A command the image lacks: the engine refuses to start it, and the
 	// container is removed.
@@ -241,7 +247,7 @@ func TestDestroy(t *testing.T) {
 	require.NoError(t, tb.exec.Destroy(ctx, "live", true))
 	_, err := tb.exec.Inspect(ctx, "live")
 	require.ErrorIs(t, err, executor.ErrNotFound)
-	_, err = tb.cli.ContainerInspect(ctx, h.ContainerID, clientInspect)
+	_, err = tb.cli.ContainerInspect(ctx, h.Ident.ContainerID, clientInspect)
 	require.Error(t, err, "container still there")
 }
 

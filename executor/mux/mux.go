@@ -1,6 +1,8 @@
-// Package mux routes tasks to one of several executors: a task whose
-// template names an image goes to the container executor, any other to the
-// process executor. A worker drives one mux as if it were one executor.
+// Package mux routes tasks to one of several executors: a task with a
+// container (Spec.Container) goes to the container executor, any other to
+// the process executor. A worker drives one mux as if it were one executor;
+// it has every ability of package executor, and returns
+// executor.ErrNotSupported where the task's executor lacks one.
 package mux
 
 import (
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/executor/process"
 )
 
 // Executor routes each task to Process or Containers and remembers which.
@@ -25,7 +28,13 @@ type Executor struct {
 	owner      map[string]executor.Executor // task ID → its executor
 }
 
-var _ executor.Executor = (*Executor)(nil)
+var (
+	_ executor.Executor      = (*Executor)(nil)
+	_ executor.Recoverer     = (*Executor)(nil)
+	_ executor.Cleaner       = (*Executor)(nil)
+	_ executor.StateNotifier = (*Executor)(nil)
+	_ executor.Execer        = (*Executor)(nil)
+)
 
 // New returns a mux over a process executor and a function that makes the
 // container executor when the first container task comes (nil: none).
@@ -50,10 +59,10 @@ func (m *Executor) containerExecutor(ctx context.Context) (executor.Executor, er
 	return c, nil
 }
 
-// Start starts the task on the executor its template calls for.
+// Start starts the task on the executor its spec calls for.
 func (m *Executor) Start(ctx context.Context, s *executor.Spec) (*executor.Handle, error) {
 	ex := m.process
-	if s.Template.Image != "" {
+	if s.Container != nil {
 		c, err := m.containerExecutor(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", executor.ErrStartFailed, err)
@@ -139,17 +148,22 @@ func (m *Executor) Destroy(ctx context.Context, id string, force bool) error {
 	return nil
 }
 
-// Recover hands the handle to the executor that made it (by its Driver).
+// Recover hands the handle to the executor that made it: the process
+// executor's (process.Driver), else the container executor's.
 func (m *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	ex := m.process
-	if h.ContainerID != "" {
+	if h.Driver != process.Driver {
 		c, err := m.containerExecutor(ctx)
 		if err != nil {
 			return fmt.Errorf("%w: %v", executor.ErrNotRecoverable, err)
 		}
 		ex = c
 	}
-	if err := ex.Recover(ctx, h); err != nil {
+	r, ok := ex.(executor.Recoverer)
+	if !ok {
+		return fmt.Errorf("recover %s: %w: %w", h.ID, executor.ErrNotRecoverable, executor.ErrNotSupported)
+	}
+	if err := r.Recover(ctx, h); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -158,33 +172,25 @@ func (m *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	return nil
 }
 
-type recoverer interface {
-	Recoverable(ctx context.Context) ([]*executor.Handle, error)
-}
-
 // Recoverable returns what an earlier instance left running that can be
 // followed again: the process executor's (those a reaper has, see
 // executor/process) and the container executor's, if the engine answers.
 func (m *Executor) Recoverable(ctx context.Context) ([]*executor.Handle, error) {
 	var all []*executor.Handle
 	var errs []error
-	if r, ok := m.process.(recoverer); ok {
+	if r, ok := m.process.(executor.Recoverer); ok {
 		hs, err := r.Recoverable(ctx)
 		all, errs = append(all, hs...), append(errs, err)
 	}
 	if m.newContainers != nil {
 		if c, err := m.containerExecutor(ctx); err == nil { // no engine: nothing to follow
-			if r, ok := c.(recoverer); ok {
+			if r, ok := c.(executor.Recoverer); ok {
 				hs, err := r.Recoverable(ctx)
 				all, errs = append(all, hs...), append(errs, err)
 			}
 		}
 	}
 	return all, errors.Join(errs...)
-}
-
-type cleaner interface {
-	Cleanup(ctx context.Context) ([]*executor.Handle, error)
 }
 
 // Cleanup cleans up after an earlier instance in every executor that can:
@@ -199,7 +205,7 @@ func (m *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 		}
 	}
 	for _, ex := range exs {
-		if c, ok := ex.(cleaner); ok {
+		if c, ok := ex.(executor.Cleaner); ok {
 			hs, err := c.Cleanup(ctx)
 			all = append(all, hs...)
 			errs = append(errs, err)
@@ -207,8 +213,6 @@ func (m *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 	}
 	return all, errors.Join(errs...)
 }
-
-var _ executor.StateNotifier = (*Executor)(nil)
 
 // Changes follows the state changes the task's executor makes on its own
 // (see executor.StateNotifier); for an executor that makes none, the
@@ -224,4 +228,19 @@ func (m *Executor) Changes(ctx context.Context, id string) (<-chan executor.Stat
 	ch := make(chan executor.Status)
 	close(ch)
 	return ch, nil
+}
+
+// Exec runs c in the task through its executor, if that is an
+// executor.Execer; else it returns an error wrapping
+// executor.ErrNotSupported.
+func (m *Executor) Exec(ctx context.Context, id string, c *executor.ExecSpec) (*executor.Exit, error) {
+	ex, err := m.of(id)
+	if err != nil {
+		return nil, err
+	}
+	x, ok := ex.(executor.Execer)
+	if !ok {
+		return nil, fmt.Errorf("exec in %s: %w", id, executor.ErrNotSupported)
+	}
+	return x.Exec(ctx, id, c)
 }

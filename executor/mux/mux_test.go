@@ -14,8 +14,9 @@ import (
 )
 
 func spec(t *testing.T, id, image string) *executor.Spec {
-	return &executor.Spec{ID: id, Command: "true", Env: []string{"PATH=/usr/bin:/bin"}, WorkDir: t.TempDir(),
-		Template: job.Template{Command: "true", Image: image}}
+	c, err := executor.ContainerOf(&job.Template{Command: "true", Image: image})
+	require.NoError(t, err)
+	return &executor.Spec{ID: id, Command: "true", Env: []string{"PATH=/usr/bin:/bin"}, WorkDir: t.TempDir(), Container: c}
 }
 
 func TestRoutes(t *testing.T) {
@@ -35,6 +36,8 @@ func TestRoutes(t *testing.T) {
 	_, err = containers.Inspect(ctx, "p")
 	require.ErrorIs(t, err, executor.ErrNotFound, "the process task did not")
 
+	_, err = m.Exec(ctx, "p", &executor.ExecSpec{Command: "true"})
+	require.ErrorIs(t, err, executor.ErrNotSupported, "the process executor runs no further commands in a task")
 	for _, id := range []string{"p", "c"} {
 		ch, err := m.Wait(ctx, id)
 		require.NoError(t, err)
@@ -56,4 +59,7 @@ func TestNoContainerEngine(t *testing.T) {
 	hs, err := m.Recoverable(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, hs)
+	err = m.Recover(context.Background(), &executor.Handle{ID: "c", Driver: "docker"})
+	require.ErrorIs(t, err, executor.ErrNotRecoverable, "a container handle goes to the container executor")
+	require.ErrorContains(t, err, "no engine")
 }

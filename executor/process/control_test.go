@@ -59,7 +59,7 @@ func TestSuspendResume(t *testing.T) {
 
 	require.NoError(t, e.Suspend(t.Context(), s.ID))
 	requireState(t, e, s.ID, job.Suspended)
-	require.Equal(t, byte('T'), procState(t, h.PID))
+	require.Equal(t, byte('T'), procState(t, h.Ident.PID))
 	// The group got SIGSTOP at once, but a child may take a moment to stop.
 	require.Eventually(t, func() bool { return procState(t, child) == 'T' }, time.Second, time.Millisecond)
 	before := fileSize(t, counter)
@@ -69,7 +69,7 @@ func TestSuspendResume(t *testing.T) {
 
 	require.NoError(t, e.Resume(t.Context(), s.ID))
 	requireState(t, e, s.ID, job.Running)
-	require.NotEqual(t, byte('T'), procState(t, h.PID))
+	require.NotEqual(t, byte('T'), procState(t, h.Ident.PID))
 	require.Eventually(t, func() bool { return fileSize(t, counter) > before }, 5*time.Second, 10*time.Millisecond)
 	require.NoError(t, e.Resume(t.Context(), s.ID), "resuming a running task is a no-op")
 

@@ -12,7 +12,12 @@
 // anyway when the task's parent is now a reaper (see Reap) that notes its
 // exit status: Recoverable lists those, Recover re-attaches (the end seen
 // on a pidfd, the status read from the note). Other leftovers cannot be
-// known: Recover and Cleanup kill them and report them lost.
+// known: Recover and Cleanup kill them and report them lost. A handle's
+// state is the task's PID and start time (handle.go).
+//
+// The executor is no executor.Execer: a further command for a process task
+// is just another process, which its caller starts as another task (with
+// the same Env and WorkDir) or itself.
 package process
 
 import (
@@ -29,7 +34,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Driver is the Handle.Driver of process tasks.
+// Driver is the Handle.Driver of process tasks; see handle.go for the
+// Handle.State.
 const Driver = "process"
 
 // ErrStillRunning is returned by Destroy without force for a task that has
@@ -85,7 +91,11 @@ type Executor struct {
 	nullErr  error
 }
 
-var _ executor.Executor = (*Executor)(nil)
+var (
+	_ executor.Executor  = (*Executor)(nil)
+	_ executor.Recoverer = (*Executor)(nil)
+	_ executor.Cleaner   = (*Executor)(nil)
+)
 
 // New returns an Executor.
 func New(cfg Config) *Executor {
@@ -215,24 +225,25 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	if e.tasks.Has(h.ID) {
 		return nil
 	}
-	if h.Driver != Driver && h.Driver != "" {
-		return fmt.Errorf("recover %s: driver %q is not %q: %w", h.ID, h.Driver, Driver, executor.ErrNotRecoverable)
+	p, err := decodeHandle(h)
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", h.ID, err)
 	}
 	if e.exitNotes != "" {
-		t, err := e.follow(h)
+		t, err := e.follow(p)
 		if err == nil {
 			e.tasks.Put(h.ID, t, true)
-			e.log.InfoContext(ctx, "following a task an earlier run left", "task", h.ID, "pid", h.PID)
+			e.log.InfoContext(ctx, "following a task an earlier run left", "task", h.ID, "pid", p.PID)
 			return nil
 		}
-		e.log.InfoContext(ctx, "cannot follow a task an earlier run left", "task", h.ID, "pid", h.PID, "err", err)
+		e.log.InfoContext(ctx, "cannot follow a task an earlier run left", "task", h.ID, "pid", p.PID, "err", err)
 	}
-	killed := e.killLeftover(ctx, h)
+	killed := e.killLeftover(ctx, p)
 	if err := e.removeState(h.ID); err != nil {
 		e.log.WarnContext(ctx, "removing task state", "task", h.ID, "err", err)
 	}
 	if killed {
-		return fmt.Errorf("recover %s: killed process group %d of an earlier run: %w", h.ID, h.PID, executor.ErrNotRecoverable)
+		return fmt.Errorf("recover %s: killed process group %d of an earlier run: %w", h.ID, p.PID, executor.ErrNotRecoverable)
 	}
-	return fmt.Errorf("recover %s: process %d is gone: %w", h.ID, h.PID, executor.ErrNotRecoverable)
+	return fmt.Errorf("recover %s: process %d is gone: %w", h.ID, p.PID, executor.ErrNotRecoverable)
 }

@@ -24,8 +24,8 @@ func TestExitCode(t *testing.T) {
 	s := shSpec(t, "fail", "echo out; echo err >&2; exit 3")
 	h := start(t, e, s)
 	require.Equal(t, process.Driver, h.Driver)
-	require.Positive(t, h.PID)
-	require.NotZero(t, h.StartTicks)
+	require.Positive(t, h.Ident.PID)
+	require.NotZero(t, handleState(t, h)["start_ticks"])
 
 	x := wait(t, e, s.ID)
 	require.Equal(t, 3, x.ExitCode)
@@ -178,24 +178,24 @@ func TestOutputPaths(t *testing.T) {
 	e := process.New(process.Config{})
 	dir := t.TempDir()
 	s := shSpec(t, "t", "echo out; echo err >&2; exit 3")
-	s.Template.OutputPath = filepath.Join(dir, "sub", "out.txt")
-	s.Template.ErrorPath = filepath.Join(dir, "err.txt")
+	s.OutputPath = filepath.Join(dir, "sub", "out.txt")
+	s.ErrorPath = filepath.Join(dir, "err.txt")
 	start(t, e, s)
 	x := wait(t, e, s.ID)
 	require.Equal(t, 3, x.ExitCode)
 	require.NoError(t, x.CopyErr)
-	require.Equal(t, "out\n", readFile(t, s.Template.OutputPath))
-	require.Equal(t, "err\n", readFile(t, s.Template.ErrorPath))
+	require.Equal(t, "out\n", readFile(t, s.OutputPath))
+	require.Equal(t, "err\n", readFile(t, s.ErrorPath))
 
 	both := shSpec(t, "both", "echo out; echo err >&2")
-	both.Template.OutputPath = filepath.Join(dir, "both.txt")
-	both.Template.ErrorPath = both.Template.OutputPath
+	both.OutputPath = filepath.Join(dir, "both.txt")
+	both.ErrorPath = both.OutputPath
 	start(t, e, both)
 	require.Equal(t, 0, wait(t, e, both.ID).ExitCode)
-	require.Equal(t, "out\nerr\n", readFile(t, both.Template.OutputPath))
+	require.Equal(t, "out\nerr\n", readFile(t, both.OutputPath))
 
 	bad := shSpec(t, "bad", "true")
-	bad.Template.OutputPath = filepath.Join(dir, "out.txt", "x") // below a file
+	bad.OutputPath = filepath.Join(dir, "out.txt", "x") // below a file
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "out.txt"), nil, 0o600))
 	start(t, e, bad)
 	require.ErrorContains(t, wait(t, e, bad.ID).CopyErr, "output_path")
@@ -324,7 +324,7 @@ func TestDestroy(t *testing.T) {
 	require.NoError(t, e.Destroy(t.Context(), s.ID, true))
 	_, err = e.Inspect(t.Context(), s.ID)
 	require.ErrorIs(t, err, executor.ErrNotFound)
-	require.Contains(t, []byte{0, 'Z'}, procState(t, h.PID))
+	require.Contains(t, []byte{0, 'Z'}, procState(t, h.Ident.PID))
 	require.ErrorIs(t, e.Destroy(t.Context(), s.ID, false), executor.ErrNotFound)
 
 	// An ended task is forgotten without force, and its ID is free again.

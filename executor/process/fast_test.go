@@ -21,10 +21,12 @@ func TestStartTicksSpan(t *testing.T) {
 		id := "span" + string(rune('a'+i))
 		h, err := e.Start(t.Context(), &executor.Spec{ID: id, Command: "/bin/sh", Args: []string{"-c", "sleep 1"}, WorkDir: dir})
 		require.NoError(t, err)
-		st, err := readProcStat(h.PID)
+		p, err := decodeHandle(h)
 		require.NoError(t, err)
-		require.GreaterOrEqual(t, st.StartTicks, h.StartTicks, "start %d", i)
-		require.LessOrEqual(t, st.StartTicks, h.StartTicks+h.StartSlack, "start %d", i)
+		st, err := readProcStat(p.PID)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, st.StartTicks, p.StartTicks, "start %d", i)
+		require.LessOrEqual(t, st.StartTicks, p.StartTicks+p.StartSlack, "start %d", i)
 		require.NoError(t, e.Destroy(t.Context(), id, true))
 	}
 }

@@ -30,12 +30,12 @@ const (
 
 // startMatches reports whether ticks, a process's start time, is that of
 // the task h.
-func startMatches(h *executor.Handle, ticks uint64) bool {
+func startMatches(h *procHandle, ticks uint64) bool {
 	return ticks >= h.StartTicks && ticks <= h.StartTicks+h.StartSlack
 }
 
 // findNote returns the note of task h's exit and its path, or nil.
-func (e *Executor) findNote(h *executor.Handle) (*exitNote, string) {
+func (e *Executor) findNote(h *procHandle) (*exitNote, string) {
 	paths, _ := filepath.Glob(filepath.Join(e.exitNotes, notePrefix+strconv.Itoa(h.PID)+".*"))
 	for _, p := range paths {
 		ticks, err := strconv.ParseUint(strings.TrimPrefix(filepath.Ext(p), "."), 10, 64)
@@ -59,7 +59,7 @@ func (n *exitNote) exit() *executor.Exit {
 // followable reports whether task h, left by an earlier instance, can be
 // followed: its exit is noted, or its leader lives (or is a zombie) as the
 // child of a reaper that will note it.
-func (e *Executor) followable(h *executor.Handle) bool {
+func (e *Executor) followable(h *procHandle) bool {
 	if n, _ := e.findNote(h); n != nil {
 		return true
 	}
@@ -86,13 +86,13 @@ func (e *Executor) Recoverable(ctx context.Context) ([]*executor.Handle, error) 
 			return found, err
 		}
 		if h.PID > 0 && !e.tasks.Has(h.ID) && e.followable(h) {
-			found = append(found, h)
+			found = append(found, h.handle)
 		}
 	}
 	return found, nil
 }
 
-func (e *Executor) pruneNotes(hs []*executor.Handle) {
+func (e *Executor) pruneNotes(hs []*procHandle) {
 	ents, _ := os.ReadDir(e.exitNotes)
 	for _, ent := range ents {
 		name := ent.Name()
@@ -120,7 +120,7 @@ func (e *Executor) pruneNotes(hs []*executor.Handle) {
 
 // follow returns a task that follows h, a task an earlier instance started,
 // until its end, or an error when its end cannot be known.
-func (e *Executor) follow(h *executor.Handle) (*task, error) {
+func (e *Executor) follow(h *procHandle) (*task, error) {
 	t := newTask(h.ID, h.PID, e.log)
 	t.followed = true
 	fd, err := unix.PidfdOpen(h.PID, 0)
@@ -160,7 +160,7 @@ func (e *Executor) follow(h *executor.Handle) (*task, error) {
 // awaitNote waits for the end of the process on pidfd fd, then for its
 // reaper's note, which comes before the zombie is reaped: once the zombie
 // is gone without a note, none will come.
-func (e *Executor) awaitNote(t *task, h *executor.Handle, fd int) {
+func (e *Executor) awaitNote(t *task, h *procHandle, fd int) {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	for {
 		if _, err := unix.Poll(fds, -1); !errors.Is(err, unix.EINTR) {

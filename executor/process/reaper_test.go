@@ -125,7 +125,7 @@ func TestFollowOrphans(t *testing.T) {
 	require.NoError(t, e.Suspend(t.Context(), "t1"))
 	requireState(t, e, "t1", job.Suspended)
 	require.Equal(t, "t1", hs[1].ID, "in start order")
-	require.Equal(t, byte('T'), procState(t, hs[1].PID))
+	require.Equal(t, byte('T'), procState(t, hs[1].Ident.PID))
 	require.NoError(t, e.Resume(t.Context(), "t1"))
 	requireState(t, e, "t1", job.Running)
 	require.NoError(t, os.WriteFile(gate, nil, 0o600))
@@ -161,6 +161,10 @@ func TestOrphansWithoutReaper(t *testing.T) {
 	t.Parallel()
 	dir, reaper, worker := orphans(t, "exec sleep 1000", "exec sleep 1000")
 	require.NoError(t, reaper.Process.Kill())
+	// Dead (a zombie, reaped at the cleanup so that its process group ID
+	// is not reused before that kills it), so no reaper any more.
+	require.Eventually(t, func() bool { return procState(t, reaper.Process.Pid) == 'Z' },
+		10*time.Second, 5*time.Millisecond)
 	require.NoError(t, syscall.Kill(worker, syscall.SIGKILL))
 	e := process.New(process.Config{StateDir: filepath.Join(dir, "state"), ExitNotes: filepath.Join(dir, "exits")})
 	// The worker's tasks are reparented once it is gone.
@@ -173,7 +177,7 @@ func TestOrphansWithoutReaper(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, lost, 2)
 	for _, h := range lost {
-		require.Eventually(t, func() bool { s := procState(t, h.PID); return s == 0 || s == 'Z' },
+		require.Eventually(t, func() bool { s := procState(t, h.Ident.PID); return s == 0 || s == 'Z' },
 			10*time.Second, 5*time.Millisecond, "task %s killed", h.ID)
 	}
 }

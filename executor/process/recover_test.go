@@ -1,6 +1,9 @@
 package process_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,8 +32,8 @@ func TestCleanup(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, found, 1)
 	require.Equal(t, h.ID, found[0].ID)
-	require.Equal(t, h.PID, found[0].PID)
-	require.Equal(t, h.StartTicks, found[0].StartTicks)
+	require.Equal(t, h.Ident.PID, found[0].Ident.PID)
+	require.JSONEq(t, string(h.State), string(found[0].State))
 	require.True(t, h.StartedAt.Equal(found[0].StartedAt))
 
 	x := wait(t, a, s.ID)
@@ -63,11 +66,13 @@ func TestRecover(t *testing.T) {
 	b := process.New(process.Config{})
 	// The PID now belongs to another process: leave it alone.
 	recycled := *h
-	recycled.StartTicks++
+	st := handleState(t, h)
+	st["start_ticks"] += st["start_slack"] + 1 // past the range the start may be in
+	require.NoError(t, recycled.SetState(h.Version, st))
 	err := b.Recover(t.Context(), &recycled)
 	require.ErrorIs(t, err, executor.ErrNotRecoverable)
 	requireState(t, a, s.ID, job.Running)
-	require.NotContains(t, []byte{0, 'Z'}, procState(t, h.PID))
+	require.NotContains(t, []byte{0, 'Z'}, procState(t, h.Ident.PID))
 
 	// The task itself: killed, so that it does not run twice.
 	err = b.Recover(t.Context(), h)
@@ -76,6 +81,41 @@ func TestRecover(t *testing.T) {
 
 	err = b.Recover(t.Context(), &executor.Handle{ID: "x", Driver: "docker"})
 	require.ErrorIs(t, err, executor.ErrNotRecoverable)
+	err = b.Recover(t.Context(), &executor.Handle{ID: "x", Driver: process.Driver, Version: 2, State: []byte(`{}`)})
+	require.ErrorIs(t, err, executor.ErrNotRecoverable, "a handle of a later version")
+}
+
+// handleState decodes a handle's state (version 1) into a map.
+func handleState(t *testing.T, h *executor.Handle) map[string]uint64 {
+	t.Helper()
+	require.Equal(t, 1, h.Version)
+	var st map[string]uint64
+	require.NoError(t, h.DecodeState(process.Driver, &st))
+	return st
+}
+
+// TestCleanupJournalVersion0: the journal of a worker of an earlier berth,
+// whose handles had the process fields at their top level and no version,
+// is read: its live task is killed and reported in a handle of this
+// version.
+func TestCleanupJournalVersion0(t *testing.T) {
+	t.Parallel()
+	a := process.New(process.Config{})
+	s := shSpec(t, "t", "exec sleep 1000")
+	h := start(t, a, s)
+	st := handleState(t, h)
+	dir := t.TempDir()
+	line := fmt.Sprintf(`{"start":{"id":"1.0.1","driver":"process","pid":%d,"start_ticks":%d,"start_slack":%d,"started_at":"2026-01-02T03:04:05Z"}}`+"\n",
+		st["pid"], st["start_ticks"], st["start_slack"])
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tasks.jsonl"), []byte(line+`{"start":{"id":"gone","driver":"process","pid":0,"start_ticks":1}}`+"\n"+`{"end":"gone"}`+"\n"), 0o600))
+
+	found, err := process.New(process.Config{StateDir: dir}).Cleanup(t.Context())
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	require.Equal(t, "1.0.1", found[0].ID)
+	require.Equal(t, h.Ident.PID, found[0].Ident.PID)
+	require.JSONEq(t, string(h.State), string(found[0].State))
+	require.Equal(t, "SIGKILL", wait(t, a, s.ID).Signal)
 }
 
 func BenchmarkStartWait(b *testing.B) {
@@ -117,4 +157,31 @@ func TestCleanupCutShortJournal(t *testing.T) {
 	require.Len(t, found, 1)
 	require.Equal(t, h.ID, found[0].ID)
 	require.Equal(t, "SIGKILL", wait(t, a, s.ID).Signal)
+}
+
+// TestJournalForVersion0: a start line also holds the fields of version 0
+// at the top level, for a berth of that version (a reaper not restarted
+// yet) reading the journal.
+func TestJournalForVersion0(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := process.New(process.Config{StateDir: dir})
+	s := shSpec(t, "t", "true")
+	h := start(t, e, s)
+	wait(t, e, s.ID)
+	b, err := os.ReadFile(filepath.Join(dir, "tasks.jsonl"))
+	require.NoError(t, err)
+	var line struct {
+		Start struct {
+			ID         string `json:"id"`
+			Version    int    `json:"version"`
+			PID        int    `json:"pid"`
+			StartTicks uint64 `json:"start_ticks"`
+		} `json:"start"`
+	}
+	require.NoError(t, json.Unmarshal(bytes.SplitN(b, []byte("\n"), 2)[0], &line))
+	require.Equal(t, "t", line.Start.ID)
+	require.Equal(t, 1, line.Start.Version)
+	require.Equal(t, h.Ident.PID, line.Start.PID)
+	require.Equal(t, handleState(t, h)["start_ticks"], line.Start.StartTicks)
 }

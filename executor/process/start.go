@@ -83,15 +83,16 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 		return nil, nil, &exec.Error{Name: s.Command, Err: err}
 	}
 	ticks, slack := span.ticks()
-	h := &executor.Handle{ID: s.ID, Driver: Driver, PID: pid, StartTicks: ticks, StartSlack: slack, StartedAt: time.Now()}
+	p := &procHandle{ID: s.ID, PID: pid, StartTicks: ticks, StartSlack: slack}
+	h := newHandle(p, time.Now())
 	t := newTask(s.ID, pid, e.log)
 	t.output, t.outputErr = output, outErr
 	t.direct = directOutputs(drains, s.Stdout, s.Stderr)
-	if s.Template.OutputPath != "" || s.Template.ErrorPath != "" {
-		t.copies = &copies{stdout: s.Stdout, stderr: s.Stderr, outputPath: s.Template.OutputPath, errorPath: s.Template.ErrorPath}
+	if s.OutputPath != "" || s.ErrorPath != "" {
+		t.copies = &copies{stdout: s.Stdout, stderr: s.Stderr, outputPath: s.OutputPath, errorPath: s.ErrorPath}
 	}
 	go t.watch()
-	if err := e.writeState(h); err != nil {
+	if err := e.writeState(p); err != nil {
 		// Without the file a restarted worker could not find the task.
 		t.kill()
 		<-t.done

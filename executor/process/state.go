@@ -27,8 +27,18 @@ const compactAfter = 10000
 
 // record is one journal line.
 type record struct {
-	Start *executor.Handle `json:"start,omitempty"`
-	End   string           `json:"end,omitempty"`
+	Start *journalStart `json:"start,omitempty"`
+	End   string        `json:"end,omitempty"`
+}
+
+// journalStart notes a started task: its handle, with the fields of a
+// handle of version 0 at the top level as well, so that the berth before
+// (a reaper not yet restarted on the new binary) still reads the journal.
+type journalStart struct {
+	*executor.Handle
+	PID        int    `json:"pid"`
+	StartTicks uint64 `json:"start_ticks"`
+	StartSlack uint64 `json:"start_slack,omitempty"`
 }
 
 // appendRecord writes one journal line. No fsync: the journal guards
@@ -63,7 +73,9 @@ func (e *Executor) appendRecord(r record) error {
 }
 
 // writeState notes a started task.
-func (e *Executor) writeState(h *executor.Handle) error { return e.appendRecord(record{Start: h}) }
+func (e *Executor) writeState(p *procHandle) error {
+	return e.appendRecord(record{Start: &journalStart{Handle: p.handle, PID: p.PID, StartTicks: p.StartTicks, StartSlack: p.StartSlack}})
+}
 
 // removeState notes a forgotten task; the journal is emptied when it has
 // grown long and no task is tracked.
@@ -84,7 +96,8 @@ func (e *Executor) removeState(id string) error {
 }
 
 // readJournal returns the tasks started and not forgotten, in start order.
-func (e *Executor) readJournal() ([]*executor.Handle, error) {
+// Lines of a journal of an earlier version are read as well.
+func (e *Executor) readJournal() ([]*procHandle, error) {
 	b, err := os.ReadFile(filepath.Join(e.stateDir, journalName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -92,24 +105,31 @@ func (e *Executor) readJournal() ([]*executor.Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	live := map[string]*executor.Handle{}
+	live := map[string]*procHandle{}
 	var order []string
 	for _, line := range bytes.Split(b, []byte("\n")) {
-		var r record
+		var r struct {
+			Start json.RawMessage `json:"start"`
+			End   string          `json:"end"`
+		}
 		if len(line) == 0 || json.Unmarshal(line, &r) != nil {
 			continue // empty, or cut short by a crash
 		}
 		switch {
-		case r.Start != nil && r.Start.ID != "":
-			if _, ok := live[r.Start.ID]; !ok {
-				order = append(order, r.Start.ID)
+		case len(r.Start) > 0:
+			p, err := decodeJournalHandle(r.Start)
+			if err != nil || p.ID == "" {
+				continue
 			}
-			live[r.Start.ID] = r.Start
+			if _, ok := live[p.ID]; !ok {
+				order = append(order, p.ID)
+			}
+			live[p.ID] = p
 		case r.End != "":
 			delete(live, r.End)
 		}
 	}
-	var hs []*executor.Handle
+	var hs []*procHandle
 	for _, id := range order {
 		if h, ok := live[id]; ok {
 			hs = append(hs, h)
@@ -122,12 +142,12 @@ func (e *Executor) readJournal() ([]*executor.Handle, error) {
 // killLeftover kills the process group of a task an earlier instance
 // started, if its leader still runs: the PID must exist with the same start
 // time, else it is now another process. It reports whether it killed.
-func (e *Executor) killLeftover(ctx context.Context, h *executor.Handle) bool {
-	if h.PID <= 0 {
+func (e *Executor) killLeftover(ctx context.Context, h *procHandle) bool {
+	if h.PID <= 1 { // kill(-1) would signal every process
 		return false
 	}
 	st, err := readProcStat(h.PID)
-	if err != nil || st.StartTicks < h.StartTicks || st.StartTicks > h.StartTicks+h.StartSlack {
+	if err != nil || !startMatches(h, st.StartTicks) {
 		return false
 	}
 	if err := unix.Kill(-h.PID, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -163,7 +183,7 @@ func (e *Executor) Cleanup(ctx context.Context) ([]*executor.Handle, error) {
 		if err := e.removeState(h.ID); err != nil {
 			return found, fmt.Errorf("cleanup: %w", err)
 		}
-		found = append(found, h)
+		found = append(found, h.handle)
 	}
 	return found, nil
 }

@@ -65,18 +65,23 @@ func (w *Worker) runScript(ctx context.Context, m *Message, started func()) (*Sc
 		log.Error("writing the job's files", "err", err)
 		return failed("", fmt.Sprintf("berth: could not write the job's files: %v\n", err)), nil
 	}
+	ctr, err := executor.ContainerOf(&job.Template{
+		Image:      sb.Image,
+		Extensions: w.extensions(),
+		// The script directory, read-only.
+		StageIn: []job.Mount{{Host: filepath.Join(dir, "script"), Container: sb.MountPoint}},
+	})
+	if err != nil {
+		log.Error("the sandbox's container settings", "err", err)
+		return failed("", fmt.Sprintf("berth: the sandbox could not start: %v\n", err)), nil
+	}
 	spec := &executor.Spec{
-		ID:     id,
-		Env:    sandboxEnv(sb.Env),
-		Stdout: filepath.Join(dir, "stdout"),
-		Stderr: filepath.Join(dir, "stderr"),
-		Template: job.Template{
-			Image:      sb.Image,
-			WorkDir:    sb.WorkDir,
-			Extensions: w.extensions(),
-			// The script directory, read-only.
-			StageIn: []job.Mount{{Host: filepath.Join(dir, "script"), Container: sb.MountPoint}},
-		},
+		ID:        id,
+		Env:       sandboxEnv(sb.Env),
+		WorkDir:   sb.WorkDir,
+		Stdout:    filepath.Join(dir, "stdout"),
+		Stderr:    filepath.Join(dir, "stderr"),
+		Container: ctr,
 	}
 	if err := w.start(ctx, log, spec); err != nil {
 		if ctx.Err() != nil {
