@@ -152,8 +152,7 @@ func TestHeartbeats(t *testing.T) {
 	t.Parallel()
 	s := testServer(t, ServerConfig{DontListen: true})
 	server := testConn(t, s, "server")
-	var worker *Conn
-	worker = testWorkerConn(t, s, "w1")
+	worker := testWorkerConn(t, s, "w1")
 	got := make(chan *Heartbeat, 1)
 	sub, err := server.ServeHeartbeats(t.Context(), func(hb *Heartbeat) HeartbeatReply {
 		got <- hb

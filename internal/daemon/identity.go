@@ -27,14 +27,6 @@ import (
 // add`), which hands out the seed once and keeps only the public key, in
 // workers.json.
 
-// workersFile lists the enrolled workers' public keys.
-func workersFile(dir datadir.Dir) string { return filepath.Join(string(dir), "workers.json") }
-
-// localSeedFile holds the local worker's NKey seed.
-func localSeedFile(dir datadir.Dir) string {
-	return filepath.Join(string(dir), "worker", "identity.nk")
-}
-
 // registry is the embedded NATS server's set of worker identities.
 type registry struct {
 	dir  datadir.Dir
