@@ -5,22 +5,28 @@
 //
 // # Pieces
 //
-//   - Server: the embedded NATS server (JetStream on a file store, token or
-//     user/password auth always on). It can be shut down and started again
-//     on the same store and port; clients reconnect on their own.
+//   - Server: the embedded NATS server (JetStream on a file store). The
+//     server's own user may do anything; each worker is an NKey user with
+//     exactly its own subjects (WorkerUser, WorkerPermissions, SetWorkers;
+//     see identity.go). It can be shut down and started again on the same
+//     store and port; clients reconnect on their own.
 //   - Connect and Conn: a connection that reconnects forever and buffers
 //     what is published meanwhile, so a worker rides out a server restart.
+//     A worker's connection carries its identity (ConnectConfig.Worker):
+//     it sends on berth.w.<id>.* and takes replies on its own inbox.
 //   - EnsureStreams: declares BERTH_WORK (work-queue retention).
 //   - Server side: Publisher (PublishWork, PurgeWork, and RepairWork, which
 //     makes anew a work stream a write error broke, as a full disk breaks
 //     the embedded server's: see Server.WorkStreamErr), Conn.ServeClaims,
 //     Conn.ServeEvents (or Conn.ServeEventBatches, which hands over together
 //     the events that arrived while the last were handled, so that the
-//     server records them in one commit), Conn.SubscribeHeartbeats,
-//     Conn.Control.
+//     server records them in one commit), Conn.ServeHeartbeats (whose
+//     answers renew the workers' leases), Conn.Control, EnsureWorkConsumer.
+//     Each handler gets the sender's identity from the subject.
 //   - Worker side: Conn.WorkSource (the pool's shared durable pull consumer
-//     "pool-<pool>") with Fetch and Delivery, Conn.Claim, Conn.SendEvent,
-//     Conn.PublishHeartbeat, Conn.ServeControl, and for workers that do not
+//     "pool-<pool>", made by the server) with Fetch and Delivery,
+//     Conn.Claim (whose reply carries the work), Conn.SendEvent,
+//     Conn.Heartbeat, Conn.ServeControl, and for workers that do not
 //     share the server's disk Conn.SendOutput (served by Conn.ServeOutput).
 //
 // # Delivery guarantees

@@ -15,4 +15,12 @@
 // the others (a Cleanup method, as executor/process has) get them reported
 // as lost. For that the executor's task ID is the task key,
 // "JOB.INDEX.ATTEMPT" (dispatch.TaskKey.String).
+//
+// The worker holds its tasks under a lease that each answered heartbeat
+// renews (lease.go). When it lapses the worker fences itself: it stops
+// every task, reports nothing of them and starts nothing until the server
+// answers again; Config.Fence hands the lease to a watchdog outside the
+// process for when the worker itself hangs. A heartbeat's answer also
+// names the attempts the server no longer grants, which are stopped the
+// same way, before anything of them is reported.
 package worker

@@ -59,4 +59,14 @@
 // The new worker does not know a followed job's template: it enforces no
 // time limit on it and does not copy its output to the template's output
 // and error paths.
+//
+// # Identities and the watchdog
+//
+// The embedded NATS admits the server's own user and one NKey user per
+// worker (identity.go): the local worker's key is made at first start,
+// the others are enrolled through the API. Each worker process starts a
+// watchdog, `berth watchdog` (watchdog.go), which kills the worker's tasks
+// if their lease lapses while the worker hangs; the local worker's waits
+// while no server holds the data directory's lock, since then nobody can
+// run its tasks elsewhere.
 package daemon
