@@ -126,3 +126,18 @@ func TestReportsWaitForLoad(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Equal(t, job.Done, b.task(t, id, 0).State)
 }
+
+// TestClaimBeforeHeartbeatHandedBack checks that a claim from a worker the
+// server has not heard from since it started (a restart) hands the work
+// back instead of refusing it, which would drop the work message.
+func TestClaimBeforeHeartbeatHandedBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	b.submit(t, cmdSpec("a"))
+	w := b.take()[0]
+	rep := b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "new"})
+	require.False(t, rep.OK)
+	require.True(t, rep.Elsewhere, "handed back, not dropped: %s", rep.Reason)
+	b.s.HandleHeartbeat(&dispatch.Heartbeat{Worker: "new", Pool: job.PoolDefault})
+	require.True(t, b.s.HandleClaim(b.ctx, &dispatch.Claim{TaskKey: w.TaskKey, Worker: "new"}).OK)
+}

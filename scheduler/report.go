@@ -33,6 +33,10 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("task %d.%d has ended or was removed", c.Job, c.Index)}
 	case t.dispatched != c.Attempt:
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("attempt %d of task %d.%d is not on offer", c.Attempt, c.Job, c.Index)}
+	case s.workerPoolLocked(c.Worker) == "":
+		// Not heard from since this server started: its pool is not known
+		// yet. The work goes back for a moment, not away.
+		return dispatch.ClaimReply{Reason: fmt.Sprintf("worker %s has not sent a heartbeat yet", c.Worker), Elsewhere: true}
 	case s.workerPoolLocked(c.Worker) != js.pool.name:
 		s.log.Warn("refused a claim from a worker of another pool", "task", c.TaskKey.String(), "worker", c.Worker, "pool", js.pool.name)
 		return dispatch.ClaimReply{Reason: fmt.Sprintf("worker %s is not of pool %s", c.Worker, js.pool.name)}
