@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,6 +30,9 @@ func TestSelectJobs(t *testing.T) {
 	r = s.Berth("", "ls", "-q", "--name", "sel-*", "--label", "team=b")
 	require.Equal(t, "", r.Stdout, "no job is both")
 
+	for _, id := range team { // each has printed before it is stopped
+		require.Eventually(t, func() bool { return s.Berth("", "logs", id).Stdout == "hi\n" }, 20*time.Second, 20*time.Millisecond)
+	}
 	r = s.Berth("", "stop", "--label", "team=a")
 	require.Equal(t, 0, r.Code, r.Stderr)
 	r = s.Berth("", "wait", "--label", "team=a", "--timeout", "30s")
