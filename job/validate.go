@@ -89,8 +89,17 @@ func (s *Spec) Validate() error {
 	if len(s.SubmitDir) > 4096 || strings.ContainsRune(s.SubmitDir, 0) || (s.SubmitDir != "" && !strings.HasPrefix(s.SubmitDir, "/")) {
 		return fieldErr("submit_dir", "must be an absolute path without NUL, at most 4096 bytes")
 	}
-	if s.Pool != "" && (len(s.Pool) > MaxPoolLen || !isName(s.Pool)) {
-		return fieldErr("pool", "invalid pool %q: want 1 to %d of %s", s.Pool, MaxPoolLen, maxNameChars)
+	if s.Pool != "" {
+		return CheckPool(s.Pool)
+	}
+	return nil
+}
+
+// CheckPool refuses a pool name that is not 1 to MaxPoolLen name
+// characters, with a *FieldError for "pool".
+func CheckPool(pool string) error {
+	if len(pool) > MaxPoolLen || !isName(pool) {
+		return fieldErr("pool", "invalid pool %q: want 1 to %d of %s", pool, MaxPoolLen, maxNameChars)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -67,7 +68,7 @@ func (r *registry) users() []dispatch.WorkerUser {
 // one (mode 0600) if the file does not exist.
 func ensureSeed(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
-		kp, err := nkeys.FromSeed(trimSpace(b))
+		kp, err := nkeys.FromSeed(bytes.TrimSpace(b))
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", path, err)
 		}
@@ -89,13 +90,6 @@ func ensureSeed(path string) (string, error) {
 	return kp.PublicKey()
 }
 
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
 var _ server.Enroller = (*registry)(nil)
 
 // Enroll makes a new identity for worker id of pool, or replaces its key.
@@ -110,8 +104,8 @@ func (r *registry) Enroll(_ context.Context, id, pool string) (*server.Credentia
 	if id == LocalWorkerID {
 		return nil, &job.FieldError{Field: "id", Reason: "\"local\" is the server's local worker"}
 	}
-	if err := (&job.Spec{Pool: pool, Template: job.Template{Command: "x"}}).Validate(); err != nil {
-		return nil, &job.FieldError{Field: "pool", Reason: fmt.Sprintf("invalid pool %q", pool)}
+	if err := job.CheckPool(pool); err != nil {
+		return nil, err
 	}
 	kp, err := nkeys.CreateUser()
 	if err != nil {

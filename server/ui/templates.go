@@ -3,8 +3,6 @@ package ui
 import (
 	"encoding/json"
 	"html/template"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,36 +48,8 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"exit":      display.ExitCode,
 	"bytes":     display.Bytes,
 	"dur":       func(d time.Duration) string { return tableprinter.Duration(false, d) },
-	"taskFields": func(t *job.Task, now time.Time) [][2]string {
-		f := fields{}
-		f.add("Task", t.Ref().String())
-		f.add("State", strings.TrimSpace(string(t.State)+" "+t.SubState.String()))
-		f.add("Input", t.Input)
-		f.add("Attempt", strconv.Itoa(t.Attempt))
-		f.add("Worker", t.Worker)
-		f.add("Host", t.Host)
-		if t.PID != 0 {
-			f.add("PID", strconv.Itoa(t.PID))
-		}
-		f.add("Container", t.ContainerID)
-		f.add("Exit code", display.ExitCode(t.ExitCode))
-		f.add("Signal", t.Signal)
-		f.add("Message", t.Message)
-		f.add("Submitted", timeText(&t.SubmittedAt))
-		f.add("Started", timeText(t.StartedAt))
-		f.add("Finished", timeText(t.FinishedAt))
-		if t.StartedAt != nil {
-			f.add("Duration", tableprinter.Duration(false, t.Duration(now)))
-		}
-		if t.CPUTime != 0 {
-			f.add("CPU", tableprinter.Duration(false, t.CPUTime.Std()))
-		}
-		if t.MaxRSS != 0 {
-			f.add("Max RSS", display.Bytes(t.MaxRSS))
-		}
-		f.add("Stdout", t.Stdout)
-		f.add("Stderr", t.Stderr)
-		return f
+	"taskFields": func(t *job.Task, now time.Time) []display.Field {
+		return display.TaskFields(t, now, pageFormats)
 	},
 	"specJSON": func(j *job.Job) string {
 		b, _ := json.MarshalIndent(j.Spec, "", "  ")
@@ -91,25 +61,11 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return strconv.FormatFloat(100*float64(n)/float64(total), 'f', 2, 64)
 	},
-	"free": func(slots, used int) int { return max(slots-used, 0) },
-	"kv": func(m map[string]string) string {
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			parts = append(parts, k+"="+m[k])
-		}
-		return strings.Join(parts, " ")
-	},
+	"free":  func(slots, used int) int { return max(slots-used, 0) },
+	"kv":    display.KVs,
 	"row":   func(j *job.Job, now time.Time) rowData { return rowData{Job: j, Now: now} },
 	"since": func(now, t time.Time) string { return tableprinter.Duration(false, now.Sub(t).Round(time.Second)) },
 }).ParseFS(assets, "assets/*.html"))
-
-type fields [][2]string
-
-func (f *fields) add(k, v string) {
-	if v != "" {
-		*f = append(*f, [2]string{k, v})
-	}
-}
 
 func timeText(t *time.Time) string {
 	if t == nil || t.IsZero() {
@@ -118,62 +74,18 @@ func timeText(t *time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05 MST")
 }
 
-func kvText(m map[string]string) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, k+"="+m[k])
-	}
-	return strings.Join(parts, " ")
+// pageFormats are how the dashboard shows times, durations and sizes.
+var pageFormats = display.Formats{
+	Time:     timeText,
+	Duration: func(d time.Duration) string { return tableprinter.Duration(false, d) },
+	Bytes:    display.Bytes,
 }
 
 // jobFields are the job's fields as berth show prints them.
-func jobFields(j *job.Job) [][2]string {
-	f := fields{}
-	t := &j.Template
-	f.add("Job", strconv.FormatInt(j.ID, 10))
-	f.add("Name", j.Name)
-	f.add("State", strings.TrimSpace(string(j.State)+" "+j.SubState.String()))
-	f.add("Tasks", display.TaskCounts(j))
-	f.add("Command", display.CommandLine(t))
-	f.add("Image", t.Image)
-	f.add("Workdir", t.WorkDir)
-	f.add("Env", kvText(t.Env))
-	if t.TimeLimit != 0 {
-		f.add("Time limit", t.TimeLimit.String())
-	}
-	if t.Rerunnable {
-		f.add("Rerunnable", "yes, at most "+strconv.Itoa(max(t.MaxAttempts, 1))+" attempts")
-	}
-	f.add("Output path", t.OutputPath)
-	f.add("Error path", t.ErrorPath)
-	f.add("Extensions", kvText(t.Extensions))
-	if j.Array != nil {
-		f.add("Array", j.Array.String())
-	}
-	if len(j.Inputs) > 0 {
-		f.add("Inputs", strconv.Itoa(len(j.Inputs)))
-	}
-	if j.MaxParallel > 0 {
-		f.add("Max parallel", strconv.Itoa(j.MaxParallel))
-	}
-	if len(j.After) > 0 {
-		var ids []string
-		for _, id := range j.After {
-			ids = append(ids, strconv.FormatInt(id, 10))
-		}
-		f.add("After", strings.Join(ids, ","))
-	}
-	f.add("Labels", kvText(j.Labels))
-	f.add("Pool", j.Pool)
-	f.add("Constraints", kvText(j.Constraints))
-	f.add("Submit dir", j.SubmitDir)
-	if j.Priority != 0 {
-		f.add("Priority", strconv.Itoa(j.Priority))
-	}
-	f.add("Submitted", timeText(&j.SubmittedAt))
-	f.add("Finished", timeText(j.FinishedAt))
+func jobFields(j *job.Job) []display.Field {
+	f := display.JobFields(j, pageFormats)
 	if j.HasMoreData {
-		f.add("More data", "yes: berth receive "+strconv.FormatInt(j.ID, 10))
+		f = append(f, display.Field{Key: "More data", Value: "yes: berth receive " + strconv.FormatInt(j.ID, 10)})
 	}
 	return f
 }

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/internal/cli/display"
 	"github.com/berth-run/berth/job"
 	"github.com/berth-run/berth/scheduler"
 	"github.com/berth-run/berth/store"
@@ -425,7 +426,7 @@ type jobData struct {
 	Job     *job.Job
 	Task    *job.Task // the plain job's task, or the array task asked for
 	History []store.Transition
-	Fields  [][2]string
+	Fields  []display.Field
 	Grid    bool
 	Now     time.Time
 }

@@ -5,10 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -133,93 +130,33 @@ func (p *printer) time(t *time.Time) string {
 }
 
 func (p *printer) job(j *job.Job) {
-	p.field("Job", strconv.FormatInt(j.ID, 10))
-	p.field("Name", j.Name)
-	p.field("State", strings.TrimSpace(string(j.State)+" "+j.SubState.String()))
-	p.field("Tasks", display.TaskCounts(j))
-	t := &j.Template
-	p.field("Command", display.CommandLine(t))
-	p.field("Image", t.Image)
-	p.field("Workdir", t.WorkDir)
-	p.field("Env", kvs(t.Env))
-	p.field("Stage in", stageIn(t.StageIn))
-	p.field("Stage out", stageOut(t.StageOut))
-	p.field("Output path", t.OutputPath)
-	p.field("Error path", t.ErrorPath)
-	if t.TimeLimit > 0 {
-		p.field("Time limit", t.TimeLimit.String())
-	}
-	if t.Rerunnable {
-		p.field("Rerunnable", fmt.Sprintf("yes, at most %d attempts", max(t.MaxAttempts, 1)))
-	}
-	p.field("Output path", t.OutputPath)
-	p.field("Error path", t.ErrorPath)
-	p.field("Extensions", kvs(t.Extensions))
-	if j.Array != nil {
-		p.field("Array", j.Array.String())
-	}
-	if len(j.Inputs) > 0 {
-		p.field("Inputs", strconv.Itoa(len(j.Inputs)))
-	}
-	if j.MaxParallel > 0 {
-		p.field("Max parallel", strconv.Itoa(j.MaxParallel))
-	}
-	if j.Hold {
-		p.field("Hold", "submitted held")
-	}
-	if len(j.After) > 0 {
-		ids := make([]string, len(j.After))
-		for i, id := range j.After {
-			ids[i] = strconv.FormatInt(id, 10)
-		}
-		p.field("After", strings.Join(ids, ","))
-	}
-	p.field("Labels", kvs(j.Labels))
-	p.field("Pool", j.Pool)
-	p.field("Constraints", kvs(j.Constraints))
-	p.field("Submit dir", j.SubmitDir)
-	if j.Priority != 0 {
-		p.field("Priority", strconv.Itoa(j.Priority))
-	}
-	p.field("Submitted", p.time(&j.SubmittedAt))
-	p.field("Finished", p.time(j.FinishedAt))
+	p.fields(display.JobFields(j, p.formats()))
 	p.field("More data", display.Bool(p.tty, j.HasMoreData))
 }
 
-func kvs(m map[string]string) string {
-	var s []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		s = append(s, k+"="+m[k])
+// formats are how times, durations and sizes read here: for people on a
+// terminal, exact elsewhere.
+func (p *printer) formats() display.Formats {
+	return display.Formats{
+		Time:     p.time,
+		Duration: func(d time.Duration) string { return tableprinter.Duration(p.tty, d) },
+		Bytes: func(n int64) string {
+			if p.tty || n == 0 {
+				return display.Bytes(n)
+			}
+			return strconv.FormatInt(n, 10)
+		},
 	}
-	return strings.Join(s, " ")
+}
+
+func (p *printer) fields(fs []display.Field) {
+	for _, f := range fs {
+		p.field(f.Key, f.Value)
+	}
 }
 
 func (p *printer) task(t *client.TaskDetail) {
-	p.field("Task", t.Ref().String())
-	p.field("State", strings.TrimSpace(string(t.State)+" "+t.SubState.String()))
-	p.field("Input", t.Input)
-	p.field("Attempt", strconv.Itoa(t.Attempt))
-	p.field("Worker", t.Worker)
-	p.field("Host", t.Host)
-	if t.PID != 0 {
-		p.field("PID", strconv.Itoa(t.PID))
-	}
-	p.field("Container", t.ContainerID)
-	p.field("Exit code", display.ExitCode(t.ExitCode))
-	p.field("Signal", t.Signal)
-	p.field("Message", t.Message)
-	p.field("Submitted", p.time(&t.SubmittedAt))
-	p.field("Started", p.time(t.StartedAt))
-	p.field("Finished", p.time(t.FinishedAt))
-	p.field("Duration", tableprinter.Duration(p.tty, t.Duration(p.now)))
-	p.field("CPU", tableprinter.Duration(p.tty, t.CPUTime.Std()))
-	if p.tty {
-		p.field("Max RSS", display.Bytes(t.MaxRSS))
-	} else if t.MaxRSS > 0 {
-		p.field("Max RSS", strconv.FormatInt(t.MaxRSS, 10))
-	}
-	p.field("Stdout", t.Stdout)
-	p.field("Stderr", t.Stderr)
+	p.fields(display.TaskFields(&t.Task, p.now, p.formats()))
 	if len(t.History) == 0 {
 		return
 	}
@@ -250,25 +187,4 @@ func taskTable(p *printer, j *job.Job, tasks []*job.Task) error {
 		t.AddRow(row...)
 	}
 	return t.Render()
-}
-
-// stageIn renders stage-in mounts as host:container[:rw].
-func stageIn(ms []job.Mount) string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Host + ":" + m.Container
-		if m.RW {
-			out[i] += ":rw"
-		}
-	}
-	return strings.Join(out, ", ")
-}
-
-// stageOut renders stage-out copies as container -> host.
-func stageOut(ms []job.Mount) string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Container + " -> " + m.Host
-	}
-	return strings.Join(out, ", ")
 }
