@@ -40,6 +40,17 @@ func (c *Client) Submit(ctx context.Context, spec job.Spec) (*job.Job, error) {
 	return &j, nil
 }
 
+// SubmitOpenJD submits an Open Job Description job: the server checks its
+// templates and values and submits one job per step, which workers run in
+// sessions. Errors name the field at fault, as for Submit.
+func (c *Client) SubmitOpenJD(ctx context.Context, sub *job.OpenJDJob) (*job.OpenJDSubmitted, error) {
+	var out job.OpenJDSubmitted
+	if err := c.do(ctx, http.MethodPost, "/openjd/jobs", nil, sub, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // ListParams filters Jobs. Zero fields do not filter.
 type ListParams struct {
 	// States keeps jobs whose summarized state is one of these.

@@ -80,6 +80,12 @@ type Work struct {
 	Result string `json:"result,omitempty"`
 	// SubmitDir is the job's job.Spec.SubmitDir.
 	SubmitDir string `json:"submit_dir,omitempty"`
+	// OpenJD, for a task of an OpenJD step, says which; Template is then
+	// empty and the task runs in a session of its step.
+	OpenJD *OpenJDWork `json:"openjd,omitempty"`
+	// Position is the task's 0-based position in its step's parameter
+	// space (OpenJD tasks).
+	Position int64 `json:"position,omitempty"`
 }
 
 // Claim asks the server for the right to start an attempt.
@@ -130,9 +136,12 @@ type Event struct {
 	Worker string    `json:"worker"`
 	Kind   EventKind `json:"kind"`
 	Time   time.Time `json:"time"`
-	// PID is set on started events of process tasks; ContainerID on container tasks.
+	// PID is set on started events of process tasks; ContainerID on
+	// container tasks (and OpenJD sessions in a container); Session on
+	// OpenJD tasks.
 	PID         int    `json:"pid,omitempty"`
 	ContainerID string `json:"container_id,omitempty"`
+	Session     string `json:"session,omitempty"`
 	// End is set on ended events.
 	End *End `json:"end,omitempty"`
 	// Restarts is the restarts so far, on requeued and running events.
@@ -142,6 +151,9 @@ type Event struct {
 	// claimed for this worker. This saves the round trips of a pull and a
 	// claim when work is waiting.
 	Next bool `json:"next,omitempty"`
+	// Stay, with Next, asks first for another task of the same job: an
+	// OpenJD session that would serve more tasks of its step.
+	Stay bool `json:"stay,omitempty"`
 }
 
 // End is how a task's attempt ended.

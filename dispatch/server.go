@@ -158,6 +158,9 @@ func (s *Server) Start(ctx context.Context) error {
 		StoreDir:   s.cfg.StoreDir,
 		NoSigs:     true,
 		NoLog:      s.cfg.Logger == nil,
+		// An OpenJD job's templates (up to job.MaxOpenJDBytes) travel to a
+		// worker in one reply.
+		MaxPayload: MaxPayload,
 	}
 	s.setAuth(opts)
 	ns, err := natsserver.NewServer(opts)

@@ -96,19 +96,19 @@ steps:
 
 var updateSubmitPass = flag.Bool("update-submit", false, "rewrite testdata/submit-pass.txt from this run")
 
-// TestSubmitConformance submits the base execution fixtures of the OpenJD
-// conformance suite (the valid ones that expect success and need no path
-// mapping) to a server and checks each one's expected output in the logs
-// of its tasks, which run as sessions of one task each. The fixtures that
-// pass are kept in testdata/submit-pass.txt; the test fails if one of
-// them stops passing.
+// TestSubmitConformance submits the execution fixtures of the OpenJD
+// conformance suite (the valid ones that expect success, of every folder:
+// base and each extension's) to a server and checks each one's expected
+// output in the logs of its tasks, which workers run in sessions. The
+// fixtures that pass are kept in testdata/submit-pass.txt; the test fails
+// if one of them stops passing.
 func TestSubmitConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
 	t.Parallel()
-	root := filepath.Join(conformanceDir(), "2023-09", "base", "jobs")
-	files, err := filepath.Glob(filepath.Join(root, "*.test.yaml"))
+	root := filepath.Join(conformanceDir(), "2023-09")
+	files, err := filepath.Glob(filepath.Join(root, "*", "jobs", "*.test.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Skipf("conformance fixtures not found in %s (set OPENJD_CONFORMANCE_DIR)", root)
 	}
@@ -128,6 +128,9 @@ func TestSubmitConformance(t *testing.T) {
 	)
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".test.yaml")
+		if folder := filepath.Base(filepath.Dir(filepath.Dir(f))); folder != "base" {
+			name = folder + "/" + name
+		}
 		if strings.HasSuffix(name, ".invalid") {
 			continue
 		}
@@ -152,7 +155,7 @@ func TestSubmitConformance(t *testing.T) {
 			t.Logf("not passing: %s: %s", o.name, o.why)
 		}
 	}
-	t.Logf("berth submit: %d of %d base execution fixtures pass", len(passed), len(outcomes))
+	t.Logf("berth submit: %d of %d execution fixtures pass", len(passed), len(outcomes))
 	const passFile = "testdata/submit-pass.txt"
 	if *updateSubmitPass {
 		require.NoError(t, os.MkdirAll("testdata", 0o755))
@@ -192,12 +195,14 @@ func submitFixture(t *testing.T, s *testenv.Server, c *client.Client, path strin
 	if len(fx.RunOn) > 0 && !slices.Contains(fx.RunOn, "posix") && !slices.Contains(fx.RunOn, "linux") {
 		return false, ""
 	}
-	if _, fails := fx.Expected["taskFailure"]; fails || len(fx.PathMapping) > 0 {
+	if _, fails := fx.Expected["taskFailure"]; fails {
 		return false, ""
 	}
 	dir := testenv.ShortTempDir(t)
 	tmpl, _ := yaml.Marshal(&fx.Template)
-	args := []string{"submit", filepath.Join(dir, "t.yaml"), "--wait", "--json"}
+	// One session per step, as the fixtures expect: what a task sets with
+	// openjd_env is seen by the next task of the session.
+	args := []string{"submit", filepath.Join(dir, "t.yaml"), "--wait", "--json", "--max-parallel", "1"}
 	if err := os.WriteFile(args[1], tmpl, 0o600); err != nil {
 		return false, err.Error()
 	}
@@ -213,9 +218,25 @@ func submitFixture(t *testing.T, s *testenv.Server, c *client.Client, path strin
 		values := map[string]string{}
 		for k, v := range fx.Parameters {
 			values[k] = v.Value
+			if v.Kind != yaml.ScalarNode {
+				var list any
+				_ = v.Decode(&list)
+				b, _ := json.Marshal(list)
+				values[k] = string(b)
+			}
 		}
 		b, _ := json.Marshal(values)
 		args = append(args, "-p", string(b))
+	}
+	if len(fx.PathMapping) > 0 {
+		var rules []any
+		for i := range fx.PathMapping {
+			var r any
+			_ = fx.PathMapping[i].Decode(&r)
+			rules = append(rules, r)
+		}
+		b, _ := json.Marshal(map[string]any{"version": "pathmapping-1.0", "path_mapping_rules": rules})
+		args = append(args, "--path-mapping-rules", string(b))
 	}
 	r := s.Berth("", args...)
 	if r.Code != 0 {

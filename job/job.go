@@ -104,6 +104,9 @@ type Spec struct {
 	// process task whose template names no WorkDir runs there if that
 	// directory exists on its worker's host, else in its task directory.
 	SubmitDir string `json:"submit_dir,omitempty"`
+	// OpenJD, when set, makes the job a step of an Open Job Description
+	// job (POST /v1/openjd/jobs); its Template then names no command.
+	OpenJD *OpenJDStep `json:"openjd,omitempty"`
 }
 
 // Matches reports whether a worker with these labels may run the job.
@@ -170,6 +173,9 @@ type Info struct {
 	// PID is the process (group) ID of a process job; ContainerID that of a container job.
 	PID         int    `json:"pid,omitempty"`
 	ContainerID string `json:"container_id,omitempty"`
+	// Session names the OpenJD session that ran the task: the worker, its
+	// slot and the session's number there.
+	Session string `json:"session,omitempty"`
 	// ExitCode is set once the process exited; Signal names the signal that
 	// ended it, if one did.
 	ExitCode *int   `json:"exit_code,omitempty"`

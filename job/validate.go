@@ -47,7 +47,11 @@ func (s *Spec) Validate() error {
 	if strings.ContainsAny(s.Name, "\x00\n\r") {
 		return fieldErr("name", "must not contain NUL or line breaks")
 	}
-	if err := s.Template.validate("template."); err != nil {
+	if s.OpenJD != nil {
+		if err := s.OpenJD.validate(&s.Template); err != nil {
+			return err
+		}
+	} else if err := s.Template.validate("template."); err != nil {
 		return err
 	}
 	if s.Array != nil {

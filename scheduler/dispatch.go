@@ -42,7 +42,21 @@ func (s *Scheduler) pickLocked(p *pool) *workItem {
 	if p.used >= p.slots || p.eligible.Len() == 0 {
 		return nil
 	}
-	js := p.eligible[0]
+	return s.takeLocked(p.eligible[0])
+}
+
+// pickJobLocked is pickForLocked for one job: an OpenJD session asking for
+// the next task of its step.
+func (s *Scheduler) pickJobLocked(js *jobState, labels map[string]string) *workItem {
+	if s.jobs[js.id] != js || js.pool.used >= js.pool.slots || !js.eligible() || !js.spec.Matches(labels) {
+		return nil
+	}
+	return s.takeLocked(js)
+}
+
+// takeLocked marks the best runnable task of an eligible job dispatched.
+func (s *Scheduler) takeLocked(js *jobState) *workItem {
+	p := js.pool
 	t := js.tasks.get(heap.Pop(&js.queued).(int))
 	t.dispatched = t.Attempt + 1
 	js.active++
@@ -81,7 +95,17 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 		}
 	}
 	tmpl.Env = maps.Clone(tmpl.Env)
+	var oj *dispatch.OpenJDWork
+	var pos int64
+	if o := js.spec.OpenJD; o != nil {
+		// Last lets the session exit its environments before this task's
+		// end is reported, so that their output is in its log.
+		oj = &dispatch.OpenJDWork{Submission: o.Submission, Step: o.Step, Last: len(js.queued) == 0}
+		pos = int64(max(t.Index-1, 0))
+	}
 	return &dispatch.Work{
+		OpenJD:    oj,
+		Position:  pos,
 		TaskKey:   dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.dispatched},
 		Pool:      js.spec.Pool,
 		Name:      js.spec.Name,

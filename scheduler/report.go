@@ -59,7 +59,7 @@ func (s *Scheduler) grantLocked(js *jobState, t *task, worker, host string, now 
 	t.Worker, t.Host = worker, host
 	t.StartedAt, t.FinishedAt = &now, nil
 	t.ExitCode, t.Signal, t.Message = nil, "", ""
-	t.PID, t.ContainerID, t.CPUTime, t.MaxRSS = 0, "", 0, 0
+	t.PID, t.ContainerID, t.Session, t.CPUTime, t.MaxRSS = 0, "", "", 0, 0
 	s.setPaths(t)
 	js.setState(t, job.Running, job.SubState{})
 	s.workerLocked(worker, now).tasks[t] = js
@@ -153,7 +153,7 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 		// Stale or repeated: what it says is already recorded. A repeated
 		// ended event gets the work it was handed, if that is not started.
 		var r dispatch.EventResult
-		if h := s.handoffs[e.TaskKey]; h != nil && h.t.handedBy == e.TaskKey && h.t.State == job.Running && h.t.PID == 0 && h.t.Worker == e.Worker {
+		if h := s.handoffs[e.TaskKey]; h != nil && h.t.handedBy == e.TaskKey && h.t.State == job.Running && !h.t.reported() && h.t.Worker == e.Worker {
 			r.Next = h.work
 		}
 		return nil, nil, r
@@ -167,11 +167,11 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 	var next *workItem
 	switch e.Kind {
 	case dispatch.EventStarted:
-		t.PID, t.ContainerID = e.PID, e.ContainerID
+		t.PID, t.ContainerID, t.Session = e.PID, e.ContainerID, e.Session
 		s.forgetHandoffLocked(t)
 		s.lazyLocked(t)
 	case dispatch.EventReleased:
-		if t.PID != 0 {
+		if t.reported() {
 			break // started: only its end may follow
 		}
 		changes = s.releaseLocked(js, t)
@@ -197,13 +197,21 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 		if e.End == nil {
 			return nil, nil, dispatch.EventResult{Err: fmt.Errorf("ended event of %d.%d without its end", e.Job, e.Index)}
 		}
-		if e.PID != 0 { // the started event was folded into this one
-			t.PID, t.ContainerID = e.PID, e.ContainerID
+		if e.PID != 0 || e.ContainerID != "" || e.Session != "" { // the started event was folded into this one
+			t.PID, t.ContainerID, t.Session = e.PID, e.ContainerID, e.Session
 		}
 		t.exitedAt = e.Time // for the exit → recorded metric
 		changes = s.endLocked(js, t, e.End, now)
 		if e.Next {
-			if next = s.pickForLocked(js.pool, s.workerLabelsLocked(e.Worker)); next != nil {
+			labels := s.workerLabelsLocked(e.Worker)
+			if e.Stay {
+				// An OpenJD session asks for more of its step first.
+				next = s.pickJobLocked(js, labels)
+			}
+			if next == nil {
+				next = s.pickForLocked(js.pool, labels)
+			}
+			if next != nil {
 				s.grantLocked(next.js, next.t, e.Worker, t.Host, now)
 				next.t.handedBy = e.TaskKey
 				s.handoffs[e.TaskKey] = next
@@ -324,7 +332,7 @@ func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatRe
 		if held[k] || t.StartedAt == nil || t.StartedAt.After(now.Add(-recentClaim)) {
 			continue
 		}
-		if t.PID == 0 && t.ContainerID == "" {
+		if !t.reported() {
 			// Never reported started, and the worker, which holds a task
 			// until its end is recorded, does not have it: the grant never
 			// reached it (handed over in a reply lost to a server crash).

@@ -66,6 +66,7 @@ func (s *Scheduler) syncedLocked(ctx context.Context) error {
 type started struct {
 	pid         int
 	containerID string
+	session     string
 }
 
 // reloadLocked rebuilds the in-memory state from the store. Workers keep
@@ -75,8 +76,8 @@ func (s *Scheduler) reloadLocked(ctx context.Context, failed []*task) error {
 	// their own: carry them over.
 	pids := map[dispatch.TaskKey]started{}
 	note := func(t *task) {
-		if t.PID != 0 || t.ContainerID != "" {
-			pids[dispatch.TaskKey{Job: t.JobID, Index: t.Index, Attempt: t.Attempt}] = started{t.PID, t.ContainerID}
+		if t.reported() {
+			pids[dispatch.TaskKey{Job: t.JobID, Index: t.Index, Attempt: t.Attempt}] = started{t.PID, t.ContainerID, t.Session}
 		}
 	}
 	for _, t := range failed {
@@ -109,8 +110,8 @@ func (s *Scheduler) reloadLocked(ctx context.Context, failed []*task) error {
 	for _, js := range s.jobs {
 		for _, t := range js.tasks.all() {
 			p, ok := pids[dispatch.TaskKey{Job: t.JobID, Index: t.Index, Attempt: t.Attempt}]
-			if ok && t.live() && t.PID == 0 && t.ContainerID == "" {
-				t.PID, t.ContainerID = p.pid, p.containerID
+			if ok && t.live() && !t.reported() {
+				t.PID, t.ContainerID, t.Session = p.pid, p.containerID, p.session
 				s.lazyLocked(t)
 			}
 		}

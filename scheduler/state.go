@@ -31,6 +31,9 @@ func (t *task) save() {
 	t.saved = store.TaskPrev{State: t.State, SubState: t.SubState, Attempt: t.Attempt}
 }
 
+// reported reports whether the worker said it started the attempt.
+func (t *task) reported() bool { return t.PID != 0 || t.ContainerID != "" || t.Session != "" }
+
 // active reports whether the task holds a slot: dispatched, running or suspended.
 func (t *task) active() bool { return t.dispatched != 0 || t.live() }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -34,6 +35,11 @@ type fakeScheduler struct {
 	submitErr  error
 	controls   []string
 	workers    []WorkerStatus
+}
+
+// SubmitOpenJD is tested against the real scheduler (e2e).
+func (f *fakeScheduler) SubmitOpenJD(context.Context, *job.OpenJDJob, []scheduler.OpenJDStepSpec) ([]int64, error) {
+	return nil, errors.New("the fake scheduler takes no OpenJD jobs")
 }
 
 func (f *fakeScheduler) Submit(ctx context.Context, spec job.Spec) (int64, error) {

@@ -230,6 +230,7 @@ func (s *Server) routeList() []route {
 		{"GET", "/v1/health", s.health},
 		{"POST", "/v1/jobs", s.submit},
 		{"GET", "/v1/jobs", s.listJobs},
+		{"POST", "/v1/openjd/jobs", s.submitOpenJD},
 		{"GET", "/v1/jobs/{id}", s.getJob},
 		{"DELETE", "/v1/jobs/{id}", s.removeJob},
 		{"GET", "/v1/jobs/{id}/tasks", s.listTasks},

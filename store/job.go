@@ -102,12 +102,18 @@ func (s *Store) JobDelete(ctx context.Context, id int64) error {
 				return fmt.Errorf("deleting job %d: %w", id, err)
 			}
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id)
+		var sub sql.NullInt64
+		err := tx.QueryRowContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING json_extract(spec, '$.openjd.submission')`, id).Scan(&sub)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errNoJob(id)
+		}
 		if err != nil {
 			return fmt.Errorf("deleting job %d: %w", id, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errNoJob(id)
+		if sub.Valid {
+			if err := openjdPrune(ctx, tx, sub.Int64); err != nil {
+				return fmt.Errorf("deleting job %d: %w", id, err)
+			}
 		}
 		return nil
 	})

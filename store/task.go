@@ -108,7 +108,7 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 				hist = e
 			}
 			args := []any{string(t.State), string(t.SubState.Kind), t.SubState.Value, t.Attempt,
-				t.Input, t.Worker, t.Host, t.PID, t.ContainerID, exit, t.Signal, t.Message,
+				t.Input, t.Worker, t.Host, t.PID, t.ContainerID, t.Session, exit, t.Signal, t.Message,
 				nullNanos(t.StartedAt), nullNanos(t.FinishedAt), int64(t.CPUTime), t.MaxRSS, t.Stdout, t.Stderr,
 				hist}
 			stmt := upd
@@ -275,14 +275,14 @@ func activeTasks(ctx context.Context, tasks, ended *sql.Stmt, id int64, spec *jo
 
 // taskCols are the columns scanTask reads, from tasks t joined to jobs j.
 const taskCols = `t.job_id, t.idx, j.name, t.state, t.sub_kind, t.sub_value, t.attempt, t.input,
-	t.worker, t.host, t.pid, t.container_id, t.exit_code, t.signal, t.message,
+	t.worker, t.host, t.pid, t.container_id, t.session, t.exit_code, t.signal, t.message,
 	j.submitted_at, t.started_at, t.finished_at, t.cpu_ns, t.max_rss, t.stdout, t.stderr`
 
 func scanTask(row interface{ Scan(...any) error }, t *job.Task) error {
 	var exit, started, finished sql.NullInt64
 	var submitted, cpu int64
 	err := row.Scan(&t.JobID, &t.Index, &t.Name, &t.State, &t.SubState.Kind, &t.SubState.Value, &t.Attempt, &t.Input,
-		&t.Worker, &t.Host, &t.PID, &t.ContainerID, &exit, &t.Signal, &t.Message,
+		&t.Worker, &t.Host, &t.PID, &t.ContainerID, &t.Session, &exit, &t.Signal, &t.Message,
 		&submitted, &started, &finished, &cpu, &t.MaxRSS, &t.Stdout, &t.Stderr)
 	if err != nil {
 		return err

@@ -41,6 +41,9 @@ func (w *Worker) pause(t *task, suspend bool) error {
 	if !t.started || t.ended {
 		return fmt.Errorf("task %s is not running", t.key)
 	}
+	if t.work.OpenJD != nil {
+		return errOpenJDPause
+	}
 	kind := dispatch.EventResumed
 	var err error
 	if suspend {

@@ -27,15 +27,15 @@ const (
 // never holds more work than it has slots (but for acks in flight).
 func (w *Worker) pull(ctx context.Context, src *dispatch.WorkSource) {
 	var wg sync.WaitGroup
-	for range w.cfg.Slots {
-		wg.Go(func() { w.slot(ctx, src) })
+	for i := range w.cfg.Slots {
+		wg.Go(func() { w.slot(ctx, src, &slotState{n: i + 1}) })
 	}
 	wg.Wait()
 }
 
 // slot is one fetch loop. Tasks run in goroutines of w.wg, so that when
 // ctx is done the loop returns at once and shutdown can stop them.
-func (w *Worker) slot(ctx context.Context, src *dispatch.WorkSource) {
+func (w *Worker) slot(ctx context.Context, src *dispatch.WorkSource, sl *slotState) {
 	retryWait := pullRetryMin
 	for {
 		// A fenced worker takes no work until a heartbeat is answered.
@@ -48,7 +48,7 @@ func (w *Worker) slot(ctx context.Context, src *dispatch.WorkSource) {
 			done := make(chan struct{})
 			w.wg.Go(func() {
 				defer close(done)
-				w.runTask(ctx, got)
+				w.runTask(ctx, got, sl)
 			})
 			select {
 			case <-done:

@@ -35,6 +35,24 @@ type task struct {
 	ended   bool
 	fenced  bool       // stopped for a lapsed lease: never reported
 	reason  job.Reason // why the worker stopped it, if it did
+	// cancelRun cancels an OpenJD task's action (its session's
+	// cancelation method), in place of the executor's Stop.
+	cancelRun context.CancelFunc
+}
+
+// slotState is what one fetch loop carries from task to task: its number
+// and the OpenJD session it has open, if any.
+type slotState struct {
+	n    int
+	sess *stepSession
+}
+
+// closeSession exits the slot's session, if one is open.
+func (sl *slotState) closeSession() {
+	if sl.sess != nil {
+		sl.sess.close()
+		sl.sess = nil
+	}
 }
 
 // newTask returns the task of an attempt, with its event queue.
@@ -62,7 +80,10 @@ func (t *task) setReason(r job.Reason) {
 
 // runTask takes a pulled Work message through claim, run and end. ctx is
 // Run's: once it is canceled a task not yet claimed is handed back.
-func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
+func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery, sl *slotState) {
+	// A session serves the tasks of its step handed over in a row; the
+	// chain's end is its end.
+	defer sl.closeSession()
 	key := d.Work.TaskKey
 	log := w.log.With("task", key.String())
 	stopProgress := w.keepInProgress(d, log)
@@ -97,7 +118,7 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 		return
 	}
 
-	recorded, next := w.runClaimed(r.Work, log)
+	recorded, next := w.runClaimed(r.Work, log, sl)
 	if !recorded {
 		return // no ack: the work is redelivered, the server decides
 	}
@@ -115,7 +136,7 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 			}
 			return
 		}
-		if recorded, next = w.runClaimed(next, log); !recorded {
+		if recorded, next = w.runClaimed(next, log, sl); !recorded {
 			return
 		}
 	}
@@ -124,13 +145,19 @@ func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery) {
 // runClaimed runs a claimed attempt and reports it until its end is
 // recorded. It returns whether it was, and the work the server handed over
 // in reply.
-func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger) (bool, *dispatch.Work) {
+func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger, sl *slotState) (bool, *dispatch.Work) {
 	key := work.TaskKey
 	t := w.newTask(key, work, log)
 	defer t.cancel()
 	w.hold(t)
 
-	end := w.execute(t)
+	var end *dispatch.End
+	if work.OpenJD != nil {
+		end = w.executeOpenJD(t, &sl.sess, sl.n)
+	} else {
+		sl.closeSession()
+		end = w.execute(t)
+	}
 	if t.isFenced() {
 		// Its attempt may be another's now: nothing of it is reported, and
 		// its work, not acked, is redelivered and refused.
@@ -149,6 +176,7 @@ func (w *Worker) runClaimed(work *dispatch.Work, log *slog.Logger) (bool, *dispa
 		t.events.push(w.event(t, dispatch.EventEnded, func(ev *dispatch.Event) {
 			ev.End = end
 			ev.Next = !w.isStopping()
+			ev.Stay = work.OpenJD != nil
 		}))
 	}
 	t.events.close()
@@ -294,6 +322,10 @@ func (w *Worker) stop(t *task, reason job.Reason, grace time.Duration) error {
 		t.setReason(reason)
 	}
 	if !t.started || t.ended {
+		return nil
+	}
+	if t.cancelRun != nil {
+		t.cancelRun()
 		return nil
 	}
 	err := w.cfg.Executor.Stop(w.life, t.id, grace)

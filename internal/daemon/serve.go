@@ -287,6 +287,9 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if _, err := conn.ServeEventBatches(subCtx, sched.HandleEvents); err != nil {
 		return err
 	}
+	if _, err := conn.ServeOpenJD(subCtx, sched.HandleOpenJDFetch); err != nil {
+		return err
+	}
 	if _, err := conn.ServeHeartbeats(subCtx, func(hb *dispatch.Heartbeat) dispatch.HeartbeatReply {
 		if err := reg.checkPool(hb); err != nil {
 			log.Warn("refused a heartbeat", "worker", hb.Worker, "err", err)

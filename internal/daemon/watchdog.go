@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/executor/docker"
+	"github.com/berth-run/berth/internal/procmark"
 	"github.com/berth-run/berth/worker"
 )
 
@@ -196,45 +195,12 @@ func RunWatchdog(ctx context.Context, dir string, log *slog.Logger) error {
 			}
 		}
 		log.Warn("the worker's lease lapsed: killing its tasks", "dir", dir)
-		n := killMarked(st.Marker)
+		n := procmark.Kill(st.Marker)
 		m := killContainers(ctx, st.Instance, log)
 		log.Warn("fenced", "processes", n, "containers", m)
 		_ = os.Remove(f.leasePath())
 		return nil
 	}
-}
-
-// killMarked kills every process whose environment holds marker, until
-// none is left (they may fork meanwhile), and returns how many it killed.
-func killMarked(marker string) int {
-	if marker == "" {
-		return 0
-	}
-	want := append([]byte(marker), 0)
-	killed := 0
-	for range 10 {
-		found := 0
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil || pid == os.Getpid() {
-				continue
-			}
-			env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-			if err != nil || !bytes.HasPrefix(env, want) && !bytes.Contains(env, append([]byte{0}, want...)) {
-				continue
-			}
-			if unix.Kill(pid, unix.SIGKILL) == nil {
-				found++
-			}
-		}
-		killed += found
-		if found == 0 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return killed
 }
 
 // killContainers kills the running containers labelled with instance.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,10 +42,6 @@ type RunOptions struct {
 	TimestampFormat string
 	Extensions      []model.Extension
 	Output          string
-	// BerthTask runs the one task of the step at position $BERTH_TASK_INDEX
-	// (1-based; 0 for a job without tasks): how a job of berth submit
-	// runs each of its tasks.
-	BerthTask bool
 }
 
 // NewCmdRun returns `berth openjd run`; runF replaces its behaviour in
@@ -124,8 +119,6 @@ interrupted.`,
 	fs.StringVar(&opts.TimestampFormat, "timestamp-format", "relative", "Log timestamps: relative (to the session start), local or utc")
 	extensionsVar(fs, &opts.Extensions)
 	outputVar(fs, &opts.Output)
-	fs.BoolVar(&opts.BerthTask, "berth-task", false, "Run the task at position $BERTH_TASK_INDEX of the step (for berth submit)")
-	_ = fs.MarkHidden("berth-task")
 	_ = fs.MarkHidden("tp")
 	_ = fs.MarkHidden("env")
 	return cmd
@@ -229,21 +222,12 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}()
 	}
 
-	maxTasks, first := opts.MaximumTasks, int64(0)
-	if opts.BerthTask {
-		n, err := strconv.ParseInt(os.Getenv("BERTH_TASK_INDEX"), 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("--berth-task: $BERTH_TASK_INDEX is %q, not a task index", os.Getenv("BERTH_TASK_INDEX"))
-		}
-		maxTasks, first = 1, max(n-1, 0)
-	}
 	res, err := localrun.Run(runCtx, localrun.Options{
 		Job:              job,
 		Step:             opts.Step,
 		RunDependencies:  opts.RunDependencies,
 		Tasks:            tasks,
-		MaximumTasks:     maxTasks,
-		FirstTask:        first,
+		MaximumTasks:     opts.MaximumTasks,
 		PathMappingRules: rules,
 		Preserve:         opts.Preserve,
 		Verbose:          opts.Verbose,
@@ -342,6 +326,20 @@ func parsePathMapping(arg string) ([]session.PathMappingRule, error) {
 	if arg == "" {
 		return nil, nil
 	}
+	js, err := pathMappingJSON(arg)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := session.ParsePathMappingRules(js)
+	if err != nil {
+		return nil, cmdutil.FlagErrorf("--path-mapping-rules: %v", err)
+	}
+	return rules, nil
+}
+
+// pathMappingJSON reads --path-mapping-rules (JSON or YAML, inline or
+// file://) as JSON.
+func pathMappingJSON(arg string) ([]byte, error) {
 	data, isFile, err := fileArg(arg)
 	if err != nil {
 		return nil, cmdutil.FlagErrorf("--path-mapping-rules: %v", err)
@@ -358,9 +356,5 @@ func parsePathMapping(arg string) ([]session.PathMappingRule, error) {
 	if err != nil {
 		return nil, cmdutil.FlagErrorf("--path-mapping-rules: %v", err)
 	}
-	rules, err := session.ParsePathMappingRules(js)
-	if err != nil {
-		return nil, cmdutil.FlagErrorf("--path-mapping-rules: %v", err)
-	}
-	return rules, nil
+	return js, nil
 }

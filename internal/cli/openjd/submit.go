@@ -2,10 +2,11 @@ package openjd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,14 +16,7 @@ import (
 	"github.com/berth-run/berth/internal/cli/tableprinter"
 	"github.com/berth-run/berth/job"
 	model "github.com/berth-run/berth/openjd"
-	"github.com/berth-run/berth/openjd/localrun"
-)
-
-// Environment variables that carry the templates to a submitted job's
-// tasks, which may run on a host without the files.
-const (
-	envTemplate       = "BERTH_OPENJD_TEMPLATE"
-	envEnvironmentFmt = "BERTH_OPENJD_ENVIRONMENT_%d"
+	"github.com/berth-run/berth/openjd/session"
 )
 
 // SubmitOptions are the flags of `berth submit`.
@@ -34,15 +28,21 @@ type SubmitOptions struct {
 	Params       []string
 	Environments []string
 	Extensions   []model.Extension
-	// Berth is the berth executable the tasks run; it must exist on the
-	// workers' hosts.
-	Berth       string
+	PathMapping  string
+	// Image, with the container settings, runs each session in a container.
+	Image       string
+	Memory      string
+	CPUs        float64
+	Pids        int64
+	Network     string
+	Mounts      []string
 	Name        string
 	Pool        string
 	Priority    int
 	Hold        bool
 	MaxParallel int
 	Rerunnable  bool
+	MaxAttempts int
 	Labels      map[string]string
 	Constraints map[string]string
 	Wait        bool
@@ -55,33 +55,35 @@ func NewCmdSubmit(f *cmdutil.Factory, runF func(context.Context, *SubmitOptions)
 	cmd := &cobra.Command{
 		Use:   "submit TEMPLATE [flags]",
 		Short: "Submit an Open Job Description job template to the server",
-		Long: `Submit a job template to the berth server: each step becomes a berth job
-(an array with one task per task of its parameter space) that starts when
-the jobs of the steps it depends on are Done. Each task runs as
-"berth openjd run --step STEP" of that one task on a worker: a session that
-enters the --environment templates', the job's and the step's environments,
-runs the task, and exits them.
+		Long: `Submit a job template to the berth server. The server checks it with the
+job parameters (-p) and makes one berth job per step (an array with one
+task per task of its parameter space, named JOB/STEP and labelled
+openjd=N), which starts when the jobs of the steps it depends on are Done.
 
-The template is checked here first, with the job parameters (-p), and is
-sent with the jobs, so workers need only berth itself (at --berth, default
-this executable's path).
+Workers run a step's tasks in sessions: a session enters the --environment
+templates', the job's and the step's environments once, runs task after
+task of the step in them, and exits them when the step has nothing more
+for it. With --image, each session runs in a container of that image:
+every action runs in it, and it is removed when the session ends.
 
 Prints a line per step (STEP, JOB, TASKS); --wait then waits for every step
 and exits 1 if one failed.`,
 		Example: `  berth submit render.yaml -p Frames=1-100
-  berth submit job.yaml --environment conda.yaml --pool gpu --wait`,
+  berth submit job.yaml --environment conda.yaml --pool gpu --wait
+  berth submit job.yaml --image busybox --memory 1g --wait
+  berth ls --label openjd=3`,
 		Args: cmdutil.ExactArgs(1, "a job template file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Template = args[0]
 			if opts.MaxParallel < 0 {
 				return cmdutil.FlagErrorf("--max-parallel must be 0 (no bound) or more")
 			}
-			if opts.Berth == "" {
-				exe, err := os.Executable()
-				if err != nil {
-					return fmt.Errorf("finding berth's executable: %w (give --berth)", err)
+			if opts.Image == "" {
+				for _, f := range []string{"memory", "cpus", "pids", "network", "mount"} {
+					if cmd.Flags().Changed(f) {
+						return cmdutil.FlagErrorf("--%s needs --image", f)
+					}
 				}
-				opts.Berth = exe
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -92,15 +94,22 @@ and exits 1 if one failed.`,
 	fs := cmd.Flags()
 	fs.StringArrayVarP(&opts.Params, "job-param", "p", nil,
 		"A job parameter value: NAME=VALUE, a JSON object of values, or file://FILE (JSON or YAML) (repeatable)")
-	fs.StringArrayVar(&opts.Environments, "environment", nil, "An environment template every task's session enters first (repeatable, in order)")
+	fs.StringArrayVar(&opts.Environments, "environment", nil, "An environment template every session enters first (repeatable, in order)")
 	extensionsVar(fs, &opts.Extensions)
-	fs.StringVar(&opts.Berth, "berth", "", "The berth executable on the workers (default: this one's path)")
-	fs.StringVar(&opts.Name, "name", "", "Prefix of the jobs' names (default: the job's name); each is NAME/STEP")
+	fs.StringVar(&opts.PathMapping, "path-mapping-rules", "", "Path mapping rules (pathmapping-1.0) for every session: JSON, or file://FILE (JSON or YAML)")
+	fs.StringVar(&opts.Image, "image", "", "Run each session in a container of this image")
+	fs.StringVar(&opts.Memory, "memory", "", "The session container's memory limit (`SIZE`: 256m, 1g)")
+	fs.Float64Var(&opts.CPUs, "cpus", 0, "The session container's CPU limit (`N`: 0.5, 2)")
+	fs.Int64Var(&opts.Pids, "pids", 0, "The session container's process limit")
+	fs.StringVar(&opts.Network, "network", "", "The session container's network (none, host, bridge, a network's name)")
+	fs.StringArrayVar(&opts.Mounts, "mount", nil, "Bind-mount `HOST:CONTAINER[:rw]` into the session container (repeatable; read-only unless :rw)")
+	fs.StringVar(&opts.Name, "name", "", "Name of the job (default: the template's resolved name); each step's job is NAME/STEP")
 	fs.StringVar(&opts.Pool, "pool", "", "Pool of workers to run on")
 	fs.IntVar(&opts.Priority, "priority", 0, "Priority of the jobs")
 	fs.BoolVar(&opts.Hold, "hold", false, "Submit the jobs held")
-	fs.IntVar(&opts.MaxParallel, "max-parallel", 0, "Run at most this many tasks of each step at once (0: no bound)")
+	fs.IntVar(&opts.MaxParallel, "max-parallel", 0, "Run at most this many tasks (sessions) of each step at once (0: no bound)")
 	fs.BoolVar(&opts.Rerunnable, "rerunnable", false, "Run a task again after a failure or a lost worker")
+	fs.IntVar(&opts.MaxAttempts, "max-attempts", 0, "Runs a rerunnable task gets (default 3)")
 	cmdutil.KVVar(fs, &opts.Labels, "label", "Add a label `k=v` to every job (repeatable)")
 	cmdutil.KVVar(fs, &opts.Constraints, "constraint", "Run only on workers with the label `k=v` (repeatable)")
 	fs.BoolVar(&opts.Wait, "wait", false, "Wait for every step's job to end; exit 1 if one failed")
@@ -116,11 +125,7 @@ type submitted struct {
 }
 
 func runSubmit(ctx context.Context, opts *SubmitOptions) error {
-	oj, err := loadJob(opts.Template, opts.Params, opts.Environments, opts.Extensions)
-	if err != nil {
-		return err
-	}
-	specs, err := submitSpecs(oj, opts)
+	sub, err := submission(opts)
 	if err != nil {
 		return err
 	}
@@ -128,18 +133,13 @@ func runSubmit(ctx context.Context, opts *SubmitOptions) error {
 	if err != nil {
 		return err
 	}
-	ids := map[string]int64{}
+	res, err := c.SubmitOpenJD(ctx, sub)
+	if err != nil {
+		return err
+	}
 	var out []submitted
-	for _, ss := range specs {
-		for _, dep := range ss.deps {
-			ss.spec.After = append(ss.spec.After, ids[dep])
-		}
-		j, err := c.Submit(ctx, ss.spec)
-		if err != nil {
-			return fmt.Errorf("submitting step %q: %w", ss.step, err)
-		}
-		ids[ss.step] = j.ID
-		out = append(out, submitted{Step: ss.step, Job: j.ID, Tasks: ss.tasks})
+	for _, st := range res.Steps {
+		out = append(out, submitted{Step: st.Step, Job: st.Job, Tasks: int64(st.Tasks)})
 	}
 	if opts.JSON {
 		if err := cmdutil.PrintJSON(opts.IO.Out, out); err != nil {
@@ -173,98 +173,81 @@ func runSubmit(ctx context.Context, opts *SubmitOptions) error {
 	return nil
 }
 
-// stepSpec is the job of one step, and the steps it waits for.
-type stepSpec struct {
-	step  string
-	tasks int64
-	spec  job.Spec
-	deps  []string
-}
-
-// submitSpecs makes the job of each step, in dependency order.
-func submitSpecs(oj *model.Job, opts *SubmitOptions) ([]stepSpec, error) {
-	tmpl, _, err := readTemplate(opts.Template)
+// submission reads the templates and builds the body of the request.
+// Relative PATH values resolve where the command runs; PATH defaults,
+// relative to the template's directory.
+func submission(opts *SubmitOptions) (*job.OpenJDJob, error) {
+	tmpl, dir, err := readTemplate(opts.Template)
 	if err != nil {
 		return nil, err
 	}
-	env := map[string]string{envTemplate: string(tmpl)}
-	// The parameters as resolved here (PATH values absolute), so that every
-	// task sees the same values wherever it runs.
-	values := map[string]string{}
-	for _, p := range oj.Parameters {
-		values[p.Name] = p.Value
-	}
-	params, err := json.Marshal(values)
+	values, err := parseJobParams(opts.Params)
 	if err != nil {
 		return nil, err
 	}
-	var envArgs []string
-	for i, e := range opts.Environments {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	sub := &job.OpenJDJob{Template: string(tmpl), TemplateDir: dir, WorkingDir: wd, Parameters: values,
+		Name: opts.Name, Pool: opts.Pool, Priority: opts.Priority, Hold: opts.Hold, MaxParallel: opts.MaxParallel,
+		Rerunnable: opts.Rerunnable, MaxAttempts: opts.MaxAttempts, Labels: opts.Labels, Constraints: opts.Constraints}
+	for _, e := range opts.Environments {
 		b, _, err := readTemplate(e)
+		if err != nil {
+			return nil, fmt.Errorf("environment template %s: %w", e, err)
+		}
+		sub.Environments = append(sub.Environments, string(b))
+	}
+	if opts.Extensions != nil {
+		sub.Extensions = []string{}
+		for _, e := range opts.Extensions {
+			sub.Extensions = append(sub.Extensions, string(e))
+		}
+	}
+	if opts.PathMapping != "" {
+		js, err := pathMappingJSON(opts.PathMapping)
 		if err != nil {
 			return nil, err
 		}
-		name := fmt.Sprintf(envEnvironmentFmt, i+1)
-		env[name] = string(b)
-		envArgs = append(envArgs, "--environment", "env:"+name)
+		if _, err := session.ParsePathMappingRules(js); err != nil {
+			return nil, cmdutil.FlagErrorf("--path-mapping-rules: %v", err)
+		}
+		sub.PathMappingRules = js
 	}
-	var extArgs []string
-	if len(opts.Extensions) > 0 {
-		names := ""
-		for i, e := range opts.Extensions {
-			if i > 0 {
-				names += ","
+	if opts.Image != "" {
+		c := &job.SessionContainer{Image: opts.Image, CPUs: opts.CPUs, Pids: opts.Pids, Network: opts.Network}
+		if opts.Memory != "" {
+			if c.Memory, err = job.ParseSize(opts.Memory); err != nil {
+				return nil, cmdutil.FlagErrorf("--memory: %v", err)
 			}
-			names += string(e)
 		}
-		extArgs = []string{"--extensions", names}
-	}
-	wd, _ := os.Getwd()
-	prefix := opts.Name
-	if prefix == "" {
-		prefix = oj.Name
-	}
-	var out []stepSpec
-	for _, js := range localrun.TopoSort(oj) {
-		args := append([]string{"openjd", "run", "env:" + envTemplate, "--step", js.Name, "--berth-task",
-			"-p", string(params)}, envArgs...)
-		spec := job.Spec{
-			Name: truncateName(prefix + "/" + js.Name),
-			Template: job.Template{
-				Command:    opts.Berth,
-				Args:       append(args, extArgs...),
-				Env:        env,
-				Rerunnable: opts.Rerunnable,
-			},
-			Pool:        opts.Pool,
-			Priority:    opts.Priority,
-			Hold:        opts.Hold,
-			MaxParallel: opts.MaxParallel,
-			Labels:      opts.Labels,
-			Constraints: opts.Constraints,
-			SubmitDir:   wd,
-		}
-		n := js.TaskCount()
-		if js.Space != nil {
-			if n > int64(job.MaxArrayTasks) {
-				return nil, fmt.Errorf("step %q has %d tasks; a berth job holds at most %d", js.Name, n, job.MaxArrayTasks)
+		for _, m := range opts.Mounts {
+			mt, err := parseMount(m)
+			if err != nil {
+				return nil, cmdutil.FlagErrorf("--mount %q: %v", m, err)
 			}
-			spec.Array = &job.Array{Begin: 1, End: int(n), Step: 1}
+			c.Mounts = append(c.Mounts, mt)
 		}
-		if err := spec.Validate(); err != nil {
-			return nil, fmt.Errorf("step %q: %w", js.Name, err)
-		}
-		ss := stepSpec{step: js.Name, tasks: n, spec: spec}
-		ss.deps = js.Dependencies
-		out = append(out, ss)
+		sub.Container = c
 	}
-	return out, nil
+	return sub, nil
 }
 
-// truncateName keeps a job name within job.MaxNameLen bytes.
-func truncateName(s string) string {
-	if len(s) <= job.MaxNameLen {
-		return s
+// parseMount reads HOST:CONTAINER[:rw|:ro], HOST made absolute.
+func parseMount(s string) (job.Mount, error) {
+	parts := strings.Split(s, ":")
+	var m job.Mount
+	switch {
+	case len(parts) == 3 && (parts[2] == "rw" || parts[2] == "ro"):
+		m.RW = parts[2] == "rw"
+	case len(parts) != 2:
+		return m, fmt.Errorf("want HOST:CONTAINER[:rw]")
 	}
-	return s[:job.MaxNameLen]
+	host, err := filepath.Abs(expandHome(parts[0]))
+	if err != nil {
+		return m, err
+	}
+	m.Host, m.Container = host, parts[1]
+	return m, nil
 }

@@ -1,0 +1,109 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+
+	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/job"
+)
+
+// OpenJDStepSpec is the job of one step of an OpenJD job to submit.
+type OpenJDStepSpec struct {
+	Spec job.Spec
+	// Deps are the positions, in the list given to SubmitOpenJD, of the
+	// steps this one waits for; each comes before it.
+	Deps []int
+}
+
+// SubmitOpenJD records an OpenJD job's templates and submits the job of
+// each of its steps, in order, each waiting for the jobs of its Deps. It
+// returns the steps' job IDs.
+func (s *Scheduler) SubmitOpenJD(ctx context.Context, sub *job.OpenJDJob, steps []OpenJDStepSpec) ([]int64, error) {
+	for i := range steps {
+		for _, d := range steps[i].Deps {
+			if d < 0 || d >= i {
+				return nil, fmt.Errorf("step %d: dependency %d is not an earlier step", i, d)
+			}
+		}
+	}
+	s.mu.Lock()
+	if err := s.syncedLocked(ctx); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	ids, err := s.submitOpenJDLocked(ctx, sub, steps)
+	var works []*workItem
+	if len(ids) > 0 {
+		works = s.dispatchLocked()
+	}
+	s.mu.Unlock()
+	s.publish(works)
+	return ids, err
+}
+
+func (s *Scheduler) submitOpenJDLocked(ctx context.Context, sub *job.OpenJDJob, steps []OpenJDStepSpec) ([]int64, error) {
+	subID, err := s.cfg.Store.OpenJDInsert(ctx, sub, s.cfg.Now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(steps))
+	for i, st := range steps {
+		spec := st.Spec
+		spec.OpenJD = &job.OpenJDStep{Submission: subID, Step: spec.OpenJD.Step}
+		spec.Labels = maps.Clone(spec.Labels)
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
+		}
+		spec.Labels[job.OpenJDLabel] = strconv.FormatInt(subID, 10)
+		for _, d := range st.Deps {
+			spec.After = append(spec.After, ids[d])
+		}
+		if err := spec.Validate(); err != nil {
+			return ids, fmt.Errorf("step %d: %w", i, err)
+		}
+		spec = spec.WithDefaults()
+		id, err := s.submitLocked(ctx, &spec)
+		if err != nil {
+			return ids, fmt.Errorf("step %q: %w", spec.OpenJD.Step, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// HandleOpenJDFetch gives a worker the templates of an OpenJD job, if it
+// holds a task of one of its steps: a job's templates and values are
+// for the workers that run it only.
+func (s *Scheduler) HandleOpenJDFetch(ctx context.Context, f *dispatch.OpenJDFetch) dispatch.OpenJDFetchReply {
+	if err := s.awaitReady(ctx); err != nil {
+		return dispatch.OpenJDFetchReply{Error: err.Error()}
+	}
+	if !s.holdsOpenJD(f.Worker, f.Submission) {
+		s.log.Warn("refused the templates of an OpenJD job to a worker that holds none of its tasks",
+			"worker", f.Worker, "submission", f.Submission)
+		return dispatch.OpenJDFetchReply{Error: fmt.Sprintf("worker %s holds no task of OpenJD job %d", f.Worker, f.Submission)}
+	}
+	sub, err := s.cfg.Store.OpenJDGet(ctx, f.Submission)
+	if err != nil {
+		return dispatch.OpenJDFetchReply{Error: err.Error()}
+	}
+	return dispatch.OpenJDFetchReply{OK: true, Job: sub}
+}
+
+func (s *Scheduler) holdsOpenJD(worker string, submission int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ws := s.workers[worker]
+	if ws == nil {
+		return false
+	}
+	for _, js := range ws.tasks {
+		if o := js.spec.OpenJD; o != nil && o.Submission == submission {
+			return true
+		}
+	}
+	return false
+}
