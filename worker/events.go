@@ -51,7 +51,7 @@ func (q *eventQueue) push(ev *dispatch.Event) {
 	if ev.Kind == dispatch.EventEnded {
 		for i, old := range q.q {
 			if old.Kind == dispatch.EventStarted {
-				ev.PID, ev.ContainerID = old.PID, old.ContainerID
+				ev.PID, ev.ContainerID, ev.Session = old.PID, old.ContainerID, old.Session
 				q.q = append(q.q[:i], q.q[i+1:]...)
 				break
 			}

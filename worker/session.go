@@ -46,6 +46,10 @@ type stepSession struct {
 
 	mu   sync.Mutex
 	sink *os.File // the running task's output, nil between tasks
+	// last is the output file of the session's latest task, on the
+	// server's disk (local worker), which the exits that follow its end
+	// append to; empty on a remote worker, whose exits log to its own log.
+	last string
 }
 
 // sessionSeq numbers the sessions a worker opens.
@@ -200,6 +204,13 @@ func (ss *stepSession) exit() *dispatch.End {
 // close exits what environments are still entered and removes the
 // session's working directory.
 func (ss *stepSession) close() {
+	if ss.s.Environments() > 0 && ss.last != "" {
+		if f, err := os.OpenFile(ss.last, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			ss.setSink(f)
+			defer f.Close()
+			defer ss.setSink(nil)
+		}
+	}
 	ss.exit()
 	if err := ss.s.Close(); err != nil {
 		ss.log.Warn("closing the session", "error", err)
@@ -263,6 +274,9 @@ func (w *Worker) runInSession(ctx context.Context, t *task, out *os.File, sp **s
 		ss.setSink(out)
 	}
 	defer ss.setSink(nil)
+	if !w.remote() {
+		ss.last = out.Name()
+	}
 	if t.work.Position >= ss.step.TaskCount() {
 		return startFailed(fmt.Errorf("task position %d is past the step's %d tasks", t.work.Position, ss.step.TaskCount()))
 	}
