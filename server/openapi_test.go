@@ -207,8 +207,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	}
 
 	// POST /v1/jobs: every documented answer.
-	run(call{"POST", "/v1/jobs", "/v1/jobs", fullArray, 201, true, []string{"inputs", "substate", "finished_at"}})
-	run(call{"POST", "/v1/jobs", "/v1/jobs", plain, 201, true, []string{"array", "inputs", "finished_at"}})
+	run(call{"POST", "/v1/jobs", "/v1/jobs", fullArray, 201, true, []string{"inputs", "substate", "finished_at", "openjd"}})
+	run(call{"POST", "/v1/jobs", "/v1/jobs", plain, 201, true, []string{"array", "inputs", "finished_at", "openjd"}})
 	run(call{"POST", "/v1/jobs", "/v1/jobs", inputs, 201, false, nil})
 	run(call{"POST", "/v1/jobs", "/v1/jobs", `{"nope":1}`, 400, true, nil})
 	b.sched.mu.Lock()
@@ -235,7 +235,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	task.State, task.SubState = job.Done, job.ExitCode(0)
 	task.Info = job.Info{Attempt: 1, Input: "a", Worker: "w", Host: "h", PID: 7, ContainerID: "c", ExitCode: &code,
 		Signal: "SIGTERM", Message: "m", SubmittedAt: now, StartedAt: &now, FinishedAt: &now, CPUTime: job.Duration(time.Second),
-		MaxRSS: 1 << 20, Stdout: "/o", Stderr: "/e"}
+		MaxRSS: 1 << 20, Stdout: "/o", Stderr: "/e", Session: "w/1/1"}
 	require.NoError(t, b.st.TasksPut(ctx, []*job.Task{task}, now))
 	b.writeOutput(t, 3, 1, "stdout", "out")
 	b.writeOutput(t, 3, 1, "stderr", "err")
@@ -245,7 +245,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	run(call{"GET", "/v1/health", "/v1/health", "", 200, true, []string{"store", "dispatch"}})
 	run(call{"GET", "/v1/jobs", "/v1/jobs", "", 200, true, nil})
 	run(call{"GET", "/v1/jobs", "/v1/jobs?state=nope", "", 400, true, nil})
-	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/2", "", 200, true, []string{"array", "inputs"}})
+	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/2", "", 200, true, []string{"array", "inputs", "openjd"}})
 	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/9", "", 404, true, []string{"field"}})
 	run(call{"GET", "/v1/jobs/{id}/tasks", "/v1/jobs/1/tasks", "", 200, true, nil})
 	run(call{"GET", "/v1/tasks/{ref}", "/v1/tasks/3.1", "", 200, true, nil})

@@ -1,6 +1,7 @@
 package display
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -38,6 +39,9 @@ func JobFields(j *job.Job, fm Formats) []Field {
 	f.add("Name", j.Name)
 	f.add("State", strings.TrimSpace(string(j.State)+" "+j.SubState.String()))
 	f.add("Tasks", TaskCounts(j))
+	if o := j.OpenJD; o != nil {
+		f.add("OpenJD", fmt.Sprintf("step %q of OpenJD job %d (--label %s=%d)", o.Step, o.Submission, job.OpenJDLabel, o.Submission))
+	}
 	f.add("Command", CommandLine(t))
 	f.add("Image", t.Image)
 	f.add("Workdir", t.WorkDir)
@@ -97,6 +101,7 @@ func TaskFields(t *job.Task, now time.Time, fm Formats) []Field {
 		f.add("PID", strconv.Itoa(t.PID))
 	}
 	f.add("Container", t.ContainerID)
+	f.add("Session", t.Session)
 	f.add("Exit code", ExitCode(t.ExitCode))
 	f.add("Signal", t.Signal)
 	f.add("Message", t.Message)
