@@ -206,6 +206,17 @@ func (x *execution) signal(sig unix.Signal) error {
 	ctx, cancel := context.WithTimeout(x.e.ctx, 30*time.Second)
 	defer cancel()
 	ins, err := x.e.cli.ExecInspect(ctx, x.id, client.ExecInspectOptions{})
+	// The engine records the process ID only once the runtime's start has
+	// returned, after the command may have written its first output: a
+	// cancel right after it finds the exec running with PID 0 for a moment.
+	for delay := time.Millisecond; err == nil && ins.Running && ins.PID == 0; delay = min(2*delay, 100*time.Millisecond) {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return fmt.Errorf("signalling the command: %w", ctx.Err())
+		}
+		ins, err = x.e.cli.ExecInspect(ctx, x.id, client.ExecInspectOptions{})
+	}
 	if err != nil {
 		return fmt.Errorf("signalling the command: %w", err)
 	}
