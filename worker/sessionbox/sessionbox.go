@@ -60,6 +60,14 @@ type Engine interface {
 	executor.Execer
 }
 
+// RecoverableEngine is an Engine that can follow again what an earlier
+// instance of it started, as RemoveStale needs: executor/docker's
+// Executor.
+type RecoverableEngine interface {
+	Engine
+	executor.Recoverer
+}
+
 // Options describe a session's container.
 type Options struct {
 	// ID names the session: the container's task is TaskPrefix+ID and its
@@ -217,11 +225,10 @@ func (b *Box) Close(ctx context.Context) error {
 // engine's owner (a worker killed mid-session) left, running or not, and
 // returns their task IDs. Containers of this instance's own sessions, and
 // task containers, are left alone. A worker calls it at start, with the
-// engine it runs sessions on.
-func RemoveStale(ctx context.Context, e interface {
-	Engine
-	executor.Recoverer
-}) ([]string, error) {
+// engine it runs sessions on, before the engine's Cleanup, which would
+// otherwise take them for tasks of unknown IDs (as it does a container
+// created but never started, which Recoverable does not list).
+func RemoveStale(ctx context.Context, e RecoverableEngine) ([]string, error) {
 	hs, err := e.Recoverable(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sessionbox: listing stale session containers: %w", err)

@@ -26,6 +26,8 @@ import (
 	"github.com/berth-run/berth/worker/sessionbox"
 )
 
+var _ sessionbox.RecoverableEngine = (*docker.Executor)(nil)
+
 // TestMain fails the run if any goroutine of the package outlives the
 // tests.
 func TestMain(m *testing.M) { testenv.MainCheckingLeaks(m, "berth/worker/sessionbox.") }
