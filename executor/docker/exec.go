@@ -170,21 +170,23 @@ func (x *execution) exit() (*executor.Exit, error) {
 
 // cancel sends SIGTERM to the command's process group, and SIGKILL after
 // grace unless the output stream (which the engine ends after the command's
-// exit) has ended (copied is closed). It returns once the stream has ended,
-// or with an error when the command could not be signalled or outlives its
-// SIGKILL.
+// exit) has ended (copied is closed); a negative grace sends SIGKILL alone.
+// It returns once the stream has ended, or with an error when the command
+// could not be signalled or outlives its SIGKILL.
 func (x *execution) cancel(grace time.Duration, copied <-chan struct{}) error {
-	if err := x.signal(unix.SIGTERM); err != nil {
-		return err
-	}
-	timer := time.NewTimer(grace)
+	timer := time.NewTimer(max(grace, 0))
 	defer timer.Stop()
-	select {
-	case <-copied:
-		return nil
-	case <-timer.C:
-	case <-x.e.ctx.Done():
-		return errors.New("the executor is closing")
+	if grace >= 0 {
+		if err := x.signal(unix.SIGTERM); err != nil {
+			return err
+		}
+		select {
+		case <-copied:
+			return nil
+		case <-timer.C:
+		case <-x.e.ctx.Done():
+			return errors.New("the executor is closing")
+		}
 	}
 	if err := x.signal(unix.SIGKILL); err != nil {
 		return err

@@ -16,7 +16,7 @@ import (
 // action's environment (on top of the container's) and working directory,
 // its output merged into one stream. Stop cancels the exec, which sends
 // SIGTERM to the command's process group in the container, then SIGKILL
-// after the grace (at once for a grace of 0).
+// after the grace (SIGKILL alone for a grace of 0).
 type execRunner struct{ b *Box }
 
 func (r execRunner) Start(c *session.Command) (session.Process, error) {
@@ -101,7 +101,7 @@ func (p *execProcess) Stop(grace time.Duration) {
 	}
 	p.stopped = true
 	if grace <= 0 {
-		grace = time.Nanosecond // SIGTERM, SIGKILL straight after
+		grace = -1 // SIGKILL alone
 	}
 	p.spec.Grace = grace
 	p.cancel()
