@@ -205,9 +205,6 @@ func (s *Session) run(ctx context.Context, spec actionSpec) Result {
 	}
 
 	res := Result{ExitCode: st.Code, Signal: st.Signal, Duration: time.Since(start)}
-	if werr != nil {
-		res.ExitCode = -1
-	}
 	a.mu.Lock()
 	res.Message, res.Progress, res.Status = a.message, a.progress, a.status
 	reason := a.reason
@@ -223,7 +220,7 @@ func (s *Session) run(ctx context.Context, spec actionSpec) Result {
 		if res.Message == "" {
 			res.Message = "canceled"
 		}
-	case reason == cancelProtocol || res.ExitCode != 0:
+	case reason == cancelProtocol || res.ExitCode != 0 || werr != nil:
 		res.State = Failed
 	default:
 		res.State = Succeeded

@@ -46,9 +46,9 @@ type Process interface {
 	// returned and drains the rest; otherwise the Runner must end it soon
 	// after the command.
 	Output() io.ReadCloser
-	// Wait waits for the command's end. The error says that its exit
-	// status cannot be known (the command could not start, or was lost);
-	// it is the action's failure message.
+	// Wait waits for the command's end. An error fails the action, as its
+	// message: the command could not start (its status may say how it
+	// ended, as 127), or its end cannot be known (status code -1).
 	Wait() (ExitStatus, error)
 	// Stop ends the command: SIGTERM now and SIGKILL, to the command and
 	// everything it started, once grace has passed; with grace 0 or less

@@ -233,7 +233,8 @@ steps:
 `, l)
 	require.False(t, res.Succeeded)
 	require.Equal(t, session.Failed, res.Failure.State)
-	require.NotEmpty(t, res.Failure.Message, l.String())
+	require.Contains(t, res.Failure.Message, "could not start", l.String())
+	require.Contains(t, []int{126, 127}, res.Failure.ExitCode, "the engine's status for a command it cannot start")
 
 	require.NoError(t, box.Close(context.Background()))
 	require.Empty(t, tb.containers(t))
