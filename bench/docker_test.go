@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -283,4 +284,66 @@ func onDie(ctx context.Context, dc *dockerclient.Client, label string, fn func(e
 			}
 		}
 	}()
+}
+
+// BenchmarkOpenJDContainer100 runs 100 tasks of `true` in one container
+// session (`berth openjd run --image` of a template with a 100-task step:
+// the container starts once, each task is an exec in it) and `xargs -P2
+// docker run --rm IMG true` 100 times, in the same run, and reports both
+// wall times and their ratio (target: berth at most 0.3x the docker CLI).
+// ns/op is berth's time.
+func BenchmarkOpenJDContainer100(b *testing.B) {
+	const n = 100
+	image := testenv.DockerImage(b)
+	bin := testenv.Berth(b)
+	xargs, err := exec.LookPath("xargs")
+	if err != nil {
+		b.Skip("xargs not found")
+	}
+	dockerCLI, err := exec.LookPath("docker")
+	if err != nil {
+		b.Skip("docker CLI not found")
+	}
+	dir := b.TempDir()
+	tmpl := filepath.Join(dir, "job.yaml")
+	job := fmt.Sprintf(`specificationVersion: jobtemplate-2023-09
+name: True%d
+steps:
+- name: T
+  parameterSpace:
+    taskParameterDefinitions: [{name: N, type: INT, range: "1-%d"}]
+  script: {actions: {onRun: {command: "true"}}}
+`, n, n)
+	if err := os.WriteFile(tmpl, []byte(job), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	file := writeLines(b, filepath.Join(dir, "in"), n)
+	warm := writeLines(b, filepath.Join(dir, "in4"), 4)
+	berthRun := func() time.Duration {
+		b.Helper()
+		return timeCmd(b, nil, "", bin, "openjd", "run", tmpl, "--image", image)
+	}
+	dockerEach := func(file string) time.Duration {
+		b.Helper()
+		return timeCmd(b, nil, file, xargs, "-P2", "-I{}", dockerCLI, "run", "--rm", image, "true")
+	}
+	// Warm up: page cache, the engine's image layers.
+	berthRun()
+	dockerEach(warm)
+
+	var tBerth, tDocker time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StartTimer()
+		tBerth += berthRun()
+		b.StopTimer()
+		tDocker += dockerEach(file)
+	}
+	nn := time.Duration(b.N)
+	berth, docker := (tBerth / nn).Seconds(), (tDocker / nn).Seconds()
+	b.ReportMetric(berth, "berth_s")
+	b.ReportMetric(docker, "docker_cli_s")
+	b.ReportMetric(berth/docker, "ratio_vs_docker")
+	b.Logf("openjd-container-100: berth openjd run --image (100 tasks, one container) %.2fs, xargs -P2 docker run --rm x100 %.2fs: berth %.2fx of it (target <= 0.3)",
+		berth, docker, berth/docker)
 }

@@ -49,7 +49,7 @@ type Execer interface {
 	// Exec runs c in task id and returns once it has ended, with its
 	// ExitCode, or its Signal if one that berth sent ended it, and
 	// Finished. If ctx ends first, the command (its process group) gets
-	// SIGTERM, then SIGKILL after c.Grace; Exec then returns its exit
+	// SIGTERM, then SIGKILL after c.Grace (SIGKILL alone if negative); Exec then returns its exit
 	// together with an error wrapping ctx.Err(). A command that could not
 	// start (no such program or working directory) gives its exit and an
 	// error wrapping ErrStartFailed; a task that is not running, an error
@@ -76,6 +76,8 @@ type ExecSpec struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	// Grace is how long the command has between SIGTERM and SIGKILL when
-	// it is canceled. Defaults to ExecGraceDefault.
+	// it is canceled; a negative Grace sends SIGKILL alone, at once (an
+	// OpenJD TERMINATE). An executor reads it only once ctx has ended.
+	// Defaults to ExecGraceDefault.
 	Grace time.Duration
 }

@@ -170,21 +170,23 @@ func (x *execution) exit() (*executor.Exit, error) {
 
 // cancel sends SIGTERM to the command's process group, and SIGKILL after
 // grace unless the output stream (which the engine ends after the command's
-// exit) has ended (copied is closed). It returns once the stream has ended,
-// or with an error when the command could not be signalled or outlives its
-// SIGKILL.
+// exit) has ended (copied is closed); a negative grace sends SIGKILL alone.
+// It returns once the stream has ended, or with an error when the command
+// could not be signalled or outlives its SIGKILL.
 func (x *execution) cancel(grace time.Duration, copied <-chan struct{}) error {
-	if err := x.signal(unix.SIGTERM); err != nil {
-		return err
-	}
-	timer := time.NewTimer(grace)
+	timer := time.NewTimer(max(grace, 0))
 	defer timer.Stop()
-	select {
-	case <-copied:
-		return nil
-	case <-timer.C:
-	case <-x.e.ctx.Done():
-		return errors.New("the executor is closing")
+	if grace >= 0 {
+		if err := x.signal(unix.SIGTERM); err != nil {
+			return err
+		}
+		select {
+		case <-copied:
+			return nil
+		case <-timer.C:
+		case <-x.e.ctx.Done():
+			return errors.New("the executor is closing")
+		}
 	}
 	if err := x.signal(unix.SIGKILL); err != nil {
 		return err
@@ -206,6 +208,17 @@ func (x *execution) signal(sig unix.Signal) error {
 	ctx, cancel := context.WithTimeout(x.e.ctx, 30*time.Second)
 	defer cancel()
 	ins, err := x.e.cli.ExecInspect(ctx, x.id, client.ExecInspectOptions{})
+	// The engine records the process ID only once the runtime's start has
+	// returned, after the command may have written its first output: a
+	// cancel right after it finds the exec running with PID 0 for a moment.
+	for delay := time.Millisecond; err == nil && ins.Running && ins.PID == 0; delay = min(2*delay, 100*time.Millisecond) {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return fmt.Errorf("signalling the command: %w", ctx.Err())
+		}
+		ins, err = x.e.cli.ExecInspect(ctx, x.id, client.ExecInspectOptions{})
+	}
 	if err != nil {
 		return fmt.Errorf("signalling the command: %w", err)
 	}

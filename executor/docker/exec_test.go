@@ -201,6 +201,20 @@ func TestExecCancel(t *testing.T) {
 	require.Nil(t, st.Exit, "the task runs on")
 }
 
+// TestExecKill: a negative grace kills the command at once, without
+// SIGTERM.
+func TestExecKill(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, Config{})
+	startSession(t, tb, "s")
+	c := sh("echo $$ > /tmp/k.pid; exec sleep 1000")
+	c.Grace = -1
+	x, err := runCanceled(t, tb.exec, "s", c, "/tmp/k.pid")
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, "SIGKILL", x.Signal)
+	require.True(t, gone(t, tb.exec, "s", "/tmp/k.pid"))
+}
+
 // TestExecTimeout: a command whose context has a deadline is stopped at it.
 func TestExecTimeout(t *testing.T) {
 	t.Parallel()

@@ -48,8 +48,11 @@ type Options struct {
 	// Verbose logs each action's full command line.
 	Verbose bool
 	// Env is the environment actions start from. Defaults to the
-	// process's.
+	// process's, or to none with a Runner (see session.Config.Env).
 	Env []string
+	// Runner starts the actions' commands, such as in a container
+	// (worker/sessionbox). Defaults to local subprocesses.
+	Runner session.Runner
 	// Root is where the session's working directory is made. Defaults to
 	// os.TempDir().
 	Root string
@@ -138,6 +141,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		Root:             opts.Root,
 		Preserve:         opts.Preserve,
 		Env:              opts.Env,
+		Runner:           opts.Runner,
 		Log:              opts.Log,
 		Verbose:          opts.Verbose,
 	})

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -52,7 +51,7 @@ const (
 type actionRun struct {
 	s    *Session
 	spec actionSpec
-	cmd  *exec.Cmd
+	proc Process
 
 	mu       sync.Mutex
 	reason   cancelReason // the first cancel's reason; 0 if none
@@ -142,36 +141,19 @@ func (s *Session) failed(start time.Time, format string, args ...any) Result {
 func (s *Session) run(ctx context.Context, spec actionSpec) Result {
 	start := time.Now()
 	s.phase("Phase: Running action")
-	env := s.environ()
-	path, err := lookPath(spec.command, env, s.dir)
-	if err != nil {
-		return s.failed(start, "cannot run %q: %v", spec.command, err)
-	}
 	if s.cfg.Verbose {
 		s.logf("Running command %s", quoteArgs(append([]string{spec.command}, spec.args...)))
 	} else {
 		s.logf("Running command %s", spec.command)
 	}
-	pr, pw, err := os.Pipe()
+	if spec.command == "" {
+		return s.failed(start, "cannot run %q: empty command", spec.command)
+	}
+	proc, err := s.cfg.Runner.Start(&Command{Name: spec.command, Args: spec.args, Env: s.environ(), Dir: s.dir})
 	if err != nil {
 		return s.failed(start, "%v", err)
 	}
-	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   append([]string{spec.command}, spec.args...),
-		Env:    env,
-		Dir:    s.dir,
-		Stdout: pw,
-		Stderr: pw,
-	}
-	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return s.failed(start, "process failed to start: %v", err)
-	}
-	pw.Close()
-	a := &actionRun{s: s, spec: spec, cmd: cmd}
+	a := &actionRun{s: s, spec: spec, proc: proc}
 	s.mu.Lock()
 	s.running = a
 	s.mu.Unlock()
@@ -180,11 +162,12 @@ func (s *Session) run(ctx context.Context, spec actionSpec) Result {
 		s.running = nil
 		s.mu.Unlock()
 	}()
-	s.logf("Command started as pid: %d", cmd.Process.Pid)
+	s.logf("Command started as %s", proc)
 	s.logf("Output:")
 
+	out := proc.Output()
 	readDone := make(chan error, 1)
-	go func() { readDone <- a.readOutput(pr) }()
+	go func() { readDone <- a.readOutput(out) }()
 	if spec.timeout > 0 {
 		t := time.AfterFunc(spec.timeout, func() { a.cancel(cancelTimeout) })
 		defer t.Stop()
@@ -197,40 +180,31 @@ func (s *Session) run(ctx context.Context, spec actionSpec) Result {
 		case <-waitDone:
 		}
 	}()
-	werr := cmd.Wait()
+	st, werr := proc.Wait()
 	close(waitDone)
 	a.mu.Lock()
 	a.exited = true
 	if a.killTmr != nil {
 		a.killTmr.Stop()
 	}
-	canceled := a.reason != 0
 	a.mu.Unlock()
-	if canceled {
-		// Whatever the command left behind goes with it.
-		killGroup(cmd)
-	}
 	// Processes left in the background (a daemon an onEnter started) may
 	// hold the output open: log what they write for a little while, then
 	// drain the rest unlogged until they close it or the session ends, so
-	// that they never write to a closed pipe.
-	_ = pr.SetReadDeadline(time.Now().Add(s.cfg.OutputGrace))
-	if rerr := <-readDone; errors.Is(rerr, os.ErrDeadlineExceeded) {
-		_ = pr.SetReadDeadline(time.Time{})
-		s.drain(pr)
+	// that they never write to a closed pipe. Output without deadlines
+	// ends soon after the command (see Process).
+	dl, canDeadline := out.(interface{ SetReadDeadline(time.Time) error })
+	if canDeadline {
+		_ = dl.SetReadDeadline(time.Now().Add(s.cfg.OutputGrace))
+	}
+	if rerr := <-readDone; canDeadline && errors.Is(rerr, os.ErrDeadlineExceeded) {
+		_ = dl.SetReadDeadline(time.Time{})
+		s.drain(out)
 	} else {
-		pr.Close()
+		out.Close()
 	}
 
-	res := Result{ExitCode: -1, Duration: time.Since(start)}
-	var exitErr *exec.ExitError
-	switch {
-	case werr == nil:
-		res.ExitCode = 0
-	case errors.As(werr, &exitErr):
-		res.ExitCode = exitErr.ExitCode()
-		res.Signal = exitSignal(exitErr)
-	}
+	res := Result{ExitCode: st.Code, Signal: st.Signal, Duration: time.Since(start)}
 	a.mu.Lock()
 	res.Message, res.Progress, res.Status = a.message, a.progress, a.status
 	reason := a.reason
@@ -246,15 +220,21 @@ func (s *Session) run(ctx context.Context, spec actionSpec) Result {
 		if res.Message == "" {
 			res.Message = "canceled"
 		}
-	case reason == cancelProtocol || res.ExitCode != 0:
+	case reason == cancelProtocol || res.ExitCode != 0 || werr != nil:
 		res.State = Failed
 	default:
 		res.State = Succeeded
 	}
-	if res.Signal != "" {
-		s.logf("Process pid %d was ended by signal %s", cmd.Process.Pid, res.Signal)
-	} else {
-		s.logf("Process pid %d exited with code: %d", cmd.Process.Pid, res.ExitCode)
+	switch {
+	case werr != nil:
+		s.logf("Process %s: %v", proc, werr)
+		if res.Message == "" {
+			res.Message = werr.Error()
+		}
+	case res.Signal != "":
+		s.logf("Process %s was ended by signal %s", proc, res.Signal)
+	default:
+		s.logf("Process %s exited with code: %d", proc, res.ExitCode)
 	}
 	if res.State != Succeeded {
 		s.ended.Store(true)
@@ -275,7 +255,6 @@ func (a *actionRun) cancel(reason cancelReason) {
 	}
 	a.reason = reason
 	a.s.ended.Store(true)
-	pid := a.cmd.Process.Pid
 	now := time.Now().UTC()
 	switch reason {
 	case cancelTimeout:
@@ -284,27 +263,23 @@ func (a *actionRun) cancel(reason cancelReason) {
 		a.s.logf("Canceling the action after a malformed openjd message.")
 	}
 	if !a.spec.notify || reason == cancelProtocol {
-		a.s.logf("Canceling subprocess %d via termination method at %s.", pid, now.Format(time.RFC3339))
-		killGroup(a.cmd)
+		a.s.logf("Canceling %s via termination method at %s.", a.proc, now.Format(time.RFC3339))
+		a.proc.Stop(0)
 		return
 	}
 	end := now.Add(a.spec.period)
-	a.s.logf("Canceling subprocess %d via notify then terminate method at %s.", pid, now.Format(time.RFC3339))
+	a.s.logf("Canceling %s via notify then terminate method at %s.", a.proc, now.Format(time.RFC3339))
 	info, _ := json.Marshal(map[string]string{"NotifyEnd": end.Format("2006-01-02T15:04:05Z")})
 	if err := os.WriteFile(filepath.Join(a.s.dir, "cancel_info.json"), info, 0o600); err != nil {
 		a.s.logf("Could not write cancel_info.json: %v", err)
 	}
-	if err := terminate(a.cmd); err != nil {
-		a.s.logf("Could not send SIGTERM to %d: %v", pid, err)
-	}
+	a.proc.Stop(a.spec.period)
 	a.killTmr = time.AfterFunc(a.spec.period, func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if a.exited {
-			return
+		if !a.exited {
+			a.s.logf("Notify period ended; sending SIGKILL to %s and what it started.", a.proc)
 		}
-		a.s.logf("Notify period ended; sending SIGKILL to the process group of %d.", pid)
-		killGroup(a.cmd)
 	})
 }
 
@@ -326,7 +301,7 @@ func (a *actionRun) readOutput(r io.Reader) error {
 
 // drain reads and discards what is left of an action's output until its
 // writers close it, or the session is closed.
-func (s *Session) drain(r *os.File) {
+func (s *Session) drain(r io.ReadCloser) {
 	s.mu.Lock()
 	s.drains = append(s.drains, r)
 	s.mu.Unlock()

@@ -4,9 +4,11 @@
 // reverse order.
 //
 // Every action (an environment's onEnter or onExit, a step's onRun) is one
-// subprocess, started from an argv (never through a shell), in its own
-// process group, with stdout and stderr merged into one stream that is read
-// line by line. Lines of the stdout protocol are acted on:
+// command, started from an argv (never through a shell) by the session's
+// Runner: by default a subprocess in its own process group; with
+// worker/sessionbox's, an exec in the session's container. Its stdout and
+// stderr are merged into one stream that is read line by line. Lines of
+// the stdout protocol are acted on:
 //
 //   - openjd_progress: <0-100> and openjd_status: <text> report progress;
 //   - openjd_fail: <text> gives the reason for a failure;
@@ -21,8 +23,8 @@
 // SIGKILL to its process group; NOTIFY_THEN_TERMINATE writes
 // cancel_info.json to the working directory, sends SIGTERM to the command
 // and, if it is still running at the end of the notify period, SIGKILL to
-// its process group. A timeout cancels the action the same way and fails
-// it.
+// its process group (Process.Stop). A timeout cancels the action the same
+// way and fails it.
 //
 // A failure or a cancelation ends the session's useful life: it then only
 // exits environments. Every environment whose enter was attempted is

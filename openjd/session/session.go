@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,8 +38,13 @@ type Config struct {
 	// Defaults to false: Close removes it.
 	Preserve bool
 	// Env is the environment every action starts from, as KEY=value
-	// strings. Defaults to os.Environ().
+	// strings. Defaults to os.Environ(), or to none with a Runner, whose
+	// commands get the environment of where they run beneath it (a
+	// container's).
 	Env []string
+	// Runner starts the actions' commands. Defaults to running them as
+	// subprocesses of this process, each in a process group of its own.
+	Runner Runner
 	// Log receives every line the session logs, already redacted: its own
 	// banners and messages, and the output of the actions. Calls are
 	// serialized. Defaults to discarding the lines.
@@ -137,7 +143,7 @@ type Session struct {
 
 	mu      sync.Mutex // guards running, drains and loose
 	running *actionRun
-	drains  []*os.File // outputs still held open by background processes
+	drains  []io.ReadCloser // outputs still held open by background processes
 	logMu   sync.Mutex
 }
 
@@ -161,8 +167,11 @@ func New(cfg Config) (*Session, error) {
 	if cfg.Root == "" {
 		cfg.Root = os.TempDir()
 	}
-	if cfg.Env == nil {
+	if cfg.Env == nil && cfg.Runner == nil {
 		cfg.Env = os.Environ()
+	}
+	if cfg.Runner == nil {
+		cfg.Runner = localRunner{}
 	}
 	if cfg.OutputGrace <= 0 {
 		cfg.OutputGrace = OutputGraceDefault

@@ -42,12 +42,15 @@ type RunOptions struct {
 	TimestampFormat string
 	Extensions      []model.Extension
 	Output          string
+	// Container, with an Image, runs the whole session in one container.
+	Container ContainerOptions
 }
 
 // NewCmdRun returns `berth openjd run`; runF replaces its behaviour in
 // tests.
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
 	opts := &RunOptions{IO: f.IO, Now: f.Now, Signals: systemSignals}
+	var ctr *containerFlagSet // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "run TEMPLATE [flags]",
 		Short: "Run a job template's tasks in a local session",
@@ -63,12 +66,21 @@ The log goes to stdout as "<timestamp>\t<line>", followed by a results
 block. Ctrl-C cancels the running action with its cancelation method and
 exits the environments; a second Ctrl-C cancels the exits too.
 
+With --image, the whole session runs in one container of the image that
+berth starts through the Docker Engine API before the first environment is
+entered and removes at the end, also after a failure or an interrupt:
+every action (environment enter and exit, task run) is an exec in it, with
+its environment, working directory, timeout and cancelation. The session's
+working directory is bind-mounted at the same path. --memory, --cpus,
+--pids, --network and --mount apply to that container.
+
 Exits 0 when every action succeeded, 1 when one failed, 130 when
 interrupted.`,
 		Example: `  berth openjd run job.yaml -p Frames=1-10
   berth openjd run job.yaml --step Render -tp Frame=3
   berth openjd run job.yaml --tasks '[{"Frame": 1}, {"Frame": 5}]' --environment env.yaml
-  berth openjd run job.yaml --path-mapping-rules file://rules.json --preserve`,
+  berth openjd run job.yaml --path-mapping-rules file://rules.json --preserve
+  berth openjd run job.yaml --image python:3.12-slim --memory 1g --mount ./assets:/assets:ro`,
 		// Flags are parsed here rather than by cobra, so that -tp (a
 		// two-letter short flag of the reference CLI) works.
 		DisableFlagParsing: true,
@@ -92,6 +104,9 @@ interrupted.`,
 			}
 			if n > 1 {
 				return cmdutil.FlagErrorf("--task-param, --tasks and --maximum-tasks exclude each other")
+			}
+			if err := ctr.apply(cmd.Flags(), &opts.Container); err != nil {
+				return err
 			}
 			if _, err := localrun.ParseTimestampFormat(opts.TimestampFormat); err != nil {
 				return cmdutil.FlagErrorf("--timestamp-format: %v", err)
@@ -119,6 +134,7 @@ interrupted.`,
 	fs.StringVar(&opts.TimestampFormat, "timestamp-format", "relative", "Log timestamps: relative (to the session start), local or utc")
 	extensionsVar(fs, &opts.Extensions)
 	outputVar(fs, &opts.Output)
+	ctr = addContainerFlags(fs, &opts.Container)
 	_ = fs.MarkHidden("tp")
 	_ = fs.MarkHidden("env")
 	return cmd
@@ -222,7 +238,14 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		}()
 	}
 
-	res, err := localrun.Run(runCtx, localrun.Options{
+	var sc *sessionContainer
+	if opts.Container.Image != "" {
+		if sc, err = startContainer(runCtx, &opts.Container); err != nil {
+			return err
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "Session container %.12s of image %s\n", sc.box.ContainerID(), opts.Container.Image)
+	}
+	lopts := localrun.Options{
 		Job:              job,
 		Step:             opts.Step,
 		RunDependencies:  opts.RunDependencies,
@@ -233,7 +256,18 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		Verbose:          opts.Verbose,
 		Log:              lw.Log,
 		Cleanup:          cleanupCtx,
-	})
+	}
+	if sc != nil {
+		lopts.Runner, lopts.Root = sc.runner(), sc.root
+	}
+	res, err := localrun.Run(runCtx, lopts)
+	if sc != nil {
+		// Removed whatever happened, even after a second interrupt.
+		cerr := sc.close(context.WithoutCancel(ctx), opts.Preserve && res != nil)
+		if err == nil {
+			err = cerr
+		}
+	}
 	if err != nil && res == nil {
 		return err
 	}
