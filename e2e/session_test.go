@@ -19,6 +19,7 @@ import (
 	bclient "github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/testenv"
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/worker/sessionbox"
 )
 
 // sessionJob is a job template of one step of n tasks whose job
@@ -148,7 +149,7 @@ func TestSessionImage(t *testing.T) {
 	s := testenv.StartServer(t, "--slots", "4")
 	dir := testenv.ShortTempDir(t)
 
-	created := containerCreates(t, dc, "berth.session")
+	created := containerCreates(t, dc, sessionbox.LabelSession)
 	ids := submitSteps(t, s, sessionJob(t, dir, 5), "--image", image, "--max-parallel", "1", "--wait")
 	ctrs := created()
 	require.Len(t, ctrs, 1, "one container for the session")
@@ -160,7 +161,7 @@ func TestSessionImage(t *testing.T) {
 		require.Contains(t, logs, fmt.Sprintf("FRAME-%d-ON-%s", f, host))
 	}
 
-	created = containerCreates(t, dc, "berth.session")
+	created = containerCreates(t, dc, sessionbox.LabelSession)
 	ids = submitSteps(t, s, sessionJob(t, dir, 20), "--image", image, "--max-parallel", "2", "--wait")
 	ctrs = created()
 	require.NotEmpty(t, ctrs)
@@ -283,4 +284,60 @@ steps:
 	for n := 1; n <= 4; n++ {
 		require.Contains(t, logs, fmt.Sprintf("DONE-%d", n))
 	}
+}
+
+// TestSessionImageWorkerKilled kills the local worker while a session runs
+// in its container: the restarted worker removes the container, and the
+// rerunnable task runs again in a new session.
+func TestSessionImageWorkerKilled(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	dc := testenv.RequireDocker(t)
+	s := testenv.StartServer(t, "--slots", "1")
+	defer func() {
+		if t.Failed() {
+			t.Log(s.Log())
+		}
+	}()
+	dir := testenv.ShortTempDir(t)
+	gate := filepath.Join(dir, "gate")
+	tmpl := fmt.Sprintf(`specificationVersion: jobtemplate-2023-09
+name: KilledBox
+steps:
+- name: Work
+  script:
+    actions:
+      onRun:
+        command: sh
+        args: [-c, 'while [ ! -e %s ]; do sleep 0.05; done; echo DONE-IN-$(hostname)']
+`, gate)
+	p := filepath.Join(dir, "job.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(tmpl), 0o600))
+	created := containerCreates(t, dc, sessionbox.LabelSession)
+	ids := submitSteps(t, s, p, "--rerunnable", "--image", image, "--mount", dir+":"+dir)
+	c := s.Client()
+	require.Eventually(t, func() bool {
+		tk, err := c.Task(context.Background(), job.Ref{Job: ids[0]})
+		require.NoError(t, err)
+		return tk.State == job.Running && tk.Session != ""
+	}, 30*time.Second, 50*time.Millisecond)
+	old := s.WorkerPID()
+	require.NoError(t, syscall.Kill(old, syscall.SIGKILL))
+	first := created()
+	require.Len(t, first, 1)
+	require.Eventually(t, func() bool {
+		_, err := dc.ContainerInspect(context.Background(), first[0], client.ContainerInspectOptions{})
+		return err != nil
+	}, 40*time.Second, 100*time.Millisecond, "the restarted worker removed the session's container")
+	require.Eventually(t, func() bool {
+		tk, err := c.Task(context.Background(), job.Ref{Job: ids[0]})
+		require.NoError(t, err)
+		return tk.State == job.Running && tk.Attempt == 2 && tk.Session != ""
+	}, 40*time.Second, 50*time.Millisecond, "the task runs again")
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+	r := s.Berth("", "wait", "--timeout", "60s", fmt.Sprint(ids[0]))
+	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
+	logs := s.Berth("", "logs", fmt.Sprint(ids[0])).Stdout
+	require.Contains(t, logs, "DONE-IN-")
+	require.NotContains(t, logs, "DONE-IN-"+first[0][:12])
 }

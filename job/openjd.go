@@ -59,17 +59,12 @@ type OpenJDJob struct {
 // the session is run inside it.
 type SessionContainer struct {
 	Image string `json:"image"`
-	// Memory is the memory limit in bytes; 0 for none.
-	Memory int64 `json:"memory,omitempty"`
-	// CPUs bounds the CPU time, in CPUs; 0 for none.
-	CPUs float64 `json:"cpus,omitempty"`
-	// Pids bounds the processes; 0 for none.
-	Pids int64 `json:"pids,omitempty"`
-	// Network is the container's network mode. Defaults to the engine's.
-	Network string `json:"network,omitempty"`
 	// Mounts are bind mounts (RW for writable); the session's working
 	// directory is always mounted at its own path.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// Extensions are container settings as for a container job's
+	// template (memory, cpus, pids, net, user, ...; docs/docker.md).
+	Extensions map[string]string `json:"extensions,omitempty"`
 }
 
 // OpenJDLabel is the label every step's job of an OpenJD job carries, with
@@ -106,17 +101,13 @@ func (o *OpenJDJob) Validate() error {
 		}
 	}
 	if c := o.Container; c != nil {
-		switch {
-		case strings.TrimSpace(c.Image) == "":
+		if strings.TrimSpace(c.Image) == "" || strings.ContainsRune(c.Image, 0) {
 			return fieldErr("container.image", "is required")
-		case c.Memory < 0:
-			return fieldErr("container.memory", "must not be negative")
-		case c.CPUs < 0:
-			return fieldErr("container.cpus", "must not be negative")
-		case c.Pids < 0:
-			return fieldErr("container.pids", "must not be negative")
 		}
 		if err := validateMounts("container.mounts", c.Mounts, false); err != nil {
+			return err
+		}
+		if _, err := ParseContainerExtensions(c.Extensions, "container."); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"github.com/berth-run/berth/openjd"
 	"github.com/berth-run/berth/openjd/localrun"
 	"github.com/berth-run/berth/openjd/session"
+	"github.com/berth-run/berth/worker/sessionbox"
 )
 
 // An OpenJD step's tasks run in sessions (docs/openjd.md). A slot that
@@ -43,6 +46,10 @@ type stepSession struct {
 	oj   *openjd.Job
 	step *openjd.JobStep
 	s    *session.Session
+	// box is the session's container, with the built-in container
+	// environment; root is the directory mounted in it.
+	box  *sessionbox.Box
+	root string
 
 	mu   sync.Mutex
 	sink *os.File // the running task's output, nil between tasks
@@ -94,24 +101,39 @@ func (w *Worker) openSession(ctx context.Context, t *task, out *os.File, name st
 	}
 	ss := &stepSession{w: w, job: t.key.Job, name: name, oj: model, step: step, sink: out,
 		log: w.log.With("session", name, "step", step.Name)}
-	env := append(append(sessionEnv(), w.cfg.TaskEnv...), sessionMarker+"="+w.cfg.ID)
+	var env []string
 	for k, v := range t.work.Env {
 		if k == "BERTH_JOB_ID" || k == "BERTH_JOB_NAME" {
 			env = append(env, k+"="+v)
 		}
 	}
-	ss.s, err = session.New(session.Config{
+	cfg := session.Config{
 		ID:               "berth-" + strconv.FormatInt(t.key.Job, 10),
 		Parameters:       model.Parameters,
 		JobName:          model.Name,
 		PathMappingRules: rules,
-		Env:              env,
 		Log:              ss.logLine,
-	})
-	if err != nil {
+	}
+	if sub.Container != nil {
+		// In the container: the image's environment, not the worker's.
+		if err := ss.startBox(ctx, sub.Container, env); err != nil {
+			return nil, startFailed(err)
+		}
+		cfg.Root, cfg.Runner, cfg.Env = ss.root, ss.box.Runner(), env
+		if cfg.Env == nil {
+			cfg.Env = []string{}
+		}
+	} else {
+		cfg.Env = append(append(append(sessionEnv(), env...), w.cfg.TaskEnv...), sessionMarker+"="+w.cfg.ID)
+	}
+	if ss.s, err = session.New(cfg); err != nil {
+		ss.closeBox()
 		return nil, startFailed(err)
 	}
 	ss.log.Info("session opened")
+	if ss.box != nil {
+		ss.s.Logf("berth: session container %.12s of image %s", ss.box.ContainerID(), sub.Container.Image)
+	}
 	ss.s.Logf("berth: session %s opened for step '%s' of job '%s'", name, step.Name, model.Name)
 	enter := func(env *openjd.Environment, ext []openjd.Extension) *dispatch.End {
 		res, err := ss.s.EnterEnvironment(ctx, env, ext)
@@ -215,7 +237,74 @@ func (ss *stepSession) close() {
 	if err := ss.s.Close(); err != nil {
 		ss.log.Warn("closing the session", "error", err)
 	}
+	ss.closeBox()
 	ss.log.Info("session closed")
+}
+
+// startBox starts the session's container, its root a new directory
+// mounted at the same path.
+func (ss *stepSession) startBox(ctx context.Context, c *job.SessionContainer, env []string) error {
+	eng, ok := ss.w.cfg.Executor.(sessionbox.Engine)
+	if !ok {
+		return errors.New("this worker runs no containers")
+	}
+	settings, err := job.ParseContainerExtensions(c.Extensions, "container.")
+	if err != nil {
+		return err
+	}
+	root, err := os.MkdirTemp("", "berth-session-")
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return fmt.Errorf("making the session's directory: %w", err)
+	}
+	id := strings.ReplaceAll(ss.name, "/", "-") + "-" + randomHex(4)
+	box, err := sessionbox.Start(ctx, eng, sessionbox.Options{ID: id, Image: c.Image, WorkDir: root,
+		Mounts: c.Mounts, Env: env, ContainerSettings: *settings})
+	if err != nil {
+		_ = os.RemoveAll(root)
+		return err
+	}
+	ss.box, ss.root = box, root
+	ss.log.Info("session container started", "container", box.ContainerID(), "image", c.Image)
+	return nil
+}
+
+// closeBox removes the session's container and its directory.
+func (ss *stepSession) closeBox() {
+	if ss.box == nil {
+		return
+	}
+	if err := ss.box.Close(context.WithoutCancel(ss.w.life)); err != nil {
+		ss.log.Warn("removing the session's container", "error", err)
+	}
+	if err := os.RemoveAll(ss.root); err != nil {
+		ss.log.Warn("removing the session's directory", "error", err)
+	}
+	ss.box = nil
+}
+
+// removeStaleBoxes removes the session containers an earlier run of the
+// worker left (kill -9): their tasks are lost.
+func (w *Worker) removeStaleBoxes(ctx context.Context) {
+	re, ok := w.cfg.Executor.(sessionbox.RecoverableEngine)
+	if !ok {
+		return
+	}
+	removed, err := sessionbox.RemoveStale(ctx, re)
+	if err != nil {
+		w.log.Warn("removing session containers left by an earlier run", "error", err)
+	}
+	if len(removed) > 0 {
+		w.log.Info("removed session containers left by an earlier run", "containers", len(removed))
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // executeOpenJD runs a task of an OpenJD step in the slot's session of

@@ -23,8 +23,10 @@ import (
 type ContainerOptions struct {
 	Image  string
 	Mounts []job.Mount
-	// Settings are --memory, --cpus, --pids and --network, parsed.
-	Settings job.ContainerSettings
+	// Extensions are --memory, --cpus, --pids and --network as container
+	// extensions (what berth submit sends), and Settings the same parsed.
+	Extensions map[string]string
+	Settings   job.ContainerSettings
 }
 
 // containerExtFlags are the flags that set one container setting each,
@@ -76,6 +78,9 @@ func (set *containerFlagSet) apply(fs *pflag.FlagSet, c *ContainerOptions) error
 		return cmdutil.FlagErrorf("%v", err)
 	}
 	c.Settings = *s
+	if len(ext) > 0 {
+		c.Extensions = ext
+	}
 	return nil
 }
 

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -29,13 +27,8 @@ type SubmitOptions struct {
 	Environments []string
 	Extensions   []model.Extension
 	PathMapping  string
-	// Image, with the container settings, runs each session in a container.
-	Image       string
-	Memory      string
-	CPUs        float64
-	Pids        int64
-	Network     string
-	Mounts      []string
+	// Container, with an Image, runs each session in a container.
+	Container   ContainerOptions
 	Name        string
 	Pool        string
 	Priority    int
@@ -52,6 +45,7 @@ type SubmitOptions struct {
 // NewCmdSubmit returns `berth submit`.
 func NewCmdSubmit(f *cmdutil.Factory, runF func(context.Context, *SubmitOptions) error) *cobra.Command {
 	opts := &SubmitOptions{IO: f.IO, Client: f.Client}
+	var ctr *containerFlagSet // set with the flags below
 	cmd := &cobra.Command{
 		Use:   "submit TEMPLATE [flags]",
 		Short: "Submit an Open Job Description job template to the server",
@@ -78,12 +72,8 @@ and exits 1 if one failed.`,
 			if opts.MaxParallel < 0 {
 				return cmdutil.FlagErrorf("--max-parallel must be 0 (no bound) or more")
 			}
-			if opts.Image == "" {
-				for _, f := range []string{"memory", "cpus", "pids", "network", "mount"} {
-					if cmd.Flags().Changed(f) {
-						return cmdutil.FlagErrorf("--%s needs --image", f)
-					}
-				}
+			if err := ctr.apply(cmd.Flags(), &opts.Container); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -97,12 +87,7 @@ and exits 1 if one failed.`,
 	fs.StringArrayVar(&opts.Environments, "environment", nil, "An environment template every session enters first (repeatable, in order)")
 	extensionsVar(fs, &opts.Extensions)
 	fs.StringVar(&opts.PathMapping, "path-mapping-rules", "", "Path mapping rules (pathmapping-1.0) for every session: JSON, or file://FILE (JSON or YAML)")
-	fs.StringVar(&opts.Image, "image", "", "Run each session in a container of this image")
-	fs.StringVar(&opts.Memory, "memory", "", "The session container's memory limit (`SIZE`: 256m, 1g)")
-	fs.Float64Var(&opts.CPUs, "cpus", 0, "The session container's CPU limit (`N`: 0.5, 2)")
-	fs.Int64Var(&opts.Pids, "pids", 0, "The session container's process limit")
-	fs.StringVar(&opts.Network, "network", "", "The session container's network (none, host, bridge, a network's name)")
-	fs.StringArrayVar(&opts.Mounts, "mount", nil, "Bind-mount `HOST:CONTAINER[:rw]` into the session container (repeatable; read-only unless :rw)")
+	ctr = addContainerFlags(fs, &opts.Container)
 	fs.StringVar(&opts.Name, "name", "", "Name of the job (default: the template's resolved name); each step's job is NAME/STEP")
 	fs.StringVar(&opts.Pool, "pool", "", "Pool of workers to run on")
 	fs.IntVar(&opts.Priority, "priority", 0, "Priority of the jobs")
@@ -215,39 +200,8 @@ func submission(opts *SubmitOptions) (*job.OpenJDJob, error) {
 		}
 		sub.PathMappingRules = js
 	}
-	if opts.Image != "" {
-		c := &job.SessionContainer{Image: opts.Image, CPUs: opts.CPUs, Pids: opts.Pids, Network: opts.Network}
-		if opts.Memory != "" {
-			if c.Memory, err = job.ParseSize(opts.Memory); err != nil {
-				return nil, cmdutil.FlagErrorf("--memory: %v", err)
-			}
-		}
-		for _, m := range opts.Mounts {
-			mt, err := parseMount(m)
-			if err != nil {
-				return nil, cmdutil.FlagErrorf("--mount %q: %v", m, err)
-			}
-			c.Mounts = append(c.Mounts, mt)
-		}
-		sub.Container = c
+	if c := opts.Container; c.Image != "" {
+		sub.Container = &job.SessionContainer{Image: c.Image, Mounts: c.Mounts, Extensions: c.Extensions}
 	}
 	return sub, nil
-}
-
-// parseMount reads HOST:CONTAINER[:rw|:ro], HOST made absolute.
-func parseMount(s string) (job.Mount, error) {
-	parts := strings.Split(s, ":")
-	var m job.Mount
-	switch {
-	case len(parts) == 3 && (parts[2] == "rw" || parts[2] == "ro"):
-		m.RW = parts[2] == "rw"
-	case len(parts) != 2:
-		return m, fmt.Errorf("want HOST:CONTAINER[:rw]")
-	}
-	host, err := filepath.Abs(expandHome(parts[0]))
-	if err != nil {
-		return m, err
-	}
-	m.Host, m.Container = host, parts[1]
-	return m, nil
 }
