@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"context"
@@ -52,7 +53,9 @@ type stepSession struct {
 	root string
 
 	mu   sync.Mutex
-	sink *os.File // the running task's output, nil between tasks
+	// sink buffers the running task's output (nil between tasks): the
+	// session's own lines wait for the action's next line or the end.
+	sink *bufio.Writer
 	// last is the output file of the session's latest task, on the
 	// server's disk (local worker), which the exits that follow its end
 	// append to; empty on a remote worker, whose exits log to its own log.
@@ -99,7 +102,7 @@ func (w *Worker) openSession(ctx context.Context, t *task, out *os.File, name st
 			return nil, startFailed(err)
 		}
 	}
-	ss := &stepSession{w: w, job: t.key.Job, name: name, oj: model, step: step, sink: out,
+	ss := &stepSession{w: w, job: t.key.Job, name: name, oj: model, step: step, sink: bufio.NewWriter(out),
 		log: w.log.With("session", name, "step", step.Name)}
 	var env []string
 	for k, v := range t.work.Env {
@@ -180,16 +183,30 @@ func (ss *stepSession) logLine(l session.Line) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.sink != nil {
-		_, _ = ss.sink.WriteString(l.Text + "\n")
+		_, _ = ss.sink.WriteString(l.Text)
+		_ = ss.sink.WriteByte('\n')
+		if l.Output {
+			_ = ss.sink.Flush()
+		}
 		return
 	}
 	ss.log.Debug("session log", "line", l.Text)
 }
 
+// setSink flushes the output of the task before and sends the session's
+// log to f from now on (nowhere for nil).
 func (ss *stepSession) setSink(f *os.File) {
 	ss.mu.Lock()
-	ss.sink = f
-	ss.mu.Unlock()
+	defer ss.mu.Unlock()
+	if ss.sink != nil {
+		if err := ss.sink.Flush(); err != nil {
+			ss.log.Warn("writing the task's log", "error", err)
+		}
+	}
+	ss.sink = nil
+	if f != nil {
+		ss.sink = bufio.NewWriter(f)
+	}
 }
 
 // usable reports whether the session may run another task: no action of
@@ -355,16 +372,20 @@ func (w *Worker) runInSession(ctx context.Context, t *task, out *os.File, sp **s
 		ss, end = w.openSession(ctx, t, out, name)
 		if ss != nil {
 			*sp = ss
+			defer ss.setSink(nil)
+			if !w.remote() {
+				ss.last = out.Name()
+			}
 		}
 		if end != nil {
 			return end
 		}
 	} else {
 		ss.setSink(out)
-	}
-	defer ss.setSink(nil)
-	if !w.remote() {
-		ss.last = out.Name()
+		defer ss.setSink(nil)
+		if !w.remote() {
+			ss.last = out.Name()
+		}
 	}
 	if t.work.Position >= ss.step.TaskCount() {
 		return startFailed(fmt.Errorf("task position %d is past the step's %d tasks", t.work.Position, ss.step.TaskCount()))
