@@ -2,9 +2,9 @@ package worker
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,7 +52,7 @@ type stepSession struct {
 	box  *sessionbox.Box
 	root string
 
-	mu   sync.Mutex
+	mu sync.Mutex
 	// sink buffers the running task's output (nil between tasks): the
 	// session's own lines wait for the action's next line or the end.
 	sink *bufio.Writer

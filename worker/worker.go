@@ -85,7 +85,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.armLeaseLocked()
 	w.mu.Unlock()
-	w.killSessions()  // their tasks are lost: the session is gone
+	w.killSessions() // their tasks are lost: the session is gone
 	w.removeStaleBoxes(ctx)
 	w.adopt(ctx)      // first: what can be followed again is not lost
 	w.reportLost(ctx) // before the first heartbeat, which lists them
