@@ -1,6 +1,7 @@
 // Package ui is berth's web dashboard: server-rendered pages (jobs, a job,
-// workers) with a little plain JavaScript that follows the API's events, so
-// nothing needs a reload. Templates and assets are embedded in the binary.
+// workers) with a little plain JavaScript that follows the server's
+// changes, as digests shared by all pages (live.go), so nothing needs a
+// reload. Templates and assets are embedded in the binary.
 //
 // The pages read the store and the scheduler directly; every change (stop,
 // hold, remove...) goes through the API, from the page's script. Over TCP
