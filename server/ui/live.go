@@ -302,7 +302,9 @@ func (l *live) flush() {
 		if len(fresh) > 0 {
 			slices.Sort(fresh)
 			fresh = fresh[max(len(fresh)-liveRowsMax, 0):]
-			if rows, err := l.u.renderRows(ctx, fresh, time.Now()); err == nil {
+			// Not from the cache: a row cached when the job appeared
+			// would undo the end that this window brings.
+			if rows, err := l.u.renderRows(ctx, fresh, time.Now(), true); err == nil {
 				d.Rows = rows
 			} else {
 				l.u.log.Error("rendering the dashboard's rows", "err", err)

@@ -350,7 +350,7 @@ func (u *UI) jobRows(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("id: at most %d at once", rowsMax), http.StatusBadRequest)
 		return
 	}
-	rows, err := u.renderRows(r.Context(), ids, time.Now())
+	rows, err := u.renderRows(r.Context(), ids, time.Now(), false)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -367,9 +367,12 @@ func (u *UI) jobRows(w http.ResponseWriter, r *http.Request) {
 }
 
 // renderRows renders the jobs table's rows of ids (removed jobs left out),
-// from the cache where it can.
-func (u *UI) renderRows(ctx context.Context, ids []int64, now time.Time) (map[int64]string, error) {
-	rows, missing := u.rows.get(ids, now)
+// from the cache where it can unless fresh.
+func (u *UI) renderRows(ctx context.Context, ids []int64, now time.Time, fresh bool) (map[int64]string, error) {
+	rows, missing := map[int64]string{}, ids
+	if !fresh {
+		rows, missing = u.rows.get(ids, now)
+	}
 	if len(missing) == 0 {
 		return rows, nil
 	}
