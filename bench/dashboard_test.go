@@ -26,8 +26,8 @@ import (
 //
 // A dashboard here is what the jobs page's script does, made from Go
 // rather than 20 browsers (whose own CPU would disturb the machine): the
-// page once, the event stream, and at most once a second the counts and
-// the rows of new and ended jobs.
+// page once, then the dashboard's digests (/ui/live), each window's
+// changes with the rows of new and ended jobs and the counts.
 func BenchmarkDashboards(b *testing.B) {
 	const dashboards = 20
 	quietAddr, watchedAddr := freeAddr(b), freeAddr(b)
@@ -134,47 +134,14 @@ func BenchmarkDashboards(b *testing.B) {
 		len(qCPU), q, dashboards, w, w/q, median(qWall).Seconds(), median(wWall).Seconds(), strings.Join(reqs, ", "))
 }
 
-// dashboard follows the server as the jobs page does until ctx ends.
+// dashboard follows the server as the jobs page does until ctx ends: the
+// page once, then the digests of /ui/live (the states of the jobs that
+// changed, the rows of new and ended ones, the counts), which it decodes.
 func dashboard(ctx context.Context, base, token string, get func(string) error, count func(string)) {
 	if get("/ui/") == nil {
 		count("page")
 	}
-	var mu sync.Mutex
-	dirty := map[int64]bool{}
-	known := map[int64]bool{}
-	countsDirty := false
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			mu.Lock()
-			cd := countsDirty
-			countsDirty = false
-			var ids []string
-			for id := range dirty {
-				ids = append(ids, fmt.Sprint(id))
-			}
-			clear(dirty)
-			mu.Unlock()
-			if cd && get("/ui/counts") == nil {
-				count("counts")
-			}
-			if len(ids) > 0 {
-				if len(ids) > 50 {
-					ids = ids[len(ids)-50:]
-				}
-				if get("/ui/rows?id="+strings.Join(ids, "&id=")) == nil {
-					count("rows")
-				}
-			}
-		}
-	}()
-	req, err := http.NewRequestWithContext(ctx, "GET", base+"/v1/events?coalesce=250ms", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/ui/live", nil)
 	if err != nil {
 		return
 	}
@@ -185,26 +152,24 @@ func dashboard(ctx context.Context, base, token string, get func(string) error, 
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 4<<20)
 	for sc.Scan() {
 		data, ok := strings.CutPrefix(sc.Text(), "data: ")
 		if !ok {
 			continue
 		}
-		var ev struct {
-			Job      int64 `json:"job"`
-			JobEnded bool  `json:"job_ended"`
+		var d struct {
+			Jobs []struct {
+				Job   int64  `json:"job"`
+				State string `json:"state"`
+			} `json:"jobs"`
+			Rows   map[int64]string `json:"rows"`
+			Counts map[string]int   `json:"counts"`
 		}
-		if json.Unmarshal([]byte(data), &ev) != nil {
+		if json.Unmarshal([]byte(data), &d) != nil {
 			continue
 		}
-		count("events")
-		mu.Lock()
-		countsDirty = true
-		if !known[ev.Job] || ev.JobEnded {
-			known[ev.Job] = true
-			dirty[ev.Job] = true
-		}
-		mu.Unlock()
+		count("digests")
 	}
 }
 

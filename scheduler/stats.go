@@ -87,3 +87,21 @@ func (s *Scheduler) observeLocked(changes []change, n int, d time.Duration, now 
 		c.t.exitedAt = time.Time{}
 	}
 }
+
+// JobTasks counts an unended job's tasks by state, from memory; false when
+// the job is not unended (ended, removed or unknown: ask the store).
+func (s *Scheduler) JobTasks(id int64) (map[job.State]int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	js := s.jobs[id]
+	if js == nil || js.removed {
+		return nil, false
+	}
+	m := make(map[job.State]int, 4)
+	for i, n := range js.counts {
+		if n != 0 {
+			m[job.States[i]] = int(n)
+		}
+	}
+	return m, true
+}

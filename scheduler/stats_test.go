@@ -62,12 +62,17 @@ func TestStatsAndObserver(t *testing.T) {
 	require.Equal(t, map[job.State]int{job.Running: 1, job.Queued: 2, job.QueuedHeld: 1}, p.Jobs)
 	require.Equal(t, 4, p.Queued, "b and the array's three; not the held one")
 	require.False(t, p.OldestQueued.IsZero())
+	counts, ok := b.s.JobTasks(first)
+	require.True(t, ok)
+	require.Equal(t, map[job.State]int{job.Running: 1}, counts)
 
 	exit := time.Now().Add(-time.Second)
 	code := 0
 	_, err := b.s.HandleEvent(b.ctx, &dispatch.Event{TaskKey: ws[0].TaskKey, Worker: "w1", Kind: dispatch.EventEnded, Time: exit,
 		End: &dispatch.End{State: job.Done, SubState: job.ExitCode(0), ExitCode: &code}})
 	require.NoError(t, err)
+	_, ok = b.s.JobTasks(first)
+	require.False(t, ok, "an ended job is the store's")
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

@@ -35,6 +35,9 @@ type Scheduler interface {
 	Workers() []WorkerStatus
 	// Stats returns the pools' figures (the dashboard, metrics).
 	Stats() []scheduler.PoolStats
+	// JobTasks counts an unended job's tasks by state, from memory; false
+	// for a job that is not unended (the dashboard).
+	JobTasks(id int64) (map[job.State]int, bool)
 }
 
 // WorkerStatus is a worker as the server last heard of it.

@@ -21,9 +21,9 @@ const coalesceMax = 10 * time.Second
 //
 // The stream is flushed once per batch: the events already waiting are
 // sent with the first, and with coalesce=D those that come within D of it
-// too. Dashboards ask for that (a quarter second): twenty of them watching
-// a busy server then cost it a few writes a second each, not one per
-// event.
+// too: a client watching a busy server then costs it a few writes a
+// second, not one per event. (The dashboard's pages follow digests
+// instead, /ui/live.)
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r)
 	jobs := q.ids("job")

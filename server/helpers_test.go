@@ -119,6 +119,9 @@ func (f *fakeScheduler) Workers() []WorkerStatus { return f.workers }
 
 func (f *fakeScheduler) Stats() []scheduler.PoolStats { return nil }
 
+// JobTasks leaves the counts to the store.
+func (f *fakeScheduler) JobTasks(int64) (map[job.State]int, bool) { return nil, false }
+
 func (f *fakeScheduler) subscribers() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -241,6 +241,7 @@ func (s *Server) routeList() []route {
 		{"GET", "/v1/tasks/{ref}/results", s.results},
 		{"GET", "/v1/wait", s.wait},
 		{"GET", "/v1/events", s.events},
+		{"GET", "/ui/live", s.uiLive},
 		{"GET", "/v1/workers", s.workers},
 		{"POST", "/v1/workers", s.enrollWorker},
 		{"DELETE", "/v1/workers/{id}", s.revokeWorker},

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/berth-run/berth/docs"
 )
@@ -54,4 +55,57 @@ func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Metrics.ServeHTTP(w, r)
+}
+
+// uiLive streams the dashboard's digests (see ui.Digest) as server-sent
+// events: those of the jobs pages, or with job=ID those of a job page. The
+// stream ends when the page falls behind; the page then reconnects and
+// re-reads what it shows.
+func (s *Server) uiLive(w http.ResponseWriter, r *http.Request) {
+	q := newQuery(r)
+	var id int64
+	if ids := q.ids("job"); len(ids) > 1 {
+		q.fail(invalid("job", "one job at most, got %d", len(ids)))
+	} else if len(ids) == 1 {
+		id = ids[0]
+	}
+	if err := q.Err(); err != nil {
+		s.writeError(w, r, err, noRef)
+		return
+	}
+	digests, stop := s.ui.Follow(id)
+	defer stop()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fw := newFlushWriter(w)
+	if err := fw.rc.Flush(); err != nil {
+		return
+	}
+	ping := time.NewTicker(s.pingInterval)
+	defer ping.Stop()
+	ctx := r.Context()
+	stopped := stopping(ctx)
+	for {
+		var err error
+		select {
+		case b, ok := <-digests:
+			if !ok {
+				return
+			}
+			_, err = fw.Write(b)
+		case <-ping.C:
+			_, err = fw.Write([]byte(": ping\n\n"))
+		case <-ctx.Done():
+			return
+		case <-stopped:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }

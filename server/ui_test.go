@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/server/ui"
 )
 
 // TestDashboardPages reads the dashboard's pages and fragments over the
@@ -109,4 +113,102 @@ func TestEventsCoalesce(t *testing.T) {
 		require.Equal(t, int64(i+1), sse.nextEvent(t).Job)
 	}
 	b.requireError(t, "GET", "/v1/events?coalesce=1h", "", http.StatusBadRequest, "invalid", "coalesce", "out of range")
+}
+
+// openLive opens the dashboard's digest stream.
+func (b *testBundle) openLive(t *testing.T, ctx context.Context, query string) *sseReader {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", b.ts.URL+"/ui/live"+query, nil)
+	require.NoError(t, err)
+	resp, err := b.ts.Client().Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	return &sseReader{rd: bufio.NewReader(resp.Body)}
+}
+
+// digestUntil reads digests until done is true of the last one.
+func (s *sseReader) digestUntil(t *testing.T, done func(*ui.Digest) bool) *ui.Digest {
+	t.Helper()
+	for {
+		block := s.next(t)
+		if block[0] == ": ping" {
+			continue
+		}
+		require.Len(t, block, 2)
+		require.Equal(t, "event: digest", block[0])
+		var d ui.Digest
+		require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(block[1], "data: ")), &d))
+		if done(&d) {
+			return &d
+		}
+	}
+}
+
+// TestDashboardLive follows the digests of a jobs page and of a job page:
+// one subscription to the scheduler serves both, and each digest sums up
+// the changes of its window.
+func TestDashboardLive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	arr := b.submit(t, `{"name":"arr","template":{"command":"true"},"array":{"begin":1,"end":4,"step":1}}`)
+
+	jobs := b.openLive(t, ctx, "")
+	one := b.openLive(t, ctx, fmt.Sprintf("?job=%d", arr.ID))
+	require.Equal(t, 1, b.sched.subscribers(), "the pages share one subscription")
+
+	b.sched.setState(t, arr.ID, 1, job.Running)
+	b.sched.setState(t, arr.ID, 2, job.Running)
+	b.sched.setState(t, arr.ID, 2, job.Done)
+	b.sched.setState(t, arr.ID, 3, job.Failed)
+
+	tasks := map[int]ui.TaskChange{}
+	d := one.digestUntil(t, func(d *ui.Digest) bool {
+		for _, tc := range d.Tasks {
+			tasks[tc.Index] = tc
+		}
+		return len(tasks) == 3 && tasks[2].State == job.Done
+	})
+	require.Equal(t, job.Running, tasks[1].State)
+	require.Equal(t, job.Failed, tasks[3].State)
+	require.Equal(t, "Failed EXIT_CODE 1", tasks[3].Text)
+	require.Equal(t, "1/4 done, 1 failed", d.TaskCounts, "the Tasks field follows")
+	require.Len(t, d.Jobs, 1)
+	require.Equal(t, arr.ID, d.Jobs[0].Job)
+	require.Empty(t, d.Rows, "a job page gets no rows")
+
+	var row string
+	d = jobs.digestUntil(t, func(d *ui.Digest) bool {
+		row += d.Rows[arr.ID]
+		return len(d.Jobs) == 1 && d.Jobs[0].State == job.Running && row != ""
+	})
+	require.Contains(t, row, fmt.Sprintf(`data-job="%d"`, arr.ID), "a job new to the page comes with its row")
+	require.Empty(t, d.Tasks, "a jobs page gets no tasks")
+
+	// Ended: the row comes again, with the counts.
+	b.sched.setState(t, arr.ID, 1, job.Done)
+	b.sched.setState(t, arr.ID, 4, job.Done)
+	var ended string
+	counts := map[string]int{}
+	jobs.digestUntil(t, func(d *ui.Digest) bool {
+		if len(d.Jobs) == 1 && d.Jobs[0].Ended {
+			ended = d.Rows[arr.ID]
+		}
+		if d.Counts != nil {
+			counts = d.Counts
+		}
+		return ended != "" && counts["Failed"] == 1
+	})
+	require.Contains(t, ended, "3/4 done, 1 failed")
+	require.Equal(t, 1, counts["total"])
+	one.digestUntil(t, func(d *ui.Digest) bool { return d.TaskCounts == "3/4 done, 1 failed" })
+
+	b.requireError(t, "GET", "/ui/live?job=x", "", http.StatusBadRequest, "invalid", "job", "job ID")
+	b.requireError(t, "GET", "/ui/live?job=1&job=2", "", http.StatusBadRequest, "invalid", "job", "one job")
+	cancel()
+	require.Eventually(t, func() bool { return b.sched.subscribers() == 0 }, 10*time.Second, 10*time.Millisecond,
+		"the last page gone, the subscription ends")
 }

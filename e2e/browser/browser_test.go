@@ -279,13 +279,14 @@ func TestDashboard(t *testing.T) {
 		took := time.Since(start)
 		t.Logf("grid of 10,000 tasks drawn in %s", took)
 		require.Less(t, took, 2*time.Second)
-		d.run(t, 10*time.Second, waitText("#legend", "QueuedHeld 10000"))
-		// Released tasks run, and the grid follows them live.
+		d.run(t, 10*time.Second, waitText("#legend", "QueuedHeld 10000"), waitText(`dd[data-field="Tasks"]`, "0/10000 done"))
+		// Released tasks run, and the grid and the Tasks field follow them live.
 		for i := 1; i <= 60; i++ {
 			_, err := c.Control(context.Background(), job.Ref{Job: id, Index: i, HasIndex: true}, job.Release)
 			require.NoError(t, err)
 		}
-		d.run(t, 30*time.Second, waitText("#legend", "Done 60"), waitText("#legend", "QueuedHeld 9940"))
+		d.run(t, 30*time.Second, waitText("#legend", "Done 60"), waitText("#legend", "QueuedHeld 9940"),
+			waitText(`dd[data-field="Tasks"]`, "60/10000 done"))
 		d.screenshot(t, "array")
 	})
 

@@ -1,6 +1,7 @@
 // Package ui is berth's web dashboard: server-rendered pages (jobs, a job,
-// workers) with a little plain JavaScript that follows the API's events, so
-// nothing needs a reload. Templates and assets are embedded in the binary.
+// workers) with a little plain JavaScript that follows the server's
+// changes, as digests shared by all pages (live.go), so nothing needs a
+// reload. Templates and assets are embedded in the binary.
 //
 // The pages read the store and the scheduler directly; every change (stop,
 // hold, remove...) goes through the API, from the page's script. Over TCP
@@ -10,6 +11,7 @@ package ui
 
 import (
 	"cmp"
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -41,6 +43,11 @@ var assets embed.FS
 type Scheduler interface {
 	Workers() []dispatch.WorkerStatus
 	Stats() []scheduler.PoolStats
+	// JobTasks counts an unended job's tasks by state; false for others.
+	JobTasks(id int64) (map[job.State]int, bool)
+	// Subscribe returns a channel of every event from now on, closed if
+	// the subscriber falls more than buf behind, and a func ending it.
+	Subscribe(buf int) (<-chan job.Event, func())
 }
 
 // Config configures New.
@@ -58,6 +65,8 @@ type UI struct {
 	static http.Handler
 
 	rows rowCache
+	// hub makes the digests the pages follow (live.go).
+	hub live
 
 	countsMu  sync.Mutex
 	live      map[job.State]int // unended jobs, from the scheduler
@@ -76,8 +85,10 @@ func New(cfg Config) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &UI{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()),
-		static: http.StripPrefix("/ui/static/", http.FileServerFS(sub))}, nil
+	u := &UI{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()),
+		static: http.StripPrefix("/ui/static/", http.FileServerFS(sub))}
+	u.hub.u = u
+	return u, nil
 }
 
 // Route is one endpoint of the dashboard.
@@ -268,7 +279,7 @@ func (u *UI) jobsPage(w http.ResponseWriter, r *http.Request) {
 		d.First = "?" + f.query().Encode()
 	}
 	d.Jobs = jobs
-	d.Counts, d.Total = u.jobCounts(r)
+	d.Counts, d.Total = u.jobCounts(r.Context())
 	d.Empty = len(jobs) == 0 && !f.Active() && before == 0
 	u.render(w, r, http.StatusOK, "jobs", "Jobs", "jobs", d)
 }
@@ -278,7 +289,7 @@ func (u *UI) jobsPage(w http.ResponseWriter, r *http.Request) {
 // the scheduler's at most every countsTTL, the store's (a scan of the
 // ended jobs) less often as it grows, so that it never takes more than a
 // fiftieth of the time.
-func (u *UI) jobCounts(r *http.Request) (map[job.State]int, int) {
+func (u *UI) jobCounts(ctx context.Context) (map[job.State]int, int) {
 	u.countsMu.Lock()
 	defer u.countsMu.Unlock()
 	now := time.Now()
@@ -292,7 +303,7 @@ func (u *UI) jobCounts(r *http.Request) (map[job.State]int, int) {
 		u.liveAt = now
 	}
 	if now.Sub(u.countsAt) >= max(countsTTL, 50*u.endedTook) {
-		if ended, failed, err := u.cfg.Store.EndedJobCounts(r.Context()); err == nil {
+		if ended, failed, err := u.cfg.Store.EndedJobCounts(ctx); err == nil {
 			u.ended = [2]int{ended, failed}
 			u.countsAt, u.endedTook = now, time.Since(now)
 		}
@@ -311,7 +322,7 @@ func (u *UI) jobCounts(r *http.Request) (map[job.State]int, int) {
 const countsTTL = time.Second
 
 func (u *UI) counts(w http.ResponseWriter, r *http.Request) {
-	c, total := u.jobCounts(r)
+	c, total := u.jobCounts(r.Context())
 	out := map[string]int{"total": total}
 	for st, n := range c {
 		out[string(st)] = n
@@ -339,24 +350,10 @@ func (u *UI) jobRows(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("id: at most %d at once", rowsMax), http.StatusBadRequest)
 		return
 	}
-	now := time.Now()
-	rows, missing := u.rows.get(ids, now)
-	if len(missing) > 0 {
-		jobs, err := u.cfg.Store.JobList(r.Context(), &store.JobListParams{IDs: missing, Limit: len(missing)})
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		for _, j := range jobs {
-			var b strings.Builder
-			if err := templates.ExecuteTemplate(&b, "jobrow", rowData{Job: j, Now: now}); err != nil {
-				u.log.ErrorContext(r.Context(), "rendering a job row", "err", err)
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			rows[j.ID] = b.String()
-			u.rows.put(j.ID, b.String(), j.State.Terminal(), now)
-		}
+	rows, err := u.renderRows(r.Context(), ids, time.Now(), false)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
 	slices.Sort(ids)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -367,6 +364,31 @@ func (u *UI) jobRows(w http.ResponseWriter, r *http.Request) {
 		}
 		_, _ = io.WriteString(w, rows[ids[i]])
 	}
+}
+
+// renderRows renders the jobs table's rows of ids (removed jobs left out),
+// from the cache where it can unless fresh.
+func (u *UI) renderRows(ctx context.Context, ids []int64, now time.Time, fresh bool) (map[int64]string, error) {
+	rows, missing := map[int64]string{}, ids
+	if !fresh {
+		rows, missing = u.rows.get(ids, now)
+	}
+	if len(missing) == 0 {
+		return rows, nil
+	}
+	jobs, err := u.cfg.Store.JobList(ctx, &store.JobListParams{IDs: missing, Limit: len(missing)})
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		var b strings.Builder
+		if err := templates.ExecuteTemplate(&b, "jobrow", rowData{Job: j, Now: now}); err != nil {
+			return nil, fmt.Errorf("rendering a job row: %w", err)
+		}
+		rows[j.ID] = b.String()
+		u.rows.put(j.ID, b.String(), j.State.Terminal(), now)
+	}
+	return rows, nil
 }
 
 // rowCache keeps rendered rows a moment: the dashboards watching a server

@@ -34,19 +34,23 @@
     el.className = el.className.replace(/\bst-[a-z_]+/g, "").trim() + " " + stateClass(st);
     el.textContent = text || st;
   }
-  function stateText(ev) {
-    const sub = ev.substate && ev.substate.kind ? " " + ev.substate.kind + (ev.substate.value ? " " + ev.substate.value : "") : "";
-    return ev.state + sub;
-  }
 
-  // events opens the event stream; EventSource reconnects by itself.
-  function events(query, onEvent) {
-    const live = $("#live");
-    // A quarter second's events come in one write: cheap for a busy server.
-    const es = new EventSource("/v1/events" + query + (query ? "&" : "?") + "coalesce=250ms");
-    es.onopen = () => live && live.classList.add("on");
-    es.onerror = () => live && live.classList.remove("on");
-    es.addEventListener("task", (m) => onEvent(JSON.parse(m.data)));
+  // live follows the server's digests (/ui/live): what changed over a
+  // quarter second, the same bytes for every page watching. onReset runs
+  // when changes may have been missed (a reconnect, or the server says so):
+  // the page re-reads what it shows. EventSource reconnects by itself.
+  function live(query, onDigest, onReset) {
+    const dot = $("#live");
+    const es = new EventSource("/ui/live" + query);
+    let broken = false;
+    es.onopen = () => {
+      if (dot) dot.classList.add("on");
+      if (broken) onReset();
+      broken = false;
+    };
+    es.onerror = () => { if (dot) dot.classList.remove("on"); broken = true; };
+    es.addEventListener("digest", (m) => onDigest(JSON.parse(m.data)));
+    es.addEventListener("reset", onReset);
     return es;
   }
 
@@ -62,65 +66,56 @@
     };
   }
 
-  // ---- jobs page: states change from the events themselves; new and
-  // ended jobs' rows, and the counts, are re-read at most once a second,
-  // in one request each, however busy the server.
+  // ---- jobs page: each digest brings the states of the jobs that
+  // changed, the rows of those that appeared or ended, and the counts.
   function jobsPage() {
     const table = $("#jobs");
     const tbody = $("tbody", table);
     const first = table.dataset.first === "1", filtered = table.dataset.filtered === "1";
     const pageSize = 50;
-    const dirty = new Set(), known = new Set();
-    // The server caches the ended jobs' counts for a second: keep asking
-    // a little after the last event.
-    let countsDirty = false, lastEvent = 0;
-    tbody.querySelectorAll("tr[data-job]").forEach((tr) => known.add(Number(tr.dataset.job)));
-    async function refresh() {
-      if (countsDirty) {
-        countsDirty = Date.now() - lastEvent < 2500;
-        try {
-          const c = await (await fetch("/ui/counts")).json();
-          document.querySelectorAll("[data-count]").forEach((b) => { b.textContent = c[b.dataset.count] || 0; });
-        } catch (e) { countsDirty = true; }
-      }
-      if (!dirty.size) return;
-      const ids = [...dirty].slice(-pageSize);
-      dirty.clear();
-      try {
-        const r = await fetch("/ui/rows?" + ids.map((id) => "id=" + id).join("&"));
-        if (!r.ok) return;
-        const tmp = document.createElement("tbody");
-        tmp.innerHTML = await r.text();
-        const empty = $("#empty");
-        if (empty && tmp.children.length) empty.remove();
-        [...tmp.children].forEach((fresh) => {
-          const id = Number(fresh.dataset.job);
-          const old = tbody.querySelector('tr[data-job="' + id + '"]');
-          if (old) { old.replaceWith(fresh); return; }
-          const after = [...tbody.children].find((tr) => Number(tr.dataset.job) < id);
-          tbody.insertBefore(fresh, after || null);
-          fresh.classList.add("flashrow");
-        });
-        while (tbody.children.length > pageSize) {
-          known.delete(Number(tbody.lastElementChild.dataset.job));
-          tbody.lastElementChild.remove();
-        }
-      } catch (e) { ids.forEach((id) => dirty.add(id)); }
+    function setCounts(c) {
+      document.querySelectorAll("[data-count]").forEach((b) => { b.textContent = c[b.dataset.count] || 0; });
     }
-    setInterval(refresh, 1000);
-    events("", (ev) => {
-      countsDirty = true;
-      lastEvent = Date.now();
-      const row = tbody.querySelector('tr[data-job="' + ev.job + '"]');
-      if (ev.removed) { if (row) row.remove(); known.delete(ev.job); return; }
-      if (row) {
-        setState($(".state", row), ev.job_state, ev.job_state);
-        if (ev.job_ended) dirty.add(ev.job);
-      } else if (first && !filtered && !known.has(ev.job)) {
-        known.add(ev.job);
-        dirty.add(ev.job);
+    function putRows(html) {
+      const tmp = document.createElement("tbody");
+      tmp.innerHTML = html;
+      const empty = $("#empty");
+      [...tmp.children].forEach((fresh) => {
+        const id = Number(fresh.dataset.job);
+        const old = tbody.querySelector('tr[data-job="' + id + '"]');
+        if (old) { old.replaceWith(fresh); return; }
+        if (!first || filtered) return; // new jobs show on the first, unfiltered page
+        if (empty) empty.remove();
+        const after = [...tbody.children].find((tr) => Number(tr.dataset.job) < id);
+        if (!after && tbody.children.length >= pageSize) return; // older than the page
+        tbody.insertBefore(fresh, after || null);
+        fresh.classList.add("flashrow");
+      });
+      while (tbody.children.length > pageSize) tbody.lastElementChild.remove();
+    }
+    // resync re-reads the rows shown and the counts, after missed changes.
+    async function resync() {
+      try {
+        setCounts(await (await fetch("/ui/counts")).json());
+        const ids = [...tbody.querySelectorAll("tr[data-job]")].map((tr) => "id=" + tr.dataset.job);
+        if (!ids.length) return;
+        const r = await fetch("/ui/rows?" + ids.join("&"));
+        if (r.ok) putRows(await r.text());
+      } catch (e) { /* the next digest brings the changes */ }
+    }
+    live("", (d) => {
+      if (d.counts) setCounts(d.counts);
+      (d.jobs || []).forEach((j) => {
+        const row = tbody.querySelector('tr[data-job="' + j.job + '"]');
+        if (!row) return;
+        if (j.removed) row.remove();
+        else setState($(".state", row), j.state, j.state);
+      });
+      if (d.rows) {
+        // Oldest first, so that each new row goes above the last.
+        putRows(Object.keys(d.rows).map(Number).sort((a, b) => a - b).map((id) => d.rows[id]).join(""));
       }
-    });
+    }, resync);
   }
 
   // ---- job page
@@ -161,15 +156,34 @@
     let logs = null;
     if (taskRef) logs = setupLogs(taskRef, head.dataset.taskState);
 
-    events("?job=" + id, (ev) => {
-      if (ev.removed) { flash("job " + id + " was removed", false); setState($("#job-state"), "Undetermined", "Removed"); return; }
-      setState($("#job-state"), ev.job_state, ev.job_state);
-      if (grid) grid.set(ev.index, ev.state);
-      if (taskRef && ev.index === taskIndex) {
-        setState($("#task-state"), ev.state, stateText(ev));
-        if (ev.state === "Running" && logs) logs.started();
-        if ((ev.state === "Done" || ev.state === "Failed") && logs) loadResults(taskRef);
-      }
+    const tasksField = $('[data-field="Tasks"]'), stateField = $('[data-field="State"]');
+    live("?job=" + id, (d) => {
+      (d.jobs || []).forEach((j) => {
+        if (j.removed) { flash("job " + id + " was removed", false); setState($("#job-state"), "Undetermined", "Removed"); return; }
+        setState($("#job-state"), j.state, j.state);
+        if (stateField) stateField.textContent = j.state;
+      });
+      if (d.task_counts && tasksField) tasksField.textContent = d.task_counts;
+      (d.tasks || []).forEach((t) => {
+        if (grid) grid.set(t.index, t.state);
+        if (taskRef && t.index === taskIndex) {
+          setState($("#task-state"), t.state, t.text);
+          if (t.state === "Running" && logs) logs.started();
+          if ((t.state === "Done" || t.state === "Failed") && logs) loadResults(taskRef);
+        }
+      });
+    }, async () => {
+      // Changes were missed: re-read the states shown.
+      if (grid) grid.reload();
+      try {
+        const text = (x) => x.state + (x.substate && x.substate.kind ? " " + x.substate.kind + (x.substate.value ? " " + x.substate.value : "") : "");
+        const j = await api("GET", "/v1/jobs/" + id);
+        setState($("#job-state"), j.state, j.state);
+        if (taskRef) {
+          const t = await api("GET", "/v1/tasks/" + taskRef);
+          setState($("#task-state"), t.state, text(t));
+        }
+      } catch (e) { /* the next digest brings the changes */ }
     });
     if (taskRef) loadResults(taskRef);
   }
@@ -314,7 +328,7 @@
       if (i >= 0) location.href = "/ui/jobs/" + id + "?task=" + index[i];
     });
     load();
-    return { set };
+    return { set, reload: load };
   }
 
   // ---- workers page: re-read every few seconds (heartbeats are not events).
