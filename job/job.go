@@ -135,6 +135,10 @@ type Job struct {
 	// HasMoreData reports whether some task has output or results that
 	// receive has not yet returned.
 	HasMoreData bool `json:"has_more_data"`
+	// Waiting, for a queued job, says why none of its tasks can start: no
+	// live worker of its pool, or none with its constraints ("no worker
+	// with zone=c"). Empty otherwise.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // IsArray reports whether the job is an array job.

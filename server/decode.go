@@ -44,7 +44,70 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return invalid("body", "unexpected data after the JSON object at byte %d", dec.InputOffset())
 	}
+	// encoding/json keeps the last of duplicate keys; a body that says two
+	// things is refused instead.
+	if field := duplicateKey(data); field != "" {
+		return invalid(field, "given more than once")
+	}
 	return nil
+}
+
+// duplicateKey returns the path of the first key that an object of a JSON
+// document (already known to be valid) holds twice, or "".
+func duplicateKey(data []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return ""
+	}
+	return duplicateIn(dec, tok, func() string { return "" })
+}
+
+// duplicateIn reads the rest of the value that tok starts. path is built
+// only when a duplicate is found: a million inputs need no million paths.
+func duplicateIn(dec *json.Decoder, tok json.Token, path func() string) string {
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return ""
+	}
+	switch d {
+	case '{':
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return ""
+			}
+			k, _ := kt.(string)
+			if seen[k] {
+				return join(path(), k)
+			}
+			seen[k] = true
+			vt, err := dec.Token()
+			if err != nil {
+				return ""
+			}
+			if f := duplicateIn(dec, vt, func() string { return join(path(), k) }); f != "" {
+				return f
+			}
+		}
+	case '[':
+		for i := 0; dec.More(); i++ {
+			vt, err := dec.Token()
+			if err != nil {
+				return ""
+			}
+			if _, ok := vt.(json.Delim); !ok {
+				continue
+			}
+			if f := duplicateIn(dec, vt, func() string { return fmt.Sprintf("%s[%d]", path(), i) }); f != "" {
+				return f
+			}
+		}
+	}
+	dec.Token() // the closing delimiter
+	return ""
 }
 
 // jsonError turns a decoding error into a 400 naming the field. encoding/json
@@ -230,7 +293,22 @@ type query struct {
 	err  error
 }
 
-func newQuery(r *http.Request) *query { return &query{v: r.URL.Query()} }
+// newQuery reads r's query. A NUL in a name or value is refused: it would
+// reach SQL (a name glob matching every unnamed job) or a log.
+func newQuery(r *http.Request) *query {
+	q := &query{v: r.URL.Query()}
+	for _, k := range sortedKeys(q.v) {
+		if strings.ContainsRune(k, 0) {
+			q.fail(invalid("query", "a parameter name contains NUL"))
+		}
+		for _, v := range q.v[k] {
+			if strings.ContainsRune(v, 0) {
+				q.fail(invalid(k, "must not contain NUL"))
+			}
+		}
+	}
+	return q
+}
 
 func (q *query) fail(err error) {
 	if q.err == nil {

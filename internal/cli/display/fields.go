@@ -37,6 +37,7 @@ func JobFields(j *job.Job, fm Formats) []Field {
 	f.add("Job", strconv.FormatInt(j.ID, 10))
 	f.add("Name", j.Name)
 	f.add("State", strings.TrimSpace(string(j.State)+" "+j.SubState.String()))
+	f.add("Waiting", j.Waiting)
 	f.add("Tasks", TaskCounts(j))
 	f.add("Command", CommandLine(t))
 	f.add("Image", t.Image)

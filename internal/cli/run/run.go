@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -87,6 +88,15 @@ streamed).
 			if s.Template.Image == "" {
 				if wd, err := os.Getwd(); err == nil {
 					s.SubmitDir = wd
+				}
+				// The server takes only absolute ones: a relative --workdir
+				// is resolved here. (A container's is its own: not resolved.)
+				if w := s.Template.WorkDir; w != "" && !filepath.IsAbs(w) {
+					abs, err := filepath.Abs(w)
+					if err != nil {
+						return cmdutil.FlagErrorf("--workdir: %v", err)
+					}
+					s.Template.WorkDir = abs
 				}
 			}
 			if err := s.Validate(); err != nil {

@@ -20,6 +20,8 @@ func intp(n int) *int { return &n }
 
 func TestNewCmdRunFlags(t *testing.T) {
 	t.Parallel()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -56,6 +58,10 @@ func TestNewCmdRunFlags(t *testing.T) {
 		{name: "each and array", args: []string{"--each", "f", "--array", "1-2", "--", "true"}, wantErr: "--each and --array exclude each other"},
 		{name: "bad label key", args: []string{"--label", "a b=1", "--", "true"}, wantErr: `invalid job: labels: invalid key "a b"`},
 		{name: "bad pool", args: []string{"--pool", "a b", "--", "true"}, wantErr: `invalid job: pool`},
+		{name: "relative workdir", args: []string{"--workdir", "sub/../out", "--", "true"},
+			want: job.Spec{Template: job.Template{Command: "true", WorkDir: filepath.Join(wd, "out")}}},
+		{name: "relative container workdir", args: []string{"--image", "img", "--workdir", "sub", "--", "true"}, wantErr: `invalid job: template.workdir: "sub" is not an absolute path`},
+		{name: "bad image", args: []string{"--image", "Img", "--", "true"}, wantErr: `invalid job: template.image: invalid image reference "Img"`},
 		{name: "unknown flag", args: []string{"--nope", "--", "true"}, wantErr: "unknown flag: --nope"},
 		{name: "container", args: []string{"--image", "img", "--memory", "256m", "--cpus", "0.5", "--network", "none",
 			"--read-only", "--ext", "cap-drop=ALL", "--", "sh"},
