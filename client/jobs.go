@@ -207,6 +207,9 @@ type Transition struct {
 	State    job.State    `json:"state"`
 	SubState job.SubState `json:"substate,omitzero"`
 	Time     time.Time    `json:"time"`
+	// Message and RetryAt: see store.Transition.
+	Message string     `json:"message,omitempty"`
+	RetryAt *time.Time `json:"retry_at,omitempty"`
 }
 
 // TaskDetail is a task with its state history, oldest first.

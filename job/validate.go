@@ -213,6 +213,17 @@ func (t *Template) validate(p string) error {
 	if t.MaxAttempts < 0 || t.MaxAttempts > 1000 {
 		return fieldErr(p+"max_attempts", "must be between 0 (the default, %d) and 1000", MaxAttemptsDefault)
 	}
+	for _, f := range []struct {
+		name string
+		v    Duration
+	}{{"retry_delay", t.RetryDelay}, {"retry_delay_max", t.RetryDelayMax}} {
+		if f.v < 0 || f.v > MaxRetryDelay {
+			return fieldErr(p+f.name, "must be between 0 (the default) and %s", MaxRetryDelay)
+		}
+	}
+	if t.RetryDelayMax != 0 && t.RetryDelayMax < t.RetryDelay {
+		return fieldErr(p+"retry_delay_max", "%s is less than retry_delay %s", t.RetryDelayMax, t.RetryDelay)
+	}
 	for _, f := range []struct{ name, v string }{{"output_path", t.OutputPath}, {"error_path", t.ErrorPath}} {
 		if f.v != "" {
 			if err := checkPath(p+f.name, f.v); err != nil {

@@ -136,6 +136,9 @@ type Scheduler struct {
 	pubIdle    *sync.Cond
 	pubWake    chan struct{}
 
+	// afterFunc runs f after d (time.AfterFunc; tests fire it themselves).
+	afterFunc func(d time.Duration, f func())
+
 	// ready is closed once Start has loaded the store: workers' reports
 	// that come earlier wait for it, since before it every task looks
 	// unknown and every report stale.
@@ -174,6 +177,7 @@ func New(cfg Config) (*Scheduler, error) {
 		lazy:       make(map[*task]struct{}),
 		handoffs:   make(map[dispatch.TaskKey]*workItem),
 		ready:      make(chan struct{}),
+		afterFunc:  func(d time.Duration, f func()) { time.AfterFunc(d, f) },
 	}
 	s.pubIdle = sync.NewCond(&s.pubMu)
 	return s, nil

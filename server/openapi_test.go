@@ -248,7 +248,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/2", "", 200, true, []string{"array", "inputs", "waiting"}})
 	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/9", "", 404, true, []string{"field"}})
 	run(call{"GET", "/v1/jobs/{id}/tasks", "/v1/jobs/1/tasks", "", 200, true, nil})
-	run(call{"GET", "/v1/tasks/{ref}", "/v1/tasks/3.1", "", 200, true, nil})
+	run(call{"GET", "/v1/tasks/{ref}", "/v1/tasks/3.1", "", 200, true, []string{"retry_at"}})
 	run(call{"GET", "/v1/tasks/{ref}/results", "/v1/tasks/3.1/results", "", 200, true, nil})
 	run(call{"POST", "/v1/jobs/{ref}/{action}", "/v1/jobs/1/release", "", 200, true, nil})
 	v := run(call{"POST", "/v1/jobs/{ref}/receive", "/v1/jobs/3/receive", "", 200, true, nil})
