@@ -67,6 +67,10 @@ type Config struct {
 	Now func() time.Time
 	// Observer, when set, is told of commits and state changes (metrics).
 	Observer Observer
+	// Retention, when set, removes ended jobs, their rows and files, once
+	// they have been ended this long (see retention.go). Defaults to 0:
+	// ended jobs are kept until removed.
+	Retention time.Duration
 }
 
 // StopGraceDefault is the default time a stopped job gets to exit after SIGTERM.
@@ -96,6 +100,8 @@ func (c Config) validate() error {
 		return errors.New("scheduler: Config.DataDir is required")
 	case c.DefaultSlots < 0:
 		return errors.New("scheduler: Config.DefaultSlots must not be negative")
+	case c.Retention < 0:
+		return errors.New("scheduler: Config.Retention must not be negative")
 	case c.Lease <= 0 || c.Lease >= c.WorkerTimeout:
 		return fmt.Errorf("scheduler: Config.Lease %s must be positive and shorter than WorkerTimeout %s", c.Lease, c.WorkerTimeout)
 	}
@@ -198,6 +204,10 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go s.watchWorkers()
 	go s.publisher()
+	if s.cfg.Retention > 0 {
+		s.wg.Add(1)
+		go s.sweeper()
+	}
 	s.mu.Lock()
 	works := s.dispatchLocked()
 	s.mu.Unlock()

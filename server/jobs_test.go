@@ -17,6 +17,8 @@ func TestHealth(t *testing.T) {
 	b := setup(t)
 	var h map[string]any
 	b.doJSON(t, "GET", "/v1/health", "", http.StatusOK, &h)
+	require.Positive(t, h["data_dir_bytes"], "the store's files take room")
+	delete(h, "data_dir_bytes")
 	require.Equal(t, map[string]any{"ok": true, "status": "ok", "version": "1.2.3", "server_id": "test-server"}, h)
 	b.requireError(t, "GET", "/v1/health?x=1", "", http.StatusBadRequest, "invalid", "x", "unknown parameter")
 }
