@@ -146,9 +146,9 @@ func isAlnum(c byte) bool {
 // CheckImage refuses an image reference that the Docker engine would not
 // take: a name ("busybox", "registry:5000/team/app:1.2", with a tag or
 // digest) as github.com/distribution/reference parses it, or an image ID
-// ("sha256:" and 64 hex digits).
+// (64 hex digits, "sha256:" before them or not).
 func CheckImage(field, image string) error {
-	if id, ok := strings.CutPrefix(image, "sha256:"); ok && len(id) == 64 && strings.Trim(id, "0123456789abcdef") == "" {
+	if id := strings.TrimPrefix(image, "sha256:"); len(id) == 64 && strings.Trim(id, "0123456789abcdef") == "" {
 		return nil
 	}
 	if _, err := reference.ParseNormalizedNamed(image); err != nil {

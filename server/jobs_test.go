@@ -29,7 +29,11 @@ func TestSubmitValidNames(t *testing.T) {
 	j := b.submit(t, `{"template":{"command":"x","image":"registry.example.com:5000/team/app:1.2","workdir":"/srv/x"},`+
 		`"pool":"gpu-2_a","labels":{"example.com/team":"a"},"constraints":{"zone":"c"}}`)
 	require.Equal(t, "gpu-2_a", j.Pool)
+	// Braces, commas and escaped quotes in strings are not structure.
+	j = b.submit(t, `{"name":"a\"{,\"name\":","template":{"command":"x","args":["}","[",","],"env":{"A":"{\"A\":1}"}}}`)
+	require.Equal(t, `a"{,"name":`, j.Name)
 	b.submit(t, `{"template":{"command":"x","image":"sha256:`+strings.Repeat("ab", 32)+`"}}`)
+	b.submit(t, `{"template":{"command":"x","image":"`+strings.Repeat("cd", 32)+`"}}`)
 }
 
 func TestQueryNUL(t *testing.T) {
@@ -129,6 +133,8 @@ func TestSubmitInvalid(t *testing.T) {
 		{"image bad tag", `{"template":{"command":"x","image":"busybox:a b"}}`, "template.image", "invalid image reference"},
 		{"duplicate key", `{"name":"a","template":{"command":"x"},"name":"b"}`, "name", "given more than once"},
 		{"duplicate nested key", `{"template":{"command":"x","env":{"A":"1","A":"2"}}}`, "template.env.A", "given more than once"},
+		{"duplicate escaped key", `{"template":{"command":"x","env":{"A":"1","\u0041":"2"}}}`, "template.env.A", "given more than once"},
+		{"duplicate key in an array's second item", `{"template":{"command":"x","args":["{\"","]"],"stage_in":[{"host":"/a","container":"/b"},{"host":"/c","container":"/d","container":"/e"}]}}`, "template.stage_in[1].container", "given more than once"},
 		{"duplicate key in an array", `{"template":{"command":"x","stage_in":[{"host":"/a","container":"/b","host":"/c"}]}}`, "template.stage_in[0].host", "given more than once"},
 	}
 	for _, c := range cases {
