@@ -50,6 +50,9 @@ func TestSweep(t *testing.T) {
 		require.NoError(t, err, "job %d", id)
 		require.FileExists(t, b.dir.TaskFile(id, 0, "stdout"))
 	}
+	ok, err := b.st.JobDeleteEnded(b.ctx, running)
+	require.NoError(t, err)
+	require.False(t, ok, "the store refuses to delete an unended job")
 	var removed bool
 	for len(events) > 0 {
 		if e := <-events; e.Job == ended && e.Removed {
