@@ -191,3 +191,39 @@ func TestTaskHistoryCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskHistoryRetry: a task requeued to retry keeps its due time (in
+// the row and in the history entry) and the failed attempt's message; a
+// long message is cut.
+func TestTaskHistoryRetry(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := setup(t)
+	id := insert(t, s, array("a", 1, 1, 1))
+	t1, t2 := t0.Add(time.Second), t0.Add(2*time.Second)
+	due := t0.Add(time.Minute)
+	msg := strings.Repeat("x", 300)
+	if err := s.TasksPut(ctx, []*job.Task{{JobID: id, Index: 1, State: job.Running, Info: job.Info{Attempt: 1}}}, t1); err != nil {
+		t.Fatal(err)
+	}
+	retry := job.SubState{Kind: job.ReasonRetrying, Value: "LOST"}
+	if err := s.TasksPut(ctx, []*job.Task{{JobID: id, Index: 1, State: job.Requeued, SubState: retry,
+		Info: job.Info{Attempt: 1, Message: msg, RetryAt: &due}}}, t2); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := s.TaskGet(ctx, id, 1)
+	if err != nil || tk.RetryAt == nil || !tk.RetryAt.Equal(due) {
+		t.Fatalf("TaskGet = %+v, %v; want RetryAt %s", tk, err, due)
+	}
+	got, err := s.TaskHistory(ctx, id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := got[len(got)-1]
+	if last.SubState != retry || last.RetryAt == nil || !last.RetryAt.Equal(due) || last.Message != strings.Repeat("x", 256)+"…" {
+		t.Errorf("last entry = %+v", last)
+	}
+	if got[1].Message != "" || got[1].RetryAt != nil {
+		t.Errorf("the Running entry has a note: %+v", got[1])
+	}
+}
