@@ -20,6 +20,8 @@ type Health struct {
 	// Store and Dispatch say why that part is degraded; empty when whole.
 	Store    string `json:"store,omitempty"`
 	Dispatch string `json:"dispatch,omitempty"`
+	// DataDirBytes is the disk use of the server's data directory.
+	DataDirBytes int64 `json:"data_dir_bytes,omitempty"`
 }
 
 // Health asks the server whether it is up.
@@ -218,6 +220,9 @@ type Transition struct {
 	State    job.State    `json:"state"`
 	SubState job.SubState `json:"substate,omitzero"`
 	Time     time.Time    `json:"time"`
+	// Message and RetryAt: see store.Transition.
+	Message string     `json:"message,omitempty"`
+	RetryAt *time.Time `json:"retry_at,omitempty"`
 }
 
 // TaskDetail is a task with its state history, oldest first.

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"time"
 )
 
@@ -30,6 +31,14 @@ type Template struct {
 	// MaxAttempts bounds the runs of a rerunnable job. Defaults to
 	// MaxAttemptsDefault.
 	MaxAttempts int `json:"max_attempts,omitempty"`
+	// RetryDelay is how long a rerunnable job waits after its first failed
+	// attempt before it runs again; the wait doubles with each failed
+	// attempt, up to RetryDelayMax, and is jittered (see RetryWait).
+	// Defaults to RetryDelayDefault for a rerunnable job.
+	RetryDelay Duration `json:"retry_delay,omitempty"`
+	// RetryDelayMax caps the wait between attempts. Defaults to
+	// RetryDelayMaxDefault, or RetryDelay if that is longer.
+	RetryDelayMax Duration `json:"retry_delay_max,omitempty"`
 	// OutputPath and ErrorPath, when set, are files on the worker's host
 	// that receive a copy of stdout and of stderr when the task ends (Done
 	// or Failed); absolute paths. The same path for both receives stdout,
@@ -65,6 +74,31 @@ type Mount struct {
 // MaxAttemptsDefault is the number of runs a rerunnable job gets when its
 // template does not say.
 const MaxAttemptsDefault = 3
+
+// Defaults and bounds of the waits between attempts.
+const (
+	RetryDelayDefault    = Duration(time.Second)
+	RetryDelayMaxDefault = Duration(5 * time.Minute)
+	// MaxRetryDelay bounds both RetryDelay and RetryDelayMax.
+	MaxRetryDelay = Duration(24 * time.Hour)
+)
+
+// RetryWait returns how long a task waits before its next attempt after
+// attempt failed (from 1): RetryDelay doubled for each attempt after the
+// first, at most RetryDelayMax, of which a random part up to half is taken
+// off ("equal jitter": tasks that failed together do not all come back
+// together, and each wait is still at least half the last one's bound).
+// rnd returns a number in [0, 1).
+func (t *Template) RetryWait(attempt int, rnd func() float64) time.Duration {
+	base := cmp.Or(t.RetryDelay, RetryDelayDefault).Std()
+	limit := max(cmp.Or(t.RetryDelayMax, RetryDelayMaxDefault).Std(), base)
+	d := base
+	for i := 1; i < attempt && d < limit; i++ {
+		d *= 2
+	}
+	d = min(d, limit)
+	return d - time.Duration(rnd()*float64(d/2))
+}
 
 // Array makes a job an array of tasks, one for each index from Begin to End
 // (inclusive) in steps of Step.
@@ -138,6 +172,10 @@ type Job struct {
 	// HasMoreData reports whether some task has output or results that
 	// receive has not yet returned.
 	HasMoreData bool `json:"has_more_data"`
+	// Waiting, for a queued job, says why none of its tasks can start: no
+	// live worker of its pool, or none with its constraints ("no worker
+	// with zone=c"). Empty otherwise.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // IsArray reports whether the job is an array job.
@@ -190,6 +228,9 @@ type Info struct {
 	// CPUTime is user plus system CPU time; MaxRSS the peak resident set in bytes.
 	CPUTime Duration `json:"cpu_time,omitempty"`
 	MaxRSS  int64    `json:"max_rss,omitempty"`
+	// RetryAt, for a task Requeued to run again after a failed attempt
+	// (sub-state RETRYING), is when its next attempt is due.
+	RetryAt *time.Time `json:"retry_at,omitempty"`
 	// Stdout and Stderr are the paths of the task's output files on the server.
 	Stdout string `json:"stdout,omitempty"`
 	Stderr string `json:"stderr,omitempty"`

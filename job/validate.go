@@ -7,6 +7,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/distribution/reference"
 )
 
 // FieldError is a validation error that names the field at fault, as a path
@@ -36,6 +38,20 @@ const (
 	MaxArgBytes  = 1 << 20
 	MaxExtLen    = 256
 	maxNameChars = "letters, digits, '.', '_', '-' and '/'"
+)
+
+// The syntax of names, checked at submit (docs/api.md, "Names"):
+//
+//   - a pool name is 1 to MaxPoolLen letters, digits, '_' and '-', the first
+//     a letter or digit: it is one token of the dispatcher's NATS subjects
+//     and part of a JetStream consumer's name, where '.', '/', '*' and '>'
+//     would mean something else;
+//   - a label key (of a job's labels and constraints, and of a worker's
+//     labels) is 1 to MaxLabelLen letters, digits, '_', '-', '.' and '/',
+//     the first and last a letter or digit ("zone", "example.com/gpu").
+const (
+	poolChars     = "letters, digits, '_' and '-', starting with a letter or digit"
+	labelKeyChars = "letters, digits, '_', '-', '.' and '/', starting and ending with a letter or digit"
 )
 
 // Validate checks a spec and returns a *FieldError naming the first field at
@@ -99,11 +115,65 @@ func (s *Spec) Validate() error {
 	return nil
 }
 
-// CheckPool refuses a pool name that is not 1 to MaxPoolLen name
-// characters, with a *FieldError for "pool".
+// CheckPool refuses a pool name out of the syntax of pool names (see
+// above), with a *FieldError for "pool".
 func CheckPool(pool string) error {
-	if len(pool) > MaxPoolLen || !isName(pool) {
-		return fieldErr("pool", "invalid pool %q: want 1 to %d of %s", pool, MaxPoolLen, maxNameChars)
+	ok := pool != "" && len(pool) <= MaxPoolLen && isAlnum(pool[0])
+	for i := 0; ok && i < len(pool); i++ {
+		c := pool[i]
+		ok = isAlnum(c) || c == '_' || c == '-'
+	}
+	if !ok {
+		return fieldErr("pool", "invalid pool %q: want 1 to %d %s", pool, MaxPoolLen, poolChars)
+	}
+	return nil
+}
+
+// CheckLabelKey refuses a label key out of the syntax of label keys (see
+// above), with a *FieldError for field.
+func CheckLabelKey(field, k string) error {
+	ok := k != "" && len(k) <= MaxLabelLen && isAlnum(k[0]) && isAlnum(k[len(k)-1])
+	for i := 0; ok && i < len(k); i++ {
+		c := k[i]
+		ok = isAlnum(c) || c == '_' || c == '-' || c == '.' || c == '/'
+	}
+	if !ok {
+		return fieldErr(field, "invalid key %q: want 1 to %d %s", k, MaxLabelLen, labelKeyChars)
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// CheckImage refuses an image reference that the Docker engine would not
+// take: a name ("busybox", "registry:5000/team/app:1.2", with a tag or
+// digest) as github.com/distribution/reference parses it, or an image ID
+// (64 hex digits, "sha256:" before them or not).
+func CheckImage(field, image string) error {
+	if id := strings.TrimPrefix(image, "sha256:"); len(id) == 64 && strings.Trim(id, "0123456789abcdef") == "" {
+		return nil
+	}
+	if _, err := reference.ParseNormalizedNamed(image); err != nil {
+		return fieldErr(field, "invalid image reference %q: %v", image, err)
+	}
+	return nil
+}
+
+// CheckWorkDir refuses a working directory that is not a clean absolute
+// path: the server cannot resolve a relative one against where the client
+// ran (berth run resolves it before submitting).
+func CheckWorkDir(field, dir string) error {
+	switch {
+	case strings.ContainsRune(dir, 0):
+		return fieldErr(field, "must not contain NUL")
+	case len(dir) > maxPathLen:
+		return fieldErr(field, "longer than %d bytes", maxPathLen)
+	case !strings.HasPrefix(dir, "/"):
+		return fieldErr(field, "%q is not an absolute path", dir)
+	case slices.Contains(strings.Split(dir, "/"), ".."):
+		return fieldErr(field, "%q must not contain '..'", dir)
 	}
 	return nil
 }
@@ -136,14 +206,27 @@ func (t *Template) validate(p string) error {
 			return fieldErr(p+"env."+k, "must not contain NUL")
 		}
 	}
-	if strings.ContainsRune(t.WorkDir, 0) {
-		return fieldErr(p+"workdir", "must not contain NUL")
+	if t.WorkDir != "" {
+		if err := CheckWorkDir(p+"workdir", t.WorkDir); err != nil {
+			return err
+		}
 	}
 	if t.TimeLimit < 0 {
 		return fieldErr(p+"time_limit", "must not be negative")
 	}
 	if t.MaxAttempts < 0 || t.MaxAttempts > 1000 {
 		return fieldErr(p+"max_attempts", "must be between 0 (the default, %d) and 1000", MaxAttemptsDefault)
+	}
+	for _, f := range []struct {
+		name string
+		v    Duration
+	}{{"retry_delay", t.RetryDelay}, {"retry_delay_max", t.RetryDelayMax}} {
+		if f.v < 0 || f.v > MaxRetryDelay {
+			return fieldErr(p+f.name, "must be between 0 (the default) and %s", MaxRetryDelay)
+		}
+	}
+	if t.RetryDelayMax != 0 && t.RetryDelayMax < t.RetryDelay {
+		return fieldErr(p+"retry_delay_max", "%s is less than retry_delay %s", t.RetryDelayMax, t.RetryDelay)
 	}
 	for _, f := range []struct{ name, v string }{{"output_path", t.OutputPath}, {"error_path", t.ErrorPath}} {
 		if f.v != "" {
@@ -172,6 +255,9 @@ func (t *Template) validate(p string) error {
 			return fieldErr(p+"extensions."+k, "a process job (no image) takes no extensions; they are container settings")
 		}
 		return nil
+	}
+	if err := CheckImage(p+"image", t.Image); err != nil {
+		return err
 	}
 	c, err := ParseContainerExtensions(t.Extensions, p)
 	if err != nil {
@@ -307,8 +393,8 @@ func validateLabels(field string, m map[string]string) error {
 		return fieldErr(field, "more than %d entries", MaxLabels)
 	}
 	for k, v := range m {
-		if k == "" || len(k) > MaxLabelLen || !isName(k) {
-			return fieldErr(field, "invalid key %q: want 1 to %d of %s", k, MaxLabelLen, maxNameChars)
+		if err := CheckLabelKey(field, k); err != nil {
+			return err
 		}
 		if len(v) > MaxLabelLen || strings.ContainsAny(v, "\x00\n\r") {
 			return fieldErr(field+"."+k, "value longer than %d bytes or with NUL or line breaks", MaxLabelLen)

@@ -55,6 +55,7 @@ func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action)
 			if len(js.wait) > 0 {
 				sub = waitingSubState(js.wait)
 			}
+			t.RetryAt = nil // released: queued now, whatever its backoff
 			js.setState(t, st, sub)
 			requeueLocked(js, t)
 			changes = append(changes, change{js: js, t: t})

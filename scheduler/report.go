@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -56,7 +57,7 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 // Running from now on.
 func (s *Scheduler) grantLocked(js *jobState, t *task, worker, host string, now time.Time) {
 	t.Attempt, t.dispatched = t.dispatched, 0
-	t.Worker, t.Host = worker, host
+	t.Worker, t.Host, t.RetryAt = worker, host, nil
 	t.StartedAt, t.FinishedAt = &now, nil
 	t.ExitCode, t.Signal, t.Message = nil, "", ""
 	t.PID, t.ContainerID, t.Session, t.CPUTime, t.MaxRSS = 0, "", "", 0, 0
@@ -269,7 +270,9 @@ func (s *Scheduler) endLocked(js *jobState, t *task, end *dispatch.End, now time
 	tmpl := &js.spec.Template
 	if end.State == job.Failed && tmpl.Rerunnable && t.Attempt < tmpl.MaxAttempts && retryable(end.SubState) {
 		js.setState(t, job.Requeued, job.SubState{Kind: job.ReasonRetrying, Value: end.SubState.String()})
-		heap.Push(&js.queued, t.Index)
+		due := now.Add(tmpl.RetryWait(t.Attempt, rand.Float64))
+		t.RetryAt = &due
+		s.retryLaterLocked(js, t)
 	} else {
 		js.setState(t, end.State, end.SubState)
 	}

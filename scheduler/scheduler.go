@@ -67,6 +67,10 @@ type Config struct {
 	Now func() time.Time
 	// Observer, when set, is told of commits and state changes (metrics).
 	Observer Observer
+	// Retention, when set, removes ended jobs, their rows and files, once
+	// they have been ended this long (see retention.go). Defaults to 0:
+	// ended jobs are kept until removed.
+	Retention time.Duration
 }
 
 // StopGraceDefault is the default time a stopped job gets to exit after SIGTERM.
@@ -96,6 +100,8 @@ func (c Config) validate() error {
 		return errors.New("scheduler: Config.DataDir is required")
 	case c.DefaultSlots < 0:
 		return errors.New("scheduler: Config.DefaultSlots must not be negative")
+	case c.Retention < 0:
+		return errors.New("scheduler: Config.Retention must not be negative")
 	case c.Lease <= 0 || c.Lease >= c.WorkerTimeout:
 		return fmt.Errorf("scheduler: Config.Lease %s must be positive and shorter than WorkerTimeout %s", c.Lease, c.WorkerTimeout)
 	}
@@ -136,6 +142,9 @@ type Scheduler struct {
 	pubIdle    *sync.Cond
 	pubWake    chan struct{}
 
+	// afterFunc runs f after d (time.AfterFunc; tests fire it themselves).
+	afterFunc func(d time.Duration, f func())
+
 	// ready is closed once Start has loaded the store: workers' reports
 	// that come earlier wait for it, since before it every task looks
 	// unknown and every report stale.
@@ -174,6 +183,7 @@ func New(cfg Config) (*Scheduler, error) {
 		lazy:       make(map[*task]struct{}),
 		handoffs:   make(map[dispatch.TaskKey]*workItem),
 		ready:      make(chan struct{}),
+		afterFunc:  func(d time.Duration, f func()) { time.AfterFunc(d, f) },
 	}
 	s.pubIdle = sync.NewCond(&s.pubMu)
 	return s, nil
@@ -194,6 +204,10 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.wg.Add(2)
 	go s.watchWorkers()
 	go s.publisher()
+	if s.cfg.Retention > 0 {
+		s.wg.Add(1)
+		go s.sweeper()
+	}
 	s.mu.Lock()
 	works := s.dispatchLocked()
 	s.mu.Unlock()

@@ -266,24 +266,111 @@ func TestHoldRelease(t *testing.T) {
 func TestRetryRerunnable(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{DefaultSlots: 1})
+	timers := b.captureTimers()
 	spec := cmdSpec("flaky")
 	spec.Template.Rerunnable = true
-	spec.Template.MaxAttempts = 3
+	spec.Template.MaxAttempts = 4
+	spec.Template.RetryDelay = job.Duration(2 * time.Second)
+	spec.Template.RetryDelayMax = job.Duration(5 * time.Second)
 	id := b.submit(t, spec)
-	for attempt := 1; attempt <= 3; attempt++ {
+	for attempt := 1; attempt <= 4; attempt++ {
 		ws := b.take()
 		require.Len(t, ws, 1)
 		require.Equal(t, attempt, ws[0].Attempt)
 		b.run(t, ws[0])
 		b.end(t, ws[0], 2)
-		if attempt < 3 {
-			require.Equal(t, job.Requeued, b.task(t, id, 0).State)
+		if attempt == 4 {
+			break
 		}
+		tk := b.task(t, id, 0)
+		require.Equal(t, job.Requeued, tk.State)
+		require.Equal(t, job.SubState{Kind: job.ReasonRetrying, Value: "EXIT_CODE 2"}, tk.SubState)
+		require.NotNil(t, tk.RetryAt)
+		// The wait doubles from 2s up to 5s, of which jitter takes up to half.
+		bound := min(2*time.Second<<(attempt-1), 5*time.Second)
+		d, fire := timers.next(t)
+		require.LessOrEqual(t, d, bound)
+		require.Greater(t, d, bound/2-time.Millisecond)
+		require.Empty(t, b.take(), "attempt %d is not due yet", attempt+1)
+		fire()
 	}
 	tk := b.task(t, id, 0)
 	require.Equal(t, job.Failed, tk.State)
-	require.Equal(t, 3, tk.Attempt)
+	require.Equal(t, 4, tk.Attempt)
 	require.Empty(t, b.take())
+	h, err := b.st.TaskHistory(b.ctx, id, 0)
+	require.NoError(t, err)
+	var retried []int
+	for _, tr := range h {
+		if tr.SubState.Kind == job.ReasonRetrying {
+			require.Equal(t, "EXIT_CODE 2", tr.SubState.Value)
+			require.NotNil(t, tr.RetryAt)
+			retried = append(retried, tr.Attempt)
+		}
+	}
+	require.Equal(t, []int{1, 2, 3}, retried, "every failed attempt is in the history: %+v", h)
+}
+
+// TestRetryWaitSurvivesRestart: a task waiting for its next attempt waits
+// on after a restart, and one whose wait is past runs at once.
+func TestRetryWaitSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{DefaultSlots: 1})
+	b.captureTimers()
+	spec := cmdSpec("flaky")
+	spec.Template.Rerunnable = true
+	spec.Template.RetryDelay = job.Duration(time.Hour)
+	id := b.submit(t, spec)
+	ws := b.take()
+	b.run(t, ws[0])
+	b.end(t, ws[0], 1)
+	due := b.task(t, id, 0).RetryAt
+	require.NotNil(t, due)
+	b.s.Stop()
+
+	b.start(t, Config{DefaultSlots: 1})
+	require.Empty(t, b.take(), "not due yet")
+	tk := b.task(t, id, 0)
+	require.Equal(t, job.Requeued, tk.State)
+	require.Equal(t, due.UnixNano(), tk.RetryAt.UnixNano())
+	b.s.Stop()
+
+	later := due.Add(time.Second)
+	b.start(t, Config{DefaultSlots: 1, Now: func() time.Time { return later }})
+	ws = b.take()
+	require.Len(t, ws, 1, "due while the server was down: dispatched at start")
+	require.Equal(t, 2, ws[0].Attempt)
+}
+
+// timers are the retry timers a test fires itself.
+type timers struct {
+	ch chan timer
+}
+
+type timer struct {
+	d time.Duration
+	f func()
+}
+
+// captureTimers makes the scheduler's retry timers the test's to fire.
+func (b *bundle) captureTimers() *timers {
+	ts := &timers{ch: make(chan timer, 100)}
+	b.s.mu.Lock()
+	b.s.afterFunc = func(d time.Duration, f func()) { ts.ch <- timer{d, f} }
+	b.s.mu.Unlock()
+	return ts
+}
+
+// next returns the next timer armed.
+func (ts *timers) next(t *testing.T) (time.Duration, func()) {
+	t.Helper()
+	select {
+	case tm := <-ts.ch:
+		return tm.d, tm.f
+	default:
+		t.Fatal("no retry timer armed")
+		return 0, nil
+	}
 }
 
 func TestClaimOnce(t *testing.T) {

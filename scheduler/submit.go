@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -109,7 +110,7 @@ func (j *jobState) addTask(t *task) {
 		return
 	}
 	j.tasks.put(t, j.isArray())
-	if t.State == job.Queued || t.State == job.Requeued && !t.live() {
+	if t.State == job.Queued || t.State == job.Requeued && !t.live() && !waitsForRetry(t) {
 		j.queued = append(j.queued, t.Index) // indexes arrive in order: a valid heap
 	}
 }
@@ -162,6 +163,13 @@ func (s *Scheduler) loadLocked(ctx context.Context) error {
 		}
 		t := &task{Task: a.Task}
 		js.addTask(t)
+		if waitsForRetry(t) {
+			if t.RetryAt.After(now) {
+				s.retryLaterLocked(js, t)
+			} else {
+				heap.Push(&js.queued, t.Index) // due while the server was down
+			}
+		}
 		if t.live() {
 			js.active++
 			js.pool.used++

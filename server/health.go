@@ -2,8 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"path/filepath"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/berth-run/berth/store"
@@ -39,6 +44,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	if len(ans) > 4 {
 		ans["status"] = "degraded"
 	}
+	if n, ok := s.disk.get(ctx, string(s.cfg.DataDir)); ok {
+		ans["data_dir_bytes"] = n
+	}
 	writeJSON(w, http.StatusOK, ans)
 }
 
@@ -60,4 +68,72 @@ func (s *Server) storeHealth(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// diskUseMaxAge is how old the disk use the health reports may be: walking
+// a data directory of many jobs takes a while, so it is done at most this
+// often, in the background once a first figure is known.
+const diskUseMaxAge = 30 * time.Second
+
+// diskUse caches the disk use of the data directory.
+type diskUse struct {
+	mu      sync.Mutex
+	bytes   int64
+	at      time.Time
+	walking bool
+}
+
+// get returns the disk use of dir: walked now the first time, later the
+// last figure while a walk in the background refreshes one older than
+// diskUseMaxAge. ok is false if none is known yet.
+func (d *diskUse) get(ctx context.Context, dir string) (int64, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.at.IsZero() {
+		if n, err := duWalk(ctx, dir); err == nil {
+			d.bytes, d.at = n, time.Now()
+		}
+		return d.bytes, !d.at.IsZero()
+	}
+	if time.Since(d.at) > diskUseMaxAge && !d.walking {
+		d.walking = true
+		go func() {
+			n, err := duWalk(context.Background(), dir)
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if err == nil {
+				d.bytes, d.at = n, time.Now()
+			}
+			d.walking = false
+		}()
+	}
+	return d.bytes, true
+}
+
+// duWalk returns the bytes the files under dir take on disk (allocated
+// blocks, as du counts them). Files removed during the walk are skipped.
+func duWalk(ctx context.Context, dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			n += st.Blocks * 512
+		} else {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n, err
 }

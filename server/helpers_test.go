@@ -115,7 +115,11 @@ func (f *fakeScheduler) Subscribe(buf int) (<-chan job.Event, func()) {
 	}
 }
 
-func (f *fakeScheduler) Workers() []WorkerStatus { return f.workers }
+func (f *fakeScheduler) Workers() []WorkerStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.workers
+}
 
 func (f *fakeScheduler) Stats() []scheduler.PoolStats { return nil }
 

@@ -1,10 +1,14 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"path"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/berth-run/berth/job"
@@ -43,6 +47,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("reading job %d after submitting it: %w", id, err), noRef)
 		return
 	}
+	j.Waiting = s.waiting(j)
 	w.Header().Set("Location", fmt.Sprintf("/v1/jobs/%d", id))
 	writeJSON(w, http.StatusCreated, j)
 }
@@ -68,6 +73,10 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		k, v, err := job.ParseKV(kv)
 		if err != nil {
 			q.fail(invalid("label", "%v", err))
+			continue
+		}
+		if err := job.CheckLabelKey("label", k); err != nil {
+			q.fail(err)
 			continue
 		}
 		if p.Labels == nil {
@@ -121,7 +130,49 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, job.Ref{Job: id})
 		return
 	}
+	j.Waiting = s.waiting(j)
 	writeJSON(w, http.StatusOK, j)
+}
+
+// waiting says why a queued job cannot start: no live worker of its pool,
+// or none with its constraints. The constraints named are those no live
+// worker of the pool has; all of them if each is had by some worker but
+// not all by one.
+func (s *Server) waiting(j *job.Job) string {
+	if j.State != job.Queued && j.State != job.Requeued || j.SubState.Kind == job.ReasonDependsOn {
+		return ""
+	}
+	pool := cmp.Or(j.Pool, job.PoolDefault)
+	var labels []map[string]string
+	for _, w := range s.cfg.Scheduler.Workers() {
+		if w.Alive && cmp.Or(w.Pool, job.PoolDefault) == pool {
+			labels = append(labels, w.Labels)
+		}
+	}
+	if len(labels) == 0 {
+		return "no live worker in pool " + pool
+	}
+	if slices.ContainsFunc(labels, j.Matches) {
+		return ""
+	}
+	unmet := map[string]string{}
+	for k, v := range j.Constraints {
+		if !slices.ContainsFunc(labels, func(l map[string]string) bool { got, ok := l[k]; return ok && got == v }) {
+			unmet[k] = v
+		}
+	}
+	if len(unmet) == 0 {
+		unmet = j.Constraints
+	}
+	var kvs []string
+	for _, k := range slices.Sorted(maps.Keys(unmet)) {
+		kvs = append(kvs, k+"="+unmet[k])
+	}
+	of := ""
+	if pool != job.PoolDefault {
+		of = " of pool " + pool
+	}
+	return "no worker" + of + " with " + strings.Join(kvs, " ")
 }
 
 func (s *Server) removeJob(w http.ResponseWriter, r *http.Request) {

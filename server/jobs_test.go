@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/berth-run/berth/dispatch"
@@ -16,8 +17,61 @@ func TestHealth(t *testing.T) {
 	b := setup(t)
 	var h map[string]any
 	b.doJSON(t, "GET", "/v1/health", "", http.StatusOK, &h)
+	require.Positive(t, h["data_dir_bytes"], "the store's files take room")
+	delete(h, "data_dir_bytes")
 	require.Equal(t, map[string]any{"ok": true, "status": "ok", "version": "1.2.3", "server_id": "test-server"}, h)
 	b.requireError(t, "GET", "/v1/health?x=1", "", http.StatusBadRequest, "invalid", "x", "unknown parameter")
+}
+
+func TestSubmitValidNames(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	j := b.submit(t, `{"template":{"command":"x","image":"registry.example.com:5000/team/app:1.2","workdir":"/srv/x"},`+
+		`"pool":"gpu-2_a","labels":{"example.com/team":"a"},"constraints":{"zone":"c"}}`)
+	require.Equal(t, "gpu-2_a", j.Pool)
+	// Braces, commas and escaped quotes in strings are not structure.
+	j = b.submit(t, `{"name":"a\"{,\"name\":","template":{"command":"x","args":["}","[",","],"env":{"A":"{\"A\":1}"}}}`)
+	require.Equal(t, `a"{,"name":`, j.Name)
+	b.submit(t, `{"template":{"command":"x","image":"sha256:`+strings.Repeat("ab", 32)+`"}}`)
+	b.submit(t, `{"template":{"command":"x","image":"`+strings.Repeat("cd", 32)+`"}}`)
+}
+
+func TestQueryNUL(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.submit(t, `{"template":{"command":"x"}}`) // unnamed: name=%00 once matched it
+	b.requireError(t, "GET", "/v1/jobs?name=%00", "", http.StatusBadRequest, "invalid", "name", "NUL")
+	b.requireError(t, "GET", "/v1/jobs?state=Queued&label=a=%00", "", http.StatusBadRequest, "invalid", "label", "NUL")
+	b.requireError(t, "GET", "/v1/jobs?label=-a=b", "", http.StatusBadRequest, "invalid", "label", "invalid key")
+	b.requireError(t, "GET", "/v1/jobs/1?x%00=1", "", http.StatusBadRequest, "invalid", "query", "NUL")
+}
+
+func TestWaiting(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	get := func(id int64) *job.Job {
+		var j job.Job
+		b.doJSON(t, "GET", fmt.Sprintf("/v1/jobs/%d", id), "", http.StatusOK, &j)
+		return &j
+	}
+	j := b.submit(t, `{"template":{"command":"x"},"constraints":{"zone":"c"}}`)
+	require.Equal(t, "no live worker in pool default", j.Waiting)
+	b.sched.mu.Lock()
+	b.sched.workers = []WorkerStatus{
+		{Heartbeat: dispatch.Heartbeat{Worker: "a", Pool: "default", Labels: map[string]string{"zone": "a"}}, Alive: true},
+		{Heartbeat: dispatch.Heartbeat{Worker: "b", Pool: "gpu", Labels: map[string]string{"zone": "c"}}, Alive: true},
+		{Heartbeat: dispatch.Heartbeat{Worker: "c", Labels: map[string]string{"zone": "c"}}, Alive: false},
+	}
+	b.sched.mu.Unlock()
+	require.Equal(t, "no worker with zone=c", get(j.ID).Waiting)
+	j2 := b.submit(t, `{"template":{"command":"x"},"pool":"gpu","constraints":{"zone":"c","disk":"ssd"}}`)
+	require.Equal(t, "no worker of pool gpu with disk=ssd", j2.Waiting)
+	j3 := b.submit(t, `{"template":{"command":"x"},"constraints":{"zone":"a"}}`)
+	require.Empty(t, j3.Waiting)
+	j4 := b.submit(t, `{"template":{"command":"x"},"pool":"cpu"}`)
+	require.Equal(t, "no live worker in pool cpu", j4.Waiting)
+	b.sched.setState(t, j4.ID, 0, job.Done)
+	require.Empty(t, get(j4.ID).Waiting, "an ended job waits for nothing")
 }
 
 func TestUnknownRouteAndMethod(t *testing.T) {
@@ -66,6 +120,22 @@ func TestSubmitInvalid(t *testing.T) {
 		{"bad array", `{"template":{"command":"x"},"array":{"begin":5,"end":1,"step":1}}`, "array", "end must not be less than begin"},
 		{"bad array type", `{"template":{"command":"x"},"array":"1-3"}`, "array", "want an object"},
 		{"array and inputs", `{"template":{"command":"x"},"array":{"begin":1,"end":2,"step":1},"inputs":["a"]}`, "inputs", "not both"},
+		{"relative workdir", `{"template":{"command":"x","workdir":"rel/dir"}}`, "template.workdir", "not an absolute path"},
+		{"workdir with ..", `{"template":{"command":"x","workdir":"/a/../b"}}`, "template.workdir", "'..'"},
+		{"pool with ..", `{"template":{"command":"x"},"pool":"../x"}`, "pool", "invalid pool"},
+		{"pool with a dot", `{"template":{"command":"x"},"pool":"a.b"}`, "pool", "invalid pool"},
+		{"pool with a wildcard", `{"template":{"command":"x"},"pool":"a*"}`, "pool", "invalid pool"},
+		{"label key", `{"template":{"command":"x"},"labels":{"-team":"a"}}`, "labels", "invalid key"},
+		{"label key with a space", `{"template":{"command":"x"},"labels":{"a b":"a"}}`, "labels", "invalid key"},
+		{"constraint key", `{"template":{"command":"x"},"constraints":{"zone/":"c"}}`, "constraints", "invalid key"},
+		{"image path", `{"template":{"command":"x","image":"../../x"}}`, "template.image", "invalid image reference"},
+		{"image upper case", `{"template":{"command":"x","image":"Busybox"}}`, "template.image", "invalid image reference"},
+		{"image bad tag", `{"template":{"command":"x","image":"busybox:a b"}}`, "template.image", "invalid image reference"},
+		{"duplicate key", `{"name":"a","template":{"command":"x"},"name":"b"}`, "name", "given more than once"},
+		{"duplicate nested key", `{"template":{"command":"x","env":{"A":"1","A":"2"}}}`, "template.env.A", "given more than once"},
+		{"duplicate escaped key", `{"template":{"command":"x","env":{"A":"1","\u0041":"2"}}}`, "template.env.A", "given more than once"},
+		{"duplicate key in an array's second item", `{"template":{"command":"x","args":["{\"","]"],"stage_in":[{"host":"/a","container":"/b"},{"host":"/c","container":"/d","container":"/e"}]}}`, "template.stage_in[1].container", "given more than once"},
+		{"duplicate key in an array", `{"template":{"command":"x","stage_in":[{"host":"/a","container":"/b","host":"/c"}]}}`, "template.stage_in[0].host", "given more than once"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -93,6 +93,8 @@ type Server struct {
 	// tcpAddr is the address ServeTCP listens on (for berth ui's URL).
 	mu      sync.Mutex
 	tcpAddr string
+	// disk is the data directory's disk use, as the health reports it.
+	disk diskUse
 }
 
 // New checks cfg and returns a Server.

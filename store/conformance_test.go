@@ -458,10 +458,10 @@ func testTaskHistory(t *testing.T, ctx context.Context, s *Store) {
 		t.Fatal(err)
 	}
 	want := []Transition{
-		{0, job.QueuedHeld, held, t0},
-		{0, job.Queued, job.SubState{}, t1},
-		{1, job.Running, job.SubState{}, t2},
-		{1, job.Done, job.ExitCode(0), t3},
+		{0, job.QueuedHeld, held, t0, "", nil},
+		{0, job.Queued, job.SubState{}, t1, "", nil},
+		{1, job.Running, job.SubState{}, t2, "", nil},
+		{1, job.Done, job.ExitCode(0), t3, "", nil},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("TaskHistory =\n%+v\nwant\n%+v", got, want)

@@ -42,9 +42,9 @@ func TestTaskHistoryEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Transition{
-		{0, job.Queued, job.SubState{}, t0},
-		{1, job.Running, job.SubState{}, t1},
-		{1, job.Failed, sub, t2},
+		{0, job.Queued, job.SubState{}, t0, "", nil},
+		{1, job.Running, job.SubState{}, t1, "", nil},
+		{1, job.Failed, sub, t2, "", nil},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("TaskHistory =\n%+v\nwant\n%+v", got, want)
@@ -90,12 +90,12 @@ func TestMigrateTaskHistoryInline(t *testing.T) {
 		id, idx int
 		tr      Transition
 	}{
-		{10, 1, Transition{0, job.Queued, job.SubState{}, t1}},
-		{11, 2, Transition{0, job.Queued, job.SubState{}, t1}},
-		{12, 1, Transition{1, job.Running, job.SubState{}, t2}},
-		{13, 2, Transition{1, job.Failed, sub, t2}},
-		{14, 1, Transition{1, job.Done, job.ExitCode(0), t3}},
-		{15, 2, Transition{2, job.Requeued, job.SubState{Kind: job.ReasonRetrying, Value: "1"}, t3}},
+		{10, 1, Transition{0, job.Queued, job.SubState{}, t1, "", nil}},
+		{11, 2, Transition{0, job.Queued, job.SubState{}, t1, "", nil}},
+		{12, 1, Transition{1, job.Running, job.SubState{}, t2, "", nil}},
+		{13, 2, Transition{1, job.Failed, sub, t2, "", nil}},
+		{14, 1, Transition{1, job.Done, job.ExitCode(0), t3, "", nil}},
+		{15, 2, Transition{2, job.Requeued, job.SubState{Kind: job.ReasonRetrying, Value: "1"}, t3, "", nil}},
 	}
 	// Inserted in reverse, so that only id says which came first.
 	for i := len(rows) - 1; i >= 0; i-- {
@@ -115,7 +115,7 @@ func TestMigrateTaskHistoryInline(t *testing.T) {
 	if err := s.r.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name LIKE 'task_history%'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("task_history table or index still there: %d, %v", n, err)
 	}
-	submitted := Transition{0, job.QueuedHeld, job.SubState{Kind: job.ReasonHeld}, t0}
+	submitted := Transition{0, job.QueuedHeld, job.SubState{Kind: job.ReasonHeld}, t0, "", nil}
 	for idx := 1; idx <= 3; idx++ {
 		want := []Transition{submitted}
 		var text strings.Builder // what TasksPut would have written
@@ -156,7 +156,7 @@ func TestMigrateTaskHistoryInline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 5 || !reflect.DeepEqual(got[3:], []Transition{rows[5].tr, {2, job.Running, job.SubState{}, t4}}) {
+	if len(got) != 5 || !reflect.DeepEqual(got[3:], []Transition{rows[5].tr, {2, job.Running, job.SubState{}, t4, "", nil}}) {
 		t.Errorf("after a new transition: TaskHistory = %+v", got)
 	}
 }
@@ -189,5 +189,41 @@ func TestTaskHistoryCapped(t *testing.T) {
 		if tr.Attempt != 16+i {
 			t.Errorf("transition %d: attempt %d, want %d", i+1, tr.Attempt, 16+i)
 		}
+	}
+}
+
+// TestTaskHistoryRetry: a task requeued to retry keeps its due time (in
+// the row and in the history entry) and the failed attempt's message; a
+// long message is cut.
+func TestTaskHistoryRetry(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := setup(t)
+	id := insert(t, s, array("a", 1, 1, 1))
+	t1, t2 := t0.Add(time.Second), t0.Add(2*time.Second)
+	due := t0.Add(time.Minute)
+	msg := strings.Repeat("x", 300)
+	if err := s.TasksPut(ctx, []*job.Task{{JobID: id, Index: 1, State: job.Running, Info: job.Info{Attempt: 1}}}, t1); err != nil {
+		t.Fatal(err)
+	}
+	retry := job.SubState{Kind: job.ReasonRetrying, Value: "LOST"}
+	if err := s.TasksPut(ctx, []*job.Task{{JobID: id, Index: 1, State: job.Requeued, SubState: retry,
+		Info: job.Info{Attempt: 1, Message: msg, RetryAt: &due}}}, t2); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := s.TaskGet(ctx, id, 1)
+	if err != nil || tk.RetryAt == nil || !tk.RetryAt.Equal(due) {
+		t.Fatalf("TaskGet = %+v, %v; want RetryAt %s", tk, err, due)
+	}
+	got, err := s.TaskHistory(ctx, id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := got[len(got)-1]
+	if last.SubState != retry || last.RetryAt == nil || !last.RetryAt.Equal(due) || last.Message != strings.Repeat("x", 256)+"…" {
+		t.Errorf("last entry = %+v", last)
+	}
+	if got[1].Message != "" || got[1].RetryAt != nil {
+		t.Errorf("the Running entry has a note: %+v", got[1])
 	}
 }

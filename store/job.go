@@ -143,3 +143,59 @@ func (s *Store) MetaSet(ctx context.Context, key, value string) error {
 		return nil
 	})
 }
+
+// JobsEndedBefore returns the IDs of up to limit jobs whose tasks have all
+// ended before before, lowest first: those retention removes.
+func (s *Store) JobsEndedBefore(ctx context.Context, before time.Time, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?
+			ORDER BY id LIMIT ?`, nanos(before), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing ended jobs: %w", err)
+	}
+	return ids, nil
+}
+
+// JobDeleteEnded deletes a job, as JobDelete does, only if all its tasks
+// have ended; it reports whether it did.
+func (s *Store) JobDeleteEnded(ctx context.Context, id int64) (bool, error) {
+	deleted := false
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE id = ? AND finished_at IS NOT NULL`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM tasks WHERE job_id = ?`,
+			`DELETE FROM job_labels WHERE job_id = ?`,
+			`DELETE FROM jobs WHERE id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		deleted = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("deleting job %d: %w", id, err)
+	}
+	return deleted, nil
+}

@@ -110,7 +110,7 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 			args := []any{string(t.State), string(t.SubState.Kind), t.SubState.Value, t.Attempt,
 				t.Input, t.Worker, t.Host, t.PID, t.ContainerID, t.Session, exit, t.Signal, t.Message,
 				nullNanos(t.StartedAt), nullNanos(t.FinishedAt), int64(t.CPUTime), t.MaxRSS, t.Stdout, t.Stderr,
-				hist}
+				nullNanos(t.RetryAt), hist}
 			stmt := upd
 			if o := p.Sizes; o != nil {
 				stmt = updSizes
@@ -276,14 +276,14 @@ func activeTasks(ctx context.Context, tasks, ended *sql.Stmt, id int64, spec *jo
 // taskCols are the columns scanTask reads, from tasks t joined to jobs j.
 const taskCols = `t.job_id, t.idx, j.name, t.state, t.sub_kind, t.sub_value, t.attempt, t.input,
 	t.worker, t.host, t.pid, t.container_id, t.session, t.exit_code, t.signal, t.message,
-	j.submitted_at, t.started_at, t.finished_at, t.cpu_ns, t.max_rss, t.stdout, t.stderr`
+	j.submitted_at, t.started_at, t.finished_at, t.cpu_ns, t.max_rss, t.stdout, t.stderr, t.retry_at`
 
 func scanTask(row interface{ Scan(...any) error }, t *job.Task) error {
-	var exit, started, finished sql.NullInt64
+	var exit, started, finished, retry sql.NullInt64
 	var submitted, cpu int64
 	err := row.Scan(&t.JobID, &t.Index, &t.Name, &t.State, &t.SubState.Kind, &t.SubState.Value, &t.Attempt, &t.Input,
 		&t.Worker, &t.Host, &t.PID, &t.ContainerID, &t.Session, &exit, &t.Signal, &t.Message,
-		&submitted, &started, &finished, &cpu, &t.MaxRSS, &t.Stdout, &t.Stderr)
+		&submitted, &started, &finished, &cpu, &t.MaxRSS, &t.Stdout, &t.Stderr, &retry)
 	if err != nil {
 		return err
 	}
@@ -294,6 +294,7 @@ func scanTask(row interface{ Scan(...any) error }, t *job.Task) error {
 	t.SubmittedAt = fromNanos(submitted)
 	t.StartedAt = fromNullNanos(started)
 	t.FinishedAt = fromNullNanos(finished)
+	t.RetryAt = fromNullNanos(retry)
 	t.CPUTime = job.Duration(cpu)
 	return nil
 }
@@ -375,6 +376,12 @@ type Transition struct {
 	State    job.State    `json:"state"`
 	SubState job.SubState `json:"substate,omitzero"`
 	Time     time.Time    `json:"time"`
+	// Message is the task's message when it failed, or when an attempt
+	// failed and the task was requeued to retry it (sub-state RETRYING,
+	// whose value is the failed attempt's sub-state): a start error, why it
+	// was lost. RetryAt is, for the latter, when the next attempt was due.
+	Message string     `json:"message,omitempty"`
+	RetryAt *time.Time `json:"retry_at,omitempty"`
 }
 
 // historyKept is how many transitions a task keeps after its submission,
@@ -389,6 +396,8 @@ type historyLine struct {
 	Kind    string `json:"k"`
 	Value   string `json:"v"`
 	At      int64  `json:"t"` // Unix nanoseconds
+	Message string `json:"m,omitempty"`
+	RetryAt int64  `json:"r,omitempty"` // Unix nanoseconds
 }
 
 // historyEntry returns the history line, "\n" included, recording that t
@@ -397,12 +406,30 @@ func historyEntry(t *job.Task, at time.Time) (string, error) {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false) // as SQLite's json_object writes it; Encode adds the "\n"
-	err := enc.Encode(historyLine{Attempt: t.Attempt, State: string(t.State),
-		Kind: string(t.SubState.Kind), Value: t.SubState.Value, At: nanos(at)})
+	line := historyLine{Attempt: t.Attempt, State: string(t.State),
+		Kind: string(t.SubState.Kind), Value: t.SubState.Value, At: nanos(at), Message: historyMessage(t)}
+	if t.RetryAt != nil && t.SubState.Kind == job.ReasonRetrying {
+		line.RetryAt = nanos(*t.RetryAt)
+	}
+	err := enc.Encode(line)
 	if err != nil {
 		return "", fmt.Errorf("encoding history entry: %w", err)
 	}
 	return b.String(), nil
+}
+
+// historyMessage is the message an entry keeps: that of a failed attempt,
+// bounded, since the row holds historyKept entries and every update
+// rewrites it.
+func historyMessage(t *job.Task) string {
+	if t.State != job.Failed && t.SubState.Kind != job.ReasonRetrying {
+		return ""
+	}
+	const maxLen = 256
+	if len(t.Message) > maxLen {
+		return strings.ToValidUTF8(t.Message[:maxLen], "") + "…"
+	}
+	return t.Message
 }
 
 // TaskHistory returns a task's state changes, oldest first.
@@ -439,8 +466,13 @@ func (s *Store) TaskHistory(ctx context.Context, jobID int64, index int) ([]Tran
 		if err := json.Unmarshal([]byte(line), &h); err != nil {
 			return nil, fmt.Errorf("reading history of task %d.%d: entry %d: %w", jobID, index, n, err)
 		}
-		out = append(out, Transition{Attempt: h.Attempt, State: job.State(h.State),
-			SubState: job.SubState{Kind: job.Reason(h.Kind), Value: h.Value}, Time: fromNanos(h.At)})
+		tr := Transition{Attempt: h.Attempt, State: job.State(h.State),
+			SubState: job.SubState{Kind: job.Reason(h.Kind), Value: h.Value}, Time: fromNanos(h.At), Message: h.Message}
+		if h.RetryAt != 0 {
+			r := fromNanos(h.RetryAt)
+			tr.RetryAt = &r
+		}
+		out = append(out, tr)
 	}
 	return out, nil
 }

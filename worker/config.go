@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
@@ -129,14 +128,13 @@ func (c *Config) validate() error {
 	if err := dispatch.CheckWorkerID(c.ID); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	if !subjectSafe(c.Pool) {
-		return fmt.Errorf("worker: Pool %q must not contain spaces, '*' or '>', nor start or end with '.'", c.Pool)
+	if err := job.CheckPool(c.Pool); err != nil {
+		return fmt.Errorf("worker: Pool: %w", err)
+	}
+	for k := range c.Labels {
+		if err := job.CheckLabelKey("labels", k); err != nil {
+			return fmt.Errorf("worker: Labels: %w", err)
+		}
 	}
 	return nil
-}
-
-// subjectSafe reports whether s can be the tail of a NATS subject.
-func subjectSafe(s string) bool {
-	return s != "" && !strings.ContainsAny(s, " \t\r\n*>") && !strings.HasPrefix(s, ".") &&
-		!strings.HasSuffix(s, ".") && !strings.Contains(s, "..")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/daemon"
 	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/job"
 )
 
 func init() { extraCommands = append(extraCommands, newCmdServe, newCmdWorker, newCmdLocalReaper) }
@@ -38,10 +39,11 @@ func newCmdLocalReaper(f *cmdutil.Factory) *cobra.Command {
 
 func newCmdServe(f *cmdutil.Factory) *cobra.Command {
 	var (
-		cfg      daemon.ServeConfig
-		worker   string
-		logLevel string
-		nats     natsFlags
+		cfg       daemon.ServeConfig
+		worker    string
+		logLevel  string
+		nats      natsFlags
+		retention = job.Duration(daemon.RetentionDefault)
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -54,7 +56,11 @@ other hosts join with an identity of their own: berth workers add ID.
 
 The local worker is a separate process: jobs survive a crash of the server
 or of the worker and report their true exit status when it is back. Stopping the server
-(Ctrl-C, SIGTERM) stops the worker and its jobs.`,
+(Ctrl-C, SIGTERM) stops the worker and its jobs.
+
+Ended jobs, with their output and results, are removed in the background
+once they have been ended for --retention (default 30 days; 0 keeps them
+until berth rm).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, log, err := setup(f, logLevel)
@@ -79,6 +85,7 @@ or of the worker and report their true exit status when it is back. Stopping the
 				return cmdutil.FlagErrorf("--nats-listen and --nats exclude each other: the first exposes the embedded NATS, the second replaces it")
 			}
 			cfg.DataDir = dir
+			cfg.Retention = retention.Std()
 			cfg.Worker = daemon.WorkerMode(worker)
 			cfg.Version = f.Version
 			cfg.Logger = log
@@ -105,6 +112,7 @@ or of the worker and report their true exit status when it is back. Stopping the
 	fl.DurationVar(&cfg.Lease, "lease", dispatch.LeasePeriod, "how long a worker runs its tasks without an answered heartbeat; the server reruns them after the lease + "+dispatch.FenceGrace.String()+" + "+dispatch.LeaseMargin.String())
 	nats.add(fl, "use an external NATS cluster (with JetStream) at `URL[,URL...]` instead of the embedded one")
 	fl.IntVar(&cfg.NATSReplicas, "nats-replicas", 1, "copies of each stream on the external NATS cluster (`N`, 1 to 5, at most its size)")
+	cmdutil.DurationVar(fl, &retention, "retention", "remove ended jobs and their files this long after they ended (`D`: 12h, 7d; 0 keeps them)")
 	return cmd
 }
 

@@ -96,7 +96,14 @@ type ServeConfig struct {
 	// NATSReplicas is how many copies of each stream an external NATS
 	// cluster keeps (at most its size). Defaults to 1.
 	NATSReplicas int
+	// Retention is how long ended jobs are kept, with their files, before
+	// they are removed in the background. Defaults to 0: kept until
+	// removed (berth serve's --retention defaults to RetentionDefault).
+	Retention time.Duration
 }
+
+// RetentionDefault is how long berth serve keeps ended jobs unless told.
+const RetentionDefault = 30 * 24 * time.Hour
 
 func (c ServeConfig) withDefaults() (ServeConfig, error) {
 	c.Slots = cmp.Or(c.Slots, runtime.NumCPU())
@@ -125,6 +132,8 @@ func (c ServeConfig) withDefaults() (ServeConfig, error) {
 		return c, errors.New("serve: the data directory is required")
 	case c.Slots < 1:
 		return c, fmt.Errorf("serve: slots must be 1 or more, not %d", c.Slots)
+	case c.Retention < 0:
+		return c, fmt.Errorf("serve: the retention must not be negative, not %s", c.Retention)
 	case c.Lease < time.Second:
 		return c, fmt.Errorf("serve: the lease must be 1s or more, not %s", c.Lease)
 	case c.Worker != WorkerProcess && c.Worker != WorkerInProcess && c.Worker != WorkerNone:
@@ -273,6 +282,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		WorkerTimeout: cfg.Lease + dispatch.FenceGrace + dispatch.LeaseMargin,
 		Logger:        log.With("component", "scheduler"),
 		Observer:      mets,
+		Retention:     cfg.Retention,
 	})
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -21,6 +22,9 @@ type Selection struct {
 	Name   string
 	Labels map[string]string
 	All    bool
+	// Before, when set (berth rm --before), selects only the jobs that
+	// ended more than this long ago.
+	Before job.Duration
 	// Yes skips the confirmation of a destructive verb on a terminal.
 	Yes bool
 }
@@ -38,7 +42,7 @@ func (s *Selection) AddFlags(fs *pflag.FlagSet, destructive bool) {
 
 // Active reports whether any selection flag is set.
 func (s *Selection) Active() bool {
-	return s.All || len(s.States) > 0 || s.Name != "" || len(s.Labels) > 0
+	return s.All || len(s.States) > 0 || s.Name != "" || len(s.Labels) > 0 || s.Before > 0
 }
 
 // Args checks a command's arguments against the selection: IDs or a
@@ -58,9 +62,13 @@ func (s *Selection) Args(what string) cobra.PositionalArgs {
 // IDs returns the IDs of the selected jobs, in ID order.
 func (s *Selection) IDs(ctx context.Context, c *client.Client) ([]int64, error) {
 	var ids []int64
+	cutoff := time.Now().Add(-s.Before.Std())
 	for j, err := range c.JobsAll(ctx, client.ListParams{States: s.States, Name: s.Name, Labels: s.Labels}) {
 		if err != nil {
 			return nil, err
+		}
+		if s.Before > 0 && (j.FinishedAt == nil || !j.FinishedAt.Before(cutoff)) {
+			continue
 		}
 		ids = append(ids, j.ID)
 	}

@@ -1,6 +1,7 @@
 package display
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -38,6 +39,7 @@ func JobFields(j *job.Job, fm Formats) []Field {
 	f.add("Job", strconv.FormatInt(j.ID, 10))
 	f.add("Name", j.Name)
 	f.add("State", strings.TrimSpace(string(j.State)+" "+j.SubState.String()))
+	f.add("Waiting", j.Waiting)
 	f.add("Tasks", TaskCounts(j))
 	if o := j.OpenJD; o != nil {
 		f.add("OpenJD", fmt.Sprintf("step %q of OpenJD job %d (--label %s=%d)", o.Step, o.Submission, job.OpenJDLabel, o.Submission))
@@ -55,6 +57,8 @@ func JobFields(j *job.Job, fm Formats) []Field {
 	}
 	if t.Rerunnable {
 		f.add("Rerunnable", "yes, at most "+strconv.Itoa(max(t.MaxAttempts, 1))+" attempts")
+		d := cmp.Or(t.RetryDelay, job.RetryDelayDefault)
+		f.add("Retry delay", d.String()+", doubling up to "+max(cmp.Or(t.RetryDelayMax, job.RetryDelayMaxDefault), d).String())
 	}
 	f.add("Extensions", KVs(t.Extensions))
 	if j.Array != nil {
@@ -105,6 +109,9 @@ func TaskFields(t *job.Task, now time.Time, fm Formats) []Field {
 	f.add("Exit code", ExitCode(t.ExitCode))
 	f.add("Signal", t.Signal)
 	f.add("Message", t.Message)
+	if t.RetryAt != nil && t.State == job.Requeued && t.SubState.Kind == job.ReasonRetrying {
+		f.add("Next attempt", fm.Time(t.RetryAt))
+	}
 	f.add("Submitted", fm.Time(&t.SubmittedAt))
 	f.add("Started", fm.Time(t.StartedAt))
 	f.add("Finished", fm.Time(t.FinishedAt))

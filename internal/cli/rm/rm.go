@@ -28,16 +28,18 @@ type Options struct {
 func NewCmdRm(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IO, Client: f.Client}
 	cmd := &cobra.Command{
-		Use:   "rm {ID... | --label K=V | --state S | --name GLOB | --all} [--force]",
+		Use:   "rm {ID... | --label K=V | --state S | --name GLOB | --before D | --all} [--force]",
 		Short: "Remove ended jobs and their files",
 		Long: `Remove jobs, their output and their results.
 
 A job that has not ended is refused unless --force, which stops it first.
 A failure for one job is reported and the others are still removed; the
 command then exits 1 (2 if every failure was an unknown job). --label,
---state, --name and --all select jobs instead of IDs; on a terminal rm asks
-first unless --yes.`,
-		Example: "  berth rm 7 8\n  berth rm --state done,failed --label team=ops",
+--state, --name and --all select jobs instead of IDs; --before D keeps of
+them (or of all jobs, alone) those that ended more than D ago. On a terminal
+rm asks first unless --yes. berth serve --retention removes ended jobs by
+itself after 30 days.`,
+		Example: "  berth rm 7 8\n  berth rm --state done,failed --label team=ops\n  berth rm --state done --before 24h",
 		Args:    opts.Select.Args("job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ids, err := cmdutil.ParseIDs(args)
@@ -53,6 +55,7 @@ first unless --yes.`,
 	}
 	cmd.Flags().BoolVarP(&opts.Force, "force", "f", false, "Stop jobs that have not ended, then remove them")
 	opts.Select.AddFlags(cmd.Flags(), true)
+	cmdutil.DurationVar(cmd.Flags(), &opts.Select.Before, "before", "Act only on the jobs that ended more than `D` ago (12h, 7d)")
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package rm
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -45,4 +46,25 @@ func TestRm(t *testing.T) {
 	code, _ = clitest.Exec(NewCmdRm(env.F, nil), "1")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.Equal(t, "no job 1\n", env.ErrOut.String())
+}
+
+func TestRmBefore(t *testing.T) {
+	t.Parallel()
+	api, url := clitest.NewAPI(t)
+	old, recent := time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
+	api.Add(&job.Job{State: job.Done, FinishedAt: &old})
+	api.Add(&job.Job{State: job.Done, FinishedAt: &recent})
+	api.Add(&job.Job{State: job.Failed, FinishedAt: &old})
+	api.Add(&job.Job{State: job.Running})
+	env := clitest.NewEnv(t, url, false)
+	code, err := clitest.Exec(NewCmdRm(env.F, nil), "--state", "done", "--before", "24h")
+	require.NoError(t, err, env.ErrOut.String())
+	require.Equal(t, 0, code)
+	require.Equal(t, []int64{1}, api.Removed)
+
+	// Alone, --before selects every job that ended that long ago.
+	code, err = clitest.Exec(NewCmdRm(env.F, nil), "--before", "1d")
+	require.NoError(t, err, env.ErrOut.String())
+	require.Equal(t, 0, code)
+	require.Equal(t, []int64{1, 3}, api.Removed)
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -88,6 +89,15 @@ streamed).
 				if wd, err := os.Getwd(); err == nil {
 					s.SubmitDir = wd
 				}
+				// The server takes only absolute ones: a relative --workdir
+				// is resolved here. (A container's is its own: not resolved.)
+				if w := s.Template.WorkDir; w != "" && !filepath.IsAbs(w) {
+					abs, err := filepath.Abs(w)
+					if err != nil {
+						return cmdutil.FlagErrorf("--workdir: %v", err)
+					}
+					s.Template.WorkDir = abs
+				}
 			}
 			if err := s.Validate(); err != nil {
 				return cmdutil.FlagErrorf("invalid job: %v", err)
@@ -115,6 +125,8 @@ streamed).
 	fs.StringVar(&s.Pool, "pool", "", "Run on the workers of this pool (default \"default\")")
 	fs.BoolVar(&s.Template.Rerunnable, "rerunnable", false, "Run the job again after a failure or a lost worker")
 	cmdutil.IntRangeVar(fs, &s.Template.MaxAttempts, "max-attempts", "", 0, 1000, fmt.Sprintf("Run a rerunnable job at most `N` times (default %d)", job.MaxAttemptsDefault))
+	cmdutil.DurationVar(fs, &s.Template.RetryDelay, "retry-delay", fmt.Sprintf("Wait this long after a rerunnable job's first failed attempt, doubling after each (default %s)", job.RetryDelayDefault))
+	cmdutil.DurationVar(fs, &s.Template.RetryDelayMax, "retry-delay-max", fmt.Sprintf("Wait at most this long between attempts (default %s)", job.RetryDelayMaxDefault))
 	fs.BoolVarP(&opts.Detach, "detach", "d", false, "Print the job ID and return at once")
 	fs.StringVar(&opts.EachFile, "each", "", "Run one task per non-empty line of `FILE` (- for stdin), replacing {}")
 	fs.BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)

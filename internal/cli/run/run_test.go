@@ -20,6 +20,8 @@ func intp(n int) *int { return &n }
 
 func TestNewCmdRunFlags(t *testing.T) {
 	t.Parallel()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
 	for _, tc := range []struct {
 		name    string
 		args    []string
@@ -36,12 +38,14 @@ func TestNewCmdRunFlags(t *testing.T) {
 			"--name", "n", "--env", "A=1", "--env", "B=x=y", "--workdir", "/w", "--array", "1-100:2",
 			"--max-parallel", "4", "--time-limit", "1m30s", "--hold", "--after", "3,4", "--after", "5",
 			"--label", "k=v", "--priority", "-7", "--pool", "gpu", "--rerunnable", "--max-attempts", "5",
+			"--retry-delay", "10s", "--retry-delay-max", "1m",
 			"-d", "--", "./x"},
 			detach: true,
 			want: job.Spec{Name: "n", Array: &job.Array{Begin: 1, End: 100, Step: 2}, MaxParallel: 4, Hold: true,
 				After: []int64{3, 4, 5}, Labels: map[string]string{"k": "v"}, Priority: -7, Pool: "gpu",
 				Template: job.Template{Command: "./x", Env: map[string]string{"A": "1", "B": "x=y"}, WorkDir: "/w",
-					TimeLimit: job.Duration(90 * time.Second), Rerunnable: true, MaxAttempts: 5}}},
+					TimeLimit: job.Duration(90 * time.Second), Rerunnable: true, MaxAttempts: 5,
+					RetryDelay: job.Duration(10 * time.Second), RetryDelayMax: job.Duration(time.Minute)}}},
 		{name: "each", args: []string{"--each", "-", "--", "gzip", "{}"}, each: "-",
 			want: job.Spec{Template: job.Template{Command: "gzip", Args: []string{"{}"}}}},
 		{name: "no command", args: []string{"--name", "x"}, wantErr: "missing COMMAND"},
@@ -56,6 +60,11 @@ func TestNewCmdRunFlags(t *testing.T) {
 		{name: "each and array", args: []string{"--each", "f", "--array", "1-2", "--", "true"}, wantErr: "--each and --array exclude each other"},
 		{name: "bad label key", args: []string{"--label", "a b=1", "--", "true"}, wantErr: `invalid job: labels: invalid key "a b"`},
 		{name: "bad pool", args: []string{"--pool", "a b", "--", "true"}, wantErr: `invalid job: pool`},
+		{name: "relative workdir", args: []string{"--workdir", "sub/../out", "--", "true"},
+			want: job.Spec{Template: job.Template{Command: "true", WorkDir: filepath.Join(wd, "out")}}},
+		{name: "relative container workdir", args: []string{"--image", "img", "--workdir", "sub", "--", "true"}, wantErr: `invalid job: template.workdir: "sub" is not an absolute path`},
+		{name: "bad image", args: []string{"--image", "Img", "--", "true"}, wantErr: `invalid job: template.image: invalid image reference "Img"`},
+		{name: "retry-delay-max under retry-delay", args: []string{"--rerunnable", "--retry-delay", "1m", "--retry-delay-max", "10s", "--", "true"}, wantErr: "invalid job: template.retry_delay_max: 10s is less than retry_delay 1m0s"},
 		{name: "unknown flag", args: []string{"--nope", "--", "true"}, wantErr: "unknown flag: --nope"},
 		{name: "container", args: []string{"--image", "img", "--memory", "256m", "--cpus", "0.5", "--network", "none",
 			"--read-only", "--ext", "cap-drop=ALL", "--", "sh"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -161,13 +162,29 @@ func (p *printer) task(t *client.TaskDetail) {
 		return
 	}
 	fmt.Fprintln(p.w, "\nHistory:")
-	tw := tableprinter.New(p.w, p.tty, "TIME", "ATTEMPT", "STATE", "SUBSTATE")
-	for _, h := range t.History {
+	// A retried attempt's note: why it failed, and when the next was due.
+	notes := make([]string, len(t.History))
+	cols := []string{"TIME", "ATTEMPT", "STATE", "SUBSTATE"}
+	for i, h := range t.History {
+		notes[i] = h.Message
+		if h.RetryAt != nil {
+			notes[i] = strings.TrimPrefix(notes[i]+"; next attempt at "+p.time(h.RetryAt), "; ")
+		}
+		if notes[i] != "" && len(cols) == 4 {
+			cols = append(cols, "NOTE")
+		}
+	}
+	tw := tableprinter.New(p.w, p.tty, cols...)
+	for i, h := range t.History {
 		ts := h.Time.UTC().Format(time.RFC3339)
 		if p.tty {
 			ts = h.Time.Local().Format(time.DateTime)
 		}
-		tw.AddRow(ts, strconv.Itoa(h.Attempt), string(h.State), h.SubState.String())
+		row := []string{ts, strconv.Itoa(h.Attempt), string(h.State), h.SubState.String()}
+		if len(cols) == 5 {
+			row = append(row, notes[i])
+		}
+		tw.AddRow(row...)
 	}
 	_ = tw.Render()
 }
