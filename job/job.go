@@ -11,7 +11,7 @@ type Template struct {
 	Command string `json:"command"`
 	// Args are the arguments after the command. In tasks of a job submitted
 	// with Inputs, "{}" inside the command or an argument is replaced by the
-	// task's input.
+	// task's input, shell-quoted in a shell's -c script (see WithInput).
 	Args []string `json:"args,omitempty"`
 	// Env is added to the environment the job starts with.
 	Env map[string]string `json:"env,omitempty"`
