@@ -30,6 +30,9 @@ type Options struct {
 	// Signals returns the channel of interrupts (SIGINT, SIGTERM) and a
 	// func that stops them; tests send their own.
 	Signals func() (<-chan os.Signal, func())
+	// progressEvery is how often the progress line of an array job is
+	// redrawn on a terminal for its elapsed time (0: only on changes).
+	progressEvery time.Duration
 
 	// Spec is the job the flags and arguments describe.
 	Spec     job.Spec
@@ -40,7 +43,7 @@ type Options struct {
 
 // NewCmdRun returns the command; runF replaces its behaviour in tests.
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Client: f.Client, Now: f.Now, Signals: notify}
+	opts := &Options{IO: f.IO, Client: f.Client, Now: f.Now, Signals: notify, progressEvery: time.Second}
 	s := &opts.Spec
 	var ctr *containerFlags // set with the flags below
 	cmd := &cobra.Command{
@@ -56,9 +59,13 @@ its end and exits 130. With -d berth prints the job's ID and returns.
 --array 1-100:2 makes an array job: one task per index, with
 $BERTH_TASK_INDEX set. --each FILE makes one task per non-empty line of
 FILE (- for stdin): "{}" in COMMAND and ARGs is replaced by the line, which
-is also in $BERTH_INPUT. Unless detached, berth waits for every task, then
-prints a table (INDEX, INPUT, STATE, EXIT, DURATION) and "N succeeded, M
-failed" (on stderr), and exits 0 if every task is Done, else 1.
+is also in $BERTH_INPUT. In the script of sh -c (bash, dash, zsh... -c)
+the line goes in quoted for where {} stands (bare, "...", '...'): it is
+always literal text, never code.
+Unless detached, berth prints the job ID, shows progress while the tasks
+run, then prints a table (INDEX, INPUT, STATE, EXIT, DURATION), why each
+failed task failed with the last lines of its stderr, and "N succeeded,
+M failed" (on stderr), and exits 0 if every task is Done, else 1.
 
 --json prints the job (with -d), the tasks array (for an array), or the
 ended task with its history (for a plain job, whose output is then not
@@ -69,6 +76,7 @@ streamed).
   berth run -d --name nightly --time-limit 2h -- ./backup.sh /data
   berth run --array 1-100 --max-parallel 8 -- ./render.sh
   ls *.wav | berth run --each - -- flac {}
+  berth run --each hosts.txt -- sh -c 'ssh {} uptime'
   berth run --image alpine:3 --memory 256m --cpus 0.5 --network none -- sh -c 'uname -a'`,
 		Args: cmdutil.MinArgs(1, "COMMAND to run (berth run [flags] -- COMMAND [ARG...])"),
 		RunE: func(cmd *cobra.Command, args []string) error {

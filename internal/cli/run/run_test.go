@@ -94,7 +94,7 @@ func ended(st job.State, code *int, signal string) func(int64, job.Spec) (*job.J
 			if len(spec.Inputs) > 0 {
 				t.Input = spec.Inputs[i-1]
 				if strings.Contains(t.Input, "bad") {
-					t.State, t.ExitCode = job.Failed, intp(2)
+					t.State, t.ExitCode, t.SubState = job.Failed, intp(2), job.ExitCode(2)
 				}
 			}
 			start := clitest.Now.Add(-2 * time.Second)
@@ -206,6 +206,8 @@ func TestRunEach(t *testing.T) {
 	t.Parallel()
 	api, url := clitest.NewAPI(t)
 	api.OnSubmit = ended(job.Done, intp(0), "")
+	// The failure's stderr: the summary shows its last 5 lines.
+	api.Logs["1.2"] = map[string]string{"stderr": "one\ntwo\n\nthree\nfour\nfive\nflac: bad.wav: not a WAV file\n"}
 	env := clitest.NewEnv(t, url, false)
 	env.In.WriteString("a.wav\n\n  \nbad.wav\r\nc.wav")
 	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--each", "-", "--max-parallel", "2", "--", "flac", "{}")
@@ -216,7 +218,15 @@ func TestRunEach(t *testing.T) {
 		"1\ta.wav\tDone\t0\t2s\n"+
 		"2\tbad.wav\tFailed\t2\t2s\n"+
 		"3\tc.wav\tDone\t0\t2s\n", env.Out.String())
-	require.Equal(t, "2 succeeded, 1 failed\n", env.ErrOut.String())
+	require.Equal(t, ""+
+		"job 1: 3 tasks\n"+
+		"task 1.2 (bad.wav) failed: exit code 2\n"+
+		"  | two\n"+
+		"  | three\n"+
+		"  | four\n"+
+		"  | five\n"+
+		"  | flac: bad.wav: not a WAV file\n"+
+		"2 succeeded, 1 failed\n", env.ErrOut.String())
 }
 
 func TestRunEachFileTerminalAndJSON(t *testing.T) {
@@ -227,14 +237,21 @@ func TestRunEachFileTerminalAndJSON(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte("x\ny\n"), 0o600))
 
 	env := clitest.NewEnv(t, url, true)
-	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--each", file, "--", "echo", "{}")
+	cmd := NewCmdRun(env.F, func(ctx context.Context, o *Options) error {
+		o.progressEvery = 0 // no redraws for the clock alone
+		return run(ctx, o)
+	})
+	code, err := clitest.Exec(cmd, "--each", file, "--", "echo", "{}")
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	require.Equal(t, ""+
 		"INDEX  INPUT  STATE  EXIT  DURATION\n"+
 		"1      x      Done   0     2s\n"+
 		"2      y      Done   0     2s\n", env.Out.String())
-	require.Contains(t, env.ErrOut.String(), "2 succeeded, 0 failed\n")
+	require.Equal(t, ""+
+		"job 1: 2 tasks\n"+
+		"\r\x1b[Kjob 1: 2 done, 0 failed, 0 running, 0 queued (2 tasks, 0s elapsed)\n"+
+		"2 succeeded, 0 failed\n", env.ErrOut.String())
 
 	env = clitest.NewEnv(t, url, false)
 	_, err = clitest.Exec(NewCmdRun(env.F, nil), "--json", "--each", file, "--", "echo", "{}")
@@ -269,7 +286,7 @@ func TestRunArray(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	require.Len(t, clitest.Lines(env.Out.String()), 3)
-	require.Equal(t, "3 succeeded, 0 failed\n", env.ErrOut.String())
+	require.Equal(t, "job 1: 3 tasks\n3 succeeded, 0 failed\n", env.ErrOut.String())
 }
 
 func TestExitCode(t *testing.T) {
