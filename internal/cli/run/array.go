@@ -117,17 +117,26 @@ func summary(ctx context.Context, opts *Options, c *client.Client, tasks []*job.
 	return err
 }
 
-// FailReason says in words why a failed task failed.
+// FailReason says in words why a failed task failed, and what berth was
+// told.
 func FailReason(t *job.Task) string {
-	var why string
-	switch t.SubState.Kind {
-	case job.ReasonExitCode:
-		why = "exit code " + t.SubState.Value
-	case job.ReasonSignal:
-		why = "killed by " + t.SubState.Value
-	case job.ReasonNone:
-		why = "failed"
-	default:
+	v := t.SubState.Value
+	why, ok := map[job.Reason]string{
+		job.ReasonNone:        "failed",
+		job.ReasonExitCode:    "exit code " + v,
+		job.ReasonSignal:      "killed by " + v,
+		job.ReasonTimeLimit:   "time limit reached",
+		job.ReasonCanceled:    "stopped",
+		job.ReasonDependency:  "job " + v + " it waited for failed",
+		job.ReasonLost:        "its worker was lost",
+		job.ReasonStartFailed: "could not start",
+		job.ReasonOOM:         "out of memory",
+		job.ReasonNoImage:     "image not found",
+		job.ReasonPullFailed:  "image pull failed",
+		job.ReasonShutdown:    "its worker shut down",
+		job.ReasonStageOut:    "copying its files out failed",
+	}[t.SubState.Kind]
+	if !ok {
 		why = t.SubState.String()
 	}
 	if m := strings.TrimSpace(t.Message); m != "" {

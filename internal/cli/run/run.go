@@ -5,6 +5,7 @@ package run
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -153,7 +154,7 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	j, err := c.Submit(ctx, opts.Spec)
 	if err != nil {
-		return err
+		return flagWords(err)
 	}
 	switch {
 	case opts.Detach && opts.JSON:
@@ -165,6 +166,24 @@ func run(ctx context.Context, opts *Options) error {
 		return waitArray(ctx, opts, c, j)
 	}
 	return foreground(ctx, opts, c, j)
+}
+
+// flagWords names the flag of a field the server refused: "--after: no
+// job 9", not the API's "after[0]: no job 9".
+func flagWords(err error) error {
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.Field == "" {
+		return err
+	}
+	field, _, _ := strings.Cut(apiErr.Field, "[")
+	field, _, _ = strings.Cut(field, ".")
+	flag, ok := map[string]string{"after": "--after", "pool": "--pool", "priority": "--priority",
+		"name": "--name", "labels": "--label", "constraints": "--constraint", "max_parallel": "--max-parallel"}[field]
+	if !ok {
+		return err
+	}
+	code := cmdutil.ExitUsage
+	return &cmdutil.ExitError{Code: code, Err: fmt.Errorf("%s: %s", flag, apiErr.Message)}
 }
 
 // readInputs reads the lines of --each.

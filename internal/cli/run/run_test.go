@@ -3,6 +3,9 @@ package run
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,8 +120,9 @@ func TestRunForeground(t *testing.T) {
 	}{
 		{"done", job.Done, intp(0), "", 0, ""},
 		{"exit code", job.Failed, intp(3), "", 3, ""},
-		{"signal", job.Failed, nil, "SIGKILL", 137, "berth: job 1 failed: SIGNAL SIGKILL"},
-		{"no exit code", job.Failed, nil, "", 1, "berth: job 1 failed: TIME_LIMIT"},
+		{"signal", job.Failed, nil, "SIGKILL", 137, "berth: job 1 failed: killed by SIGKILL"},
+		{"no exit code", job.Failed, nil, "", 1, "berth: job 1 failed: time limit reached"},
+		{"command not found", job.Failed, intp(127), "", 127, "berth: job 1 failed: could not start: nosuch: command not found\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -127,6 +131,8 @@ func TestRunForeground(t *testing.T) {
 			api.OnSubmit = func(id int64, spec job.Spec) (*job.Job, []*job.Task) {
 				j, ts := mk(id, spec)
 				switch {
+				case tc.name == "command not found":
+					ts[0].SubState, ts[0].Message = job.SubState{Kind: job.ReasonStartFailed}, "nosuch: command not found"
 				case tc.signal != "":
 					ts[0].SubState = job.Signal(tc.signal)
 				case tc.code != nil:
@@ -297,4 +303,18 @@ func TestExitCode(t *testing.T) {
 	require.Equal(t, 130, ExitCode(&job.Task{State: job.Failed, Info: job.Info{Signal: "INT"}}))
 	require.Equal(t, 1, ExitCode(&job.Task{State: job.Failed, Info: job.Info{Signal: "SIGNOPE"}}))
 	require.Equal(t, 1, ExitCode(&job.Task{State: job.Failed}))
+}
+
+func TestRunRefusedFieldsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error": {"code": "invalid", "message": "no job 999", "field": "after[1]"}}`)
+	}))
+	t.Cleanup(srv.Close)
+	env := clitest.NewEnv(t, srv.URL, false)
+	code, err := clitest.Exec(NewCmdRun(env.F, nil), "-d", "--after", "1,999", "--", "true")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.EqualError(t, err, "--after: no job 999")
 }
