@@ -228,10 +228,21 @@ func (c *Client) Task(ctx context.Context, ref job.Ref) (*TaskDetail, error) {
 // Control applies an action to a job (every task of it) or one task, and
 // returns the number of tasks it changed.
 func (c *Client) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
+	return c.control(ctx, ref, action, nil)
+}
+
+// Stop terminates a job (every task of it) or one task, giving it grace
+// between SIGTERM and SIGKILL (0: SIGKILL at once), and returns the number
+// of tasks it changed.
+func (c *Client) Stop(ctx context.Context, ref job.Ref, grace time.Duration) (int, error) {
+	return c.control(ctx, ref, job.Terminate, url.Values{"grace": {grace.String()}})
+}
+
+func (c *Client) control(ctx context.Context, ref job.Ref, action job.Action, q url.Values) (int, error) {
 	var out struct {
 		Changed int `json:"changed"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/jobs/"+ref.String()+"/"+url.PathEscape(string(action)), nil, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/jobs/"+ref.String()+"/"+url.PathEscape(string(action)), q, nil, &out); err != nil {
 		return 0, err
 	}
 	return out.Changed, nil

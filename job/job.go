@@ -24,6 +24,10 @@ type Template struct {
 	// TimeLimit is the wall-clock limit; past it the job is terminated and
 	// fails with sub-state TIME_LIMIT. Zero means none.
 	TimeLimit Duration `json:"time_limit,omitempty"`
+	// StopGrace is the time between SIGTERM and SIGKILL when the job is
+	// stopped (by a user or its time limit). Zero means the server's
+	// (berth serve --stop-grace, 10s unless set).
+	StopGrace Duration `json:"stop_grace,omitempty"`
 	// Rerunnable marks a job that may be run again: after a failure (up to
 	// MaxAttempts) and after its worker was lost.
 	Rerunnable bool `json:"rerunnable,omitempty"`

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,8 +22,16 @@ type order struct {
 }
 
 // Control applies an action to a job's tasks (ref without index) or to one
-// task, and returns how many tasks it changed.
+// task, and returns how many tasks it changed. A terminate gives the tasks
+// the job's stop grace, else the server's.
 func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
+	return s.ControlGrace(ctx, ref, action, nil)
+}
+
+// ControlGrace is Control whose terminate gives the tasks grace between
+// SIGTERM and SIGKILL (nil: the job's, else the server's; 0: SIGKILL at
+// once).
+func (s *Scheduler) ControlGrace(ctx context.Context, ref job.Ref, action job.Action, grace *time.Duration) (int, error) {
 	s.mu.Lock()
 	if err := s.syncedLocked(ctx); err != nil {
 		s.mu.Unlock()
@@ -69,7 +78,11 @@ func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action)
 			action == job.Resume && t.State == job.Suspended:
 			c := dispatch.Control{TaskKey: dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.Attempt}, Action: action}
 			if action == job.Terminate {
-				c.Grace, c.Reason = job.Duration(s.cfg.StopGrace), job.ReasonCanceled
+				g := cmp.Or(js.spec.Template.StopGrace.Std(), s.cfg.StopGrace)
+				if grace != nil {
+					g = *grace
+				}
+				c.Grace, c.Kill, c.Reason = job.Duration(g), g == 0, job.ReasonCanceled
 			}
 			orders = append(orders, order{js, t, t.Worker, c})
 		}
@@ -224,7 +237,8 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 func (s *Scheduler) stopAll(ctx context.Context, id int64) error {
 	events, cancel := s.Subscribe(1024)
 	defer func() { cancel() }()
-	_, err := s.Control(ctx, job.Ref{Job: id}, job.Terminate)
+	grace := s.cfg.StopGrace // the server's, which the deadline below allows for
+	_, err := s.ControlGrace(ctx, job.Ref{Job: id}, job.Terminate, &grace)
 	if err != nil && !errors.Is(err, job.ErrInvalidState) {
 		s.log.Warn("stopping job before removal", "job", id, "err", err)
 	}

@@ -54,9 +54,17 @@ func (f *fakeScheduler) Submit(ctx context.Context, spec job.Spec) (int64, error
 }
 
 func (f *fakeScheduler) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
+	return f.ControlGrace(ctx, ref, action, nil)
+}
+
+func (f *fakeScheduler) ControlGrace(ctx context.Context, ref job.Ref, action job.Action, grace *time.Duration) (int, error) {
 	f.mu.Lock()
 	err := f.controlErr
-	f.controls = append(f.controls, string(action)+" "+ref.String())
+	c := string(action) + " " + ref.String()
+	if grace != nil {
+		c += " grace=" + grace.String()
+	}
+	f.controls = append(f.controls, c)
 	f.mu.Unlock()
 	if err != nil {
 		return 0, err

@@ -188,8 +188,13 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	ref, err := pathRef(r, "ref")
+	q := newQuery(r)
+	g, hasGrace := q.duration("grace")
 	if err == nil {
-		err = newQuery(r).Err()
+		err = q.Err()
+	}
+	if err == nil && g < 0 {
+		err = invalid("grace", "must not be negative")
 	}
 	if err != nil {
 		s.writeError(w, r, err, noRef)
@@ -200,7 +205,15 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid("action", "%v", err), noRef)
 		return
 	}
-	n, err := s.cfg.Scheduler.Control(r.Context(), ref, action)
+	var grace *time.Duration
+	if hasGrace {
+		if action != job.Terminate {
+			s.writeError(w, r, invalid("grace", "only terminate takes a grace"), noRef)
+			return
+		}
+		grace = &g
+	}
+	n, err := s.cfg.Scheduler.ControlGrace(r.Context(), ref, action, grace)
 	if err != nil {
 		s.writeError(w, r, s.refineNotFound(r, err, ref), ref)
 		return

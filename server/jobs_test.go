@@ -214,7 +214,11 @@ func TestControl(t *testing.T) {
 	require.Equal(t, map[string]int{"changed": 3}, out)
 	b.doJSON(t, "POST", "/v1/jobs/1.2/suspend", "", http.StatusOK, &out)
 	require.Equal(t, 1, out["changed"])
-	require.Equal(t, []string{"hold 1", "suspend 1.2"}, b.sched.controls)
+	b.doJSON(t, "POST", "/v1/jobs/1/terminate?grace=1.5s", "", http.StatusOK, &out)
+	b.doJSON(t, "POST", "/v1/jobs/1.3/terminate?grace=0", "", http.StatusOK, &out)
+	require.Equal(t, []string{"hold 1", "suspend 1.2", "terminate 1 grace=1.5s", "terminate 1.3 grace=0s"}, b.sched.controls)
+	b.requireError(t, "POST", "/v1/jobs/1/hold?grace=1s", "", http.StatusBadRequest, "invalid", "grace", "only terminate")
+	b.requireError(t, "POST", "/v1/jobs/1/terminate?grace=soon", "", http.StatusBadRequest, "invalid", "grace", "invalid duration")
 
 	b.requireError(t, "POST", "/v1/jobs/1/explode", "", http.StatusBadRequest, "invalid", "action", "want suspend, resume")
 	b.requireError(t, "POST", "/v1/jobs/0/hold", "", http.StatusBadRequest, "invalid", "ref", "")

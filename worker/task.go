@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -245,7 +246,7 @@ func (w *Worker) await(t *task) *dispatch.End {
 	if limit := t.work.Template.TimeLimit.Std(); limit > 0 {
 		timer := time.AfterFunc(limit, func() {
 			t.log.Info("time limit reached, stopping the task", "limit", limit)
-			if err := w.stop(t, job.ReasonTimeLimit, w.cfg.StopGrace); err != nil {
+			if err := w.stop(t, job.ReasonTimeLimit, cmp.Or(t.work.Template.StopGrace.Std(), w.cfg.StopGrace)); err != nil {
 				t.log.Warn("cannot stop the task", "error", err)
 			}
 		})

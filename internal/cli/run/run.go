@@ -116,6 +116,7 @@ streamed).
 	cmdutil.ArrayVar(fs, &s.Array, "array", "Make an array job of the index range `BEGIN-END[:STEP]`")
 	cmdutil.IntRangeVar(fs, &s.MaxParallel, "max-parallel", "", 0, math.MaxInt32, "Run at most `N` tasks of the array at once (0: no bound)")
 	cmdutil.DurationVar(fs, &s.Template.TimeLimit, "time-limit", "Stop the job after this long (30s, 5m, 1h30m, 2d)")
+	cmdutil.DurationVar(fs, &s.Template.StopGrace, "grace", "When the job is stopped, time between SIGTERM and SIGKILL (default: the server's --stop-grace, 10s unless set)")
 	fs.BoolVar(&s.Hold, "hold", false, "Submit the job held: it starts once released")
 	cmdutil.IDsVar(fs, &s.After, "after", "Start only after these jobs are Done (comma-separated `IDs`, repeatable)")
 	cmdutil.KVVar(fs, &s.Labels, "label", "Add a label `k=v` (repeatable)")

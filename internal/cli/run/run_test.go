@@ -47,6 +47,8 @@ func TestNewCmdRunFlags(t *testing.T) {
 					TimeLimit: job.Duration(90 * time.Second), Rerunnable: true, MaxAttempts: 5}}},
 		{name: "each", args: []string{"--each", "-", "--", "gzip", "{}"}, each: "-",
 			want: job.Spec{Template: job.Template{Command: "gzip", Args: []string{"{}"}}}},
+		{name: "grace", args: []string{"--grace", "3s", "--time-limit", "1m", "--", "true"},
+			want: job.Spec{Template: job.Template{Command: "true", StopGrace: job.Duration(3 * time.Second), TimeLimit: job.Duration(time.Minute)}}},
 		{name: "no command", args: []string{"--name", "x"}, wantErr: "missing COMMAND"},
 		{name: "bad array", args: []string{"--array", "1-x", "--", "true"}, wantErr: `invalid argument "1-x" for "--array" flag: invalid array "1-x"`},
 		{name: "bad duration", args: []string{"--time-limit", "soon", "--", "true"}, wantErr: `invalid argument "soon" for "--time-limit" flag`},
