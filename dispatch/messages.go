@@ -211,6 +211,9 @@ type Control struct {
 	Grace job.Duration `json:"grace,omitempty"`
 	// Kill, for terminate, sends SIGKILL at once: no grace.
 	Kill bool `json:"kill,omitempty"`
+	// Signal, for terminate, is sent first instead of SIGTERM (a name of
+	// job.StopSignals).
+	Signal string `json:"signal,omitempty"`
 	// Reason is recorded as the sub-state of a terminated task
 	// (CANCELED, TIME_LIMIT). Without one, the end says how the task
 	// exited (SIGNAL SIGTERM, say).

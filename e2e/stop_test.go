@@ -40,9 +40,21 @@ func TestStopGraceAndKill(t *testing.T) {
 		require.Equal(t, "SIGKILL", tk.Signal, "job %s: SIGTERM was ignored", id)
 	}
 
+	// --signal sends another signal first, for programs that end on it.
+	polite := fmt.Sprint(submitted(t, s.Berth("", "run", "-d", "--", "sh", "-c",
+		`trap "echo got INT; exit 9" INT; trap "" TERM; echo up; while :; do sleep 0.1; done`)))
+	require.Eventually(t, func() bool { return s.Berth("", "logs", polite).Stdout == "up\n" }, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, 0, s.Berth("", "stop", "--signal", "INT", polite).Code)
+	r := s.Berth("", "wait", "--timeout", "30s", polite)
+	require.Equal(t, 1, r.Code, r.Stdout+r.Stderr)
+	require.Equal(t, "up\ngot INT\n", s.Berth("", "logs", polite).Stdout)
+	tk := taskOf(t, s, polite)
+	require.Equal(t, 9, *tk.ExitCode)
+	require.Equal(t, job.ReasonCanceled, tk.SubState.Kind)
+
 	// The job's grace also follows its time limit.
 	limited := submitted(t, s.Berth("", append([]string{"run", "-d", "--time-limit", "1s", "--grace", "1s"}, deaf...)...))
-	r := s.Berth("", "wait", "--timeout", "30s", fmt.Sprint(limited))
+	r = s.Berth("", "wait", "--timeout", "30s", fmt.Sprint(limited))
 	require.Equal(t, 1, r.Code, r.Stdout+r.Stderr)
 	require.Equal(t, job.ReasonTimeLimit, taskOf(t, s, fmt.Sprint(limited)).SubState.Kind)
 

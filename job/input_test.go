@@ -89,3 +89,16 @@ func TestWithInputShells(t *testing.T) {
 		}
 	}
 }
+
+func TestParseStopSignal(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"int": "SIGINT", "SIGQUIT": "SIGQUIT", " term ": "SIGTERM", "Kill": "SIGKILL"} {
+		got, err := ParseStopSignal(in)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	_, err := ParseStopSignal("SIGSTOP")
+	require.ErrorContains(t, err, `unknown signal "SIGSTOP" (want one of SIGTERM, SIGINT`)
+	_, err = ParseStopSignal("9")
+	require.Error(t, err)
+}

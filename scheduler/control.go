@@ -25,13 +25,20 @@ type order struct {
 // task, and returns how many tasks it changed. A terminate gives the tasks
 // the job's stop grace, else the server's.
 func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
-	return s.ControlGrace(ctx, ref, action, nil)
+	return s.ControlStop(ctx, ref, action, StopOptions{})
 }
 
-// ControlGrace is Control whose terminate gives the tasks grace between
-// SIGTERM and SIGKILL (nil: the job's, else the server's; 0: SIGKILL at
-// once).
-func (s *Scheduler) ControlGrace(ctx context.Context, ref job.Ref, action job.Action, grace *time.Duration) (int, error) {
+// StopOptions say how a terminate stops the tasks.
+type StopOptions struct {
+	// Grace is the time between the first signal and SIGKILL; nil: the
+	// job's stop grace, else the server's; 0: SIGKILL at once.
+	Grace *time.Duration
+	// Signal is sent first (a name of job.StopSignals); "": SIGTERM.
+	Signal string
+}
+
+// ControlStop is Control whose terminate stops the tasks as opts say.
+func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Action, opts StopOptions) (int, error) {
 	s.mu.Lock()
 	if err := s.syncedLocked(ctx); err != nil {
 		s.mu.Unlock()
@@ -79,10 +86,10 @@ func (s *Scheduler) ControlGrace(ctx context.Context, ref job.Ref, action job.Ac
 			c := dispatch.Control{TaskKey: dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.Attempt}, Action: action}
 			if action == job.Terminate {
 				g := cmp.Or(js.spec.Template.StopGrace.Std(), s.cfg.StopGrace)
-				if grace != nil {
-					g = *grace
+				if opts.Grace != nil {
+					g = *opts.Grace
 				}
-				c.Grace, c.Kill, c.Reason = job.Duration(g), g == 0, job.ReasonCanceled
+				c.Grace, c.Kill, c.Signal, c.Reason = job.Duration(g), g == 0, opts.Signal, job.ReasonCanceled
 			}
 			orders = append(orders, order{js, t, t.Worker, c})
 		}
@@ -238,7 +245,7 @@ func (s *Scheduler) stopAll(ctx context.Context, id int64) error {
 	events, cancel := s.Subscribe(1024)
 	defer func() { cancel() }()
 	grace := s.cfg.StopGrace // the server's, which the deadline below allows for
-	_, err := s.ControlGrace(ctx, job.Ref{Job: id}, job.Terminate, &grace)
+	_, err := s.ControlStop(ctx, job.Ref{Job: id}, job.Terminate, StopOptions{Grace: &grace})
 	if err != nil && !errors.Is(err, job.ErrInvalidState) {
 		s.log.Warn("stopping job before removal", "job", id, "err", err)
 	}

@@ -54,15 +54,18 @@ func (f *fakeScheduler) Submit(ctx context.Context, spec job.Spec) (int64, error
 }
 
 func (f *fakeScheduler) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
-	return f.ControlGrace(ctx, ref, action, nil)
+	return f.ControlStop(ctx, ref, action, scheduler.StopOptions{})
 }
 
-func (f *fakeScheduler) ControlGrace(ctx context.Context, ref job.Ref, action job.Action, grace *time.Duration) (int, error) {
+func (f *fakeScheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Action, opts scheduler.StopOptions) (int, error) {
 	f.mu.Lock()
 	err := f.controlErr
 	c := string(action) + " " + ref.String()
-	if grace != nil {
-		c += " grace=" + grace.String()
+	if opts.Grace != nil {
+		c += " grace=" + opts.Grace.String()
+	}
+	if opts.Signal != "" {
+		c += " signal=" + opts.Signal
 	}
 	f.controls = append(f.controls, c)
 	f.mu.Unlock()

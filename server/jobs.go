@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/scheduler"
 	"github.com/berth-run/berth/store"
 )
 
@@ -190,6 +191,7 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	ref, err := pathRef(r, "ref")
 	q := newQuery(r)
 	g, hasGrace := q.duration("grace")
+	sig := q.str("signal", "")
 	if err == nil {
 		err = q.Err()
 	}
@@ -205,15 +207,25 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid("action", "%v", err), noRef)
 		return
 	}
-	var grace *time.Duration
+	var opts scheduler.StopOptions
 	if hasGrace {
 		if action != job.Terminate {
 			s.writeError(w, r, invalid("grace", "only terminate takes a grace"), noRef)
 			return
 		}
-		grace = &g
+		opts.Grace = &g
 	}
-	n, err := s.cfg.Scheduler.ControlGrace(r.Context(), ref, action, grace)
+	if sig != "" {
+		if action != job.Terminate {
+			s.writeError(w, r, invalid("signal", "only terminate takes a signal"), noRef)
+			return
+		}
+		if opts.Signal, err = job.ParseStopSignal(sig); err != nil {
+			s.writeError(w, r, invalid("signal", "%v", err), noRef)
+			return
+		}
+	}
+	n, err := s.cfg.Scheduler.ControlStop(r.Context(), ref, action, opts)
 	if err != nil {
 		s.writeError(w, r, s.refineNotFound(r, err, ref), ref)
 		return

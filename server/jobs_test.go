@@ -219,6 +219,10 @@ func TestControl(t *testing.T) {
 	require.Equal(t, []string{"hold 1", "suspend 1.2", "terminate 1 grace=1.5s", "terminate 1.3 grace=0s"}, b.sched.controls)
 	b.requireError(t, "POST", "/v1/jobs/1/hold?grace=1s", "", http.StatusBadRequest, "invalid", "grace", "only terminate")
 	b.requireError(t, "POST", "/v1/jobs/1/terminate?grace=soon", "", http.StatusBadRequest, "invalid", "grace", "invalid duration")
+	b.doJSON(t, "POST", "/v1/jobs/1/terminate?signal=int&grace=5s", "", http.StatusOK, &out)
+	require.Equal(t, "terminate 1 grace=5s signal=SIGINT", b.sched.controls[len(b.sched.controls)-1])
+	b.requireError(t, "POST", "/v1/jobs/1/terminate?signal=STOP", "", http.StatusBadRequest, "invalid", "signal", `unknown signal "STOP"`)
+	b.requireError(t, "POST", "/v1/jobs/1/hold?signal=INT", "", http.StatusBadRequest, "invalid", "signal", "only terminate")
 
 	b.requireError(t, "POST", "/v1/jobs/1/explode", "", http.StatusBadRequest, "invalid", "action", "want suspend, resume")
 	b.requireError(t, "POST", "/v1/jobs/0/hold", "", http.StatusBadRequest, "invalid", "ref", "")

@@ -27,7 +27,7 @@ func (w *Worker) control(_ context.Context, c *dispatch.Control) dispatch.Contro
 		if c.Kill {
 			grace = 0
 		}
-		err = w.stop(t, c.Reason, grace)
+		err = w.stopSignal(t, c.Reason, c.Signal, grace)
 	default:
 		err = fmt.Errorf("action %q is not one a worker performs", c.Action)
 	}

@@ -344,6 +344,9 @@ func (a *API) control(w http.ResponseWriter, r *http.Request, ref job.Ref, ts []
 	if g := r.URL.Query().Get("grace"); g != "" {
 		c += " grace=" + g
 	}
+	if sig := r.URL.Query().Get("signal"); sig != "" {
+		c += " signal=" + sig
+	}
 	a.Controls = append(a.Controls, c)
 	n := 0
 	for _, t := range ts {

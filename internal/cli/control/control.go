@@ -26,6 +26,8 @@ type Options struct {
 	// Grace, for stop, is the time between SIGTERM and SIGKILL (nil: the
 	// job's, else the server's; 0: SIGKILL at once, as kill does).
 	Grace *time.Duration
+	// Signal, for stop, is sent first instead of SIGTERM.
+	Signal string
 }
 
 var commands = []struct {
@@ -79,6 +81,11 @@ the command then exits 1 (2 if every failure was an unknown job).`,
 				g := grace.Std()
 				opts.Grace = &g
 			}
+			if opts.Signal != "" {
+				if opts.Signal, err = job.ParseStopSignal(opts.Signal); err != nil {
+					return cmdutil.FlagErrorf("--signal: %v", err)
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -87,11 +94,14 @@ the command then exits 1 (2 if every failure was an unknown job).`,
 	}
 	opts.Select.AddFlags(cmd.Flags(), action == job.Terminate)
 	if use == "stop" {
-		cmdutil.DurationVar(cmd.Flags(), &grace, "grace", "Time between SIGTERM and SIGKILL (0: at once; default: the job's --grace, else the server's --stop-grace)")
+		cmdutil.DurationVar(cmd.Flags(), &grace, "grace", "Time between the first signal and SIGKILL (0: at once; default: the job's --grace, else the server's --stop-grace)")
+		cmd.Flags().StringVar(&opts.Signal, "signal", "", "Send `SIG` first instead of SIGTERM (INT, QUIT, HUP, USR1, USR2, TERM, KILL)")
 		cmd.Long += `
 
---grace D gives the tasks D between SIGTERM and SIGKILL, whatever the job's
-or the server's grace (10s unless set); berth kill is stop --grace 0.`
+--signal SIG sends SIG first instead of SIGTERM (for programs that end
+cleanly on SIGINT, say); --grace D gives the tasks D before SIGKILL,
+whatever the job's or the server's grace (10s unless set). berth kill is
+stop --grace 0.`
 	}
 	return cmd
 }
@@ -121,8 +131,8 @@ func run(ctx context.Context, opts *Options) error {
 	var fails cmdutil.Failures
 	for _, ref := range opts.Refs {
 		var n int
-		if opts.Action == job.Terminate && opts.Grace != nil {
-			n, err = c.Stop(ctx, ref, *opts.Grace)
+		if opts.Action == job.Terminate && (opts.Grace != nil || opts.Signal != "") {
+			n, err = c.Stop(ctx, ref, client.StopParams{Grace: opts.Grace, Signal: opts.Signal})
 		} else {
 			n, err = c.Control(ctx, ref, opts.Action)
 		}

@@ -101,5 +101,13 @@ func TestStopGraceAndKill(t *testing.T) {
 	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "2")
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	require.Equal(t, []string{"1.1 terminate grace=2s", "1.2 terminate grace=0s", "2 terminate"}, api.Controls)
+	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "--signal", "int", "1")
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	require.Equal(t, []string{"1.1 terminate grace=2s", "1.2 terminate grace=0s", "2 terminate", "1 terminate signal=SIGINT"}, api.Controls)
+
+	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "--signal", "STOP", "1")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.ErrorContains(t, err, `--signal: unknown signal "STOP"`)
+	require.Len(t, api.Controls, 4, "nothing sent")
 }
