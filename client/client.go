@@ -195,6 +195,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			return &APIError{Status: resp.StatusCode, Code: CodeInternal, Message: notBerth(resp), Foreign: true}
+		}
 		return fmt.Errorf("reading the answer to %s %s: %w", method, req.URL.Path, err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -154,6 +155,7 @@ func TestErrorsDecoded(t *testing.T) {
 	require.ErrorAs(t, err, &apiErr)
 	require.Equal(t, "template.command", apiErr.Field)
 	require.EqualError(t, err, "template.command: required")
+	require.EqualError(t, &APIError{Field: "ref", Message: "job 4 is an array"}, "job 4 is an array", "the user named the path's job")
 	require.NotErrorIs(t, err, job.ErrNotFound)
 
 	_, err = c.Control(ctx, job.Ref{Job: 7}, job.Release)
@@ -462,4 +464,57 @@ func TestWaitRidesOutRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, job.Done, res.Jobs[0].State)
 	require.EqualValues(t, 3, calls.Load())
+}
+
+// TestNotABerthServer: a wrong address says what answered there.
+func TestNotABerthServer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "nginx/1.25")
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/jobs" {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<html>welcome</html>")
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(web.Close)
+	c, err := New(web.URL, WithToken("t"))
+	require.NoError(t, err)
+	_, err = c.Job(ctx, 9)
+	require.EqualError(t, err, "not a berth server at "+web.URL+": it answered 404 Not Found from nginx/1.25: 404 page not found")
+	require.NotErrorIs(t, err, job.ErrNotFound, "not an answer about job 9")
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.True(t, apiErr.Foreign)
+	_, err = c.Jobs(ctx, ListParams{})
+	require.EqualError(t, err, "not a berth server at "+web.URL+": it answered 200 OK from nginx/1.25 with text/html")
+
+	// Not HTTP at all.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(conn, "SSH-2.0-OpenSSH_9.6\r\n")
+			conn.Close()
+		}
+	}()
+	c, err = New(l.Addr().String(), WithToken("t"))
+	require.NoError(t, err)
+	_, err = c.Health(ctx)
+	require.EqualError(t, err, "not a berth server at "+l.Addr().String()+`: it does not speak HTTP; it answered "SSH-2.0-OpenSSH_9.6"`)
+	var ns *NoServerError
+	require.ErrorAs(t, err, &ns)
+
+	// HTTPS to plain HTTP.
+	c, err = New("https://"+strings.TrimPrefix(web.URL, "http://"), WithToken("t"))
+	require.NoError(t, err)
+	_, err = c.Health(ctx)
+	require.ErrorContains(t, err, "it speaks plain HTTP, not HTTPS: use http://")
 }

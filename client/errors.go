@@ -23,6 +23,9 @@ type APIError struct {
 	Code    string // one of the Code constants
 	Message string
 	Field   string // the input at fault, for code "invalid"
+	// Foreign reports an answer not in berth's format: what answered is
+	// not a berth server (or is a proxy in front of one).
+	Foreign bool
 }
 
 // The error codes of the API.
@@ -46,8 +49,9 @@ func (e *APIError) Error() string {
 	if msg == "" {
 		msg = fmt.Sprintf("server answered %d %s", e.Status, http.StatusText(e.Status))
 	}
-	// Name the field unless the message already starts with it.
-	if e.Field != "" && !strings.HasPrefix(msg, e.Field) {
+	// Name the field unless the message already starts with it, or it
+	// is the job or task of the request's path, which the user named.
+	if e.Field != "" && e.Field != "ref" && !strings.HasPrefix(msg, e.Field) {
 		return e.Field + ": " + msg
 	}
 	return msg
@@ -80,35 +84,50 @@ func decodeError(resp *http.Response) error {
 		e.Code, e.Message, e.Field = body.Error.Code, body.Error.Message, body.Error.Field
 		return e
 	}
-	// Not our error format (a proxy, or a server of another kind): keep
-	// the status and a bit of the text.
+	// Not our error format: something else answers at the address (a
+	// proxy in front of berth, or another server). Only a proxy's 502-504
+	// says berth may be back soon.
+	e.Foreign, e.Code = true, CodeInternal
 	switch resp.StatusCode {
-	case http.StatusNotFound:
-		e.Code = CodeNotFound
-	case http.StatusUnauthorized:
-		e.Code = CodeUnauthorized
-	case http.StatusConflict:
-		e.Code = CodeInvalidState
-	case http.StatusBadRequest:
-		e.Code = CodeInvalid
-	case http.StatusServiceUnavailable:
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		e.Code = CodeUnavailable
-	default:
-		e.Code = CodeInternal
 	}
-	if t := strings.TrimSpace(string(b)); t != "" && len(t) < 200 {
-		e.Message = fmt.Sprintf("server answered %d: %s", resp.StatusCode, t)
+	e.Message = notBerth(resp)
+	if t := strings.TrimSpace(string(b)); t != "" && len(t) < 200 && !strings.HasPrefix(t, "<") {
+		e.Message += ": " + t
 	}
 	return e
+}
+
+// notBerth says what answered in place of a berth server: its status and,
+// when it names itself, its Server header.
+func notBerth(resp *http.Response) string {
+	at := "the server"
+	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.Host != "" {
+		at = resp.Request.URL.Scheme + "://" + resp.Request.URL.Host
+	}
+	what := fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
+	if sv := resp.Header.Get("Server"); sv != "" {
+		what += " from " + sv
+	}
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode/100 == 2 && ct != "" {
+		what += " with " + ct
+	}
+	return fmt.Sprintf("not a berth server at %s: it answered %s", at, what)
 }
 
 // NoServerError reports that nothing answered at the server's address.
 type NoServerError struct {
 	Addr string // as the user gave it, or the socket path
 	Err  error  // the dial error
+	// Answered, when set, says what answered there instead.
+	Answered string
 }
 
 func (e *NoServerError) Error() string {
+	if e.Answered != "" {
+		return "not a berth server at " + e.Addr + ": " + e.Answered
+	}
 	return "no berth server at " + e.Addr + "; start one with `berth serve`"
 }
 
@@ -119,6 +138,17 @@ func (c *Client) connError(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return &NoServerError{Addr: c.addr, Err: err}
+	}
+	// net/http's words for an answer that is not HTTP.
+	switch m := err.Error(); {
+	case strings.Contains(m, "server gave HTTP response to HTTPS client"),
+		strings.Contains(m, "first record does not look like a TLS handshake"):
+		return &NoServerError{Addr: c.addr, Err: err, Answered: "it speaks plain HTTP, not HTTPS: use http://"}
+	case strings.Contains(m, "malformed HTTP response") && strings.Contains(m, `"\x15\x03`):
+		return &NoServerError{Addr: c.addr, Err: err, Answered: "it speaks TLS: use https://"}
+	case strings.Contains(m, "malformed HTTP response"):
+		_, got, _ := strings.Cut(m, "malformed HTTP response ")
+		return &NoServerError{Addr: c.addr, Err: err, Answered: "it does not speak HTTP; it answered " + got}
 	}
 	return err
 }

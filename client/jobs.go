@@ -244,10 +244,37 @@ func (c *Client) Task(ctx context.Context, ref job.Ref) (*TaskDetail, error) {
 // Control applies an action to a job (every task of it) or one task, and
 // returns the number of tasks it changed.
 func (c *Client) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
+	return c.control(ctx, ref, action, nil)
+}
+
+// StopParams say how Stop stops tasks.
+type StopParams struct {
+	// Grace is the time between the first signal and SIGKILL; nil: the
+	// job's stop grace, else the server's; 0: SIGKILL at once.
+	Grace *time.Duration
+	// Signal is sent first ("SIGINT", a name of job.StopSignals); "":
+	// SIGTERM.
+	Signal string
+}
+
+// Stop terminates a job (every task of it) or one task as p says, and
+// returns the number of tasks it changed.
+func (c *Client) Stop(ctx context.Context, ref job.Ref, p StopParams) (int, error) {
+	q := url.Values{}
+	if p.Grace != nil {
+		q.Set("grace", p.Grace.String())
+	}
+	if p.Signal != "" {
+		q.Set("signal", p.Signal)
+	}
+	return c.control(ctx, ref, job.Terminate, q)
+}
+
+func (c *Client) control(ctx context.Context, ref job.Ref, action job.Action, q url.Values) (int, error) {
 	var out struct {
 		Changed int `json:"changed"`
 	}
-	if err := c.do(ctx, http.MethodPost, "/jobs/"+ref.String()+"/"+url.PathEscape(string(action)), nil, nil, &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/jobs/"+ref.String()+"/"+url.PathEscape(string(action)), q, nil, &out); err != nil {
 		return 0, err
 	}
 	return out.Changed, nil

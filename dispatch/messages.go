@@ -221,6 +221,11 @@ type Control struct {
 	// Grace is the time between SIGTERM and SIGKILL for terminate.
 	// Defaults to the worker's stop grace (10s unless configured).
 	Grace job.Duration `json:"grace,omitempty"`
+	// Kill, for terminate, sends SIGKILL at once: no grace.
+	Kill bool `json:"kill,omitempty"`
+	// Signal, for terminate, is sent first instead of SIGTERM (a name of
+	// job.StopSignals).
+	Signal string `json:"signal,omitempty"`
 	// Reason is recorded as the sub-state of a terminated task
 	// (CANCELED, TIME_LIMIT). Without one, the end says how the task
 	// exited (SIGNAL SIGTERM, say).

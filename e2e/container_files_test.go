@@ -42,7 +42,7 @@ func TestContainerFiles(t *testing.T) {
 	// A stage-out path the container lacks fails a job that exited 0.
 	r = s.Berth("", "run", "--image", image, "--stage-out", "/nothing:"+filepath.Join(res, "none"), "--", "true")
 	require.Equal(t, 1, r.Code)
-	require.Contains(t, r.Stderr, "STAGE_OUT_FAILED")
+	require.Contains(t, r.Stderr, "copying its files out failed")
 	require.Contains(t, r.Stderr, "/nothing")
 
 	// The output and error paths get stdout and stderr, demultiplexed.

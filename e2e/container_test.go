@@ -42,12 +42,17 @@ func TestContainerJobs(t *testing.T) {
 
 	r = s.Berth("", "run", "--image", image, "--memory", "16m", "--", "sh", "-c", `x=a; while true; do x="$x$x"; done`)
 	require.NotEqual(t, 0, r.Code)
-	require.Contains(t, r.Stderr, "OUT_OF_MEMORY")
+	require.Contains(t, r.Stderr, "failed: out of memory")
 
 	r = s.Berth("", "run", "--image", "berth-test/none:latest", "--pull", "never", "--", "true")
 	require.NotEqual(t, 0, r.Code)
-	require.Contains(t, r.Stderr, "IMAGE_NOT_FOUND")
+	require.Contains(t, r.Stderr, "failed: image not found")
 	require.Contains(t, r.Stderr, "berth-test/none:latest")
+
+	// A command the image lacks: 127, as docker run and a shell say.
+	r = s.Berth("", "run", "--image", image, "--", "nosuch-berth-command")
+	require.Equal(t, 127, r.Code, r.Stderr)
+	require.Contains(t, r.Stderr, "could not start: nosuch-berth-command: command not found\n")
 
 	// Suspend pauses the container, as the engine sees it.
 	id := submitted(t, s.Berth("", "run", "-d", "--image", image, "--", "sleep", "60"))
@@ -171,4 +176,26 @@ func TestContainerWorkerKilled(t *testing.T) {
 		want += fmt.Sprintf("line %d\n", i)
 	}
 	require.Equal(t, want, s.Berth("", "logs", ref).Stdout)
+}
+
+// TestContainerStopGrace: PID 1 of a container ignores SIGTERM unless it
+// handles it; stop --grace and kill end it without the server's grace (a
+// minute here).
+func TestContainerStopGrace(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	s := testenv.StartServer(t, "--stop-grace", "60s")
+	var ids []string
+	for range 2 {
+		id := fmt.Sprint(submitted(t, s.Berth("", "run", "-d", "--image", image, "--", "sh", "-c", "echo up; sleep 600")))
+		require.Eventually(t, func() bool { return s.Berth("", "logs", id).Stdout == "up\n" }, 60*time.Second, 50*time.Millisecond)
+		ids = append(ids, id)
+	}
+	require.Equal(t, 0, s.Berth("", "stop", "--grace", "1s", ids[0]).Code)
+	require.Equal(t, 0, s.Berth("", "kill", ids[1]).Code)
+	for _, id := range ids {
+		r := s.Berth("", "wait", "--timeout", "40s", id)
+		require.Equal(t, 1, r.Code, "job %s ended well before the server's grace: %s", id, r.Stdout+r.Stderr)
+		require.Equal(t, job.ReasonCanceled, taskOf(t, s, id).SubState.Kind)
+	}
 }

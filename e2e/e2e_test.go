@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -75,13 +77,18 @@ func TestRunForeground(t *testing.T) {
 	r = s.Berth("", "run", "--", "sh", "-c", "kill -9 $$")
 	require.Equal(t, 128+9, r.Code)
 
+	// A missing command: 127 and the shell's words, no internal prefixes.
 	r = s.Berth("", "run", "--", "/no/such/command")
-	require.NotEqual(t, 0, r.Code)
+	require.Equal(t, 127, r.Code)
+	require.Equal(t, "berth: job 5 failed: could not start: /no/such/command: command not found\n", r.Stderr)
 	id := int64(5)
 	tk := taskOf(t, s, fmt.Sprint(id))
 	require.Equal(t, job.Failed, tk.State)
 	require.Equal(t, job.ReasonStartFailed, tk.SubState.Kind)
-	require.Contains(t, tk.Message, "/no/such/command")
+	require.Equal(t, "/no/such/command: command not found", tk.Message)
+	r = s.Berth("", "run", "--", "nosuch-berth-command")
+	require.Equal(t, 127, r.Code)
+	require.Contains(t, r.Stderr, "nosuch-berth-command: command not found")
 }
 
 func TestDetachedVerbs(t *testing.T) {
@@ -319,6 +326,24 @@ func TestCLIErrors(t *testing.T) {
 	r = s.Berth("", "run", "--time-limit", "soon", "--", "true")
 	require.Equal(t, 2, r.Code)
 	require.Contains(t, r.Stderr, "--time-limit")
+	r = s.Berth("", "run", "--after", "999", "--", "true")
+	require.Equal(t, 2, r.Code)
+	require.Equal(t, "--after: no job 999\n", r.Stderr)
+	r = s.Berth("", "run", "--array", "1-2", "--", "true")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	r = s.Berth("", "logs", "1")
+	require.Equal(t, 1, r.Code)
+	require.Equal(t, "job 1 is an array; name a task as 1.INDEX\n", r.Stderr)
+	r = s.Berth("", "resume", "1")
+	require.Equal(t, 1, r.Code)
+	require.Equal(t, "1: job 1 has ended (Done)\n", r.Stderr)
+
+	// A wrong address: what answered there.
+	web := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(web.Close)
+	r = s.BerthEnv(t.Context(), []string{"BERTH_ADDR=" + web.URL, "BERTH_TOKEN=x"}, "ls")
+	require.Equal(t, 3, r.Code)
+	require.Equal(t, "not a berth server at "+web.URL+": it answered 404 Not Found: 404 page not found\n", r.Stderr)
 
 	// No server: a clear message.
 	r = s.Berth("", "ls")

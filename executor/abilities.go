@@ -81,3 +81,10 @@ type ExecSpec struct {
 	// Defaults to ExecGraceDefault.
 	Grace time.Duration
 }
+
+// Signaler is an Executor whose Stop can begin with another signal than
+// SIGTERM (SIGINT, SIGQUIT...), for programs that end cleanly on those.
+type Signaler interface {
+	// StopSignal is Stop that sends sig (a name such as "SIGINT") first.
+	StopSignal(ctx context.Context, id, sig string, grace time.Duration) error
+}

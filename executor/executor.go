@@ -128,6 +128,19 @@ var (
 	ErrPullFailed    = errors.New("PULL_FAILED")
 )
 
+// CommandNotFoundError is the start failure of a task whose command is not
+// an executable file where it would run; it is an ErrStartFailed. A shell
+// would exit 127.
+type CommandNotFoundError struct{ Command string }
+
+func (e *CommandNotFoundError) Error() string { return e.Command + ": command not found" }
+
+// Is makes the error an ErrStartFailed.
+func (e *CommandNotFoundError) Is(target error) bool { return target == ErrStartFailed }
+
+// CommandNotFoundExit is the exit code a shell gives a command not found.
+const CommandNotFoundExit = 127
+
 // ExitChan is the channel an executor's Wait returns: it receives exited()
 // once done is closed, or at once if exited already has the exit, then
 // closes; it closes without a value if ctx ends first.

@@ -12,7 +12,7 @@ type Template struct {
 	Command string `json:"command"`
 	// Args are the arguments after the command. In tasks of a job submitted
 	// with Inputs, "{}" inside the command or an argument is replaced by the
-	// task's input.
+	// task's input, shell-quoted in a shell's -c script (see WithInput).
 	Args []string `json:"args,omitempty"`
 	// Env is added to the environment the job starts with.
 	Env map[string]string `json:"env,omitempty"`
@@ -25,6 +25,10 @@ type Template struct {
 	// TimeLimit is the wall-clock limit; past it the job is terminated and
 	// fails with sub-state TIME_LIMIT. Zero means none.
 	TimeLimit Duration `json:"time_limit,omitempty"`
+	// StopGrace is the time between SIGTERM and SIGKILL when the job is
+	// stopped (by a user or its time limit). Zero means the server's
+	// (berth serve --stop-grace, 10s unless set).
+	StopGrace Duration `json:"stop_grace,omitempty"`
 	// Rerunnable marks a job that may be run again: after a failure (up to
 	// MaxAttempts) and after its worker was lost.
 	Rerunnable bool `json:"rerunnable,omitempty"`

@@ -214,6 +214,9 @@ func (t *Template) validate(p string) error {
 	if t.TimeLimit < 0 {
 		return fieldErr(p+"time_limit", "must not be negative")
 	}
+	if t.StopGrace < 0 {
+		return fieldErr(p+"stop_grace", "must not be negative")
+	}
 	if t.MaxAttempts < 0 || t.MaxAttempts > 1000 {
 		return fieldErr(p+"max_attempts", "must be between 0 (the default, %d) and 1000", MaxAttemptsDefault)
 	}

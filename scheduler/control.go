@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,8 +22,23 @@ type order struct {
 }
 
 // Control applies an action to a job's tasks (ref without index) or to one
-// task, and returns how many tasks it changed.
+// task, and returns how many tasks it changed. A terminate gives the tasks
+// the job's stop grace, else the server's.
 func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
+	return s.ControlStop(ctx, ref, action, StopOptions{})
+}
+
+// StopOptions say how a terminate stops the tasks.
+type StopOptions struct {
+	// Grace is the time between the first signal and SIGKILL; nil: the
+	// job's stop grace, else the server's; 0: SIGKILL at once.
+	Grace *time.Duration
+	// Signal is sent first (a name of job.StopSignals); "": SIGTERM.
+	Signal string
+}
+
+// ControlStop is Control whose terminate stops the tasks as opts say.
+func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Action, opts StopOptions) (int, error) {
 	s.mu.Lock()
 	if err := s.syncedLocked(ctx); err != nil {
 		s.mu.Unlock()
@@ -70,7 +86,11 @@ func (s *Scheduler) Control(ctx context.Context, ref job.Ref, action job.Action)
 			action == job.Resume && t.State == job.Suspended:
 			c := dispatch.Control{TaskKey: dispatch.TaskKey{Job: js.id, Index: t.Index, Attempt: t.Attempt}, Action: action}
 			if action == job.Terminate {
-				c.Grace, c.Reason = job.Duration(s.cfg.StopGrace), job.ReasonCanceled
+				g := cmp.Or(js.spec.Template.StopGrace.Std(), s.cfg.StopGrace)
+				if opts.Grace != nil {
+					g = *opts.Grace
+				}
+				c.Grace, c.Kill, c.Signal, c.Reason = job.Duration(g), g == 0, opts.Signal, job.ReasonCanceled
 			}
 			orders = append(orders, order{js, t, t.Worker, c})
 		}
@@ -225,7 +245,8 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 func (s *Scheduler) stopAll(ctx context.Context, id int64) error {
 	events, cancel := s.Subscribe(1024)
 	defer func() { cancel() }()
-	_, err := s.Control(ctx, job.Ref{Job: id}, job.Terminate)
+	grace := s.cfg.StopGrace // the server's, which the deadline below allows for
+	_, err := s.ControlStop(ctx, job.Ref{Job: id}, job.Terminate, StopOptions{Grace: &grace})
 	if err != nil && !errors.Is(err, job.ErrInvalidState) {
 		s.log.Warn("stopping job before removal", "job", id, "err", err)
 	}

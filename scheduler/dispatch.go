@@ -5,7 +5,6 @@ import (
 	"context"
 	"maps"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
@@ -88,11 +87,7 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 	}
 	if len(js.spec.Inputs) > 0 {
 		env["BERTH_INPUT"] = t.Input
-		tmpl.Command = strings.ReplaceAll(tmpl.Command, "{}", t.Input)
-		tmpl.Args = make([]string, len(js.spec.Template.Args))
-		for i, a := range js.spec.Template.Args {
-			tmpl.Args[i] = strings.ReplaceAll(a, "{}", t.Input)
-		}
+		tmpl = tmpl.WithInput(t.Input)
 	}
 	tmpl.Env = maps.Clone(tmpl.Env)
 	var oj *dispatch.OpenJDWork

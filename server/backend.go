@@ -23,6 +23,9 @@ type Scheduler interface {
 	// Control applies an action to a job (every task) or one task, and
 	// returns the number of tasks it changed.
 	Control(ctx context.Context, ref job.Ref, action job.Action) (int, error)
+	// ControlStop is Control whose terminate stops the tasks as opts say
+	// (first signal, grace before SIGKILL).
+	ControlStop(ctx context.Context, ref job.Ref, action job.Action, opts scheduler.StopOptions) (int, error)
 	// Remove deletes a job and its files. Without force it refuses a job
 	// with unended tasks (job.ErrInvalidState); with force it terminates them
 	// first.

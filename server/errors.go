@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/berth-run/berth/job"
 )
@@ -71,7 +72,9 @@ func toAPIError(err error, ref job.Ref) *apiError {
 	case errors.Is(err, job.ErrNotFound):
 		return &apiError{Status: http.StatusNotFound, Code: codeNotFound, Message: err.Error()}
 	case errors.Is(err, job.ErrInvalidState):
-		return &apiError{Status: http.StatusConflict, Code: codeInvalidState, Message: err.Error()}
+		// The code says it; the message says why, without the sentinel.
+		msg := strings.Replace(err.Error(), job.ErrInvalidState.Error()+": ", "", 1)
+		return &apiError{Status: http.StatusConflict, Code: codeInvalidState, Message: msg}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: codeInternal, Message: err.Error()}
 }

@@ -60,9 +60,20 @@ func (f *fakeScheduler) Submit(ctx context.Context, spec job.Spec) (int64, error
 }
 
 func (f *fakeScheduler) Control(ctx context.Context, ref job.Ref, action job.Action) (int, error) {
+	return f.ControlStop(ctx, ref, action, scheduler.StopOptions{})
+}
+
+func (f *fakeScheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Action, opts scheduler.StopOptions) (int, error) {
 	f.mu.Lock()
 	err := f.controlErr
-	f.controls = append(f.controls, string(action)+" "+ref.String())
+	c := string(action) + " " + ref.String()
+	if opts.Grace != nil {
+		c += " grace=" + opts.Grace.String()
+	}
+	if opts.Signal != "" {
+		c += " signal=" + opts.Signal
+	}
+	f.controls = append(f.controls, c)
 	f.mu.Unlock()
 	if err != nil {
 		return 0, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/job"
+	"github.com/berth-run/berth/scheduler"
 	"github.com/berth-run/berth/store"
 )
 
@@ -239,8 +240,14 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	ref, err := pathRef(r, "ref")
+	q := newQuery(r)
+	g, hasGrace := q.duration("grace")
+	sig := q.str("signal", "")
 	if err == nil {
-		err = newQuery(r).Err()
+		err = q.Err()
+	}
+	if err == nil && g < 0 {
+		err = invalid("grace", "must not be negative")
 	}
 	if err != nil {
 		s.writeError(w, r, err, noRef)
@@ -251,7 +258,25 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid("action", "%v", err), noRef)
 		return
 	}
-	n, err := s.cfg.Scheduler.Control(r.Context(), ref, action)
+	var opts scheduler.StopOptions
+	if hasGrace {
+		if action != job.Terminate {
+			s.writeError(w, r, invalid("grace", "only terminate takes a grace"), noRef)
+			return
+		}
+		opts.Grace = &g
+	}
+	if sig != "" {
+		if action != job.Terminate {
+			s.writeError(w, r, invalid("signal", "only terminate takes a signal"), noRef)
+			return
+		}
+		if opts.Signal, err = job.ParseStopSignal(sig); err != nil {
+			s.writeError(w, r, invalid("signal", "%v", err), noRef)
+			return
+		}
+	}
+	n, err := s.cfg.Scheduler.ControlStop(r.Context(), ref, action, opts)
 	if err != nil {
 		s.writeError(w, r, s.refineNotFound(r, err, ref), ref)
 		return

@@ -23,7 +23,11 @@ func (w *Worker) control(_ context.Context, c *dispatch.Control) dispatch.Contro
 	case job.Resume:
 		err = w.pause(t, false)
 	case job.Terminate:
-		err = w.stop(t, c.Reason, cmp.Or(c.Grace.Std(), w.cfg.StopGrace))
+		grace := cmp.Or(c.Grace.Std(), w.cfg.StopGrace)
+		if c.Kill {
+			grace = 0
+		}
+		err = w.stopSignal(t, c.Reason, c.Signal, grace)
 	default:
 		err = fmt.Errorf("action %q is not one a worker performs", c.Action)
 	}

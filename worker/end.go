@@ -67,5 +67,17 @@ func startFailed(err error) *dispatch.End {
 	case errors.Is(err, executor.ErrPullFailed):
 		kind = job.ReasonPullFailed
 	}
-	return &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: kind}, Message: err.Error()}
+	var notFound *executor.CommandNotFoundError
+	if errors.As(err, &notFound) {
+		// The user's words, and the exit code a shell would give.
+		code := executor.CommandNotFoundExit
+		return &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: kind}, ExitCode: &code, Message: notFound.Error()}
+	}
+	// The message a user reads starts after the executor's prefixes
+	// ("start 3.0.1: task could not start: ").
+	msg := err.Error()
+	if _, after, ok := strings.Cut(msg, executor.ErrStartFailed.Error()+": "); ok && after != "" {
+		msg = after
+	}
+	return &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: kind}, Message: msg}
 }

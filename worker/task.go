@@ -1,8 +1,10 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -273,7 +275,7 @@ func (w *Worker) await(t *task) *dispatch.End {
 	if limit := t.work.Template.TimeLimit.Std(); limit > 0 {
 		timer := time.AfterFunc(limit, func() {
 			t.log.Info("time limit reached, stopping the task", "limit", limit)
-			if err := w.stop(t, job.ReasonTimeLimit, w.cfg.StopGrace); err != nil {
+			if err := w.stop(t, job.ReasonTimeLimit, cmp.Or(t.work.Template.StopGrace.Std(), w.cfg.StopGrace)); err != nil {
 				t.log.Warn("cannot stop the task", "error", err)
 			}
 		})
@@ -316,6 +318,15 @@ func (w *Worker) free(t *task) {
 // stop stops t for reason, with grace between SIGTERM and SIGKILL. A task
 // not started yet will not start; an ended one is left alone.
 func (w *Worker) stop(t *task, reason job.Reason, grace time.Duration) error {
+	return w.stopSignal(t, reason, "", grace)
+}
+
+// stopSignal is stop that sends sig first ("": SIGTERM).
+func (w *Worker) stopSignal(t *task, reason job.Reason, sig string, grace time.Duration) error {
+	s, canSignal := w.cfg.Executor.(executor.Signaler)
+	if sig != "" && sig != "SIGTERM" && !canSignal {
+		return fmt.Errorf("stop with %s: %w", sig, executor.ErrNotSupported)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if reason != "" {
@@ -328,7 +339,12 @@ func (w *Worker) stop(t *task, reason job.Reason, grace time.Duration) error {
 		t.cancelRun()
 		return nil
 	}
-	err := w.cfg.Executor.Stop(w.life, t.id, grace)
+	var err error
+	if sig != "" && canSignal {
+		err = s.StopSignal(w.life, t.id, sig, grace)
+	} else {
+		err = w.cfg.Executor.Stop(w.life, t.id, grace)
+	}
 	if errors.Is(err, executor.ErrNotRunning) {
 		return nil // it ended meanwhile
 	}

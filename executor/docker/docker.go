@@ -151,6 +151,7 @@ var (
 	_ executor.Cleaner       = (*Executor)(nil)
 	_ executor.StateNotifier = (*Executor)(nil)
 	_ executor.Execer        = (*Executor)(nil)
+	_ executor.Signaler      = (*Executor)(nil)
 )
 
 // New connects to the engine (negotiating the API version), subscribes to
@@ -302,11 +303,17 @@ func (e *Executor) Resume(ctx context.Context, id string) error {
 // (its kill event) or the container ended. An ended task gives an error
 // wrapping executor.ErrNotRunning.
 func (e *Executor) Stop(ctx context.Context, id string, grace time.Duration) error {
+	return e.StopSignal(ctx, id, "", grace)
+}
+
+// StopSignal is Stop that has the engine send sig first ("": the image's
+// stop signal, SIGTERM unless it says otherwise).
+func (e *Executor) StopSignal(ctx context.Context, id, sig string, grace time.Duration) error {
 	t, err := e.get(id)
 	if err != nil {
 		return err
 	}
-	if err := t.stop(ctx, grace); err != nil {
+	if err := t.stop(ctx, sig, grace); err != nil {
 		return fmt.Errorf("stop %s: %w", id, err)
 	}
 	return nil

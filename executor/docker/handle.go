@@ -684,7 +684,7 @@ func (t *task) setState(s job.State) {
 
 // stop runs ContainerStop in the background and returns once the engine
 // reports a signal sent (a kill event) or the stop call or the task ended.
-func (t *task) stop(ctx context.Context, grace time.Duration) error {
+func (t *task) stop(ctx context.Context, sig string, grace time.Duration) error {
 	t.mu.Lock()
 	if t.exit != nil {
 		t.mu.Unlock()
@@ -696,7 +696,7 @@ func (t *task) stop(ctx context.Context, grace time.Duration) error {
 	secs := int(math.Ceil(grace.Seconds()))
 	res := make(chan error, 1)
 	t.e.goroutine(func() {
-		_, err := t.e.cli.ContainerStop(t.e.ctx, t.containerID, client.ContainerStopOptions{Timeout: &secs})
+		_, err := t.e.cli.ContainerStop(t.e.ctx, t.containerID, client.ContainerStopOptions{Timeout: &secs, Signal: sig})
 		res <- err
 	})
 	wctx, cancel := context.WithCancel(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/berth-run/berth/executor"
@@ -109,6 +110,9 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 		if att != nil {
 			att.Close()
 		}
+		if notFoundInImage(err) {
+			return fail(&executor.CommandNotFoundError{Command: s.Command})
+		}
 		return fail(fmt.Errorf("starting container: %w", err))
 	}
 	e.goroutine(func() { t.run(wait, att) })
@@ -128,4 +132,14 @@ func (e *Executor) create(ctx context.Context, cs *containerSpec) (string, error
 		e.log.WarnContext(ctx, "container create", "task", cs.Config.Labels[LabelTask], "warning", w)
 	}
 	return created.ID, nil
+}
+
+// notFoundInImage reports a start that failed because the command is not
+// an executable in the container, as the OCI runtime words it
+// (`exec: "x": executable file not found in $PATH`, or stat of a path
+// failing).
+func notFoundInImage(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "executable file not found") ||
+		strings.Contains(m, "exec: \"") && strings.Contains(m, "no such file or directory")
 }

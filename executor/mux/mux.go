@@ -34,6 +34,7 @@ var (
 	_ executor.Cleaner       = (*Executor)(nil)
 	_ executor.StateNotifier = (*Executor)(nil)
 	_ executor.Execer        = (*Executor)(nil)
+	_ executor.Signaler      = (*Executor)(nil)
 )
 
 // New returns a mux over a process executor and a function that makes the
@@ -122,6 +123,20 @@ func (m *Executor) Stop(ctx context.Context, id string, grace time.Duration) err
 		return err
 	}
 	return ex.Stop(ctx, id, grace)
+}
+
+// StopSignal is Stop that sends sig first, where the task's executor can;
+// else it returns an error wrapping executor.ErrNotSupported.
+func (m *Executor) StopSignal(ctx context.Context, id, sig string, grace time.Duration) error {
+	ex, err := m.of(id)
+	if err != nil {
+		return err
+	}
+	s, ok := ex.(executor.Signaler)
+	if !ok {
+		return fmt.Errorf("stop %s with %s: %w", id, sig, executor.ErrNotSupported)
+	}
+	return s.StopSignal(ctx, id, sig, grace)
 }
 
 // Inspect inspects the task.

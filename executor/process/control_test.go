@@ -95,6 +95,20 @@ func TestStopTrapped(t *testing.T) {
 	require.Empty(t, x.Signal)
 }
 
+// TestStopSignal: a stop can begin with another signal, which the task
+// handles; an unknown one is refused.
+func TestStopSignal(t *testing.T) {
+	t.Parallel()
+	e := process.New(process.Config{})
+	s := shSpec(t, "t", `trap "exit 9" INT; trap "" TERM; echo ready; while :; do sleep 0.05; done`)
+	start(t, e, s)
+	require.Eventually(t, func() bool { return readFile(t, s.Stdout) == "ready\n" }, 5*time.Second, 10*time.Millisecond)
+	require.ErrorContains(t, e.StopSignal(t.Context(), s.ID, "SIGNOPE", time.Minute), `unknown signal "SIGNOPE"`)
+	require.NoError(t, e.StopSignal(t.Context(), s.ID, "SIGINT", time.Minute))
+	x := wait(t, e, s.ID)
+	require.Equal(t, 9, x.ExitCode, "ended by its INT trap, not by a SIGKILL a minute on")
+}
+
 func TestStopSuspended(t *testing.T) {
 	t.Parallel()
 	e := process.New(process.Config{})

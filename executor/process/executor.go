@@ -95,6 +95,7 @@ var (
 	_ executor.Executor  = (*Executor)(nil)
 	_ executor.Recoverer = (*Executor)(nil)
 	_ executor.Cleaner   = (*Executor)(nil)
+	_ executor.Signaler  = (*Executor)(nil)
 )
 
 // New returns an Executor.
@@ -153,12 +154,21 @@ func (e *Executor) Resume(ctx context.Context, id string) error {
 // suspended task can handle the SIGTERM, and SIGKILL after grace unless the
 // leader has exited by then. Of several Stops the earliest SIGKILL holds. An
 // ended task gives an error wrapping executor.ErrNotRunning.
-func (e *Executor) Stop(_ context.Context, id string, grace time.Duration) error {
+func (e *Executor) Stop(ctx context.Context, id string, grace time.Duration) error {
+	return e.StopSignal(ctx, id, "SIGTERM", grace)
+}
+
+// StopSignal is Stop that sends sig first.
+func (e *Executor) StopSignal(_ context.Context, id, sig string, grace time.Duration) error {
+	n := unix.SignalNum(sig)
+	if n == 0 {
+		return fmt.Errorf("stop %s: unknown signal %q", id, sig)
+	}
 	t, err := e.get(id)
 	if err != nil {
 		return err
 	}
-	if err := t.stop(grace); err != nil {
+	if err := t.stop(n, grace); err != nil {
 		return fmt.Errorf("stop %s: %w", id, err)
 	}
 	return nil

@@ -118,7 +118,12 @@ func TestStartErrors(t *testing.T) {
 
 	_, err := e.Start(t.Context(), newSpec(t, "t", "nosuch-berth-command"))
 	require.ErrorIs(t, err, executor.ErrStartFailed)
-	require.Contains(t, err.Error(), `exec: "nosuch-berth-command": executable file not found in $PATH`)
+	require.Contains(t, err.Error(), `nosuch-berth-command: command not found`)
+	var notFound *executor.CommandNotFoundError
+	require.ErrorAs(t, err, &notFound)
+	_, err = e.Start(t.Context(), newSpec(t, "t", "/no/such/dir/cmd"))
+	require.ErrorAs(t, err, &notFound)
+	require.Equal(t, "/no/such/dir/cmd", notFound.Command)
 
 	s := newSpec(t, "t", "./script")
 	require.NoError(t, os.WriteFile(filepath.Join(s.WorkDir, "script"), []byte("#!/bin/sh\n"), 0o600))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"syscall"
@@ -46,6 +47,9 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 		return nil, nil, fmt.Errorf("working directory %s is not a directory", s.WorkDir)
 	}
 	path, cached, err := e.paths.lookPath(s.Command, s.WorkDir, s.Env)
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, &executor.CommandNotFoundError{Command: s.Command}
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -322,10 +322,10 @@ func (t *task) transition(ctx context.Context, want job.State, sig unix.Signal) 
 
 // stop sends SIGTERM and SIGCONT now and arms a SIGKILL for after grace,
 // keeping an earlier one already armed.
-func (t *task) stop(grace time.Duration) error {
+func (t *task) stop(sig unix.Signal, grace time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.signalLocked(unix.SIGTERM); err != nil {
+	if err := t.signalLocked(sig); err != nil {
 		return err
 	}
 	if err := t.signalLocked(unix.SIGCONT); err != nil {

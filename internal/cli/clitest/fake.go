@@ -340,7 +340,14 @@ func (a *API) control(w http.ResponseWriter, r *http.Request, ref job.Ref, ts []
 		apiError(w, 400, "invalid", "%v", err)
 		return
 	}
-	a.Controls = append(a.Controls, ref.String()+" "+string(act))
+	c := ref.String() + " " + string(act)
+	if g := r.URL.Query().Get("grace"); g != "" {
+		c += " grace=" + g
+	}
+	if sig := r.URL.Query().Get("signal"); sig != "" {
+		c += " signal=" + sig
+	}
+	a.Controls = append(a.Controls, c)
 	n := 0
 	for _, t := range ts {
 		switch {

@@ -28,8 +28,9 @@ const ExitCodesHelp = `Exit codes:
   0    success (for wait, run: every job Done)
   1    failure (for wait, run: a job Failed)
   2    usage error: bad flag, argument or value; no such job
-  3    no berth server at the address
+  3    no berth server at the address (nothing, or something else, answers)
   124  wait --timeout ran out
+  127  run: the command was not found
   130  interrupted (Ctrl-C)
 A foreground "berth run" exits with the job's exit code (128+N if signal N
 ended it).`
@@ -85,7 +86,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &exit):
 		return exit.Code
-	case errors.As(err, &noServer):
+	case errors.As(err, &noServer), IsForeign(err):
 		return ExitNoServer
 	case errors.As(err, &flag), errors.As(err, &invalid), IsCobraUsage(err):
 		return ExitUsage
@@ -93,6 +94,13 @@ func ExitCode(err error) int {
 		return ExitUsage
 	}
 	return ExitFailure
+}
+
+// IsForeign reports an answer from something that is not a berth server:
+// a wrong address, exit 3 as with no server.
+func IsForeign(err error) bool {
+	var apiErr *client.APIError
+	return errors.As(err, &apiErr) && apiErr.Foreign && apiErr.Code != client.CodeUnavailable
 }
 
 // IsCobraUsage reports errors cobra makes for unknown commands and flags,
@@ -133,9 +141,9 @@ func (f *Failures) Err() error {
 	return Exit(ExitFailure)
 }
 
-// IsNoServer reports whether err says no server answers; commands acting on
+// IsNoServer reports whether err says no berth server answers; commands acting on
 // several jobs stop at once then instead of failing for each.
 func IsNoServer(err error) bool {
 	var ns *client.NoServerError
-	return errors.As(err, &ns)
+	return errors.As(err, &ns) || IsForeign(err)
 }

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -16,16 +17,32 @@ func TestNewCmdsArgs(t *testing.T) {
 	env := clitest.NewEnv(t, "http://unused:1", false)
 	var got *Options
 	cmds := NewCmds(env.F, func(_ context.Context, o *Options) error { got = o; return nil })
-	require.Len(t, cmds, 5)
+	require.Len(t, cmds, 6)
 	_, err := clitest.Exec(cmds[0], "7", "8.2")
 	require.NoError(t, err)
 	require.Equal(t, job.Terminate, got.Action)
 	require.Equal(t, []job.Ref{{Job: 7}, {Job: 8, Index: 2, HasIndex: true}}, got.Refs)
+	require.Nil(t, got.Grace, "the job's or the server's grace")
 
-	code, err := clitest.Exec(NewCmds(env.F, nil)[1], "x")
+	_, err = clitest.Exec(NewCmds(env.F, func(_ context.Context, o *Options) error { got = o; return nil })[0], "--grace", "1.5s", "7")
+	require.NoError(t, err)
+	require.Equal(t, 1500*time.Millisecond, *got.Grace)
+	code, err := clitest.Exec(NewCmds(env.F, nil)[0], "--grace", "soon", "7")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.ErrorContains(t, err, `invalid argument "soon" for "--grace" flag`)
+
+	kill := NewCmds(env.F, func(_ context.Context, o *Options) error { got = o; return nil })[1]
+	require.Equal(t, "kill", kill.Name())
+	_, err = clitest.Exec(kill, "7")
+	require.NoError(t, err)
+	require.Equal(t, job.Terminate, got.Action)
+	require.Equal(t, time.Duration(0), *got.Grace)
+	require.Nil(t, kill.Flags().Lookup("grace"), "kill has no grace")
+
+	code, err = clitest.Exec(NewCmds(env.F, nil)[2], "x")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.ErrorContains(t, err, `invalid job ID "x"`)
-	code, err = clitest.Exec(NewCmds(env.F, nil)[1])
+	code, err = clitest.Exec(NewCmds(env.F, nil)[2])
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.ErrorContains(t, err, "missing job ID")
 }
@@ -70,4 +87,27 @@ func TestControlNoServer(t *testing.T) {
 	require.Equal(t, cmdutil.ExitNoServer, code)
 	require.EqualError(t, err, "no berth server at 127.0.0.1:1; start one with `berth serve`")
 	require.Empty(t, env.ErrOut.String(), "said once, by Main")
+}
+
+func TestStopGraceAndKill(t *testing.T) {
+	t.Parallel()
+	api, env := setup(t, false)
+	code, err := clitest.Exec(NewCmds(env.F, nil)[0], "--grace", "2s", "1.1")
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	code, err = clitest.Exec(NewCmds(env.F, nil)[1], "1.2")
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "2")
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "--signal", "int", "1")
+	require.NoError(t, err)
+	require.Equal(t, 0, code)
+	require.Equal(t, []string{"1.1 terminate grace=2s", "1.2 terminate grace=0s", "2 terminate", "1 terminate signal=SIGINT"}, api.Controls)
+
+	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "--signal", "STOP", "1")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.ErrorContains(t, err, `--signal: unknown signal "STOP"`)
+	require.Len(t, api.Controls, 4, "nothing sent")
 }

@@ -2,10 +2,15 @@
 package logs
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,18 +28,23 @@ type Options struct {
 	Ref    job.Ref
 	Follow bool
 	Stderr bool
+	// Tail, when 0 or more, prints only the last Tail lines (then
+	// follows, with Follow); -1 prints everything.
+	Tail int
 }
 
 // NewCmdLogs returns the command; runF replaces its behaviour in tests.
 func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Client: f.Client}
+	opts := &Options{IO: f.IO, Client: f.Client, Tail: -1}
 	cmd := &cobra.Command{
-		Use:   "logs ID[.INDEX] [-f] [--stderr]",
+		Use:   "logs ID[.INDEX] [-f] [--tail N] [--stderr]",
 		Short: "Print a task's output",
 		Long: `Print a task's output as it was written, byte for byte.
 
 A task of an array is named ID.INDEX. With -f, keep printing new output
-until the task has ended.`,
+until the task has ended; a restart of the server meanwhile is ridden out
+(for up to a minute), going on where it was. --tail N prints only the last
+N lines (then follows, with -f).`,
 		Args: cmdutil.ExactArgs(1, "ID or ID.INDEX"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := cmdutil.ParseRefs(args)
@@ -50,6 +60,7 @@ until the task has ended.`,
 	}
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "Follow the output until the task ends")
 	cmd.Flags().BoolVar(&opts.Stderr, "stderr", false, "Print the task's stderr instead of its stdout")
+	cmdutil.IntRangeVar(cmd.Flags(), &opts.Tail, "tail", "", 0, math.MaxInt32, "Print only the last `N` lines")
 	return cmd
 }
 
@@ -58,17 +69,20 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	p := client.LogsParams{Stream: client.Stdout, Follow: opts.Follow}
+	stream := client.Stdout
 	if opts.Stderr {
-		p.Stream = client.Stderr
+		stream = client.Stderr
 	}
-	rc, err := c.Logs(ctx, opts.Ref, p)
-	if err != nil {
-		return err
+	var offset int64
+	if opts.Tail >= 0 {
+		if offset, err = tail(ctx, c, opts.Ref, stream, opts.Tail, opts.IO.Out); err != nil {
+			return err
+		}
 	}
-	defer rc.Close()
-	if _, err := io.Copy(opts.IO.Out, rc); err != nil {
-		return err
+	if opts.Tail < 0 || opts.Follow {
+		if err := follow(ctx, c, opts.Ref, stream, offset, opts.Follow, opts.IO.Out); err != nil {
+			return err
+		}
 	}
 	// Output the worker could not write (a full disk) is not in the file:
 	// say so, not only in `berth show`.
@@ -78,4 +92,111 @@ func run(ctx context.Context, opts *Options) error {
 		}
 	}
 	return nil
+}
+
+// follow copies the stream from offset on; following, it rides out a
+// restart of the server as berth wait does: when the stream breaks, or
+// ends while the task has not, it asks again from where it was, until
+// the server is back or client.RestartGrace has passed.
+func follow(ctx context.Context, c *client.Client, ref job.Ref, stream client.Stream, offset int64, keep bool, w io.Writer) error {
+	var outage time.Time // when the server went away; zero while it answers
+	delay := 100 * time.Millisecond
+	for {
+		n, err := copyFrom(ctx, c, ref, stream, offset, keep, w)
+		offset += n
+		if !keep || ctx.Err() != nil {
+			return err
+		}
+		if err == nil {
+			// The stream ended: the task's end, or the server's.
+			var d *client.TaskDetail
+			if d, err = c.Task(ctx, ref); err == nil {
+				if d.State.Terminal() {
+					// Anything written between the last read and the end.
+					_, err = copyFrom(ctx, c, ref, stream, offset, false, w)
+					return err
+				}
+				outage, delay = time.Time{}, 100*time.Millisecond
+				continue
+			}
+		}
+		if n > 0 {
+			outage = time.Time{}
+		}
+		if !restarting(err, !outage.IsZero()) {
+			return err
+		}
+		if outage.IsZero() {
+			outage = time.Now()
+		}
+		if time.Since(outage) > client.RestartGrace {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+// copyFrom copies one request's worth of the stream and says how much.
+func copyFrom(ctx context.Context, c *client.Client, ref job.Ref, stream client.Stream, offset int64, keep bool, w io.Writer) (int64, error) {
+	rc, err := c.Logs(ctx, ref, client.LogsParams{Stream: stream, Offset: offset, Follow: keep})
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return io.Copy(w, rc)
+}
+
+// restarting reports an error that a restart of the server explains: it
+// shuts down (503), the connection broke, or, once it went away, nobody
+// answers yet.
+func restarting(err error, away bool) bool {
+	var apiErr *client.APIError
+	var noServer *client.NoServerError
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr.Code == client.CodeUnavailable
+	case errors.As(err, &noServer):
+		return away
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
+
+// tail prints the last n lines of the stream and returns the offset after
+// them, where following goes on.
+func tail(ctx context.Context, c *client.Client, ref job.Ref, stream client.Stream, n int, w io.Writer) (int64, error) {
+	rc, err := c.Logs(ctx, ref, client.LogsParams{Stream: stream})
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	// Keep the last n lines of what arrives (the last may be unfinished).
+	var lines [][]byte
+	var size int64
+	r := bufio.NewReaderSize(rc, 64<<10)
+	for {
+		line, err := r.ReadBytes('\n')
+		size += int64(len(line))
+		if len(line) > 0 {
+			if lines = append(lines, line); len(lines) > n {
+				lines = lines[1:]
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	for _, l := range lines {
+		if _, err := w.Write(l); err != nil {
+			return 0, err
+		}
+	}
+	return size, nil
 }

@@ -39,7 +39,7 @@ func TestLogs(t *testing.T) {
 	_, err = clitest.Exec(NewCmdLogs(env.F, nil), "1", "--stderr", "-f")
 	require.NoError(t, err)
 	require.Equal(t, "oops\n", env.Out.String())
-	require.Contains(t, api.Requests[len(api.Requests)-2], "follow=true&stream=stderr")
+	require.Contains(t, api.Requests, "GET /v1/tasks/1/logs?follow=true&stream=stderr")
 	require.Empty(t, env.ErrOut.String())
 
 	// Output the worker could not write is noted.
@@ -53,4 +53,30 @@ func TestLogs(t *testing.T) {
 	code, err := clitest.Exec(NewCmdLogs(env.F, nil), "5")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.EqualError(t, err, "no job 5")
+}
+
+func TestLogsTail(t *testing.T) {
+	t.Parallel()
+	api, url := clitest.NewAPI(t)
+	api.Add(&job.Job{State: job.Done}, &job.Task{State: job.Done})
+	api.Logs["1"] = map[string]string{"stdout": "one\ntwo\nthree\nfour", "stderr": "a\nb\n"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tail", "2", "1"}, "three\nfour"},
+		{[]string{"--tail", "0", "1"}, ""},
+		{[]string{"--tail", "9", "1"}, "one\ntwo\nthree\nfour"},
+		{[]string{"--tail", "1", "--stderr", "1"}, "b\n"},
+		{[]string{"--tail", "1", "-f", "--stderr", "1"}, "b\n"}, // then follows from its end: nothing more
+	} {
+		env := clitest.NewEnv(t, url, false)
+		_, err := clitest.Exec(NewCmdLogs(env.F, nil), tc.args...)
+		require.NoError(t, err)
+		require.Equal(t, tc.want, env.Out.String(), "%q", tc.args)
+	}
+	env := clitest.NewEnv(t, url, false)
+	code, err := clitest.Exec(NewCmdLogs(env.F, nil), "--tail", "-3", "1")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.ErrorContains(t, err, `"--tail" flag`)
 }

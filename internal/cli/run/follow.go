@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -61,11 +60,7 @@ func foreground(ctx context.Context, opts *Options, c *client.Client, j *job.Job
 	}
 	if t.State == job.Failed && t.SubState.Kind != job.ReasonExitCode {
 		// Say why, as the job's own output may not.
-		why := t.SubState.String()
-		if t.Message != "" {
-			why += ": " + t.Message
-		}
-		fmt.Fprintf(errOut, "berth: job %d failed: %s\n", j.ID, strings.TrimSpace(why))
+		fmt.Fprintf(errOut, "berth: job %d failed: %s\n", j.ID, FailReason(&t.Task))
 	}
 	return cmdutil.Exit(ExitCode(&t.Task))
 }

@@ -5,6 +5,7 @@ package run
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -31,6 +32,9 @@ type Options struct {
 	// Signals returns the channel of interrupts (SIGINT, SIGTERM) and a
 	// func that stops them; tests send their own.
 	Signals func() (<-chan os.Signal, func())
+	// progressEvery is how often the progress line of an array job is
+	// redrawn on a terminal for its elapsed time (0: only on changes).
+	progressEvery time.Duration
 
 	// Spec is the job the flags and arguments describe.
 	Spec     job.Spec
@@ -41,7 +45,7 @@ type Options struct {
 
 // NewCmdRun returns the command; runF replaces its behaviour in tests.
 func NewCmdRun(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Client: f.Client, Now: f.Now, Signals: notify}
+	opts := &Options{IO: f.IO, Client: f.Client, Now: f.Now, Signals: notify, progressEvery: time.Second}
 	s := &opts.Spec
 	var ctr *containerFlags // set with the flags below
 	cmd := &cobra.Command{
@@ -57,9 +61,13 @@ its end and exits 130. With -d berth prints the job's ID and returns.
 --array 1-100:2 makes an array job: one task per index, with
 $BERTH_TASK_INDEX set. --each FILE makes one task per non-empty line of
 FILE (- for stdin): "{}" in COMMAND and ARGs is replaced by the line, which
-is also in $BERTH_INPUT. Unless detached, berth waits for every task, then
-prints a table (INDEX, INPUT, STATE, EXIT, DURATION) and "N succeeded, M
-failed" (on stderr), and exits 0 if every task is Done, else 1.
+is also in $BERTH_INPUT. In the script of sh -c (bash, dash, zsh... -c)
+the line goes in quoted for where {} stands (bare, "...", '...'): it is
+always literal text, never code.
+Unless detached, berth prints the job ID, shows progress while the tasks
+run, then prints a table (INDEX, INPUT, STATE, EXIT, DURATION), why each
+failed task failed with the last lines of its stderr, and "N succeeded,
+M failed" (on stderr), and exits 0 if every task is Done, else 1.
 
 --json prints the job (with -d), the tasks array (for an array), or the
 ended task with its history (for a plain job, whose output is then not
@@ -70,6 +78,7 @@ streamed).
   berth run -d --name nightly --time-limit 2h -- ./backup.sh /data
   berth run --array 1-100 --max-parallel 8 -- ./render.sh
   ls *.wav | berth run --each - -- flac {}
+  berth run --each hosts.txt -- sh -c 'ssh {} uptime'
   berth run --image alpine:3 --memory 256m --cpus 0.5 --network none -- sh -c 'uname -a'`,
 		Args: cmdutil.MinArgs(1, "COMMAND to run (berth run [flags] -- COMMAND [ARG...])"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -117,6 +126,7 @@ streamed).
 	cmdutil.ArrayVar(fs, &s.Array, "array", "Make an array job of the index range `BEGIN-END[:STEP]`")
 	cmdutil.IntRangeVar(fs, &s.MaxParallel, "max-parallel", "", 0, math.MaxInt32, "Run at most `N` tasks of the array at once (0: no bound)")
 	cmdutil.DurationVar(fs, &s.Template.TimeLimit, "time-limit", "Stop the job after this long (30s, 5m, 1h30m, 2d)")
+	cmdutil.DurationVar(fs, &s.Template.StopGrace, "grace", "When the job is stopped, time between SIGTERM and SIGKILL (default: the server's --stop-grace, 10s unless set)")
 	fs.BoolVar(&s.Hold, "hold", false, "Submit the job held: it starts once released")
 	cmdutil.IDsVar(fs, &s.After, "after", "Start only after these jobs are Done (comma-separated `IDs`, repeatable)")
 	cmdutil.KVVar(fs, &s.Labels, "label", "Add a label `k=v` (repeatable)")
@@ -157,7 +167,7 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	j, err := c.Submit(ctx, opts.Spec)
 	if err != nil {
-		return err
+		return flagWords(err)
 	}
 	switch {
 	case opts.Detach && opts.JSON:
@@ -169,6 +179,24 @@ func run(ctx context.Context, opts *Options) error {
 		return waitArray(ctx, opts, c, j)
 	}
 	return foreground(ctx, opts, c, j)
+}
+
+// flagWords names the flag of a field the server refused: "--after: no
+// job 9", not the API's "after[0]: no job 9".
+func flagWords(err error) error {
+	var apiErr *client.APIError
+	if !errors.As(err, &apiErr) || apiErr.Field == "" {
+		return err
+	}
+	field, _, _ := strings.Cut(apiErr.Field, "[")
+	field, _, _ = strings.Cut(field, ".")
+	flag, ok := map[string]string{"after": "--after", "pool": "--pool", "priority": "--priority",
+		"name": "--name", "labels": "--label", "constraints": "--constraint", "max_parallel": "--max-parallel"}[field]
+	if !ok {
+		return err
+	}
+	code := cmdutil.ExitUsage
+	return &cmdutil.ExitError{Code: code, Err: fmt.Errorf("%s: %s", flag, apiErr.Message)}
 }
 
 // readInputs reads the lines of --each.

@@ -3,6 +3,9 @@ package run
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,6 +51,8 @@ func TestNewCmdRunFlags(t *testing.T) {
 					RetryDelay: job.Duration(10 * time.Second), RetryDelayMax: job.Duration(time.Minute)}}},
 		{name: "each", args: []string{"--each", "-", "--", "gzip", "{}"}, each: "-",
 			want: job.Spec{Template: job.Template{Command: "gzip", Args: []string{"{}"}}}},
+		{name: "grace", args: []string{"--grace", "3s", "--time-limit", "1m", "--", "true"},
+			want: job.Spec{Template: job.Template{Command: "true", StopGrace: job.Duration(3 * time.Second), TimeLimit: job.Duration(time.Minute)}}},
 		{name: "no command", args: []string{"--name", "x"}, wantErr: "missing COMMAND"},
 		{name: "bad array", args: []string{"--array", "1-x", "--", "true"}, wantErr: `invalid argument "1-x" for "--array" flag: invalid array "1-x"`},
 		{name: "bad duration", args: []string{"--time-limit", "soon", "--", "true"}, wantErr: `invalid argument "soon" for "--time-limit" flag`},
@@ -103,7 +108,7 @@ func ended(st job.State, code *int, signal string) func(int64, job.Spec) (*job.J
 			if len(spec.Inputs) > 0 {
 				t.Input = spec.Inputs[i-1]
 				if strings.Contains(t.Input, "bad") {
-					t.State, t.ExitCode = job.Failed, intp(2)
+					t.State, t.ExitCode, t.SubState = job.Failed, intp(2), job.ExitCode(2)
 				}
 			}
 			start := clitest.Now.Add(-2 * time.Second)
@@ -126,8 +131,9 @@ func TestRunForeground(t *testing.T) {
 	}{
 		{"done", job.Done, intp(0), "", 0, ""},
 		{"exit code", job.Failed, intp(3), "", 3, ""},
-		{"signal", job.Failed, nil, "SIGKILL", 137, "berth: job 1 failed: SIGNAL SIGKILL"},
-		{"no exit code", job.Failed, nil, "", 1, "berth: job 1 failed: TIME_LIMIT"},
+		{"signal", job.Failed, nil, "SIGKILL", 137, "berth: job 1 failed: killed by SIGKILL"},
+		{"no exit code", job.Failed, nil, "", 1, "berth: job 1 failed: time limit reached"},
+		{"command not found", job.Failed, intp(127), "", 127, "berth: job 1 failed: could not start: nosuch: command not found\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -136,6 +142,8 @@ func TestRunForeground(t *testing.T) {
 			api.OnSubmit = func(id int64, spec job.Spec) (*job.Job, []*job.Task) {
 				j, ts := mk(id, spec)
 				switch {
+				case tc.name == "command not found":
+					ts[0].SubState, ts[0].Message = job.SubState{Kind: job.ReasonStartFailed}, "nosuch: command not found"
 				case tc.signal != "":
 					ts[0].SubState = job.Signal(tc.signal)
 				case tc.code != nil:
@@ -215,6 +223,8 @@ func TestRunEach(t *testing.T) {
 	t.Parallel()
 	api, url := clitest.NewAPI(t)
 	api.OnSubmit = ended(job.Done, intp(0), "")
+	// The failure's stderr: the summary shows its last 5 lines.
+	api.Logs["1.2"] = map[string]string{"stderr": "one\ntwo\n\nthree\nfour\nfive\nflac: bad.wav: not a WAV file\n"}
 	env := clitest.NewEnv(t, url, false)
 	env.In.WriteString("a.wav\n\n  \nbad.wav\r\nc.wav")
 	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--each", "-", "--max-parallel", "2", "--", "flac", "{}")
@@ -225,7 +235,15 @@ func TestRunEach(t *testing.T) {
 		"1\ta.wav\tDone\t0\t2s\n"+
 		"2\tbad.wav\tFailed\t2\t2s\n"+
 		"3\tc.wav\tDone\t0\t2s\n", env.Out.String())
-	require.Equal(t, "2 succeeded, 1 failed\n", env.ErrOut.String())
+	require.Equal(t, ""+
+		"job 1: 3 tasks\n"+
+		"task 1.2 (bad.wav) failed: exit code 2\n"+
+		"  | two\n"+
+		"  | three\n"+
+		"  | four\n"+
+		"  | five\n"+
+		"  | flac: bad.wav: not a WAV file\n"+
+		"2 succeeded, 1 failed\n", env.ErrOut.String())
 }
 
 func TestRunEachFileTerminalAndJSON(t *testing.T) {
@@ -236,14 +254,21 @@ func TestRunEachFileTerminalAndJSON(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte("x\ny\n"), 0o600))
 
 	env := clitest.NewEnv(t, url, true)
-	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--each", file, "--", "echo", "{}")
+	cmd := NewCmdRun(env.F, func(ctx context.Context, o *Options) error {
+		o.progressEvery = 0 // no redraws for the clock alone
+		return run(ctx, o)
+	})
+	code, err := clitest.Exec(cmd, "--each", file, "--", "echo", "{}")
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	require.Equal(t, ""+
 		"INDEX  INPUT  STATE  EXIT  DURATION\n"+
 		"1      x      Done   0     2s\n"+
 		"2      y      Done   0     2s\n", env.Out.String())
-	require.Contains(t, env.ErrOut.String(), "2 succeeded, 0 failed\n")
+	require.Equal(t, ""+
+		"job 1: 2 tasks\n"+
+		"\r\x1b[Kjob 1: 2 done, 0 failed, 0 running, 0 queued (2 tasks, 0s elapsed)\n"+
+		"2 succeeded, 0 failed\n", env.ErrOut.String())
 
 	env = clitest.NewEnv(t, url, false)
 	_, err = clitest.Exec(NewCmdRun(env.F, nil), "--json", "--each", file, "--", "echo", "{}")
@@ -278,7 +303,7 @@ func TestRunArray(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	require.Len(t, clitest.Lines(env.Out.String()), 3)
-	require.Equal(t, "3 succeeded, 0 failed\n", env.ErrOut.String())
+	require.Equal(t, "job 1: 3 tasks\n3 succeeded, 0 failed\n", env.ErrOut.String())
 }
 
 func TestExitCode(t *testing.T) {
@@ -289,4 +314,18 @@ func TestExitCode(t *testing.T) {
 	require.Equal(t, 130, ExitCode(&job.Task{State: job.Failed, Info: job.Info{Signal: "INT"}}))
 	require.Equal(t, 1, ExitCode(&job.Task{State: job.Failed, Info: job.Info{Signal: "SIGNOPE"}}))
 	require.Equal(t, 1, ExitCode(&job.Task{State: job.Failed}))
+}
+
+func TestRunRefusedFieldsNameTheFlag(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error": {"code": "invalid", "message": "no job 999", "field": "after[1]"}}`)
+	}))
+	t.Cleanup(srv.Close)
+	env := clitest.NewEnv(t, srv.URL, false)
+	code, err := clitest.Exec(NewCmdRun(env.F, nil), "-d", "--after", "1,999", "--", "true")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.EqualError(t, err, "--after: no job 999")
 }
