@@ -36,6 +36,9 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeUnavailable: the server is shutting down; retry later.
 	CodeUnavailable = "unavailable"
+	// CodeStarting: the server is recovering its jobs after a start; the
+	// client retries (WithStartWait).
+	CodeStarting = "starting"
 )
 
 // ErrUnauthorized matches an *APIError of code "unauthorized".
@@ -102,13 +105,19 @@ func decodeError(resp *http.Response) error {
 	return e
 }
 
-// NoServerError reports that nothing answered at the server's address.
+// NoServerError reports that nothing answered at the server's address, or,
+// with Starting set, that the server there was still starting when the
+// client gave up waiting for it.
 type NoServerError struct {
-	Addr string // as the user gave it, or the socket path
-	Err  error  // the dial error
+	Addr     string // as the user gave it, or the socket path
+	Err      error  // the dial error, or the server's answer
+	Starting bool
 }
 
 func (e *NoServerError) Error() string {
+	if e.Starting {
+		return "berth server at " + e.Addr + " is starting; try again shortly"
+	}
 	return "no berth server at " + e.Addr + "; start one with `berth serve`"
 }
 

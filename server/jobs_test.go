@@ -16,8 +16,30 @@ func TestHealth(t *testing.T) {
 	b := setup(t)
 	var h map[string]any
 	b.doJSON(t, "GET", "/v1/health", "", http.StatusOK, &h)
-	require.Equal(t, map[string]any{"ok": true, "status": "ok", "version": "1.2.3", "server_id": "test-server"}, h)
+	require.Equal(t, map[string]any{"ok": true, "status": "ok", "ready": true, "version": "1.2.3", "server_id": "test-server"}, h)
 	b.requireError(t, "GET", "/v1/health?x=1", "", http.StatusBadRequest, "invalid", "x", "unknown parameter")
+}
+
+// TestHealthStarting: until the server is ready the health says so with a
+// 503, and every other request is answered 503 "starting".
+func TestHealthStarting(t *testing.T) {
+	t.Parallel()
+	ready := make(chan struct{})
+	b := setupWith(t, t.TempDir(), func(c *Config) { c.Ready = ready })
+	var h map[string]any
+	b.doJSON(t, "GET", "/v1/health", "", http.StatusServiceUnavailable, &h)
+	require.Equal(t, map[string]any{"ok": false, "status": "starting", "ready": false, "version": "1.2.3", "server_id": "test-server",
+		"error": map[string]any{"code": "starting", "message": "the server is starting: it is recovering its jobs"}}, h)
+	b.requireError(t, "GET", "/v1/jobs", "", http.StatusServiceUnavailable, "starting", "", "starting")
+	b.requireError(t, "POST", "/v1/jobs", `{"template":{"command":"x"}}`, http.StatusServiceUnavailable, "starting", "", "starting")
+	_, err := b.st.JobGet(t.Context(), 1)
+	require.ErrorIs(t, err, job.ErrNotFound, "nothing submitted while starting")
+
+	close(ready)
+	b.doJSON(t, "GET", "/v1/health", "", http.StatusOK, &h)
+	require.Equal(t, "ok", h["status"])
+	require.Equal(t, true, h["ready"])
+	b.submit(t, `{"template":{"command":"x"}}`)
 }
 
 func TestUnknownRouteAndMethod(t *testing.T) {

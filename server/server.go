@@ -60,6 +60,10 @@ type Config struct {
 	// pools and workers and of the Go runtime, without the store's or
 	// NATS's figures.
 	Metrics http.Handler
+	// Ready, when set, is closed once the server has recovered its state:
+	// until then every request but /v1/health is answered 503 "starting",
+	// and the health says status "starting". Defaults to nil: ready at once.
+	Ready <-chan struct{}
 }
 
 // VersionDefault is the version reported when Config.Version is empty.
@@ -118,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, pingInterval: pingIntervalDefault, receiveBudget: receiveBudgetDefault,
 		ui: dash, logins: ui.NewLogins()}
-	s.routes = s.newMux()
+	s.routes = s.gate(s.newMux())
 	s.handler = s.logRequests(s.routes)
 	return s, nil
 }
