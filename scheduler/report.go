@@ -197,7 +197,7 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 		if e.End == nil {
 			return nil, nil, dispatch.EventResult{Err: fmt.Errorf("ended event of %d.%d without its end", e.Job, e.Index)}
 		}
-		if e.PID != 0 { // the started event was folded into this one
+		if e.PID != 0 || e.ContainerID != "" { // the started event was folded into this one
 			t.PID, t.ContainerID = e.PID, e.ContainerID
 		}
 		t.exitedAt = e.Time // for the exit → recorded metric
