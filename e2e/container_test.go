@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -237,4 +239,24 @@ func TestContainerIDShortTask(t *testing.T) {
 		tk := taskOf(t, s, ref)
 		require.Len(t, tk.ContainerID, 64, "task %s: %+v", ref, tk)
 	}
+}
+
+// TestContainerOutputPathsCLI: --output-path and --error-path of berth run
+// copy the job's stdout and stderr to host files when it ends, as the API's
+// output_path and error_path do (a relative path from where berth runs).
+func TestContainerOutputPathsCLI(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	testenv.RequireDocker(t)
+	s := testenv.StartServer(t)
+	dir := testenv.ShortTempDir(t)
+	r := s.Berth("", "run", "--image", image, "--output-path", filepath.Join(dir, "out.txt"), "--error-path", filepath.Join(dir, "err.txt"),
+		"--", "sh", "-c", "echo o1; echo e1 >&2; echo o2")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	b, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "o1\no2\n", string(b))
+	b, err = os.ReadFile(filepath.Join(dir, "err.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "e1\n", string(b))
 }

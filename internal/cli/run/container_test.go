@@ -61,6 +61,10 @@ func TestContainerFlags(t *testing.T) {
 		{name: "twice", args: []string{"--image", "i", "--mount", "/a:/in", "--mount", "/b:/in", "--", "x"},
 			wantErr: `invalid job: template.stage_in[1].container: /in is also in template.stage_in[0]`},
 		{name: "mount without image", args: []string{"--mount", "/a:/b", "--", "x"}, wantErr: "need --image"},
+		{name: "output paths", args: []string{"--image", "img", "--output-path", "out.txt", "--error-path", "/var/err.txt", "--", "sh"},
+			want: job.Template{Command: "sh", Image: "img", OutputPath: filepath.Join(wd, "out.txt"), ErrorPath: "/var/err.txt"}},
+		{name: "output path without image", args: []string{"--output-path", "/a", "--", "x"}, wantErr: "need --image"},
+		{name: "empty output path", args: []string{"--image", "i", "--error-path", "", "--", "x"}, wantErr: `for "--error-path" flag: empty path`},
 		{name: "rm and stage-out", args: []string{"--image", "i", "--ext", "rm=true", "--stage-out", "/a:/b", "--", "x"},
 			wantErr: "invalid job: template.stage_out: cannot copy out of a container the engine removes as it exits"},
 	} {
