@@ -104,6 +104,11 @@ type Spec struct {
 	// process task whose template names no WorkDir runs there if that
 	// directory exists on its worker's host, else in its task directory.
 	SubmitDir string `json:"submit_dir,omitempty"`
+	// Owner is the user who submitted the job (DRMAA2's jobOwner), set by
+	// the server, never by the submitter: the user of the process at the
+	// other end of the unix socket, or "token" on TCP, where the bearer of
+	// the token is all the server knows.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Matches reports whether a worker with these labels may run the job.

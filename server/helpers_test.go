@@ -196,7 +196,9 @@ func setupWith(t *testing.T, d string, edit func(*Config)) *testBundle {
 	srv, err := New(cfg)
 	require.NoError(t, err)
 	srv.pingInterval = 50 * time.Millisecond
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.ConnContext = connOwner // as Serve does: TCP, owner "token"
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return &testBundle{srv: srv, sched: sched, st: st, dir: dir, ts: ts}
 }

@@ -27,6 +27,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
+	if spec.Owner != "" {
+		s.writeError(w, r, invalid("owner", "is set by the server (the submitting user), not by the submitter"), noRef)
+		return
+	}
+	spec.Owner = owner(r.Context())
 	// The scheduler validates too; checking here answers bad input before
 	// it reaches any state.
 	if err := spec.Validate(); err != nil {

@@ -61,6 +61,7 @@ func TestSubmit(t *testing.T) {
 	require.Equal(t, 1, j.TaskCount)
 	require.Equal(t, job.PoolDefault, j.Pool)
 	require.Equal(t, "echo", j.Template.Command)
+	require.Equal(t, OwnerToken, j.Owner, "submitted on TCP")
 
 	arr := b.submit(t, `{"template":{"command":"x"},"array":{"begin":1,"end":5,"step":2},"hold":true}`)
 	require.Equal(t, 3, arr.TaskCount)
@@ -79,6 +80,7 @@ func TestSubmitInvalid(t *testing.T) {
 		{"not an object", `[1]`, "body", "want an object"},
 		{"trailing", `{"template":{"command":"x"}} {}`, "body", "unexpected data"},
 		{"unknown field", `{"template":{"command":"x"},"nme":"a"}`, "nme", "unknown field"},
+		{"owner", `{"template":{"command":"x"},"owner":"root"}`, "owner", "set by the server"},
 		{"unknown nested field", `{"template":{"command":"x","argz":[]}}`, "template.argz", "unknown field"},
 		{"wrong type", `{"template":{"command":"x","args":"a b"}}`, "template.args", "want an array, got a string"},
 		{"wrong item type", `{"template":{"command":"x","args":["a",2]}}`, "template.args[1]", "want a string, got a number"},

@@ -200,6 +200,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 		BaseContext: func(net.Listener) context.Context {
 			return context.WithValue(context.Background(), stopKey{}, stop)
 		},
+		ConnContext: connOwner,
 	}
 	srv.RegisterOnShutdown(func() { close(stop) })
 	done := make(chan error, 1)
