@@ -3,6 +3,7 @@ package docker
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"path"
 	"slices"
 	"strconv"
@@ -117,13 +118,26 @@ func applySettings(c *containerSpec, set *job.ContainerSettings) error {
 		}
 	}
 	if len(set.ExposedPorts) > 0 {
+		// Exposed and published, as docker run -p: a port without a host
+		// port gets one the engine picks.
 		cfg.ExposedPorts = network.PortSet{}
+		hc.PortBindings = network.PortMap{}
 		for _, p := range set.ExposedPorts {
 			port, err := network.ParsePort(strconv.Itoa(int(p.Number)) + "/" + p.Proto)
 			if err != nil {
 				return fmt.Errorf("extension \"exposedPorts\": %w", err)
 			}
 			cfg.ExposedPorts[port] = struct{}{}
+			b := network.PortBinding{}
+			if p.HostIP != "" {
+				if b.HostIP, err = netip.ParseAddr(p.HostIP); err != nil {
+					return fmt.Errorf("extension \"exposedPorts\": %w", err)
+				}
+			}
+			if p.HostPort != 0 {
+				b.HostPort = strconv.Itoa(int(p.HostPort))
+			}
+			hc.PortBindings[port] = append(hc.PortBindings[port], b)
 		}
 	}
 	hc.NetworkMode = container.NetworkMode(set.Network)

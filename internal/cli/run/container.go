@@ -50,7 +50,7 @@ var containerValueFlags = []struct {
 	{"platform", "platform", "Image platform (`OS/ARCH[/VARIANT]`)", false},
 	{"pull", "pull", "Image pull policy (`POLICY`: never, missing, always)", false},
 	{"ulimit", "ulimit", "Container resource limit (`NAME=SOFT[:HARD]`, repeatable)", true},
-	{"expose", "exposedPorts", "Expose a container port (`PORT[/PROTO]`, repeatable)", true},
+	{"publish", "exposedPorts", "Publish a container port as docker run -p does (`[[HOSTIP:]HOSTPORT:]PORT[/PROTO]`, repeatable; a bare PORT gets a host port the engine picks)", true},
 	{"tmpfs", "tmpfs", "Mount a tmpfs in the container (`PATH[:OPTS]`, repeatable; no commas in OPTS)", true},
 	{"cap-add", "cap-add", "Add a Linux capability to the container (`CAP`, repeatable)", true},
 	{"cap-drop", "cap-drop", "Drop a Linux capability of the container (`CAP`, repeatable; ALL for all)", true},
@@ -69,11 +69,22 @@ func addContainerFlags(fs *pflag.FlagSet, s *job.Spec) *containerFlags {
 	for _, f := range containerValueFlags {
 		v := &extValue{ext: f.ext, list: f.list}
 		c.values[f.ext] = v
-		fs.Var(v, f.flag, f.usage)
+		short := ""
+		if f.flag == "publish" {
+			short = "p"
+		}
+		fs.VarP(v, f.flag, short, f.usage)
 	}
 	for _, f := range containerBoolFlags {
 		c.bools[f.ext] = fs.Bool(f.flag, false, f.usage)
 	}
+	// --expose, the flag's former name, publishes too (DRMAA2's exposedPorts).
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "expose" {
+			name = "publish"
+		}
+		return pflag.NormalizedName(name)
+	})
 	fs.Var(&c.ext, "ext", "Set a container extension `KEY=VALUE` (repeatable; see docs/docker.md)")
 	fs.Var(&mountValue{p: &c.mounts}, "mount", "Mount a host path in the container, read-only unless rw (`HOST:CONTAINER[:ro|rw]`, repeatable)")
 	fs.Var(&mountValue{p: &c.outs, out: true}, "stage-out", "Copy a container path to the host when the job ends (`CONTAINER:HOST`, repeatable)")
