@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/require"
@@ -75,4 +76,54 @@ func TestContainerPublish(t *testing.T) {
 	require.Eventually(t, get("127.0.0.1:"+eph[0].HostPort), 30*time.Second, 100*time.Millisecond, "published on an ephemeral port")
 	require.Equal(t, 0, s.Berth("", "stop", id).Code)
 	s.Berth("", "wait", id)
+}
+
+// TestContainerKept: with rm=false the container stays after the job ends,
+// for inspection, until berth rm removes the job; by default it is removed.
+func TestContainerKept(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	dc := testenv.RequireDocker(t)
+	s := testenv.StartServer(t)
+	ctx := context.Background()
+	run := func(args ...string) (string, string) {
+		id := fmt.Sprint(submitted(t, s.Berth("", append(append([]string{"run", "-d", "--image", image}, args...),
+			"--", "sh", "-c", "echo kept > /mark; exit 3")...)))
+		require.Equal(t, 1, s.Berth("", "wait", id).Code)
+		ctr := taskOf(t, s, id).ContainerID
+		require.NotEmpty(t, ctr)
+		return id, ctr
+	}
+	gone := func(ctr string) func() bool {
+		return func() bool {
+			_, err := dc.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+			return cerrdefs.IsNotFound(err)
+		}
+	}
+
+	id, ctr := run("--ext", "rm=false")
+	require.Eventually(t, func() bool {
+		in, err := dc.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+		require.NoError(t, err, "the container is kept")
+		return in.Container.Name == "/berth-kept-"+id+".0.1"
+	}, 30*time.Second, 50*time.Millisecond, "renamed once its end is recorded")
+	in, err := dc.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 3, in.Container.State.ExitCode)
+	cp, err := dc.CopyFromContainer(ctx, ctr, client.CopyFromContainerOptions{SourcePath: "/mark"})
+	require.NoError(t, err, "its file system can be inspected")
+	cp.Content.Close()
+
+	// A restart of the server and its worker leaves it alone.
+	s.Stop()
+	s.Start()
+	_, err = dc.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+	require.NoError(t, err, "still kept after a restart")
+
+	r := s.Berth("", "rm", id)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.True(t, gone(ctr)(), "berth rm removes the kept container")
+
+	_, ctr = run()
+	require.Eventually(t, gone(ctr), 30*time.Second, 50*time.Millisecond, "removed by default")
 }

@@ -38,10 +38,13 @@ type ContainerSettings struct {
 	Privileged    bool   // "privileged"
 	ReadOnly      bool   // "read-only"
 	AutoRemove    bool   // "rm"
-	Restart       RestartPolicy
-	IPC           string // "ipc"
-	UTS           string // "uts"
-	PID           string // "pid"
+	// Keep ("rm" false) keeps the container after the task ends, for
+	// inspection, until the job is removed; the default removes it.
+	Keep    bool
+	Restart RestartPolicy
+	IPC     string // "ipc"
+	UTS     string // "uts"
+	PID     string // "pid"
 	// GPUs ("gpus") is the number of GPUs asked for, -1 for all; 0: none.
 	GPUs    int
 	ShmSize int64    // "shm-size", bytes
@@ -146,7 +149,7 @@ var containerExtensions = map[string]containerExtension{
 	},
 	"privileged": boolExt(func(c *ContainerSettings, b bool) { c.Privileged = b }),
 	"read-only":  boolExt(func(c *ContainerSettings, b bool) { c.ReadOnly = b }),
-	"rm":         boolExt(func(c *ContainerSettings, b bool) { c.AutoRemove = b }),
+	"rm":         boolExt(func(c *ContainerSettings, b bool) { c.AutoRemove, c.Keep = b, !b }),
 	"restart": func(c *ContainerSettings, v string) error {
 		name, count, hasCount := strings.Cut(v, ":")
 		switch name {

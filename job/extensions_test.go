@@ -85,7 +85,7 @@ func TestContainerExtensionsParse(t *testing.T) {
 	pids := int64(-1)
 	require.Equal(t, &ContainerSettings{
 		Pull: "never", User: "1:2", Entrypoint: []string{"/bin/sh", "-c"}, EntrypointSet: true,
-		ExposedPorts: []Port{{Number: 80, Proto: "tcp"}, {Number: 53, Proto: "udp"}, {Number: 80, Proto: "tcp", HostPort: 8080},
+		Keep: true, ExposedPorts: []Port{{Number: 80, Proto: "tcp"}, {Number: 53, Proto: "udp"}, {Number: 80, Proto: "tcp", HostPort: 8080},
 			{Number: 81, Proto: "tcp", HostIP: "127.0.0.1", HostPort: 8081}, {Number: 82, Proto: "tcp", HostIP: "127.0.0.1"},
 			{Number: 83, Proto: "udp", HostIP: "::1", HostPort: 8083}}, Network: "none", Privileged: true, ReadOnly: true,
 		Restart: RestartPolicy{Name: "on-failure", MaxRetries: 2}, IPC: "container:db", UTS: "host", PID: "host",

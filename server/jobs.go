@@ -144,6 +144,9 @@ func (s *Server) removeJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, job.Ref{Job: id})
 		return
 	}
+	if s.cfg.JobRemoved != nil {
+		s.cfg.JobRemoved(r.Context(), id)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -64,6 +64,10 @@ type Config struct {
 	// until then every request but /v1/health is answered 503 "starting",
 	// and the health says status "starting". Defaults to nil: ready at once.
 	Ready <-chan struct{}
+	// JobRemoved, when set, is called after a job was removed (DELETE
+	// /v1/jobs/{id}), to remove what it left outside the store: the
+	// containers kept after its tasks ended ("rm" false). Defaults to none.
+	JobRemoved func(ctx context.Context, id int64)
 }
 
 // VersionDefault is the version reported when Config.Version is empty.

@@ -27,7 +27,14 @@ const (
 	// knows where to continue writing.
 	LabelStdout = "berth.stdout"
 	LabelStderr = "berth.stderr"
+	// LabelKeep ("true") keeps the container after its task ended (the
+	// "rm" extension false): Destroy renames it KeptPrefix+task ID instead
+	// of removing it, and sweeps leave it.
+	LabelKeep = "berth.keep"
 )
+
+// KeptPrefix starts the name of a container kept after its task ended.
+const KeptPrefix = "berth-kept-"
 
 // PullPolicy says when Start pulls the image.
 type PullPolicy string
@@ -64,6 +71,9 @@ func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
 		LabelExecutor: cfg.Instance,
 		LabelStdout:   s.Stdout,
 		LabelStderr:   s.Stderr,
+	}
+	if cs.Keep {
+		labels[LabelKeep] = "true"
 	}
 	if err := setCopyLabels(labels, s); err != nil {
 		return nil, fmt.Errorf("%w: %w", executor.ErrStartFailed, err)

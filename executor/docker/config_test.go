@@ -190,6 +190,11 @@ func TestExtensions(t *testing.T) {
 		}},
 		{"rm", map[string]string{"rm": "true"}, func(t *testing.T, c *container.InspectResponse) {
 			require.True(t, c.HostConfig.AutoRemove)
+			require.NotContains(t, c.Config.Labels, LabelKeep)
+		}},
+		{"rm-false", map[string]string{"rm": "false"}, func(t *testing.T, c *container.InspectResponse) {
+			require.False(t, c.HostConfig.AutoRemove)
+			require.Equal(t, "true", c.Config.Labels[LabelKeep], "kept after the task ends")
 		}},
 		{"gpus-all", map[string]string{"gpus": "all"}, func(t *testing.T, c *container.InspectResponse) {
 			require.Equal(t, []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}, c.HostConfig.DeviceRequests)

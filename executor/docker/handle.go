@@ -24,6 +24,7 @@ type task struct {
 	id          string
 	containerID string
 	autoRemove  bool
+	keep        bool // LabelKeep: Destroy keeps the container
 	// mayRestart is set when the container has a restart policy: its die
 	// event does not end it.
 	mayRestart bool

@@ -313,7 +313,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	ready := make(chan struct{})
-	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Checks: checks, Metrics: mets.Handler(), Ready: ready})
+	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Checks: checks, Metrics: mets.Handler(), Ready: ready, JobRemoved: removeKept(dir, log)})
 	if err != nil {
 		return err
 	}
