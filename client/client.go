@@ -18,7 +18,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berth-run/berth/internal/datadir"
 )
@@ -31,6 +33,10 @@ type Client struct {
 	base  string // "http://berth" for a socket, else the server's URL
 	token string
 	hc    *http.Client
+	// startWait is how long a request waits for a starting server; notice
+	// is told once when a request begins to wait.
+	startWait time.Duration
+	notice    func(string)
 }
 
 // Option configures New.
@@ -44,12 +50,25 @@ func WithToken(token string) Option { return func(c *Client) { c.token = token }
 // address given to New; this is meant for tests and custom TLS.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
+// WithStartWait sets how long a request waits for a server that is
+// starting (recovering its jobs after a restart) before it fails with a
+// *NoServerError whose Starting is set. Defaults to StartWaitDefault; 0 fails
+// at once.
+func WithStartWait(d time.Duration) Option { return func(c *Client) { c.startWait = d } }
+
+// WithNotice sets a function told, once per request, that the request waits
+// for a starting server (the CLI prints it on stderr). Defaults to none.
+func WithNotice(f func(msg string)) Option { return func(c *Client) { c.notice = f } }
+
+// StartWaitDefault is how long a request waits for a starting server.
+const StartWaitDefault = 2 * time.Minute
+
 // New returns a client of the server at addr: "unix:///path/berth.sock", a
 // bare socket path ("/path/berth.sock", "./berth.sock"), or a TCP address
 // ("http://host:port", "https://host:port", "host:port"), which needs
 // WithToken.
 func New(addr string, opts ...Option) (*Client, error) {
-	c := &Client{addr: addr}
+	c := &Client{addr: addr, startWait: StartWaitDefault}
 	for _, o := range opts {
 		o(c)
 	}
@@ -166,17 +185,65 @@ func (c *Client) request(ctx context.Context, method, path string, q url.Values,
 }
 
 // send sends a request and returns the response if its status is 2xx; any
-// other status is decoded into an *APIError.
+// other status is decoded into an *APIError. A server that is starting
+// (its API answers "starting", or its socket is not there yet though it
+// holds its data directory's lock) is asked again until it is ready or
+// the client's start wait has passed.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, c.connError(err)
+	var since time.Time
+	delay := 50 * time.Millisecond
+	for {
+		resp, err := c.hc.Do(req)
+		if err == nil && resp.StatusCode/100 == 2 {
+			return resp, nil
+		}
+		if err != nil {
+			err = c.connError(err)
+		} else {
+			err = decodeError(resp)
+			resp.Body.Close()
+		}
+		if !c.starting(err) {
+			return nil, err
+		}
+		if since.IsZero() {
+			since = time.Now()
+			if c.notice != nil && c.startWait > 0 {
+				c.notice("berth server at " + c.addr + " is starting; waiting for it")
+			}
+		}
+		if time.Since(since) >= c.startWait || (req.Body != nil && req.GetBody == nil) {
+			return nil, &NoServerError{Addr: c.addr, Starting: true, Err: err}
+		}
+		select {
+		case <-req.Context().Done():
+			return nil, &NoServerError{Addr: c.addr, Starting: true, Err: req.Context().Err()}
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, time.Second)
+		if req.GetBody != nil {
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, gerr
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
 	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		return nil, decodeError(resp)
+}
+
+// starting reports whether err says the server is starting: its answer, or
+// no answer on the socket of a data directory whose server lock is held.
+func (c *Client) starting(err error) bool {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == CodeStarting
 	}
-	return resp, nil
+	var ns *NoServerError
+	if !errors.As(err, &ns) || c.base != "http://berth" || filepath.Base(c.addr) != "berth.sock" {
+		return false
+	}
+	return datadir.Dir(filepath.Dir(c.addr)).ServerRunning()
 }
 
 // do sends a request and decodes a JSON answer into out (if not nil).

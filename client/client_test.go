@@ -10,14 +10,18 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
 )
 
@@ -517,4 +521,87 @@ func TestNotABerthServer(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Health(ctx)
 	require.ErrorContains(t, err, "it speaks plain HTTP, not HTTPS: use http://")
+}
+
+// TestStartingServer: a server that answers "starting" is asked again, the
+// body sent whole each time, until it is ready; the notice is told once.
+func TestStartingServer(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var bodies []string
+	n := 0
+	c := newTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		n++
+		first := n <= 3
+		mu.Unlock()
+		if first {
+			apiError(w, 503, CodeStarting, "the server is starting", "")
+			return
+		}
+		writeJSON(w, 201, job.Job{ID: 1})
+	}), WithNotice(func(msg string) {
+		mu.Lock()
+		bodies = append(bodies, "notice: "+msg)
+		mu.Unlock()
+	}))
+	j, err := c.Submit(context.Background(), job.Spec{Template: job.Template{Command: "x"}})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), j.ID)
+	body := `{"template":{"command":"x"}}`
+	require.Len(t, bodies, 5)
+	require.Equal(t, "notice: berth server at "+c.addr+" is starting; waiting for it", bodies[1])
+	for _, b := range slices.Delete(slices.Clone(bodies), 1, 2) {
+		require.JSONEq(t, body, b)
+	}
+}
+
+// TestStartingServerGivesUp: past its start wait the client says the server
+// is starting, an error of the no-server kind.
+func TestStartingServerGivesUp(t *testing.T) {
+	t.Parallel()
+	c := newTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		apiError(w, 503, CodeStarting, "the server is starting", "")
+	}), WithStartWait(0))
+	_, err := c.Jobs(context.Background(), ListParams{})
+	require.EqualError(t, err, "berth server at "+c.addr+" is starting; try again shortly")
+	var ns *NoServerError
+	require.ErrorAs(t, err, &ns)
+	require.True(t, ns.Starting)
+}
+
+// TestStartingServerSocket: no socket yet, but the data directory's server
+// lock is held: the server is starting, and the client waits for its socket.
+func TestStartingServerSocket(t *testing.T) {
+	t.Parallel()
+	dir := datadir.Dir(shortTemp(t))
+	lock, err := os.Create(dir.ServerLock())
+	require.NoError(t, err)
+	defer lock.Close()
+	require.NoError(t, syscall.Flock(int(lock.Fd()), syscall.LOCK_EX))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, Health{OK: true, Ready: true})
+	}))
+	t.Cleanup(srv.Close)
+	// The server begins to listen once the client has found it starting.
+	c, err := New(dir.Socket(), WithNotice(func(string) {
+		l, err := net.Listen("unix", dir.Socket())
+		if err == nil {
+			srv.Listener = l
+			srv.Start()
+		}
+	}))
+	require.NoError(t, err)
+	h, err := c.Health(context.Background())
+	require.NoError(t, err)
+	require.True(t, h.Ready)
+
+	// Without the lock, no socket is no server.
+	require.NoError(t, syscall.Flock(int(lock.Fd()), syscall.LOCK_UN))
+	c, err = New(filepath.Join(string(dir), "other", "berth.sock"))
+	require.NoError(t, err)
+	_, err = c.Health(context.Background())
+	require.ErrorContains(t, err, "no berth server at")
 }

@@ -39,6 +39,9 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	// CodeUnavailable: the server is shutting down; retry later.
 	CodeUnavailable = "unavailable"
+	// CodeStarting: the server is recovering its jobs after a start; the
+	// client retries (WithStartWait).
+	CodeStarting = "starting"
 )
 
 // ErrUnauthorized matches an *APIError of code "unauthorized".
@@ -116,15 +119,22 @@ func notBerth(resp *http.Response) string {
 	return fmt.Sprintf("not a berth server at %s: it answered %s", at, what)
 }
 
-// NoServerError reports that nothing answered at the server's address.
+// NoServerError reports that nothing answered at the server's address,
+// with Answered, what answered there instead, or, with Starting set, that
+// the server there was still starting when the client gave up waiting for
+// it.
 type NoServerError struct {
 	Addr string // as the user gave it, or the socket path
-	Err  error  // the dial error
+	Err  error  // the dial error, or the server's answer
 	// Answered, when set, says what answered there instead.
 	Answered string
+	Starting bool
 }
 
 func (e *NoServerError) Error() string {
+	if e.Starting {
+		return "berth server at " + e.Addr + " is starting; try again shortly"
+	}
 	if e.Answered != "" {
 		return "not a berth server at " + e.Addr + ": " + e.Answered
 	}

@@ -13,8 +13,10 @@ import (
 
 // Health is the answer of GET /v1/health.
 type Health struct {
-	OK       bool   `json:"ok"`
-	Status   string `json:"status"` // "ok" or "degraded"
+	OK     bool   `json:"ok"`
+	Status string `json:"status"` // "ok", "degraded" or "starting"
+	// Ready is set once the server has recovered its jobs after its start.
+	Ready    bool   `json:"ready"`
 	Version  string `json:"version"`
 	ServerID string `json:"server_id"`
 	// Store and Dispatch say why that part is degraded; empty when whole.
@@ -24,7 +26,8 @@ type Health struct {
 	DataDirBytes int64 `json:"data_dir_bytes,omitempty"`
 }
 
-// Health asks the server whether it is up.
+// Health asks the server whether it is up. A starting server is waited for
+// (see WithStartWait).
 func (c *Client) Health(ctx context.Context) (*Health, error) {
 	var h Health
 	if err := c.do(ctx, http.MethodGet, "/health", nil, nil, &h); err != nil {

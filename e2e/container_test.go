@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -198,4 +200,90 @@ func TestContainerStopGrace(t *testing.T) {
 		require.Equal(t, 1, r.Code, "job %s ended well before the server's grace: %s", id, r.Stdout+r.Stderr)
 		require.Equal(t, job.ReasonCanceled, taskOf(t, s, id).SubState.Kind)
 	}
+}
+
+// TestContainerPausedOutside: a docker pause or unpause done outside berth
+// is seen from the engine's events, the task's state follows, and berth
+// resume works on it.
+func TestContainerPausedOutside(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	dc := testenv.RequireDocker(t)
+	s := testenv.StartServer(t)
+	ctx := context.Background()
+	ref := fmt.Sprint(submitted(t, s.Berth("", "run", "-d", "--image", image, "--", "sleep", "60")))
+	var ctr string
+	require.Eventually(t, func() bool {
+		tk := taskOf(t, s, ref)
+		ctr = tk.ContainerID
+		return tk.State == job.Running && ctr != ""
+	}, 30*time.Second, 50*time.Millisecond)
+	paused := func() bool {
+		in, err := dc.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
+		require.NoError(t, err)
+		return in.Container.State.Paused
+	}
+	state := func(want job.State) func() bool {
+		return func() bool { return taskOf(t, s, ref).State == want }
+	}
+
+	_, err := dc.ContainerPause(ctx, ctr, client.ContainerPauseOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, state(job.Suspended), 30*time.Second, 50*time.Millisecond, "docker pause: Suspended")
+	r := s.Berth("", "resume", ref)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Eventually(t, state(job.Running), 30*time.Second, 50*time.Millisecond, "berth resume: Running")
+	require.False(t, paused(), "berth resume unpaused the container")
+
+	_, err = dc.ContainerPause(ctx, ctr, client.ContainerPauseOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, state(job.Suspended), 30*time.Second, 50*time.Millisecond)
+	_, err = dc.ContainerUnpause(ctx, ctr, client.ContainerUnpauseOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, state(job.Running), 30*time.Second, 50*time.Millisecond, "docker unpause: Running")
+
+	// berth's own suspend and resume still go both ways.
+	require.Equal(t, 0, s.Berth("", "suspend", ref).Code)
+	require.Equal(t, job.Suspended, taskOf(t, s, ref).State)
+	require.True(t, paused())
+	require.Equal(t, 0, s.Berth("", "resume", ref).Code)
+	require.Equal(t, job.Running, taskOf(t, s, ref).State)
+	require.Equal(t, 0, s.Berth("", "stop", ref).Code)
+	require.Equal(t, 1, s.Berth("", "wait", ref).Code)
+	require.Equal(t, job.ReasonCanceled, taskOf(t, s, ref).SubState.Kind)
+}
+
+// TestContainerIDShortTask: the container ID is recorded also for a task
+// that ends before its started event goes out (folded into its end).
+func TestContainerIDShortTask(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	testenv.RequireDocker(t)
+	s := testenv.StartServer(t)
+	for range 3 {
+		ref := fmt.Sprint(submitted(t, s.Berth("", "run", "-d", "--image", image, "--", "true")))
+		require.Equal(t, 0, s.Berth("", "wait", ref).Code)
+		tk := taskOf(t, s, ref)
+		require.Len(t, tk.ContainerID, 64, "task %s: %+v", ref, tk)
+	}
+}
+
+// TestContainerOutputPathsCLI: --output-path and --error-path of berth run
+// copy the job's stdout and stderr to host files when it ends, as the API's
+// output_path and error_path do (a relative path from where berth runs).
+func TestContainerOutputPathsCLI(t *testing.T) {
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	testenv.RequireDocker(t)
+	s := testenv.StartServer(t)
+	dir := testenv.ShortTempDir(t)
+	r := s.Berth("", "run", "--image", image, "--output-path", filepath.Join(dir, "out.txt"), "--error-path", filepath.Join(dir, "err.txt"),
+		"--", "sh", "-c", "echo o1; echo e1 >&2; echo o2")
+	require.Equal(t, 0, r.Code, r.Stderr)
+	b, err := os.ReadFile(filepath.Join(dir, "out.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "o1\no2\n", string(b))
+	b, err = os.ReadFile(filepath.Join(dir, "err.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "e1\n", string(b))
 }

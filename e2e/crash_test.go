@@ -260,3 +260,66 @@ func alive(pid int) bool {
 	s := string(b)
 	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[0] != "Z"
 }
+
+// TestServerStopped stops the server with SIGTERM, as systemctl restart
+// does, while 10 process jobs and 2 container jobs run: the local worker
+// keeps them running, and once the server is back each ends with its true
+// exit status and its full output, written in part while no server ran.
+func TestServerStopped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	t.Parallel()
+	image := testenv.DockerImage(t)
+	testenv.RequireDocker(t)
+	s := testenv.StartServer(t, "--slots", "12", "--stop-jobs-on-exit=false")
+	marks := testenv.ShortTempDir(t)
+	gate := filepath.Join(marks, "gate")
+	// Each job prints a line, waits for the gate (opened while the server
+	// is down), then prints 1,000 more.
+	script := func(dir string) string {
+		return fmt.Sprintf(`echo start; while [ ! -e %s/gate ]; do sleep 0.05; done; i=0; while [ $i -lt 1000 ]; do echo "line $i"; i=$((i+1)); done; echo end`, dir)
+	}
+	var ids []string
+	for range 10 {
+		ids = append(ids, fmt.Sprint(submitted(t, s.Berth("", "run", "-d", "--", "sh", "-c", script(marks)))))
+	}
+	for range 2 {
+		ids = append(ids, fmt.Sprint(submitted(t, s.Berth("", "run", "-d", "--image", image, "--mount", marks+":/marks",
+			"--", "sh", "-c", script("/marks")))))
+	}
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			if tk := taskOf(t, s, id); tk.State != job.Running || !strings.HasPrefix(s.Berth("", "logs", id).Stdout, "start\n") {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 50*time.Millisecond, "all 12 jobs run")
+	worker := s.WorkerPID()
+	require.NotZero(t, worker)
+
+	s.Stop()
+	require.Contains(t, s.Log(), "the local worker keeps running with its jobs")
+	require.NoError(t, syscall.Kill(worker, 0), "the local worker outlived the server")
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+	time.Sleep(time.Second) // the jobs end while no server runs
+	s.Start()
+	require.Equal(t, worker, s.WorkerPID(), "the restarted server adopted the running worker")
+
+	r := s.Berth("", append([]string{"wait", "--timeout", "60s"}, ids...)...)
+	require.Equal(t, 0, r.Code, "every job Done: %s\n%s", r.Stdout+r.Stderr, s.Log())
+	var want strings.Builder
+	want.WriteString("start\n")
+	for i := range 1000 {
+		fmt.Fprintf(&want, "line %d\n", i)
+	}
+	want.WriteString("end\n")
+	for _, id := range ids {
+		tk := taskOf(t, s, id)
+		require.Equal(t, job.Done, tk.State, "job %s: %s", id, tk.Message)
+		require.Equal(t, job.ExitCode(0), tk.SubState, "job %s", id)
+		require.Equal(t, 1, tk.Attempt, "job %s ran once", id)
+		require.Equal(t, want.String(), s.Berth("", "logs", id).Stdout, "job %s: its full output", id)
+	}
+}

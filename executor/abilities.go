@@ -33,11 +33,12 @@ type Cleaner interface {
 
 // StateNotifier is an Executor whose tasks change state on their own, not
 // only through the caller's Suspend and Resume: a container restarted by
-// its restart policy is Requeued from its exit until it runs again.
+// its restart policy is Requeued from its exit until it runs again; one
+// paused or unpaused outside berth (docker pause) is Suspended or Running.
 type StateNotifier interface {
 	// Changes returns a channel that receives, in order, each state a
-	// task enters on its own (Requeued, then Running again), with the
-	// restarts so far. It is closed once the task has ended, or when ctx
+	// task enters on its own (Requeued, then Running again; Suspended,
+	// then Running again), with the restarts so far. It is closed once the task has ended, or when ctx
 	// ends; its exit comes through Wait.
 	Changes(ctx context.Context, id string) (<-chan Status, error)
 }

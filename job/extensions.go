@@ -38,10 +38,13 @@ type ContainerSettings struct {
 	Privileged    bool   // "privileged"
 	ReadOnly      bool   // "read-only"
 	AutoRemove    bool   // "rm"
-	Restart       RestartPolicy
-	IPC           string // "ipc"
-	UTS           string // "uts"
-	PID           string // "pid"
+	// Keep ("rm" false) keeps the container after the task ends, for
+	// inspection, until the job is removed; the default removes it.
+	Keep    bool
+	Restart RestartPolicy
+	IPC     string // "ipc"
+	UTS     string // "uts"
+	PID     string // "pid"
 	// GPUs ("gpus") is the number of GPUs asked for, -1 for all; 0: none.
 	GPUs    int
 	ShmSize int64    // "shm-size", bytes
@@ -65,10 +68,14 @@ type ContainerSettings struct {
 	PidsLimit      *int64            // "pids"; -1: unlimited
 }
 
-// Port is an exposed container port.
+// Port is a container port of the "exposedPorts" extension, exposed and
+// published as docker run -p does: on HostPort of HostIP (0: a port the
+// engine picks; "": every address).
 type Port struct {
-	Number uint16
-	Proto  string // tcp, udp or sctp
+	Number   uint16
+	Proto    string // tcp, udp or sctp
+	HostIP   string
+	HostPort uint16
 }
 
 // RestartPolicy is the "restart" extension: Name is no, always,
@@ -142,7 +149,7 @@ var containerExtensions = map[string]containerExtension{
 	},
 	"privileged": boolExt(func(c *ContainerSettings, b bool) { c.Privileged = b }),
 	"read-only":  boolExt(func(c *ContainerSettings, b bool) { c.ReadOnly = b }),
-	"rm":         boolExt(func(c *ContainerSettings, b bool) { c.AutoRemove = b }),
+	"rm":         boolExt(func(c *ContainerSettings, b bool) { c.AutoRemove, c.Keep = b, !b }),
 	"restart": func(c *ContainerSettings, v string) error {
 		name, count, hasCount := strings.Cut(v, ":")
 		switch name {
@@ -384,12 +391,52 @@ func splitList(v string) []string {
 }
 
 func parsePort(s string) (Port, error) {
-	num, proto, hasProto := strings.Cut(s, "/")
+	// docker run -p's forms: [[HOSTIP:]HOSTPORT:]PORT[/PROTO], and
+	// HOSTIP::PORT for an ephemeral port on one address; an IPv6 HOSTIP
+	// is bracketed.
+	spec, proto, hasProto := strings.Cut(s, "/")
+	var hostIP, hostPort, num string
+	if strings.HasPrefix(spec, "[") {
+		end := strings.Index(spec, "]:")
+		if end < 0 {
+			return Port{}, fmt.Errorf("port %q: want [HOSTIP:][HOSTPORT:]PORT[/PROTO]", s)
+		}
+		hostIP, spec = spec[1:end], spec[end+2:]
+		var ok bool
+		if hostPort, num, ok = strings.Cut(spec, ":"); !ok {
+			return Port{}, fmt.Errorf("port %q: want [HOSTIP:][HOSTPORT:]PORT[/PROTO]", s)
+		}
+	} else {
+		switch parts := strings.Split(spec, ":"); len(parts) {
+		case 1:
+			num = parts[0]
+		case 2:
+			hostPort, num = parts[0], parts[1]
+		case 3:
+			hostIP, hostPort, num = parts[0], parts[1], parts[2]
+		default:
+			return Port{}, fmt.Errorf("port %q: want [HOSTIP:][HOSTPORT:]PORT[/PROTO]", s)
+		}
+	}
 	n, err := strconv.ParseUint(num, 10, 16)
 	if err != nil || n == 0 {
 		return Port{}, fmt.Errorf("port %q: want a number from 1 to 65535, with /tcp, /udp or /sctp", s)
 	}
 	p := Port{Number: uint16(n), Proto: "tcp"}
+	if hostIP != "" {
+		ip, err := netip.ParseAddr(hostIP)
+		if err != nil {
+			return Port{}, fmt.Errorf("port %q: host address %q is not an IP address", s, hostIP)
+		}
+		p.HostIP = ip.String()
+	}
+	if hostPort != "" {
+		h, err := strconv.ParseUint(hostPort, 10, 16)
+		if err != nil || h == 0 {
+			return Port{}, fmt.Errorf("port %q: host port %q is not a number from 1 to 65535", s, hostPort)
+		}
+		p.HostPort = uint16(h)
+	}
 	if hasProto {
 		switch proto = strings.ToLower(proto); proto {
 		case "tcp", "udp", "sctp":

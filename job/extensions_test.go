@@ -13,7 +13,7 @@ var badExtensions = map[string][]string{
 	"pull":         {"sometimes", ""},
 	"user":         {"", " "},
 	"entrypoint":   {"[1,2]", "[\"a\""},
-	"exposedPorts": {"http", "80/xyz", "", "0", "70000"},
+	"exposedPorts": {"http", "80/xyz", "", "0", "70000", "0:80", "x:8080:80", "1.2.3.4:8080:80:9", "[::1]80", "[::1]:80"},
 	"net":          {""},
 	"privileged":   {"yes please", ""},
 	"read-only":    {"maybe"},
@@ -73,7 +73,7 @@ func TestContainerExtensionsBad(t *testing.T) {
 func TestContainerExtensionsParse(t *testing.T) {
 	t.Parallel()
 	c, err := ParseContainerExtensions(map[string]string{
-		"pull": "never", "user": "1:2", "entrypoint": `["/bin/sh","-c"]`, "exposedPorts": "80, 53/UDP",
+		"pull": "never", "user": "1:2", "entrypoint": `["/bin/sh","-c"]`, "exposedPorts": "80, 53/UDP, 8080:80, 127.0.0.1:8081:81/tcp, 127.0.0.1::82, [::1]:8083:83/udp",
 		"net": "none", "privileged": "true", "read-only": "1", "rm": "false", "restart": "on-failure:2",
 		"ipc": "container:db", "uts": "host", "pid": "host", "gpus": "all", "shm-size": "64m",
 		"ulimit": "memlock=-1,nofile=1024:2048", "cap-add": "NET_ADMIN, SYS_PTRACE", "cap-drop": "ALL",
@@ -85,7 +85,9 @@ func TestContainerExtensionsParse(t *testing.T) {
 	pids := int64(-1)
 	require.Equal(t, &ContainerSettings{
 		Pull: "never", User: "1:2", Entrypoint: []string{"/bin/sh", "-c"}, EntrypointSet: true,
-		ExposedPorts: []Port{{80, "tcp"}, {53, "udp"}}, Network: "none", Privileged: true, ReadOnly: true,
+		Keep: true, ExposedPorts: []Port{{Number: 80, Proto: "tcp"}, {Number: 53, Proto: "udp"}, {Number: 80, Proto: "tcp", HostPort: 8080},
+			{Number: 81, Proto: "tcp", HostIP: "127.0.0.1", HostPort: 8081}, {Number: 82, Proto: "tcp", HostIP: "127.0.0.1"},
+			{Number: 83, Proto: "udp", HostIP: "::1", HostPort: 8083}}, Network: "none", Privileged: true, ReadOnly: true,
 		Restart: RestartPolicy{Name: "on-failure", MaxRetries: 2}, IPC: "container:db", UTS: "host", PID: "host",
 		GPUs: -1, ShmSize: 64 << 20, Ulimits: []Ulimit{{"memlock", -1, -1}, {"nofile", 1024, 2048}},
 		CapAdd: []string{"NET_ADMIN", "SYS_PTRACE"}, CapDrop: []string{"ALL"}, SecurityOptSet: true,

@@ -145,6 +145,11 @@ type Spec struct {
 	// OpenJD, when set, makes the job a step of an Open Job Description
 	// job (POST /v1/openjd/jobs); its Template then names no command.
 	OpenJD *OpenJDStep `json:"openjd,omitempty"`
+	// Owner is the user who submitted the job (DRMAA2's jobOwner), set by
+	// the server, never by the submitter: the user of the process at the
+	// other end of the unix socket, or "token" on TCP, where the bearer of
+	// the token is all the server knows.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Matches reports whether a worker with these labels may run the job.

@@ -19,6 +19,7 @@ const (
 	codeNotFound         = "not_found"
 	codeInvalidState     = "invalid_state"
 	codeUnavailable      = "unavailable"
+	codeStarting         = "starting"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeInternal         = "internal"
 )
@@ -57,6 +58,8 @@ func noJob(id int64) *apiError { return notFound(job.Ref{Job: id}) }
 
 var errShuttingDown = &apiError{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the server is shutting down"}
 
+var errStarting = &apiError{Status: http.StatusServiceUnavailable, Code: codeStarting, Message: "the server is starting: it is recovering its jobs"}
+
 // toAPIError maps the errors of the store and the scheduler to answers.
 // ref, when not zero, names what a job.ErrNotFound is about.
 func toAPIError(err error, ref job.Ref) *apiError {
@@ -83,7 +86,7 @@ func toAPIError(err error, ref job.Ref) *apiError {
 // they are the server's fault.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, ref job.Ref) {
 	ae := toAPIError(err, ref)
-	if ae.Status >= 500 && ae != errShuttingDown {
+	if ae.Status >= 500 && ae != errShuttingDown && ae != errStarting {
 		level := slog.LevelError
 		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 			level = slog.LevelDebug // the client went away

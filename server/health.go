@@ -22,9 +22,11 @@ const minFree = 64 << 10
 // healthTimeout bounds the checks of one health request.
 const healthTimeout = 5 * time.Second
 
-// health answers whether the server is up, and whether it is degraded: the
-// store cannot write (disk full) or another check fails. A degraded server
-// still serves reads, so the answer is 200 either way; "status" tells.
+// health answers whether the server is up, ready, and whether it is
+// degraded: the store cannot write (disk full) or another check fails. A
+// degraded server still serves reads, so the answer is 200 either way;
+// "status" tells. A server still recovering its state answers 503, status
+// "starting", with the error of every other request while it starts.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	if err := newQuery(r).Err(); err != nil {
 		s.writeError(w, r, err, noRef)
@@ -32,7 +34,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
-	ans := map[string]any{"ok": true, "status": "ok", "version": s.cfg.Version, "server_id": s.cfg.ServerID}
+	ans := map[string]any{}
 	if err := s.storeHealth(ctx); err != nil {
 		ans["store"] = err.Error()
 	}
@@ -41,13 +43,22 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 			ans[name] = err.Error()
 		}
 	}
-	if len(ans) > 4 {
-		ans["status"] = "degraded"
+	status := "ok"
+	if len(ans) > 0 {
+		status = "degraded"
 	}
+	ans["ok"], ans["version"], ans["server_id"], ans["ready"] = true, s.cfg.Version, s.cfg.ServerID, true
+	code := http.StatusOK
+	if !s.ready() {
+		status, code = "starting", http.StatusServiceUnavailable
+		ans["ok"], ans["ready"], ans["error"] = false, false, errStarting
+		w.Header().Set("Retry-After", "1")
+	}
+	ans["status"] = status
 	if n, ok := s.disk.get(ctx, string(s.cfg.DataDir)); ok {
 		ans["data_dir_bytes"] = n
 	}
-	writeJSON(w, http.StatusOK, ans)
+	writeJSON(w, code, ans)
 }
 
 // storeHealth says why the store cannot write, or nil. After a failed write

@@ -200,17 +200,29 @@ func setup(t *testing.T) *testBundle {
 // setupIn is setup with the data directory d.
 func setupIn(t *testing.T, d string) *testBundle {
 	t.Helper()
+	return setupWith(t, d, nil)
+}
+
+// setupWith is setupIn with the server's config changed by edit.
+func setupWith(t *testing.T, d string, edit func(*Config)) *testBundle {
+	t.Helper()
 	dir := datadir.Dir(d)
 	require.NoError(t, dir.Ensure())
 	st, err := store.Open(context.Background(), store.Config{Path: dir.DB(), Sync: "normal"})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	sched := &fakeScheduler{st: st}
-	srv, err := New(Config{DataDir: dir, Store: st, Scheduler: sched, ServerID: "test-server", Version: "1.2.3",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := Config{DataDir: dir, Store: st, Scheduler: sched, ServerID: "test-server", Version: "1.2.3",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := New(cfg)
 	require.NoError(t, err)
 	srv.pingInterval = 50 * time.Millisecond
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.ConnContext = connOwner // as Serve does: TCP, owner "token"
+	ts.Start()
 	t.Cleanup(ts.Close)
 	return &testBundle{srv: srv, sched: sched, st: st, dir: dir, ts: ts}
 }

@@ -32,6 +32,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
+	if spec.Owner != "" {
+		s.writeError(w, r, invalid("owner", "is set by the server (the submitting user), not by the submitter"), noRef)
+		return
+	}
+	spec.Owner = owner(r.Context())
 	// The scheduler validates too; checking here answers bad input before
 	// it reaches any state.
 	if err := spec.Validate(); err != nil {
@@ -190,6 +195,9 @@ func (s *Server) removeJob(w http.ResponseWriter, r *http.Request) {
 	if err := s.cfg.Scheduler.Remove(r.Context(), id, force); err != nil {
 		s.writeError(w, r, err, job.Ref{Job: id})
 		return
+	}
+	if s.cfg.JobRemoved != nil {
+		s.cfg.JobRemoved(r.Context(), id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

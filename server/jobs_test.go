@@ -19,7 +19,7 @@ func TestHealth(t *testing.T) {
 	b.doJSON(t, "GET", "/v1/health", "", http.StatusOK, &h)
 	require.Positive(t, h["data_dir_bytes"], "the store's files take room")
 	delete(h, "data_dir_bytes")
-	require.Equal(t, map[string]any{"ok": true, "status": "ok", "version": "1.2.3", "server_id": "test-server"}, h)
+	require.Equal(t, map[string]any{"ok": true, "status": "ok", "ready": true, "version": "1.2.3", "server_id": "test-server"}, h)
 	b.requireError(t, "GET", "/v1/health?x=1", "", http.StatusBadRequest, "invalid", "x", "unknown parameter")
 }
 
@@ -74,6 +74,29 @@ func TestWaiting(t *testing.T) {
 	require.Empty(t, get(j4.ID).Waiting, "an ended job waits for nothing")
 }
 
+// TestHealthStarting: until the server is ready the health says so with a
+// 503, and every other request is answered 503 "starting".
+func TestHealthStarting(t *testing.T) {
+	t.Parallel()
+	ready := make(chan struct{})
+	b := setupWith(t, t.TempDir(), func(c *Config) { c.Ready = ready })
+	var h map[string]any
+	b.doJSON(t, "GET", "/v1/health", "", http.StatusServiceUnavailable, &h)
+	delete(h, "data_dir_bytes")
+	require.Equal(t, map[string]any{"ok": false, "status": "starting", "ready": false, "version": "1.2.3", "server_id": "test-server",
+		"error": map[string]any{"code": "starting", "message": "the server is starting: it is recovering its jobs"}}, h)
+	b.requireError(t, "GET", "/v1/jobs", "", http.StatusServiceUnavailable, "starting", "", "starting")
+	b.requireError(t, "POST", "/v1/jobs", `{"template":{"command":"x"}}`, http.StatusServiceUnavailable, "starting", "", "starting")
+	_, err := b.st.JobGet(t.Context(), 1)
+	require.ErrorIs(t, err, job.ErrNotFound, "nothing submitted while starting")
+
+	close(ready)
+	b.doJSON(t, "GET", "/v1/health", "", http.StatusOK, &h)
+	require.Equal(t, "ok", h["status"])
+	require.Equal(t, true, h["ready"])
+	b.submit(t, `{"template":{"command":"x"}}`)
+}
+
 func TestUnknownRouteAndMethod(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -93,6 +116,7 @@ func TestSubmit(t *testing.T) {
 	require.Equal(t, 1, j.TaskCount)
 	require.Equal(t, job.PoolDefault, j.Pool)
 	require.Equal(t, "echo", j.Template.Command)
+	require.Equal(t, OwnerToken, j.Owner, "submitted on TCP")
 
 	arr := b.submit(t, `{"template":{"command":"x"},"array":{"begin":1,"end":5,"step":2},"hold":true}`)
 	require.Equal(t, 3, arr.TaskCount)
@@ -111,6 +135,7 @@ func TestSubmitInvalid(t *testing.T) {
 		{"not an object", `[1]`, "body", "want an object"},
 		{"trailing", `{"template":{"command":"x"}} {}`, "body", "unexpected data"},
 		{"unknown field", `{"template":{"command":"x"},"nme":"a"}`, "nme", "unknown field"},
+		{"owner", `{"template":{"command":"x"},"owner":"root"}`, "owner", "set by the server"},
 		{"unknown nested field", `{"template":{"command":"x","argz":[]}}`, "template.argz", "unknown field"},
 		{"wrong type", `{"template":{"command":"x","args":"a b"}}`, "template.args", "want an array, got a string"},
 		{"wrong item type", `{"template":{"command":"x","args":["a",2]}}`, "template.args[1]", "want a string, got a number"},

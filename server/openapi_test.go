@@ -242,7 +242,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	b.writeOutput(t, 3, 1, "result.jsonl", "{}\n")
 	b.sched.setState(t, 2, 0, job.Done)
 
-	run(call{"GET", "/v1/health", "/v1/health", "", 200, true, []string{"store", "dispatch"}})
+	run(call{"GET", "/v1/health", "/v1/health", "", 200, true, []string{"store", "dispatch", "error"}})
 	run(call{"GET", "/v1/jobs", "/v1/jobs", "", 200, true, nil})
 	run(call{"GET", "/v1/jobs", "/v1/jobs?state=nope", "", 400, true, nil})
 	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/2", "", 200, true, []string{"array", "inputs", "waiting", "openjd"}})

@@ -35,6 +35,9 @@ func (s *Server) submitOpenJD(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
+	for i := range steps {
+		steps[i].Spec.Owner = owner(r.Context())
+	}
 	ids, err := s.cfg.Scheduler.SubmitOpenJD(r.Context(), &sub, steps)
 	if err != nil {
 		s.writeError(w, r, err, noRef)

@@ -60,6 +60,14 @@ type Config struct {
 	// pools and workers and of the Go runtime, without the store's or
 	// NATS's figures.
 	Metrics http.Handler
+	// Ready, when set, is closed once the server has recovered its state:
+	// until then every request but /v1/health is answered 503 "starting",
+	// and the health says status "starting". Defaults to nil: ready at once.
+	Ready <-chan struct{}
+	// JobRemoved, when set, is called after a job was removed (DELETE
+	// /v1/jobs/{id}), to remove what it left outside the store: the
+	// containers kept after its tasks ended ("rm" false). Defaults to none.
+	JobRemoved func(ctx context.Context, id int64)
 }
 
 // VersionDefault is the version reported when Config.Version is empty.
@@ -120,7 +128,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, pingInterval: pingIntervalDefault, receiveBudget: receiveBudgetDefault,
 		ui: dash, logins: ui.NewLogins()}
-	s.routes = s.newMux()
+	s.routes = s.gate(s.newMux())
 	s.handler = s.logRequests(s.routes)
 	return s, nil
 }
@@ -198,6 +206,7 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 		BaseContext: func(net.Listener) context.Context {
 			return context.WithValue(context.Background(), stopKey{}, stop)
 		},
+		ConnContext: connOwner,
 	}
 	srv.RegisterOnShutdown(func() { close(stop) })
 	done := make(chan error, 1)

@@ -3,16 +3,20 @@ package server
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/berth-run/berth/internal/datadir"
+	"github.com/berth-run/berth/job"
 	"github.com/stretchr/testify/require"
 )
 
@@ -87,6 +91,16 @@ func TestServeUnix(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// A job submitted on the socket is owned by the peer's user.
+	resp, err = unixClient(path).Post("http://berth/v1/jobs", "application/json", strings.NewReader(`{"template":{"command":"x"}}`))
+	require.NoError(t, err)
+	var j job.Job
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&j))
+	resp.Body.Close()
+	me, err := user.Current()
+	require.NoError(t, err)
+	require.Equal(t, me.Username, j.Owner)
 
 	// A second server refuses to take the socket over.
 	err = b.srv.ServeUnix(context.Background(), path)

@@ -8,7 +8,8 @@ import (
 
 // followChanges reports the states a started task enters on its own, as the
 // executor tells them (executor.StateNotifier: a container that its restart
-// policy restarts is Requeued, then Running again), as events queued before
+// policy restarts is Requeued, then Running again; one paused outside berth
+// is Suspended, then Running again when unpaused), as events queued before
 // the task's end. The returned channel is closed once the executor has said
 // all (the task ended), or at once if the executor says nothing.
 func (w *Worker) followChanges(t *task) <-chan struct{} {
@@ -26,11 +27,18 @@ func (w *Worker) followChanges(t *task) <-chan struct{} {
 	}
 	go func() {
 		defer close(done)
+		last := job.Running
 		for st := range changes {
 			kind := dispatch.EventRunning
-			if st.State == job.Requeued {
+			switch {
+			case st.State == job.Requeued:
 				kind = dispatch.EventRequeued
+			case st.State == job.Suspended:
+				kind = dispatch.EventSuspended
+			case last == job.Suspended:
+				kind = dispatch.EventResumed
 			}
+			last = st.State
 			t.log.Info("task state changed where it runs", "state", st.State, "restarts", st.Restarts)
 			t.events.push(w.event(t, kind, func(ev *dispatch.Event) { ev.Restarts = st.Restarts }))
 		}

@@ -55,8 +55,13 @@ adds TCP, which requires the bearer token in $BERTH_HOME/token. Workers on
 other hosts join with an identity of their own: berth workers add ID.
 
 The local worker is a separate process: jobs survive a crash of the server
-or of the worker and report their true exit status when it is back. Stopping the server
-(Ctrl-C, SIGTERM) stops the worker and its jobs.
+or of the worker and report their true exit status when it is back.
+Stopping the server (Ctrl-C, SIGTERM) stops the server only: the worker
+keeps its jobs running and reports them to the next server. With
+--stop-jobs-on-exit it stops the worker and its jobs too.
+
+While it loads its jobs at start the server answers "starting" (and
+/v1/health says ready only once it has); clients wait for it.
 
 Ended jobs, with their output and results, are removed in the background
 once they have been ended for --retention (default 30 days; 0 keeps them
@@ -105,6 +110,7 @@ until berth rm).`,
 	fl.IntVar(&cfg.Slots, "slots", 0, "tasks run at once in the default pool and by the local worker (default: number of CPUs)")
 	fl.StringVar(&cfg.Sync, "sync", "user", "store durability: full (fsync every commit), user (fsync what answers a user: submits, control, removal; state reported by workers survives process crashes, not power loss) or normal (no fsync)")
 	fl.StringVar(&worker, "worker", string(daemon.WorkerProcess), "local worker: process (outlives a server crash), inprocess, or none")
+	fl.BoolVar(&cfg.StopJobsOnExit, "stop-jobs-on-exit", false, "when the server stops, stop the local worker's jobs too (default: they keep running and report to the next server)")
 	fl.DurationVar(&cfg.StopGrace, "stop-grace", 10*time.Second, "time between SIGTERM and SIGKILL when jobs are stopped")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&logFormat, "log-format", "", "log format: text or json (default $BERTH_LOG_FORMAT, else text; the local worker follows)")

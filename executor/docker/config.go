@@ -3,6 +3,7 @@ package docker
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"path"
 	"slices"
 	"strconv"
@@ -26,7 +27,14 @@ const (
 	// knows where to continue writing.
 	LabelStdout = "berth.stdout"
 	LabelStderr = "berth.stderr"
+	// LabelKeep ("true") keeps the container after its task ended (the
+	// "rm" extension false): Destroy renames it KeptPrefix+task ID instead
+	// of removing it, and sweeps leave it.
+	LabelKeep = "berth.keep"
 )
+
+// KeptPrefix starts the name of a container kept after its task ended.
+const KeptPrefix = "berth-kept-"
 
 // PullPolicy says when Start pulls the image.
 type PullPolicy string
@@ -63,6 +71,9 @@ func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
 		LabelExecutor: cfg.Instance,
 		LabelStdout:   s.Stdout,
 		LabelStderr:   s.Stderr,
+	}
+	if cs.Keep {
+		labels[LabelKeep] = "true"
 	}
 	if err := setCopyLabels(labels, s); err != nil {
 		return nil, fmt.Errorf("%w: %w", executor.ErrStartFailed, err)
@@ -117,13 +128,26 @@ func applySettings(c *containerSpec, set *job.ContainerSettings) error {
 		}
 	}
 	if len(set.ExposedPorts) > 0 {
+		// Exposed and published, as docker run -p: a port without a host
+		// port gets one the engine picks.
 		cfg.ExposedPorts = network.PortSet{}
+		hc.PortBindings = network.PortMap{}
 		for _, p := range set.ExposedPorts {
 			port, err := network.ParsePort(strconv.Itoa(int(p.Number)) + "/" + p.Proto)
 			if err != nil {
 				return fmt.Errorf("extension \"exposedPorts\": %w", err)
 			}
 			cfg.ExposedPorts[port] = struct{}{}
+			b := network.PortBinding{}
+			if p.HostIP != "" {
+				if b.HostIP, err = netip.ParseAddr(p.HostIP); err != nil {
+					return fmt.Errorf("extension \"exposedPorts\": %w", err)
+				}
+			}
+			if p.HostPort != 0 {
+				b.HostPort = strconv.Itoa(int(p.HostPort))
+			}
+			hc.PortBindings[port] = append(hc.PortBindings[port], b)
 		}
 	}
 	hc.NetworkMode = container.NetworkMode(set.Network)

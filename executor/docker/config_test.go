@@ -159,10 +159,16 @@ func TestExtensions(t *testing.T) {
 		{"entrypoint-json", map[string]string{"entrypoint": `["/bin/sh","-c"]`}, func(t *testing.T, c *container.InspectResponse) {
 			require.Equal(t, []string{"/bin/sh", "-c"}, []string(c.Config.Entrypoint))
 		}},
-		{"exposedPorts", map[string]string{"exposedPorts": "80,53/udp"}, func(t *testing.T, c *container.InspectResponse) {
-			require.Len(t, c.Config.ExposedPorts, 2)
+		{"exposedPorts", map[string]string{"exposedPorts": "80,53/udp,127.0.0.1:18080:8080/tcp"}, func(t *testing.T, c *container.InspectResponse) {
+			require.Len(t, c.Config.ExposedPorts, 3)
 			require.Contains(t, c.Config.ExposedPorts, network.MustParsePort("80/tcp"))
 			require.Contains(t, c.Config.ExposedPorts, network.MustParsePort("53/udp"))
+			// Published as docker run -p: a bare port on a host port the engine picks.
+			require.Equal(t, network.PortMap{
+				network.MustParsePort("80/tcp"):   {{}},
+				network.MustParsePort("53/udp"):   {{}},
+				network.MustParsePort("8080/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "18080"}},
+			}, c.HostConfig.PortBindings)
 		}},
 		{"net", map[string]string{"net": "none"}, func(t *testing.T, c *container.InspectResponse) {
 			require.Equal(t, container.NetworkMode("none"), c.HostConfig.NetworkMode)
@@ -184,6 +190,11 @@ func TestExtensions(t *testing.T) {
 		}},
 		{"rm", map[string]string{"rm": "true"}, func(t *testing.T, c *container.InspectResponse) {
 			require.True(t, c.HostConfig.AutoRemove)
+			require.NotContains(t, c.Config.Labels, LabelKeep)
+		}},
+		{"rm-false", map[string]string{"rm": "false"}, func(t *testing.T, c *container.InspectResponse) {
+			require.False(t, c.HostConfig.AutoRemove)
+			require.Equal(t, "true", c.Config.Labels[LabelKeep], "kept after the task ends")
 		}},
 		{"gpus-all", map[string]string{"gpus": "all"}, func(t *testing.T, c *container.InspectResponse) {
 			require.Equal(t, []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}, c.HostConfig.DeviceRequests)

@@ -350,6 +350,15 @@ func (e *Executor) Destroy(ctx context.Context, id string, force bool) error {
 			return fmt.Errorf("destroy %s: waiting for the engine to stop the container: %w", id, ctx.Err())
 		}
 	}
+	if t.keep && !force && t.exited() != nil {
+		// Kept for inspection ("rm" false): renamed, which marks its end
+		// as recorded, so that no later sweep follows or removes it.
+		if _, err := e.cli.ContainerRename(ctx, t.containerID, client.ContainerRenameOptions{NewName: KeptPrefix + id}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("destroy %s: renaming the kept container %.12s: %w", id, t.containerID, err)
+		}
+		e.forget(t)
+		return nil
+	}
 	_, err = e.cli.ContainerRemove(ctx, t.containerID, client.ContainerRemoveOptions{Force: force, RemoveVolumes: true})
 	if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 		return fmt.Errorf("destroy %s: removing container %.12s: %w", id, t.containerID, err)

@@ -86,9 +86,9 @@ func (e *Executor) dispatch(m events.Message) {
 			}
 		})
 	case events.ActionPause:
-		t.setState(job.Suspended)
+		t.paused(job.Suspended)
 	case events.ActionUnPause:
-		t.setState(job.Running)
+		t.paused(job.Running)
 	case events.ActionKill:
 		sig, _ := strconv.Atoi(m.Actor.Attributes["signal"])
 		t.update(func() {

@@ -24,6 +24,7 @@ type task struct {
 	id          string
 	containerID string
 	autoRemove  bool
+	keep        bool // LabelKeep: Destroy keeps the container
 	// mayRestart is set when the container has a restart policy: its die
 	// event does not end it.
 	mayRestart bool
@@ -41,6 +42,10 @@ type task struct {
 	// changes lists the states the task entered on its own (see Changes).
 	restarts int
 	changes  []executor.Status
+	// asked is the state Suspend or Resume is bringing the task to: a pause
+	// or unpause event that brings another was done outside berth (docker
+	// pause), and is a change of its own.
+	asked job.State
 	// changed is closed and replaced on every change below.
 	changed chan struct{}
 	// starts counts start events (restarts re-open the log stream).
@@ -629,6 +634,8 @@ func (t *task) transition(ctx context.Context, want job.State) error {
 	if state == want {
 		return nil
 	}
+	t.update(func() { t.asked = want })
+	defer t.update(func() { t.asked = "" })
 	var err error
 	if want == job.Suspended {
 		_, err = t.e.cli.ContainerPause(ctx, t.containerID, client.ContainerPauseOptions{})
@@ -680,6 +687,21 @@ func (t *task) setState(s job.State) {
 		t.state = s
 		t.broadcastLocked()
 	}
+}
+
+// paused applies a pause (Suspended) or unpause (Running) event: one that
+// Suspend or Resume did not ask for is a change (see Changes).
+func (t *task) paused(s job.State) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.exit != nil || t.state == s {
+		return
+	}
+	if t.asked != s {
+		t.changes = append(t.changes, executor.Status{State: s, Restarts: t.restarts})
+	}
+	t.state = s
+	t.broadcastLocked()
 }
 
 // stop runs ContainerStop in the background and returns once the engine

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/berth-run/berth/executor"
@@ -65,6 +66,7 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	t := newTask(e, h.ID, c.ID, out, c.HostConfig != nil && c.HostConfig.AutoRemove,
 		c.HostConfig != nil && !c.HostConfig.RestartPolicy.IsNone(), copies)
 	t.restarts = c.RestartCount
+	t.keep = c.Config.Labels[LabelKeep] == "true"
 	switch {
 	case c.State.Paused:
 		t.state = job.Suspended
@@ -148,7 +150,7 @@ func (e *Executor) sweep(ctx context.Context, remove bool) ([]*executor.Handle, 
 		errs  []error
 	)
 	for _, c := range res.Items {
-		if e.byContainer(c.ID) != nil {
+		if e.byContainer(c.ID) != nil || kept(c.Names) {
 			continue
 		}
 		h := newHandle(c.Labels[LabelTask], c.ID, time.Unix(c.Created, 0))
@@ -170,4 +172,15 @@ func (e *Executor) sweep(ctx context.Context, remove bool) ([]*executor.Handle, 
 		return found, fmt.Errorf("cleanup: %w", err)
 	}
 	return found, nil
+}
+
+// kept reports whether a container of these names was kept after its task
+// ended and was recorded (see LabelKeep): nobody follows it any more.
+func kept(names []string) bool {
+	for _, n := range names {
+		if strings.HasPrefix(strings.TrimPrefix(n, "/"), KeptPrefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -102,6 +102,7 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 		e.log.WarnContext(ctx, "attaching to the container; reading its log instead", "task", s.ID, "err", err)
 	}
 	t := newTask(e, s.ID, id, out, cs.HostConfig.AutoRemove, !cs.HostConfig.RestartPolicy.IsNone(), copies)
+	t.keep = cs.Config.Labels[LabelKeep] == "true"
 	// Tracked before the start, so that events from the very start count.
 	e.track(t)
 	startedAt := time.Now()

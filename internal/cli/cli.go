@@ -54,9 +54,12 @@ func Main(extra ...CommandFunc) int {
 // NewFactory returns the factory of a real run: the process's streams and
 // a client from the environment ($BERTH_ADDR, $BERTH_TOKEN, $BERTH_HOME).
 func NewFactory() *cmdutil.Factory {
+	ios := iostreams.System()
+	// A server that is starting is waited for; say so on stderr.
+	notice := client.WithNotice(func(msg string) { fmt.Fprintln(ios.ErrOut, msg) })
 	return &cmdutil.Factory{
-		IO:      iostreams.System(),
-		Client:  func() (*client.Client, error) { return client.FromEnv() },
+		IO:      ios,
+		Client:  func() (*client.Client, error) { return client.FromEnv(notice) },
 		Now:     time.Now,
 		Version: versionString(),
 	}

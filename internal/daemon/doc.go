@@ -8,7 +8,9 @@
 // --local`, in its own session, rather than inside the server. Jobs are the
 // worker's children, so when the server is killed they keep running, and
 // their true exit status is reported once the server is back: the worker
-// retries its events until they are acknowledged. A per-job supervisor
+// retries its events until they are acknowledged. A clean stop of the
+// server (SIGTERM, Ctrl-C) leaves the worker running just the same, unless
+// ServeConfig.StopJobsOnExit asks for its jobs to be stopped. A per-job supervisor
 // process would give the same guarantee at the price of one more exec per
 // job (about 2 ms for a small Go binary, more than the job itself for short
 // jobs); one long-lived worker pays it once.
@@ -18,6 +20,12 @@
 // server closes its copy). The server then blocks on that lock: getting it
 // means the worker has died, and a new one is started. After a restart of
 // the server the worker is found the same way: its lock is held.
+//
+// # Start
+//
+// The server listens on its socket before the scheduler loads the jobs,
+// answering "starting" until it has (server.Config.Ready), so that a client
+// meeting a restarting server waits instead of finding none.
 //
 // # The reaper
 //

@@ -106,6 +106,15 @@ func (w *localWorker) spawn(cfg ServeConfig, lock *os.File) error {
 	return nil
 }
 
+// leave leaves the local worker running with its jobs: it reports them to
+// the next server, as after a crash of this one.
+func (w *localWorker) leave() {
+	w.stopping.Store(true)
+	if pid := w.pid(); pid > 0 {
+		w.log.Info("the local worker keeps running with its jobs; they report to the next server (berth serve --stop-jobs-on-exit stops them)", "pid", pid)
+	}
+}
+
 // stop asks the local worker to stop its jobs and exit, and waits for it,
 // killing it after timeout.
 func (w *localWorker) stop(timeout time.Duration) {

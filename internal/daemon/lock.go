@@ -2,15 +2,14 @@ package daemon
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-run/berth/internal/datadir"
 )
 
 // lockFile opens path and takes an exclusive flock on it, waiting for it
@@ -59,29 +58,5 @@ func waitSocket(ctx context.Context, path string) error {
 	}
 }
 
-// lockHeld reports whether some process holds a flock on path, without
-// taking it (taking it, even for a moment, could make the holder-to-be fail
-// to start): it looks the file up in /proc/locks.
-func lockHeld(path string) (bool, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return false, nil
-		}
-		return false, err
-	}
-	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
-	b, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		return false, err
-	}
-	for line := range strings.Lines(string(b)) {
-		f := strings.Fields(line)
-		// "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"; blocked
-		// waiters have "->" in second place.
-		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
-			return true, nil
-		}
-	}
-	return false, nil
-}
+// lockHeld: see datadir.LockHeld.
+func lockHeld(path string) (bool, error) { return datadir.LockHeld(path) }

@@ -66,6 +66,11 @@ type ServeConfig struct {
 	// the worker's argv given after "--". Defaults to this executable with
 	// ReaperSubcommand.
 	ReaperCommand []string
+	// StopJobsOnExit makes the end of Serve stop the local worker and its
+	// jobs. Defaults to false: a worker process keeps its jobs running and
+	// reports them to the next server (an in-process worker's jobs are
+	// always stopped: they cannot outlive the server).
+	StopJobsOnExit bool
 	// StopGrace is the time between SIGTERM and SIGKILL when stopping jobs.
 	// Defaults to scheduler.StopGraceDefault.
 	StopGrace time.Duration
@@ -201,7 +206,13 @@ func (p *poolConsumers) recreate(ctx context.Context) {
 }
 
 // Serve runs `berth serve` until ctx is done, then shuts down in order:
-// API, local worker (its jobs stopped and reported), scheduler, NATS, store.
+// API, local worker, scheduler, NATS, store. The local worker is left
+// running with its jobs, as after a crash of the server, unless
+// StopJobsOnExit is set (or it runs in process): then its jobs are stopped
+// and reported first.
+//
+// The API listens before the scheduler has loaded the jobs: until it has,
+// requests are answered "starting" (see server.Config.Ready).
 func Serve(ctx context.Context, cfg ServeConfig) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -314,12 +325,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if _, err := conn.ServeOutput(subCtx, sink.handle); err != nil {
 		return err
 	}
-	if err := sched.Start(ctx); err != nil {
-		return err
-	}
-	defer sched.Stop()
-
-	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Checks: checks, Metrics: mets.Handler()})
+	ready := make(chan struct{})
+	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Checks: checks, Metrics: mets.Handler(), Ready: ready, JobRemoved: removeKept(dir, log)})
 	if err != nil {
 		return err
 	}
@@ -327,7 +334,10 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	apiCtx, stopAPI := context.WithCancel(ctx)
-	defer stopAPI()
+	defer func() {
+		stopAPI()
+		wg.Wait()
+	}()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -349,6 +359,13 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}()
 	}
 
+	// The API answers "starting" while the scheduler loads.
+	if err := sched.Start(ctx); err != nil {
+		return err
+	}
+	defer sched.Stop()
+	close(ready)
+
 	connect := info.connectConfig("berth-local-worker", LocalWorkerID, log.With("component", "local-worker"))
 	if ns != nil {
 		connect = ns.InProcessConfig("berth-local-worker") // used by --worker inprocess only
@@ -356,8 +373,6 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	local, err := startLocalWorker(ctx, cfg, connect, log.With("component", "local-worker"))
 	if err != nil {
-		stopAPI()
-		wg.Wait()
 		return err
 	}
 	if err := waitSocket(ctx, dir.Socket()); err == nil && cfg.Ready != nil {
@@ -376,7 +391,11 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	log.Info("shutting down")
 	stopAPI()
 	wg.Wait()
-	local.stop(cfg.StopGrace + 10*time.Second)
+	if cfg.Worker == WorkerProcess && !cfg.StopJobsOnExit {
+		local.leave()
+	} else {
+		local.stop(cfg.StopGrace + 10*time.Second)
+	}
 	return runErr
 }
 

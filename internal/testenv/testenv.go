@@ -86,7 +86,14 @@ type Server struct {
 // it) when the test ends.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
-	return startServer(t, Berth(t), ShortTempDir(t), args...)
+	return startServer(t, Berth(t), ShortTempDir(t), ownArgs(args)...)
+}
+
+// ownArgs adds to the arguments of this checkout's `berth serve` that a
+// stopped server stops its jobs, so that no test leaves any behind; a test
+// of restarts that keep them passes --stop-jobs-on-exit=false.
+func ownArgs(args []string) []string {
+	return append([]string{"--stop-jobs-on-exit"}, args...)
 }
 
 // StartServerBin is StartServer with the berth binary bin (another
@@ -99,7 +106,7 @@ func StartServerBin(t testing.TB, bin string, args ...string) *Server {
 // StartServerIn is StartServer on the data directory dir (a short path).
 func StartServerIn(t testing.TB, dir string, args ...string) *Server {
 	t.Helper()
-	return startServer(t, Berth(t), dir, args...)
+	return startServer(t, Berth(t), dir, ownArgs(args)...)
 }
 
 func startServer(t testing.TB, bin, dir string, args ...string) *Server {

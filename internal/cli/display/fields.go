@@ -83,6 +83,7 @@ func JobFields(j *job.Job, fm Formats) []Field {
 	f.add("Labels", KVs(j.Labels))
 	f.add("Pool", j.Pool)
 	f.add("Constraints", KVs(j.Constraints))
+	f.add("Owner", j.Owner)
 	f.add("Submit dir", j.SubmitDir)
 	if j.Priority != 0 {
 		f.add("Priority", strconv.Itoa(j.Priority))

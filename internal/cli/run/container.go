@@ -1,6 +1,8 @@
 package run
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -23,6 +25,8 @@ type containerFlags struct {
 	ext    extKVValue
 	mounts []job.Mount // --mount
 	outs   []job.Mount // --stage-out
+	// outPath and errPath are --output-path and --error-path, absolute.
+	outPath, errPath hostPath
 }
 
 // containerValueFlags are the flags that set one extension each. A list
@@ -46,7 +50,7 @@ var containerValueFlags = []struct {
 	{"platform", "platform", "Image platform (`OS/ARCH[/VARIANT]`)", false},
 	{"pull", "pull", "Image pull policy (`POLICY`: never, missing, always)", false},
 	{"ulimit", "ulimit", "Container resource limit (`NAME=SOFT[:HARD]`, repeatable)", true},
-	{"expose", "exposedPorts", "Expose a container port (`PORT[/PROTO]`, repeatable)", true},
+	{"publish", "exposedPorts", "Publish a container port as docker run -p does (`[[HOSTIP:]HOSTPORT:]PORT[/PROTO]`, repeatable; a bare PORT gets a host port the engine picks)", true},
 	{"tmpfs", "tmpfs", "Mount a tmpfs in the container (`PATH[:OPTS]`, repeatable; no commas in OPTS)", true},
 	{"cap-add", "cap-add", "Add a Linux capability to the container (`CAP`, repeatable)", true},
 	{"cap-drop", "cap-drop", "Drop a Linux capability of the container (`CAP`, repeatable; ALL for all)", true},
@@ -65,14 +69,27 @@ func addContainerFlags(fs *pflag.FlagSet, s *job.Spec) *containerFlags {
 	for _, f := range containerValueFlags {
 		v := &extValue{ext: f.ext, list: f.list}
 		c.values[f.ext] = v
-		fs.Var(v, f.flag, f.usage)
+		short := ""
+		if f.flag == "publish" {
+			short = "p"
+		}
+		fs.VarP(v, f.flag, short, f.usage)
 	}
 	for _, f := range containerBoolFlags {
 		c.bools[f.ext] = fs.Bool(f.flag, false, f.usage)
 	}
+	// --expose, the flag's former name, publishes too (DRMAA2's exposedPorts).
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "expose" {
+			name = "publish"
+		}
+		return pflag.NormalizedName(name)
+	})
 	fs.Var(&c.ext, "ext", "Set a container extension `KEY=VALUE` (repeatable; see docs/docker.md)")
 	fs.Var(&mountValue{p: &c.mounts}, "mount", "Mount a host path in the container, read-only unless rw (`HOST:CONTAINER[:ro|rw]`, repeatable)")
 	fs.Var(&mountValue{p: &c.outs, out: true}, "stage-out", "Copy a container path to the host when the job ends (`CONTAINER:HOST`, repeatable)")
+	fs.Var(&c.outPath, "output-path", "Copy the job's stdout to the host `FILE` when it ends (berth keeps its own copy)")
+	fs.Var(&c.errPath, "error-path", "Copy the job's stderr to the host `FILE` when it ends (the same FILE as --output-path: stdout, then stderr)")
 	return c
 }
 
@@ -93,14 +110,16 @@ func (c *containerFlags) apply(fs *pflag.FlagSet, s *job.Spec) error {
 			set[f.ext] = "true"
 		}
 	}
-	if len(set) == 0 && len(c.mounts) == 0 && len(c.outs) == 0 {
+	if len(set) == 0 && len(c.mounts) == 0 && len(c.outs) == 0 && c.outPath == "" && c.errPath == "" {
 		return nil
 	}
 	if s.Template.Image == "" {
-		return cmdutil.FlagErrorf("container settings (--memory, --cpus, --mount, --stage-out, --ext, ...) need --image")
+		return cmdutil.FlagErrorf("container settings (--memory, --cpus, --mount, --stage-out, --output-path, --ext, ...) need --image")
 	}
 	s.Template.StageIn = append(s.Template.StageIn, c.mounts...)
 	s.Template.StageOut = append(s.Template.StageOut, c.outs...)
+	s.Template.OutputPath = cmp.Or(string(c.outPath), s.Template.OutputPath)
+	s.Template.ErrorPath = cmp.Or(string(c.errPath), s.Template.ErrorPath)
 	if len(set) == 0 {
 		return nil
 	}
@@ -206,6 +225,24 @@ func (v *mountValue) Set(s string) error {
 }
 
 func (v *mountValue) String() string { return "" }
+
+// hostPath is a file on the host, made absolute from the current directory.
+type hostPath string
+
+func (v *hostPath) Set(s string) error {
+	if s == "" {
+		return errors.New("empty path")
+	}
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		return err
+	}
+	*v = hostPath(abs)
+	return nil
+}
+
+func (v *hostPath) String() string { return string(*v) }
+func (v *hostPath) Type() string   { return "FILE" }
 func (v *mountValue) Type() string {
 	if v.out {
 		return "CONTAINER:HOST"
