@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	bclient "github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/internal/daemon"
 	"github.com/berth-run/berth/internal/testenv"
 	"github.com/berth-run/berth/job"
 	"github.com/berth-run/berth/worker/sessionbox"
@@ -51,9 +52,9 @@ steps:
 
 // containerCreates counts the containers the engine creates with label
 // from now on, until the returned func is called; it returns their IDs.
-func containerCreates(t *testing.T, dc *client.Client, label string) func() []string {
+func containerCreates(t *testing.T, dc *client.Client, labels ...string) func() []string {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := make(client.Filters).Add("type", string(events.ContainerEventType)).Add("event", "create").Add("label", label)
+	f := make(client.Filters).Add("type", string(events.ContainerEventType)).Add("event", "create").Add("label", labels...)
 	sub := dc.Events(ctx, client.EventsListOptions{Filters: f})
 	var mu sync.Mutex
 	var ids []string
@@ -149,7 +150,7 @@ func TestSessionImage(t *testing.T) {
 	s := testenv.StartServer(t, "--slots", "4")
 	dir := testenv.ShortTempDir(t)
 
-	created := containerCreates(t, dc, sessionbox.LabelSession)
+	created := containerCreates(t, dc, sessionbox.LabelSession, "berth.executor="+daemon.LocalInstance(s.Dir))
 	ids := submitSteps(t, s, sessionJob(t, dir, 5), "--image", image, "--max-parallel", "1", "--wait")
 	ctrs := created()
 	require.Len(t, ctrs, 1, "one container for the session")
@@ -161,7 +162,7 @@ func TestSessionImage(t *testing.T) {
 		require.Contains(t, logs, fmt.Sprintf("FRAME-%d-ON-%s", f, host))
 	}
 
-	created = containerCreates(t, dc, sessionbox.LabelSession)
+	created = containerCreates(t, dc, sessionbox.LabelSession, "berth.executor="+daemon.LocalInstance(s.Dir))
 	ids = submitSteps(t, s, sessionJob(t, dir, 20), "--image", image, "--max-parallel", "2", "--wait")
 	ctrs = created()
 	require.NotEmpty(t, ctrs)
@@ -313,7 +314,7 @@ steps:
 `, gate)
 	p := filepath.Join(dir, "job.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(tmpl), 0o600))
-	created := containerCreates(t, dc, sessionbox.LabelSession)
+	created := containerCreates(t, dc, sessionbox.LabelSession, "berth.executor="+daemon.LocalInstance(s.Dir))
 	ids := submitSteps(t, s, p, "--rerunnable", "--image", image, "--mount", dir+":"+dir)
 	c := s.Client()
 	require.Eventually(t, func() bool {
