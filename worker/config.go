@@ -51,6 +51,10 @@ type Config struct {
 	// defaults to it. Defaults to nil: the server's paths in the Work are
 	// written directly.
 	TaskDir func(dispatch.TaskKey) string
+	// SessionIdle is how long an OpenJD session that has no task left keeps
+	// its environments entered for a task of its step that may yet come
+	// (a retry); 0, the default, exits them at once.
+	SessionIdle time.Duration
 	// DrainTimeout is how long a stopping worker lets running tasks finish
 	// on their own before it stops them. Defaults to 0: stop them at once.
 	DrainTimeout time.Duration
@@ -120,6 +124,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("worker: Slots is %d, want 1 or more", c.Slots)
 	case c.StopGrace < 0:
 		return fmt.Errorf("worker: StopGrace is %s, want 0 (the default) or more", c.StopGrace)
+	case c.SessionIdle < 0:
+		return fmt.Errorf("worker: SessionIdle is %s, want 0 (the default) or more", c.SessionIdle)
 	case c.DrainTimeout < 0:
 		return fmt.Errorf("worker: DrainTimeout is %s, want 0 (the default) or more", c.DrainTimeout)
 	case c.ShutdownTimeout < 0:

@@ -36,14 +36,27 @@ func (w *Worker) pull(ctx context.Context, src *dispatch.WorkSource) {
 // slot is one fetch loop. Tasks run in goroutines of w.wg, so that when
 // ctx is done the loop returns at once and shutdown can stop them.
 func (w *Worker) slot(ctx context.Context, src *dispatch.WorkSource, sl *slotState) {
+	defer sl.closeSession()
 	retryWait := pullRetryMin
 	for {
 		// A fenced worker takes no work until a heartbeat is answered.
 		if w.waitLease(ctx) != nil {
 			return
 		}
+		// An idle session waits for a task of its step no longer than
+		// SessionIdle.
+		wait := pullWait
+		if sl.sess != nil {
+			if wait = min(wait, time.Until(sl.idleUntil)); wait <= 0 {
+				sl.closeSession()
+				wait = pullWait
+			}
+		}
 		var got *dispatch.Delivery
-		err := src.Fetch(ctx, 1, pullWait, func(d *dispatch.Delivery) { got = d })
+		err := src.Fetch(ctx, 1, wait, func(d *dispatch.Delivery) { got = d })
+		if got == nil && sl.sess != nil && !time.Now().Before(sl.idleUntil) {
+			sl.closeSession()
+		}
 		if got != nil {
 			done := make(chan struct{})
 			w.wg.Go(func() {

@@ -47,6 +47,8 @@ type stepSession struct {
 	oj   *openjd.Job
 	step *openjd.JobStep
 	s    *session.Session
+	// exited is set once its environments are exited: it runs nothing more.
+	exited bool
 	// box is the session's container, with the built-in container
 	// environment; root is the directory mounted in it.
 	box  *sessionbox.Box
@@ -211,12 +213,13 @@ func (ss *stepSession) setSink(f *os.File) {
 
 // usable reports whether the session may run another task: no action of
 // it failed or was canceled.
-func (ss *stepSession) usable() bool { return !ss.s.Ended() }
+func (ss *stepSession) usable() bool { return !ss.exited && !ss.s.Ended() }
 
 // exit exits the session's environments in reverse order, every one
 // even after a failure, and returns the end the first failure makes, if one
 // failed.
 func (ss *stepSession) exit() *dispatch.End {
+	ss.exited = true
 	ctx := context.WithoutCancel(ss.w.life)
 	var failed *dispatch.End
 	for ss.s.Environments() > 0 {

@@ -47,6 +47,22 @@ type task struct {
 type slotState struct {
 	n    int
 	sess *stepSession
+	// idleUntil is when the session, with no task, is closed.
+	idleUntil time.Time
+}
+
+// park keeps the slot's session open for idle, for a task of its step that
+// may yet come through the stream, or closes it now (idle 0, or a session
+// that cannot go on).
+func (sl *slotState) park(idle time.Duration) {
+	if sl.sess == nil {
+		return
+	}
+	if idle <= 0 || !sl.sess.usable() {
+		sl.closeSession()
+		return
+	}
+	sl.idleUntil = time.Now().Add(idle)
 }
 
 // closeSession exits the slot's session, if one is open.
@@ -83,9 +99,9 @@ func (t *task) setReason(r job.Reason) {
 // runTask takes a pulled Work message through claim, run and end. ctx is
 // Run's: once it is canceled a task not yet claimed is handed back.
 func (w *Worker) runTask(ctx context.Context, d *dispatch.Delivery, sl *slotState) {
-	// A session serves the tasks of its step handed over in a row; the
-	// chain's end is its end.
-	defer sl.closeSession()
+	// A session serves the tasks of its step handed over in a row; at the
+	// chain's end it ends, or waits SessionIdle for more.
+	defer sl.park(w.cfg.SessionIdle)
 	key := d.Work.TaskKey
 	log := w.log.With("task", key.String())
 	stopProgress := w.keepInProgress(d, log)

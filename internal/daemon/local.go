@@ -43,7 +43,7 @@ func startLocalWorker(ctx context.Context, cfg ServeConfig, connect dispatch.Con
 		go func() {
 			defer close(w.done)
 			defer conn.Close()
-			err := RunWorker(wctx, WorkerConfig{DataDir: cfg.DataDir, Local: true, Slots: cfg.Slots, Conn: conn, StopGrace: cfg.StopGrace, Logger: log, Version: cfg.Version})
+			err := RunWorker(wctx, WorkerConfig{DataDir: cfg.DataDir, Local: true, Slots: cfg.Slots, Conn: conn, StopGrace: cfg.StopGrace, SessionIdle: cfg.SessionIdle, Logger: log, Version: cfg.Version})
 			if err != nil && wctx.Err() == nil {
 				log.Error("local worker stopped", "err", err)
 			}
@@ -90,7 +90,8 @@ func (w *localWorker) spawn(cfg ServeConfig, lock *os.File) error {
 	}
 	defer logf.Close()
 	argv := append(append(append([]string{}, cfg.ReaperCommand...), "--"), cfg.WorkerCommand...)
-	argv = append(argv, "--slots", strconv.Itoa(cfg.Slots), "--stop-grace", cfg.StopGrace.String())
+	argv = append(argv, "--slots", strconv.Itoa(cfg.Slots), "--stop-grace", cfg.StopGrace.String(),
+		"--session-idle", cfg.SessionIdle.String())
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "BERTH_HOME="+string(w.dir), "BERTH_WORKER_LOCK_FD=3")
 	cmd.Stdout, cmd.Stderr = logf, logf

@@ -74,6 +74,8 @@ type ServeConfig struct {
 	// StopGrace is the time between SIGTERM and SIGKILL when stopping jobs.
 	// Defaults to scheduler.StopGraceDefault.
 	StopGrace time.Duration
+	// SessionIdle is the local worker's worker.Config.SessionIdle.
+	SessionIdle time.Duration
 	// Logger receives the logs. Defaults to discarding them.
 	Logger *slog.Logger
 	// Version is reported by the API.

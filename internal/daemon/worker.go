@@ -76,6 +76,8 @@ type WorkerConfig struct {
 	// DrainTimeout is how long a stopping worker lets running tasks finish
 	// before it stops them. Defaults to 0.
 	DrainTimeout time.Duration
+	// SessionIdle is worker.Config.SessionIdle.
+	SessionIdle time.Duration
 }
 
 // RunWorker runs a worker until ctx is done, then stops its tasks and
@@ -124,17 +126,18 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	}
 	host, _ := os.Hostname()
 	w, err := worker.New(worker.Config{
-		ID:        LocalWorkerID,
-		Host:      host,
-		Pool:      cfg.Pool,
-		Slots:     cfg.Slots,
-		Executor:  localExecutor(dir, cfg.Logger),
-		Conn:      cfg.Conn,
-		Logger:    cfg.Logger,
-		Version:   cfg.Version,
-		StopGrace: cfg.StopGrace,
-		Fence:     fence.fence(),
-		TaskEnv:   fence.taskEnv(),
+		ID:          LocalWorkerID,
+		Host:        host,
+		Pool:        cfg.Pool,
+		Slots:       cfg.Slots,
+		Executor:    localExecutor(dir, cfg.Logger),
+		Conn:        cfg.Conn,
+		Logger:      cfg.Logger,
+		Version:     cfg.Version,
+		StopGrace:   cfg.StopGrace,
+		SessionIdle: cfg.SessionIdle,
+		Fence:       fence.fence(),
+		TaskEnv:     fence.taskEnv(),
 		// The server and its local worker share a host: when no server
 		// holds the lock, none can give the worker's tasks away, and the
 		// jobs ride out a server that is down for any time.
@@ -265,6 +268,7 @@ func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
 		Version:      cfg.Version,
 		StopGrace:    cfg.StopGrace,
 		DrainTimeout: cfg.DrainTimeout,
+		SessionIdle:  cfg.SessionIdle,
 		TaskDir: func(k dispatch.TaskKey) string {
 			return filepath.Join(tasks, fmt.Sprintf("%d.%d.%d", k.Job, k.Index, k.Attempt))
 		},
