@@ -138,6 +138,9 @@ func runSubmit(ctx context.Context, opts *SubmitOptions) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
+		if opts.IO.IsStderrTTY() {
+			fmt.Fprintf(opts.IO.ErrOut, "OpenJD job %q is openjd=%d: berth ls|wait|stop|rm --label openjd=%d\n", res.Name, res.Submission, res.Submission)
+		}
 	}
 	if !opts.Wait {
 		return nil
