@@ -156,6 +156,8 @@ func (c *Client) connError(err error) error {
 		return &NoServerError{Addr: c.addr, Err: err, Answered: "it speaks plain HTTP, not HTTPS: use http://"}
 	case strings.Contains(m, "malformed HTTP response") && strings.Contains(m, `"\x15\x03`):
 		return &NoServerError{Addr: c.addr, Err: err, Answered: "it speaks TLS: use https://"}
+	case strings.Contains(m, "readLoopPeekFailLocked"): // it spoke first, as SSH does
+		return &NoServerError{Addr: c.addr, Err: err, Answered: "it does not speak HTTP; it spoke before it was asked"}
 	case strings.Contains(m, "malformed HTTP response"):
 		_, got, _ := strings.Cut(m, "malformed HTTP response ")
 		return &NoServerError{Addr: c.addr, Err: err, Answered: "it does not speak HTTP; it answered " + got}

@@ -76,7 +76,7 @@ func TestPathCache(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(bin2, "prog")))
 	_, err = run("c")
 	require.ErrorIs(t, err, executor.ErrStartFailed)
-	require.ErrorContains(t, err, "executable file not found")
+	require.ErrorContains(t, err, "prog: command not found")
 }
 
 // TestWaitContext checks that a Wait whose context ends closes without an
