@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -302,7 +303,7 @@ func (l *live) flush() {
 		for _, p := range pending {
 			d.Jobs = append(d.Jobs, p.JobChange)
 		}
-		slices.SortFunc(d.Jobs, func(a, b JobChange) int { return int(a.Job - b.Job) })
+		slices.SortFunc(d.Jobs, func(a, b JobChange) int { return cmp.Compare(a.Job, b.Job) })
 		if len(fresh) > 0 {
 			slices.Sort(fresh)
 			fresh = fresh[max(len(fresh)-liveRowsMax, 0):]
@@ -381,7 +382,7 @@ func (l *live) jobDigest(ctx context.Context, w *liveJob, p *pendingJob) *Digest
 	for _, t := range p.tasks {
 		d.Tasks = append(d.Tasks, t)
 	}
-	slices.SortFunc(d.Tasks, func(a, b TaskChange) int { return a.Index - b.Index })
+	slices.SortFunc(d.Tasks, func(a, b TaskChange) int { return cmp.Compare(a.Index, b.Index) })
 	if p.Removed {
 		return d
 	}
