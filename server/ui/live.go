@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"maps"
@@ -33,9 +34,9 @@ const (
 	liveClientBuf = 16
 	// liveRowsMax bounds the rows of a digest: the newest, a page's worth.
 	liveRowsMax = jobsPageSize
-	// liveCountsAfter is how long after the last change the counts are
-	// sent again (once a second) while their caches catch up.
-	liveCountsAfter = 2500 * time.Millisecond
+	// liveCountsFor bounds how long after the last change the counts are
+	// looked at again (once a second) while their caches catch up.
+	liveCountsFor = 30 * time.Second
 	// liveSeenMax bounds the set of jobs known to the jobs pages.
 	liveSeenMax = 8192
 )
@@ -112,10 +113,12 @@ type live struct {
 	armed   bool
 	lost    bool
 	// seen are jobs the jobs pages have had a row of; counts the counts
-	// last sent, countsUntil when to stop resending them.
+	// last sent; changedAt the last window with changes, and countsFresh
+	// whether counts were made after it.
 	seen        map[int64]struct{}
 	counts      map[string]int
-	countsUntil time.Time
+	changedAt   time.Time
+	countsFresh bool
 }
 
 // liveSub is one subscription to the scheduler's events.
@@ -282,10 +285,11 @@ func (l *live) flush() {
 			l.seen[id] = struct{}{}
 		}
 		if len(pending) > 0 {
-			l.countsUntil = time.Now().Add(liveCountsAfter)
+			l.changedAt, l.countsFresh = time.Now(), false
 		}
 	}
-	countsDue := lists && time.Now().Before(l.countsUntil)
+	changedAt := l.changedAt
+	countsDue := lists && l.countsDueLocked()
 	last := l.counts
 	l.mu.Unlock()
 
@@ -293,12 +297,13 @@ func (l *live) flush() {
 	ctx := context.Background()
 	var list []byte
 	var counts map[string]int
+	upToDate := false
 	if lists && (len(pending) > 0 || countsDue) {
 		d := Digest{}
 		for _, p := range pending {
 			d.Jobs = append(d.Jobs, p.JobChange)
 		}
-		slices.SortFunc(d.Jobs, func(a, b JobChange) int { return int(a.Job - b.Job) })
+		slices.SortFunc(d.Jobs, func(a, b JobChange) int { return cmp.Compare(a.Job, b.Job) })
 		if len(fresh) > 0 {
 			slices.Sort(fresh)
 			fresh = fresh[max(len(fresh)-liveRowsMax, 0):]
@@ -310,7 +315,8 @@ func (l *live) flush() {
 				l.u.log.Error("rendering the dashboard's rows", "err", err)
 			}
 		}
-		c, total := l.u.jobCounts(ctx)
+		c, total, asOf := l.u.jobCountsAt(ctx)
+		upToDate = !asOf.Before(changedAt)
 		counts = map[string]int{"total": total}
 		for st, n := range c {
 			counts[string(st)] = n
@@ -331,6 +337,9 @@ func (l *live) flush() {
 	defer l.mu.Unlock()
 	if counts != nil {
 		l.counts = counts
+		if upToDate && l.changedAt.Equal(changedAt) {
+			l.countsFresh = true
+		}
 	}
 	for c := range l.clients {
 		msg := byJob[c.job]
@@ -352,12 +361,19 @@ func (l *live) flush() {
 	l.armed = false
 	if len(l.pending) > 0 || l.lost {
 		l.armLocked()
-	} else if l.lists > 0 && time.Now().Before(l.countsUntil) {
-		// The counts come from caches a second old: send them again
-		// until they have caught up with the last change.
+	} else if l.lists > 0 && l.countsDueLocked() {
+		// The counts come from caches a second old (the ended jobs' less
+		// often on a big store): look again until they are newer than
+		// the last change.
 		l.armed = true
 		time.AfterFunc(time.Second, l.flush)
 	}
+}
+
+// countsDueLocked reports whether the counts sent may be older than the
+// last change.
+func (l *live) countsDueLocked() bool {
+	return !l.countsFresh && !l.changedAt.IsZero() && time.Since(l.changedAt) < liveCountsFor
 }
 
 // jobDigest is the digest of a watched job's window.
@@ -366,7 +382,7 @@ func (l *live) jobDigest(ctx context.Context, w *liveJob, p *pendingJob) *Digest
 	for _, t := range p.tasks {
 		d.Tasks = append(d.Tasks, t)
 	}
-	slices.SortFunc(d.Tasks, func(a, b TaskChange) int { return a.Index - b.Index })
+	slices.SortFunc(d.Tasks, func(a, b TaskChange) int { return cmp.Compare(a.Index, b.Index) })
 	if p.Removed {
 		return d
 	}

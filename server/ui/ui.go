@@ -290,6 +290,12 @@ func (u *UI) jobsPage(w http.ResponseWriter, r *http.Request) {
 // ended jobs) less often as it grows, so that it never takes more than a
 // fiftieth of the time.
 func (u *UI) jobCounts(ctx context.Context) (map[job.State]int, int) {
+	c, total, _ := u.jobCountsAt(ctx)
+	return c, total
+}
+
+// jobCountsAt is jobCounts and the time of the older of its two parts.
+func (u *UI) jobCountsAt(ctx context.Context) (map[job.State]int, int, time.Time) {
 	u.countsMu.Lock()
 	defer u.countsMu.Unlock()
 	now := time.Now()
@@ -315,7 +321,11 @@ func (u *UI) jobCounts(ctx context.Context) (map[job.State]int, int) {
 	for _, n := range counts {
 		total += n
 	}
-	return counts, total
+	asOf := u.liveAt
+	if u.countsAt.Before(asOf) {
+		asOf = u.countsAt
+	}
+	return counts, total, asOf
 }
 
 // countsTTL is how long the dashboards share a count of jobs by state.
