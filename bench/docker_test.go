@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -286,12 +285,12 @@ func onDie(ctx context.Context, dc *dockerclient.Client, label string, fn func(e
 	}()
 }
 
-// BenchmarkOpenJDContainer100 runs 100 tasks of `true` in one container
-// session (`berth openjd run --image` of a template with a 100-task step:
-// the container starts once, each task is an exec in it) and `xargs -P2
-// docker run --rm IMG true` 100 times, in the same run, and reports both
-// wall times and their ratio (target: berth at most 0.3x the docker CLI).
-// ns/op is berth's time.
+// BenchmarkOpenJDContainer100 runs a step of 100 tasks of true in one
+// container session, with `berth openjd run --image` and through the server
+// with `berth submit --image` (max-parallel 1: one session, one container),
+// against `xargs -P2 docker run --rm IMG true` 100 times, in the same
+// rounds. Target: berth <= 0.3x: the session pays the container start once,
+// and each task is an exec in it.
 func BenchmarkOpenJDContainer100(b *testing.B) {
 	const n = 100
 	image := testenv.DockerImage(b)
@@ -304,46 +303,41 @@ func BenchmarkOpenJDContainer100(b *testing.B) {
 	if err != nil {
 		b.Skip("docker CLI not found")
 	}
+	s := startServer(b, "--slots", "2")
 	dir := b.TempDir()
-	tmpl := filepath.Join(dir, "job.yaml")
-	job := fmt.Sprintf(`specificationVersion: jobtemplate-2023-09
-name: True%d
-steps:
-- name: T
-  parameterSpace:
-    taskParameterDefinitions: [{name: N, type: INT, range: "1-%d"}]
-  script: {actions: {onRun: {command: "true"}}}
-`, n, n)
-	if err := os.WriteFile(tmpl, []byte(job), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	tmpl := trueSteps(b, dir, n)
 	file := writeLines(b, filepath.Join(dir, "in"), n)
 	warm := writeLines(b, filepath.Join(dir, "in4"), 4)
 	berthRun := func() time.Duration {
-		b.Helper()
 		return timeCmd(b, nil, "", bin, "openjd", "run", tmpl, "--image", image)
 	}
+	berthSubmit := func() time.Duration {
+		return timeCmd(b, s.Env(), "", s.Bin, "submit", tmpl, "--wait", "--max-parallel", "1", "--image", image)
+	}
 	dockerEach := func(file string) time.Duration {
-		b.Helper()
 		return timeCmd(b, nil, file, xargs, "-P2", "-I{}", dockerCLI, "run", "--rm", image, "true")
 	}
 	// Warm up: page cache, the engine's image layers.
 	berthRun()
+	berthSubmit()
 	dockerEach(warm)
 
-	var tBerth, tDocker time.Duration
+	var tRun, tSubmit, tDocker time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StartTimer()
-		tBerth += berthRun()
+		tRun += berthRun()
 		b.StopTimer()
+		tSubmit += berthSubmit()
 		tDocker += dockerEach(file)
 	}
 	nn := time.Duration(b.N)
-	berth, docker := (tBerth / nn).Seconds(), (tDocker / nn).Seconds()
-	b.ReportMetric(berth, "berth_s")
+	run, sub, docker := (tRun / nn).Seconds(), (tSubmit / nn).Seconds(), (tDocker / nn).Seconds()
+	b.ReportMetric(run, "berth_run_s")
+	b.ReportMetric(sub, "berth_submit_s")
 	b.ReportMetric(docker, "docker_cli_s")
-	b.ReportMetric(berth/docker, "ratio_vs_docker")
-	b.Logf("openjd-container-100: berth openjd run --image (100 tasks, one container) %.2fs, xargs -P2 docker run --rm x100 %.2fs: berth %.2fx of it (target <= 0.3)",
-		berth, docker, berth/docker)
+	b.ReportMetric(run/docker, "ratio_vs_docker")
+	b.ReportMetric(sub/docker, "submit_ratio_vs_docker")
+	b.Logf("openjd-container-100: xargs -P2 docker run --rm x100 %.2fs; berth openjd run --image (one container) %.2fs, %.2fx of it; berth submit --image (one session container) %.2fs, %.2fx of it (target <= 0.3)",
+		docker, run, run/docker, sub, sub/docker)
 }

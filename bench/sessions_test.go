@@ -3,13 +3,10 @@ package bench
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/berth-run/berth/internal/testenv"
 )
 
 // trueSteps writes a job template of one step of n tasks of true.
@@ -65,47 +62,4 @@ func BenchmarkSessions1000(b *testing.B) {
 	b.ReportMetric(sub/ea, "ratio_vs_each")
 	b.Logf("sessions-1000 (%d rounds, median / best): berth submit (process sessions) %.2fs / %.2fs, berth run --each %.2fs / %.2fs: %.2fx / %.2fx (target <= 1.0)",
 		len(rs), sub, slices.Min(rs).Seconds(), ea, slices.Min(re).Seconds(), sub/ea, slices.Min(rs).Seconds()/slices.Min(re).Seconds())
-}
-
-// BenchmarkSubmitContainer100 submits a step of 100 tasks of true to a
-// server with --image and max-parallel 1: one session container serves
-// them all, each task an exec in it, against `xargs -P2 docker run --rm`
-// of the image 100 times. Target: berth <= 0.3x.
-func BenchmarkSubmitContainer100(b *testing.B) {
-	image := testenv.DockerImage(b)
-	xargs, err := exec.LookPath("xargs")
-	if err != nil {
-		b.Skip("xargs not found")
-	}
-	dockerCLI, err := exec.LookPath("docker")
-	if err != nil {
-		b.Skip("docker CLI not found")
-	}
-	s := startServer(b, "--slots", "2")
-	dir := b.TempDir()
-	tmpl := trueSteps(b, dir, 100)
-	file := writeLines(b, filepath.Join(dir, "in"), 100)
-	submit := func() time.Duration {
-		return timeCmd(b, s.Env(), "", s.Bin, "submit", tmpl, "--wait", "--max-parallel", "1", "--image", image)
-	}
-	docker := func(file string) time.Duration {
-		return timeCmd(b, nil, file, xargs, "-P2", "-I{}", dockerCLI, "run", "--rm", image, "true")
-	}
-	submit()
-	docker(writeLines(b, filepath.Join(dir, "in4"), 4))
-	var tb, td time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StartTimer()
-		tb += submit()
-		b.StopTimer()
-		td += docker(file)
-	}
-	n := time.Duration(b.N)
-	bs, ds := (tb / n).Seconds(), (td / n).Seconds()
-	b.ReportMetric(bs, "berth_s")
-	b.ReportMetric(ds, "docker_cli_s")
-	b.ReportMetric(bs/ds, "ratio_vs_docker")
-	b.Logf("submit-container-100: berth submit --image (100 tasks, one session container) %.2fs, xargs -P2 docker run --rm x100 %.2fs: berth %.2fx of it (target <= 0.3)",
-		bs, ds, bs/ds)
 }

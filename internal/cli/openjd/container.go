@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -49,7 +48,7 @@ func addContainerFlags(fs *pflag.FlagSet, c *ContainerOptions) *containerFlagSet
 	for _, f := range containerExtFlags {
 		set.values[f.flag] = fs.String(f.flag, "", f.usage)
 	}
-	fs.Var(&mountValue{p: &c.Mounts}, "mount", "Mount a host path in the session's container, read-only unless rw (`HOST:CONTAINER[:ro|rw]`, repeatable)")
+	fs.Var(&cmdutil.MountValue{P: &c.Mounts}, "mount", "Mount a host path in the session's container, read-only unless rw (`HOST:CONTAINER[:ro|rw]`, repeatable)")
 	return set
 }
 
@@ -136,39 +135,3 @@ func (sc *sessionContainer) close(ctx context.Context, keep bool) error {
 	return err
 }
 
-// mountValue is --mount HOST:CONTAINER[:ro|rw]; a relative host path is
-// taken from the current directory.
-type mountValue struct{ p *[]job.Mount }
-
-func (v *mountValue) Set(s string) error {
-	parts := strings.Split(s, ":")
-	if len(parts) != 2 && len(parts) != 3 {
-		return fmt.Errorf("want HOST:CONTAINER[:ro|rw], not %q", s)
-	}
-	m := job.Mount{Host: parts[0], Container: parts[1]}
-	if len(parts) == 3 {
-		switch parts[2] {
-		case "ro":
-		case "rw":
-			m.RW = true
-		default:
-			return fmt.Errorf("want ro or rw after the container path, not %q", parts[2])
-		}
-	}
-	if m.Host == "" || m.Container == "" {
-		return fmt.Errorf("empty path in %q", s)
-	}
-	if !strings.HasPrefix(m.Container, "/") {
-		return fmt.Errorf("the container path %q is not absolute", m.Container)
-	}
-	abs, err := filepath.Abs(m.Host)
-	if err != nil {
-		return err
-	}
-	m.Host = abs
-	*v.p = append(*v.p, m)
-	return nil
-}
-
-func (v *mountValue) String() string { return "" }
-func (v *mountValue) Type() string   { return "HOST:CONTAINER" }

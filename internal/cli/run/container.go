@@ -86,8 +86,8 @@ func addContainerFlags(fs *pflag.FlagSet, s *job.Spec) *containerFlags {
 		return pflag.NormalizedName(name)
 	})
 	fs.Var(&c.ext, "ext", "Set a container extension `KEY=VALUE` (repeatable; see docs/docker.md)")
-	fs.Var(&mountValue{p: &c.mounts}, "mount", "Mount a host path in the container, read-only unless rw (`HOST:CONTAINER[:ro|rw]`, repeatable)")
-	fs.Var(&mountValue{p: &c.outs, out: true}, "stage-out", "Copy a container path to the host when the job ends (`CONTAINER:HOST`, repeatable)")
+	fs.Var(&cmdutil.MountValue{P: &c.mounts}, "mount", "Mount a host path in the container, read-only unless rw (`HOST:CONTAINER[:ro|rw]`, repeatable)")
+	fs.Var(&cmdutil.MountValue{P: &c.outs, Out: true}, "stage-out", "Copy a container path to the host when the job ends (`CONTAINER:HOST`, repeatable)")
 	fs.Var(&c.outPath, "output-path", "Copy the job's stdout to the host `FILE` when it ends (berth keeps its own copy)")
 	fs.Var(&c.errPath, "error-path", "Copy the job's stderr to the host `FILE` when it ends (the same FILE as --output-path: stdout, then stderr)")
 	return c
@@ -177,55 +177,6 @@ func (v *extKVValue) Set(s string) error {
 func (v *extKVValue) String() string { return "" }
 func (v *extKVValue) Type() string   { return "KEY=VALUE" }
 
-// mountValue is --mount HOST:CONTAINER[:ro|rw] or, with out, --stage-out
-// CONTAINER:HOST; a relative host path is taken from the current
-// directory.
-type mountValue struct {
-	p   *[]job.Mount
-	out bool
-}
-
-func (v *mountValue) Set(s string) error {
-	parts := strings.Split(s, ":")
-	var m job.Mount
-	switch {
-	case v.out && len(parts) == 2:
-		m = job.Mount{Container: parts[0], Host: parts[1]}
-	case v.out:
-		return fmt.Errorf("want CONTAINER:HOST, not %q", s)
-	case len(parts) == 2 || len(parts) == 3:
-		m = job.Mount{Host: parts[0], Container: parts[1]}
-		if len(parts) == 3 {
-			switch parts[2] {
-			case "ro":
-			case "rw":
-				m.RW = true
-			default:
-				return fmt.Errorf("want ro or rw after the container path, not %q", parts[2])
-			}
-		}
-	default:
-		return fmt.Errorf("want HOST:CONTAINER[:ro|rw], not %q", s)
-	}
-	if m.Host == "" || m.Container == "" {
-		return fmt.Errorf("empty path in %q", s)
-	}
-	if !strings.HasPrefix(m.Container, "/") {
-		return fmt.Errorf("the container path %q is not absolute", m.Container)
-	}
-	if !filepath.IsAbs(m.Host) {
-		abs, err := filepath.Abs(m.Host)
-		if err != nil {
-			return err
-		}
-		m.Host = abs
-	}
-	*v.p = append(*v.p, m)
-	return nil
-}
-
-func (v *mountValue) String() string { return "" }
-
 // hostPath is a file on the host, made absolute from the current directory.
 type hostPath string
 
@@ -243,9 +194,3 @@ func (v *hostPath) Set(s string) error {
 
 func (v *hostPath) String() string { return string(*v) }
 func (v *hostPath) Type() string   { return "FILE" }
-func (v *mountValue) Type() string {
-	if v.out {
-		return "CONTAINER:HOST"
-	}
-	return "HOST:CONTAINER"
-}
