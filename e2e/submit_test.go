@@ -239,14 +239,21 @@ func submitFixture(t *testing.T, s *testenv.Server, c *client.Client, path strin
 		args = append(args, "--path-mapping-rules", string(b))
 	}
 	r := s.Berth("", args...)
-	if r.Code != 0 {
-		return false, fmt.Sprintf("submit exited %d: %s", r.Code, oneLine(r.Stderr))
-	}
 	var subs []struct {
 		Job int64 `json:"job"`
 	}
-	if err := json.Unmarshal([]byte(r.Stdout), &subs); err != nil {
-		return false, err.Error()
+	if err := json.Unmarshal([]byte(r.Stdout), &subs); err != nil || r.Code != 0 {
+		// Say why: the failed tasks' ends and the end of their logs.
+		why := fmt.Sprintf("submit exited %d: %s", r.Code, oneLine(r.Stderr))
+		for _, sub := range subs {
+			for tk, err := range c.TasksAll(context.Background(), sub.Job, client.TaskParams{}) {
+				if err == nil && tk.State != job.Done {
+					logs := s.Berth("", "logs", job.Ref{Job: sub.Job, Index: tk.Index, HasIndex: tk.Index > 0}.String()).Stdout
+					why += fmt.Sprintf("; task %d.%d %s %s %q: ...%s", sub.Job, tk.Index, tk.State, tk.SubState, tk.Message, logs[max(0, len(logs)-400):])
+				}
+			}
+		}
+		return false, why
 	}
 	var out strings.Builder
 	for _, sub := range subs {
