@@ -134,4 +134,3 @@ func (sc *sessionContainer) close(ctx context.Context, keep bool) error {
 	}
 	return err
 }
-
