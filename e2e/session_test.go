@@ -239,6 +239,15 @@ steps:
 	require.NoError(t, os.WriteFile(p, []byte(tmpl), 0o600))
 	ids := submitSteps(t, s, p, "--rerunnable", "--max-parallel", "2")
 	c := s.Client()
+	defer func() {
+		if t.Failed() {
+			for tk, err := range c.TasksAll(context.Background(), ids[0], bclient.TaskParams{}) {
+				if err == nil {
+					t.Logf("task %d: %s %s attempt %d session %q message %q", tk.Index, tk.State, tk.SubState, tk.Attempt, tk.Session, tk.Message)
+				}
+			}
+		}
+	}()
 	running := func() []*job.Task {
 		var out []*job.Task
 		for tk, err := range c.TasksAll(context.Background(), ids[0], bclient.TaskParams{}) {
@@ -269,14 +278,19 @@ steps:
 	require.Eventually(t, func() bool {
 		return s.WorkerPID() != old && s.WorkerPID() != 0
 	}, 30*time.Second, 50*time.Millisecond, "a new local worker runs")
-	require.Eventually(t, func() bool {
-		for _, tk := range running() {
-			if tk.Attempt >= 2 {
-				return true
+	// The killed attempts are lost, and wait for their retry (the other
+	// tasks may take the slots meanwhile).
+	lost := func() int {
+		n := 0
+		for tk, err := range c.TasksAll(context.Background(), ids[0], bclient.TaskParams{}) {
+			require.NoError(t, err)
+			if tk.Attempt >= 2 || tk.SubState.Value == string(job.ReasonLost) || tk.SubState.Kind == job.ReasonLost {
+				n++
 			}
 		}
-		return false
-	}, 40*time.Second, 50*time.Millisecond, "the lost tasks run again")
+		return n
+	}
+	require.Eventually(t, func() bool { return lost() == 2 }, 40*time.Second, 50*time.Millisecond, "the killed tasks are lost")
 	require.NoError(t, os.WriteFile(gate, nil, 0o600))
 	r := s.Berth("", "wait", "--timeout", "60s", fmt.Sprint(ids[0]))
 	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
@@ -285,6 +299,12 @@ steps:
 	for n := 1; n <= 4; n++ {
 		require.Contains(t, logs, fmt.Sprintf("DONE-%d", n))
 	}
+	attempts := 0
+	for tk, err := range c.TasksAll(context.Background(), ids[0], bclient.TaskParams{}) {
+		require.NoError(t, err)
+		attempts += tk.Attempt
+	}
+	require.Equal(t, 6, attempts, "the two killed tasks ran again, once each")
 }
 
 // TestSessionImageWorkerKilled kills the local worker while a session runs

@@ -51,6 +51,11 @@ type Config struct {
 	// defaults to it. Defaults to nil: the server's paths in the Work are
 	// written directly.
 	TaskDir func(dispatch.TaskKey) string
+	// SessionMarker is a KEY=VALUE set in the environment of every process
+	// of the worker's OpenJD sessions, unique to the worker's state on this
+	// host: at start, the worker kills the processes that carry it, which
+	// sessions of its earlier run left. Empty, nothing is marked or killed.
+	SessionMarker string
 	// SessionIdle is how long an OpenJD session that has no task left keeps
 	// its environments entered for a task of its step that may yet come
 	// (a retry); 0, the default, exits them at once.

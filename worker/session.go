@@ -32,11 +32,8 @@ import (
 // hands over in reply to the previous one's end (Event.Stay), and exits the
 // environments, in reverse order, when the server hands over nothing more
 // of the step, when an action failed, or when the worker stops. Every
-// process of a session carries sessionMarker, so that a restarted worker
-// kills what a session of its earlier run left (see killSessions).
-
-// sessionMarker names the worker whose session started a process.
-const sessionMarker = "BERTH_SESSION_OF"
+// process of a session carries Config.SessionMarker, so that a restarted
+// worker kills what a session of its earlier run left (see killSessions).
 
 // stepSession is an open session of one step's job on one slot.
 type stepSession struct {
@@ -129,7 +126,10 @@ func (w *Worker) openSession(ctx context.Context, t *task, out *os.File, name st
 			cfg.Env = []string{}
 		}
 	} else {
-		cfg.Env = append(append(append(sessionEnv(), env...), w.cfg.TaskEnv...), sessionMarker+"="+w.cfg.ID)
+		cfg.Env = append(append(sessionEnv(), env...), w.cfg.TaskEnv...)
+		if w.cfg.SessionMarker != "" {
+			cfg.Env = append(cfg.Env, w.cfg.SessionMarker)
+		}
 	}
 	if ss.s, err = session.New(cfg); err != nil {
 		ss.closeBox()
@@ -479,7 +479,7 @@ func (w *Worker) openjdOutput(t *task) (*os.File, error) {
 // running (kill -9 of the worker): their tasks are lost, and may run
 // elsewhere.
 func (w *Worker) killSessions() {
-	if n := procmark.Kill(sessionMarker + "=" + w.cfg.ID); n > 0 {
+	if n := procmark.Kill(w.cfg.SessionMarker); n > 0 {
 		w.log.Info("killed the processes of sessions left by an earlier run", "processes", n)
 	}
 }

@@ -66,6 +66,14 @@ func fenceMarker(dir string) string {
 	return "BERTH_FENCE=" + hex.EncodeToString(sum[:8])
 }
 
+// sessionMarker is the environment entry that marks the processes of the
+// OpenJD sessions of the worker whose state lives in dir: one that restarts
+// kills them (worker.Config.SessionMarker).
+func sessionMarker(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return "BERTH_SESSION=" + hex.EncodeToString(sum[:8])
+}
+
 // watchdogFence is the worker's side of its watchdog (worker.Fence).
 type watchdogFence struct {
 	dir        string

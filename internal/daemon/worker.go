@@ -126,18 +126,19 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	}
 	host, _ := os.Hostname()
 	w, err := worker.New(worker.Config{
-		ID:          LocalWorkerID,
-		Host:        host,
-		Pool:        cfg.Pool,
-		Slots:       cfg.Slots,
-		Executor:    localExecutor(dir, cfg.Logger),
-		Conn:        cfg.Conn,
-		Logger:      cfg.Logger,
-		Version:     cfg.Version,
-		StopGrace:   cfg.StopGrace,
-		SessionIdle: cfg.SessionIdle,
-		Fence:       fence.fence(),
-		TaskEnv:     fence.taskEnv(),
+		ID:            LocalWorkerID,
+		Host:          host,
+		SessionMarker: sessionMarker(filepath.Join(dir.Worker(), "fence")),
+		Pool:          cfg.Pool,
+		Slots:         cfg.Slots,
+		Executor:      localExecutor(dir, cfg.Logger),
+		Conn:          cfg.Conn,
+		Logger:        cfg.Logger,
+		Version:       cfg.Version,
+		StopGrace:     cfg.StopGrace,
+		SessionIdle:   cfg.SessionIdle,
+		Fence:         fence.fence(),
+		TaskEnv:       fence.taskEnv(),
 		// The server and its local worker share a host: when no server
 		// holds the lock, none can give the worker's tasks away, and the
 		// jobs ride out a server that is down for any time.
@@ -255,20 +256,21 @@ func runRemoteWorker(ctx context.Context, cfg WorkerConfig) error {
 		return err
 	}
 	w, err := worker.New(worker.Config{
-		Fence:        fence.fence(),
-		TaskEnv:      fence.taskEnv(),
-		ID:           cfg.ID,
-		Host:         host,
-		Pool:         cfg.Pool,
-		Slots:        cfg.Slots,
-		Labels:       cfg.Labels,
-		Executor:     exec,
-		Conn:         conn,
-		Logger:       cfg.Logger,
-		Version:      cfg.Version,
-		StopGrace:    cfg.StopGrace,
-		DrainTimeout: cfg.DrainTimeout,
-		SessionIdle:  cfg.SessionIdle,
+		Fence:         fence.fence(),
+		TaskEnv:       fence.taskEnv(),
+		SessionMarker: sessionMarker(filepath.Join(stateDir, "fence")),
+		ID:            cfg.ID,
+		Host:          host,
+		Pool:          cfg.Pool,
+		Slots:         cfg.Slots,
+		Labels:        cfg.Labels,
+		Executor:      exec,
+		Conn:          conn,
+		Logger:        cfg.Logger,
+		Version:       cfg.Version,
+		StopGrace:     cfg.StopGrace,
+		DrainTimeout:  cfg.DrainTimeout,
+		SessionIdle:   cfg.SessionIdle,
 		TaskDir: func(k dispatch.TaskKey) string {
 			return filepath.Join(tasks, fmt.Sprintf("%d.%d.%d", k.Job, k.Index, k.Attempt))
 		},
