@@ -162,6 +162,17 @@ func (f *fakeScheduler) emit(ev job.Event) {
 	}
 }
 
+// dropSubscribers closes every subscription, as the scheduler does to one
+// that fell behind.
+func (f *fakeScheduler) dropSubscribers() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for n, ch := range f.subs {
+		delete(f.subs, n)
+		close(ch)
+	}
+}
+
 // setState moves a task to state in the store and emits its event.
 func (f *fakeScheduler) setState(t *testing.T, id int64, index int, state job.State) {
 	t.Helper()
