@@ -93,6 +93,32 @@ func TestMalformed(t *testing.T) {
 	require.Contains(t, tb.log.String(), "skipping a message")
 }
 
+// TestJobIDs: answers are keyed by the jobId as the original writes it, a
+// lower-case UUID, whatever the case it came in (and whatever the pending
+// message's key); a jobId that is not a UUID is answered REJECTED, keyed
+// by the jobId as written.
+func TestJobIDs(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, 1)
+	tb.start(t, tb.cfg)
+	lower := newJobID()
+	upper := strings.ToUpper(lower)
+	tb.produce(t, "some other key", pendingJob(upper, "echo upper"))
+	tb.produce(t, "job-1", pendingJob("job-1", "echo never"))
+
+	r := tb.running.For(lower, 30*time.Second)
+	require.JSONEq(t, `{"jobId": "`+lower+`"}`, r.Value)
+	m := tb.finished.For(lower, 30*time.Second)
+	require.JSONEq(t, `{"jobId": "`+lower+`", "status": "ACCEPTED", "scriptResults": {"finishedWith": "SUCCEEDED", "stdout": "upper\n", "stderr": ""}}`, m.Value)
+	m = tb.finished.For("job-1", 30*time.Second)
+	require.JSONEq(t, `{"jobId": "job-1", "status": "REJECTED"}`, m.Value)
+	require.Eventually(t, func() bool { return tb.committed(t, 0) == 2 }, 10*time.Second, 50*time.Millisecond)
+	for _, m := range tb.running.All() {
+		require.NotEqual(t, "job-1", m.Key, "a rejected job does not run")
+	}
+	require.Contains(t, tb.log.String(), "jobId: not a UUID")
+}
+
 // TestDuplicate: a job delivered again is answered with the same finished
 // message, without running again: while it runs, and after it finished.
 func TestDuplicate(t *testing.T) {
