@@ -42,6 +42,7 @@ type kafkaWorkerOptions struct {
 	sessionTimeout  time.Duration
 	dedupWindow     time.Duration
 	maxMessageBytes int
+	capacityTimeout time.Duration
 }
 
 // addKafkaWorkerFlags adds the Kafka worker's flags to the worker command.
@@ -60,6 +61,7 @@ func addKafkaWorkerFlags(fl *pflag.FlagSet) *kafkaWorkerOptions {
 	fl.DurationVar(&o.sessionTimeout, "session-timeout", kafkaworker.SessionTimeoutDefault, "Kafka worker: consumer group session timeout")
 	fl.DurationVar(&o.dedupWindow, "dedup-window", kafkaworker.DedupWindowDefault, "Kafka worker: how long a job's finished message is kept to answer a redelivery without running it again")
 	fl.IntVar(&o.maxMessageBytes, "max-message-bytes", kafkaworker.MaxMessageBytesDefault, "Kafka worker: the largest finished message; outputs are cut to fit (at most the broker's message.max.bytes)")
+	fl.DurationVar(&o.capacityTimeout, "capacity-timeout", kafkaworker.CapacityTimeoutDefault, "Kafka worker: how long a job waits for a container slot before it is answered REJECTED, as in dotnet-scripts-worker")
 	return o
 }
 
@@ -113,6 +115,10 @@ func (o *kafkaWorkerOptions) kafkaConfig(home string) (kafkaworker.Config, error
 	cfg.SessionTimeout = o.sessionTimeout
 	cfg.DedupWindow = o.dedupWindow
 	cfg.MaxMessageBytes = o.maxMessageBytes
+	if o.capacityTimeout <= 0 {
+		return cfg, cmdutil.FlagErrorf("invalid argument %q for \"--capacity-timeout\" flag: want a positive duration", o.capacityTimeout)
+	}
+	cfg.CapacityTimeout = o.capacityTimeout
 	return cfg, nil
 }
 

@@ -40,10 +40,11 @@ func TestKafkaWorkerConfig(t *testing.T) {
 	require.Equal(t, "tcp://docker:2375", cfg.DockerHost)
 	require.Equal(t, "/home/berth/kafka/cs", cfg.StateDir)
 	require.Equal(t, 30*time.Second, cfg.DrainTimeout)
+	require.Equal(t, 30*time.Second, cfg.CapacityTimeout)
 
 	o = kafkaFlags(t, "--kafka", "k3:9092", "--sandbox", "cs", "--sandbox-config", file, "--job-files-dir", "/j",
 		"--resource-limits=true", "--docker-host", "unix:///d.sock", "--state-dir", "/s", "--output-limit", "1m",
-		"--drain-timeout", "5s", "--max-message-bytes", "500000")
+		"--drain-timeout", "5s", "--max-message-bytes", "500000", "--capacity-timeout", "2m")
 	cfg, err = o.kafkaConfig("/home/berth")
 	require.NoError(t, err)
 	require.Equal(t, []string{"k3:9092"}, cfg.Brokers)
@@ -54,6 +55,9 @@ func TestKafkaWorkerConfig(t *testing.T) {
 	require.Equal(t, int64(1<<20), cfg.Sandbox.OutputLimit)
 	require.Equal(t, 5*time.Second, cfg.DrainTimeout)
 	require.Equal(t, 500000, cfg.MaxMessageBytes)
+	require.Equal(t, 2*time.Minute, cfg.CapacityTimeout)
+	_, err = kafkaFlags(t, "--sandbox-config", file, "--capacity-timeout", "0s").kafkaConfig("/h")
+	require.ErrorContains(t, err, "--capacity-timeout")
 
 	t.Setenv(envResourceLimits, "maybe")
 	_, err = kafkaFlags(t, "--sandbox-config", file).kafkaConfig("/h")

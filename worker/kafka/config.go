@@ -28,6 +28,7 @@ const (
 	SessionTimeoutDefault  = 45 * time.Second
 	DedupWindowDefault     = 7 * 24 * time.Hour
 	MaxMessageBytesDefault = 1_000_000
+	CapacityTimeoutDefault = 30 * time.Second
 )
 
 // Config configures a Worker.
@@ -68,6 +69,11 @@ type Config struct {
 	// message.max.bytes (Kafka's default: 1048588). Defaults to
 	// MaxMessageBytesDefault.
 	MaxMessageBytes int
+	// CapacityTimeout is how long a job fetched while every container slot
+	// (Sandbox.MaxConcurrent) is taken waits for one; past it the job is
+	// answered REJECTED, as the original does after its
+	// container-operations-timeout-sec. Defaults to CapacityTimeoutDefault.
+	CapacityTimeout time.Duration
 	// Logger receives the worker's log. Defaults to discarding.
 	Logger *slog.Logger
 }
@@ -81,6 +87,7 @@ func (c Config) WithDefaults() Config {
 	c.SessionTimeout = cmp.Or(c.SessionTimeout, SessionTimeoutDefault)
 	c.DedupWindow = cmp.Or(c.DedupWindow, DedupWindowDefault)
 	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, MaxMessageBytesDefault)
+	c.CapacityTimeout = cmp.Or(c.CapacityTimeout, CapacityTimeoutDefault)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return c
 }
@@ -110,7 +117,7 @@ func (c *Config) validate() error {
 	if strings.ContainsAny(c.JobFilesDir, ":,") {
 		errs = append(errs, fmt.Errorf("job files directory %q: may not hold ':' or ',' (Docker bind mount syntax)", c.JobFilesDir))
 	}
-	if c.DrainTimeout < 0 || c.SessionTimeout < 0 || c.DedupWindow < 0 {
+	if c.DrainTimeout < 0 || c.SessionTimeout < 0 || c.DedupWindow < 0 || c.CapacityTimeout < 0 {
 		errs = append(errs, errors.New("negative duration"))
 	}
 	if c.MaxMessageBytes < minMessageBytes {

@@ -119,6 +119,32 @@ func TestJobIDs(t *testing.T) {
 	require.Contains(t, tb.log.String(), "jobId: not a UUID")
 }
 
+// TestCapacity: with every container slot taken, a job that gets none
+// within the capacity timeout is answered REJECTED, as the original does;
+// the next job after the slot frees runs.
+func TestCapacity(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, 1, "maxConcurrent: 1")
+	cfg := tb.cfg
+	cfg.CapacityTimeout = 300 * time.Millisecond
+	tb.start(t, cfg)
+	busy, turnedAway, later := newJobID(), newJobID(), newJobID()
+	tb.produce(t, busy, pendingJob(busy, "sleep 8; echo done"))
+	tb.running.For(busy, 30*time.Second)
+	tb.produce(t, turnedAway, pendingJob(turnedAway, "echo never"))
+
+	m := tb.finished.For(turnedAway, 30*time.Second)
+	require.JSONEq(t, `{"jobId": "`+turnedAway+`", "status": "REJECTED"}`, m.Value)
+	require.Equal(t, "done\n", tb.finishedFor(t, busy, 30*time.Second).ScriptResults.Stdout)
+	tb.produce(t, later, pendingJob(later, "echo later"))
+	require.Equal(t, "later\n", tb.finishedFor(t, later, 30*time.Second).ScriptResults.Stdout)
+	require.Eventually(t, func() bool { return tb.committed(t, 0) == 3 }, 10*time.Second, 50*time.Millisecond)
+	for _, m := range tb.running.All() {
+		require.NotEqual(t, turnedAway, m.Key, "a rejected job does not run")
+	}
+	require.Contains(t, tb.log.String(), "no container slot freed in time")
+}
+
 // TestDuplicate: a job delivered again is answered with the same finished
 // message, without running again: while it runs, and after it finished.
 func TestDuplicate(t *testing.T) {
