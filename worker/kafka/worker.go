@@ -144,8 +144,15 @@ func (w *Worker) setUp(ctx context.Context) error {
 		return fmt.Errorf("job files directory: %w", err)
 	}
 	dcfg := docker.Config{Instance: w.instance, Logger: w.log, OutputLimit: w.cfg.Sandbox.OutputLimit}
-	if w.cfg.DockerHost != "" {
-		if dcfg.Client, err = client.New(client.FromEnv, client.WithHost(w.cfg.DockerHost)); err != nil {
+	if w.cfg.DockerHost != "" || w.cfg.DockerCertPath != "" {
+		opts := []client.Opt{client.FromEnv}
+		if host, _ := DockerHostURL(w.cfg.DockerHost); host != "" { // checked by New
+			opts = append(opts, client.WithHost(host))
+		}
+		if d := w.cfg.DockerCertPath; d != "" {
+			opts = append(opts, client.WithTLSClientConfig(filepath.Join(d, "ca.pem"), filepath.Join(d, "cert.pem"), filepath.Join(d, "key.pem")))
+		}
+		if dcfg.Client, err = client.New(opts...); err != nil {
 			return fmt.Errorf("docker host %s: %w", w.cfg.DockerHost, err)
 		}
 	}
