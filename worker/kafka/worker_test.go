@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,6 +144,48 @@ func TestCapacity(t *testing.T) {
 		require.NotEqual(t, turnedAway, m.Key, "a rejected job does not run")
 	}
 	require.Contains(t, tb.log.String(), "no container slot freed in time")
+}
+
+// TestSandboxResources: with resource limits on, the sandbox's container
+// gets the original's settings besides the limits (memory reservation,
+// CPU shares, block I/O weight); with them off, none of the six.
+func TestSandboxResources(t *testing.T) {
+	t.Parallel()
+	for _, limits := range []bool{true, false} {
+		t.Run(fmt.Sprint("limits=", limits), func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t, 1)
+			cfg := tb.cfg
+			cfg.NoResourceLimits = !limits
+			cfg.DrainTimeout = 10 * time.Millisecond // the script is stopped at the end
+			tb.start(t, cfg)
+			id := newJobID()
+			tb.produce(t, id, pendingJob(id, "sleep 60"))
+			tb.running.For(id, 30*time.Second)
+			ids := containers(t, tb.docker, instanceOf(t, cfg.StateDir))
+			require.Len(t, ids, 1)
+			res, err := tb.docker.ContainerInspect(context.Background(), ids[0], client.ContainerInspectOptions{})
+			require.NoError(t, err)
+			hc := res.Container.HostConfig
+			if !limits {
+				require.Zero(t, hc.Memory+hc.NanoCPUs+hc.MemoryReservation+hc.CPUShares+int64(hc.BlkioWeight))
+				require.Nil(t, hc.PidsLimit)
+				return
+			}
+			require.Equal(t, int64(MemoryDefault), hc.Memory)
+			require.Equal(t, int64(CPUsDefault*1e9), hc.NanoCPUs)
+			require.Equal(t, int64(PidsDefault), *hc.PidsLimit)
+			require.Equal(t, int64(MemoryReservationDefault), hc.MemoryReservation)
+			require.Equal(t, int64(CPUSharesDefault), hc.CPUShares)
+			// An engine that cannot weigh block I/O drops the weight, and
+			// says so; the worker logs it.
+			if hc.BlkioWeight == 0 {
+				require.Contains(t, tb.log.String(), "Block I/O weight")
+			} else {
+				require.Equal(t, uint16(BlkioWeightDefault), hc.BlkioWeight)
+			}
+		})
+	}
 }
 
 // TestDuplicate: a job delivered again is answered with the same finished
