@@ -63,9 +63,13 @@ type ContainerSettings struct {
 	Hostname       string            // "hostname"
 	Memory         int64             // "memory", bytes
 	MemorySwap     int64             // "memory-swap", bytes; -1: unlimited
-	NanoCPUs       int64             // "cpus", in billionths of a CPU
-	CPUShares      int64             // "cpu-shares"
-	PidsLimit      *int64            // "pids"; -1: unlimited
+	// MemoryReservation ("memory-reservation", bytes) is the soft limit
+	// the engine reclaims down to under memory pressure.
+	MemoryReservation int64
+	NanoCPUs          int64  // "cpus", in billionths of a CPU
+	CPUShares         int64  // "cpu-shares"
+	BlkioWeight       uint16 // "blkio-weight", 10 to 1000
+	PidsLimit         *int64 // "pids"; -1: unlimited
 }
 
 // Port is a container port of the "exposedPorts" extension, exposed and
@@ -200,6 +204,14 @@ var containerExtensions = map[string]containerExtension{
 		c.MemorySwap = n
 		return nil
 	},
+	"memory-reservation": func(c *ContainerSettings, v string) error {
+		n, err := ParseSize(v)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("want a positive size like 256m, not %q", v)
+		}
+		c.MemoryReservation = n
+		return nil
+	},
 	"ulimit": func(c *ContainerSettings, v string) error {
 		for _, s := range splitList(v) {
 			u, err := parseUlimit(s)
@@ -306,6 +318,14 @@ var containerExtensions = map[string]containerExtension{
 			return fmt.Errorf("want a whole number from 2 to 262144, not %q", v)
 		}
 		c.CPUShares = n
+		return nil
+	},
+	"blkio-weight": func(c *ContainerSettings, v string) error {
+		n, err := strconv.ParseUint(v, 10, 16)
+		if err != nil || n < 10 || n > 1000 {
+			return fmt.Errorf("want a whole number from 10 to 1000, not %q", v)
+		}
+		c.BlkioWeight = uint16(n)
 		return nil
 	},
 	"pids": func(c *ContainerSettings, v string) error {

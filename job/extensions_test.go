@@ -10,34 +10,36 @@ import (
 
 // badExtensions has, for every container extension, values it refuses.
 var badExtensions = map[string][]string{
-	"pull":         {"sometimes", ""},
-	"user":         {"", " "},
-	"entrypoint":   {"[1,2]", "[\"a\""},
-	"exposedPorts": {"http", "80/xyz", "", "0", "70000", "0:80", "x:8080:80", "1.2.3.4:8080:80:9", "[::1]80", "[::1]:80"},
-	"net":          {""},
-	"privileged":   {"yes please", ""},
-	"read-only":    {"maybe"},
-	"rm":           {"2"},
-	"restart":      {"sometimes", "always:3", "on-failure:x", "on-failure:-1", ""},
-	"ipc":          {"", "bogus", "container:"},
-	"uts":          {"", "bogus", "container:x"},
-	"pid":          {"", "bogus"},
-	"gpus":         {"some", "0", "-1"},
-	"shm-size":     {"lots", "0", "-5m", "1e3", "NaN", "Inf", "k", "99999999999p"},
-	"ulimit":       {"memlock", "nofile=a", "", "bogus=1", "nofile=10:5", "nofile=-1:5"},
-	"cap-add":      {"", ","},
-	"cap-drop":     {""},
-	"tmpfs":        {"relative", ""},
-	"dns":          {"not-an-ip", ""},
-	"add-host":     {"nohost", "h:not-an-ip", ""},
-	"labels":       {"novalue", "berth.task=x", "=v"},
-	"platform":     {"linux", "a/b/c/d", "/amd64"},
-	"hostname":     {""},
-	"memory":       {"lots", "0", "-1"},
-	"memory-swap":  {"lots", "0"},
-	"cpus":         {"many", "0", "-1", "Inf", "NaN"},
-	"cpu-shares":   {"x", "1", "300000"},
-	"pids":         {"x", "0", "-2"},
+	"pull":               {"sometimes", ""},
+	"user":               {"", " "},
+	"entrypoint":         {"[1,2]", "[\"a\""},
+	"exposedPorts":       {"http", "80/xyz", "", "0", "70000", "0:80", "x:8080:80", "1.2.3.4:8080:80:9", "[::1]80", "[::1]:80"},
+	"net":                {""},
+	"privileged":         {"yes please", ""},
+	"read-only":          {"maybe"},
+	"rm":                 {"2"},
+	"restart":            {"sometimes", "always:3", "on-failure:x", "on-failure:-1", ""},
+	"ipc":                {"", "bogus", "container:"},
+	"uts":                {"", "bogus", "container:x"},
+	"pid":                {"", "bogus"},
+	"gpus":               {"some", "0", "-1"},
+	"shm-size":           {"lots", "0", "-5m", "1e3", "NaN", "Inf", "k", "99999999999p"},
+	"ulimit":             {"memlock", "nofile=a", "", "bogus=1", "nofile=10:5", "nofile=-1:5"},
+	"cap-add":            {"", ","},
+	"cap-drop":           {""},
+	"tmpfs":              {"relative", ""},
+	"dns":                {"not-an-ip", ""},
+	"add-host":           {"nohost", "h:not-an-ip", ""},
+	"labels":             {"novalue", "berth.task=x", "=v"},
+	"platform":           {"linux", "a/b/c/d", "/amd64"},
+	"hostname":           {""},
+	"memory":             {"lots", "0", "-1"},
+	"memory-swap":        {"lots", "0"},
+	"cpus":               {"many", "0", "-1", "Inf", "NaN"},
+	"cpu-shares":         {"x", "1", "300000"},
+	"memory-reservation": {"lots", "0", "-1"},
+	"blkio-weight":       {"x", "0", "9", "1001", "-5"},
+	"pids":               {"x", "0", "-2"},
 }
 
 // TestContainerExtensionsBad checks that every bad value is refused with a
@@ -62,8 +64,8 @@ func TestContainerExtensionsBad(t *testing.T) {
 	}
 	s := Spec{Template: Template{Command: "x", Image: "img", Extensions: map[string]string{"bogus": "1"}}}
 	require.EqualError(t, s.Validate(), "template.extensions.bogus: unknown container extension (known: "+
-		"add-host, cap-add, cap-drop, cpu-shares, cpus, dns, entrypoint, exposedPorts, gpus, hostname, ipc, labels, "+
-		"memory, memory-swap, net, pid, pids, platform, privileged, pull, read-only, restart, rm, security-opt, "+
+		"add-host, blkio-weight, cap-add, cap-drop, cpu-shares, cpus, dns, entrypoint, exposedPorts, gpus, hostname, ipc, labels, "+
+		"memory, memory-reservation, memory-swap, net, pid, pids, platform, privileged, pull, read-only, restart, rm, security-opt, "+
 		"shm-size, tmpfs, ulimit, user, uts)")
 	s = Spec{Template: Template{Command: "x", Extensions: map[string]string{"memory": "1g"}}}
 	require.EqualError(t, s.Validate(), "template.extensions.memory: a process job (no image) takes no extensions; they are container settings")

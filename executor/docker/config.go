@@ -182,7 +182,9 @@ func applySettings(c *containerSpec, set *job.ContainerSettings) error {
 	}
 	cfg.Hostname = set.Hostname
 	hc.Memory, hc.MemorySwap = set.Memory, set.MemorySwap
+	hc.MemoryReservation = set.MemoryReservation
 	hc.NanoCPUs, hc.CPUShares = set.NanoCPUs, set.CPUShares
+	hc.BlkioWeight = set.BlkioWeight
 	hc.PidsLimit = set.PidsLimit
 	return nil
 }

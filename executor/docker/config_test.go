@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/berth-run/berth/executor"
@@ -70,38 +71,52 @@ func TestBuildContainerDefaults(t *testing.T) {
 // with ErrStartFailed, naming the key, in the translation of the template
 // (executor.ContainerOf); and that a spec without an image or with a
 // relative working directory fails.
+// TestBuildContainerResources: the original Kafka worker's settings reach
+// the host config, whether or not the engine can apply them (an engine
+// without block I/O weight drops it, see TestExtensions/blkio-weight).
+func TestBuildContainerResources(t *testing.T) {
+	t.Parallel()
+	cs, err := build(map[string]string{"memory": "1g", "memory-reservation": "256m", "cpu-shares": "512", "blkio-weight": "400"}, testConfig())
+	require.NoError(t, err)
+	require.Equal(t, int64(256<<20), cs.HostConfig.MemoryReservation)
+	require.Equal(t, int64(512), cs.HostConfig.CPUShares)
+	require.Equal(t, uint16(400), cs.HostConfig.BlkioWeight)
+}
+
 func TestBuildContainerBadValues(t *testing.T) {
 	t.Parallel()
 	bad := map[string][]string{
-		"pull":         {"sometimes", ""},
-		"user":         {"", " "},
-		"entrypoint":   {"[1,2]", "[\"a\""},
-		"exposedPorts": {"http", "80/xyz", ""},
-		"net":          {""},
-		"privileged":   {"yes please", ""},
-		"read-only":    {"maybe"},
-		"rm":           {"2"},
-		"restart":      {"sometimes", "always:3", "on-failure:x", "on-failure:-1"},
-		"ipc":          {"", "bogus"},
-		"uts":          {"", "bogus"},
-		"pid":          {"", "bogus"},
-		"gpus":         {"some", "0", "-1"},
-		"shm-size":     {"lots", "0", "-5m"},
-		"ulimit":       {"memlock", "nofile=a", ""},
-		"cap-add":      {"", ","},
-		"cap-drop":     {""},
-		"tmpfs":        {"relative", ""},
-		"dns":          {"not-an-ip", ""},
-		"add-host":     {"nohost", "h:not-an-ip", ""},
-		"labels":       {"novalue", "berth.task=x", "=v"},
-		"platform":     {"linux", "a/b/c/d", "/amd64"},
-		"hostname":     {""},
-		"memory":       {"lots", "0", "-1"},
-		"memory-swap":  {"lots", "0"},
-		"cpus":         {"many", "0", "-1", "Inf", "NaN"},
-		"cpu-shares":   {"x", "1"},
-		"pids":         {"x", "0", "-2"},
-		"no-such-key":  {"1"},
+		"pull":               {"sometimes", ""},
+		"user":               {"", " "},
+		"entrypoint":         {"[1,2]", "[\"a\""},
+		"exposedPorts":       {"http", "80/xyz", ""},
+		"net":                {""},
+		"privileged":         {"yes please", ""},
+		"read-only":          {"maybe"},
+		"rm":                 {"2"},
+		"restart":            {"sometimes", "always:3", "on-failure:x", "on-failure:-1"},
+		"ipc":                {"", "bogus"},
+		"uts":                {"", "bogus"},
+		"pid":                {"", "bogus"},
+		"gpus":               {"some", "0", "-1"},
+		"shm-size":           {"lots", "0", "-5m"},
+		"ulimit":             {"memlock", "nofile=a", ""},
+		"cap-add":            {"", ","},
+		"cap-drop":           {""},
+		"tmpfs":              {"relative", ""},
+		"dns":                {"not-an-ip", ""},
+		"add-host":           {"nohost", "h:not-an-ip", ""},
+		"labels":             {"novalue", "berth.task=x", "=v"},
+		"platform":           {"linux", "a/b/c/d", "/amd64"},
+		"hostname":           {""},
+		"memory":             {"lots", "0", "-1"},
+		"memory-swap":        {"lots", "0"},
+		"cpus":               {"many", "0", "-1", "Inf", "NaN"},
+		"cpu-shares":         {"x", "1"},
+		"memory-reservation": {"lots", "0"},
+		"blkio-weight":       {"x", "5"},
+		"pids":               {"x", "0", "-2"},
+		"no-such-key":        {"1"},
 	}
 	for key, values := range bad {
 		for _, v := range values {
@@ -251,6 +266,17 @@ func TestExtensions(t *testing.T) {
 		{"cpu-shares", map[string]string{"cpu-shares": "512"}, func(t *testing.T, c *container.InspectResponse) {
 			require.Equal(t, int64(512), c.HostConfig.CPUShares)
 		}},
+		{"memory-reservation", map[string]string{"memory": "1g", "memory-reservation": "256m"}, func(t *testing.T, c *container.InspectResponse) {
+			require.Equal(t, int64(256<<20), c.HostConfig.MemoryReservation)
+		}},
+		{"blkio-weight", map[string]string{"blkio-weight": "400"}, func(t *testing.T, c *container.InspectResponse) {
+			// An engine whose kernel cannot weigh block I/O drops the
+			// setting (with a warning) rather than refuse the container.
+			if c.HostConfig.BlkioWeight == 0 && !engineBlkioWeight(t, tb.cli, tb.image) {
+				t.Skip("the engine's kernel does not support block I/O weight")
+			}
+			require.Equal(t, uint16(400), c.HostConfig.BlkioWeight)
+		}},
 		{"pids", map[string]string{"pids": "100"}, func(t *testing.T, c *container.InspectResponse) {
 			require.Equal(t, i64(100), c.HostConfig.PidsLimit)
 		}},
@@ -270,4 +296,22 @@ func TestExtensions(t *testing.T) {
 			tc.check(t, &res.Container)
 		})
 	}
+}
+
+// engineBlkioWeight reports whether the engine can weigh block I/O: one
+// that cannot says so in a warning when a container asks for it.
+func engineBlkioWeight(t *testing.T, cli *client.Client, image string) bool {
+	ctx := context.Background()
+	res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config:     &container.Config{Image: image, Cmd: []string{"true"}},
+		HostConfig: &container.HostConfig{Resources: container.Resources{BlkioWeight: 400}},
+	})
+	require.NoError(t, err)
+	defer cli.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true})
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "Block I/O weight") || strings.Contains(w, "io.weight") {
+			return false
+		}
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ const (
 	SessionTimeoutDefault  = 45 * time.Second
 	DedupWindowDefault     = 7 * 24 * time.Hour
 	MaxMessageBytesDefault = 1_000_000
+	CapacityTimeoutDefault = 30 * time.Second
 )
 
 // Config configures a Worker.
@@ -45,9 +47,16 @@ type Config struct {
 	// output) is made; the Docker engine must see it under the same path.
 	// Defaults to StateDir/jobs.
 	JobFilesDir string
-	// DockerHost is the Docker engine's address (unix:///var/run/docker.sock,
-	// tcp://host:2376). Defaults to $DOCKER_HOST, else the local socket.
+	// DockerHost is the Docker engine's address, in the forms of Docker
+	// (unix:///var/run/docker.sock, tcp://host:2376) and of the original's
+	// docker-java (unix:/var/run/docker.sock). Defaults to $DOCKER_HOST,
+	// else the local socket.
 	DockerHost string
+	// DockerCertPath is a directory of ca.pem, cert.pem and key.pem: the
+	// engine is reached over TLS with that client certificate, and its
+	// certificate checked against ca.pem. Defaults to $DOCKER_CERT_PATH if
+	// $DOCKER_TLS_VERIFY is set.
+	DockerCertPath string
 	// NoResourceLimits switches the sandbox's memory, CPU and process
 	// limits off (as WORKER_ENABLE_RESOURCE_LIMITS=false does).
 	NoResourceLimits bool
@@ -68,6 +77,11 @@ type Config struct {
 	// message.max.bytes (Kafka's default: 1048588). Defaults to
 	// MaxMessageBytesDefault.
 	MaxMessageBytes int
+	// CapacityTimeout is how long a job fetched while every container slot
+	// (Sandbox.MaxConcurrent) is taken waits for one; past it the job is
+	// answered REJECTED, as the original does after its
+	// container-operations-timeout-sec. Defaults to CapacityTimeoutDefault.
+	CapacityTimeout time.Duration
 	// Logger receives the worker's log. Defaults to discarding.
 	Logger *slog.Logger
 }
@@ -81,6 +95,7 @@ func (c Config) WithDefaults() Config {
 	c.SessionTimeout = cmp.Or(c.SessionTimeout, SessionTimeoutDefault)
 	c.DedupWindow = cmp.Or(c.DedupWindow, DedupWindowDefault)
 	c.MaxMessageBytes = cmp.Or(c.MaxMessageBytes, MaxMessageBytesDefault)
+	c.CapacityTimeout = cmp.Or(c.CapacityTimeout, CapacityTimeoutDefault)
 	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
 	return c
 }
@@ -110,11 +125,49 @@ func (c *Config) validate() error {
 	if strings.ContainsAny(c.JobFilesDir, ":,") {
 		errs = append(errs, fmt.Errorf("job files directory %q: may not hold ':' or ',' (Docker bind mount syntax)", c.JobFilesDir))
 	}
-	if c.DrainTimeout < 0 || c.SessionTimeout < 0 || c.DedupWindow < 0 {
+	if _, err := DockerHostURL(c.DockerHost); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DockerCertPath != "" && !strings.HasPrefix(c.DockerHost, "tcp://") && !strings.HasPrefix(c.DockerHost, "https://") {
+		errs = append(errs, fmt.Errorf("docker cert path %s: TLS needs a tcp:// docker host, not %q", c.DockerCertPath, c.DockerHost))
+	}
+	if c.DrainTimeout < 0 || c.SessionTimeout < 0 || c.DedupWindow < 0 || c.CapacityTimeout < 0 {
 		errs = append(errs, errors.New("negative duration"))
 	}
 	if c.MaxMessageBytes < minMessageBytes {
 		errs = append(errs, fmt.Errorf("max message bytes: %d is less than %d", c.MaxMessageBytes, minMessageBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// DockerHostURL returns a Docker engine address as the Docker client takes
+// it. Besides Docker's own forms (unix:///path, tcp://host:port, http://,
+// https://) it takes docker-java's unix:/path, the original worker's
+// default. Empty stays empty (the client's default).
+func DockerHostURL(host string) (string, error) {
+	if host == "" {
+		return "", nil
+	}
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("docker host %q: %s; want unix:///path (or unix:/path) or tcp://host:port", host, why)
+	}
+	scheme, rest, ok := strings.Cut(host, ":")
+	if !ok {
+		return bad("no scheme")
+	}
+	switch scheme {
+	case "unix":
+		p := strings.TrimPrefix(rest, "//")
+		if !path.IsAbs(p) {
+			return bad("the socket's path is not absolute")
+		}
+		return "unix://" + p, nil
+	case "tcp", "http", "https":
+		hp, ok := strings.CutPrefix(rest, "//")
+		if !ok || hp == "" || strings.HasPrefix(hp, "/") {
+			return bad("no host")
+		}
+		return host, nil
+	}
+	return bad("unsupported scheme " + scheme)
 }

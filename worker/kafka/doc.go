@@ -27,8 +27,12 @@
 //     restarted worker removes what its predecessor left before it
 //     consumes.
 //   - Malformed messages (not a JSON object, no jobId) are logged and
-//     skipped, and their offsets committed; a message without a script is
-//     answered REJECTED.
+//     skipped, and their offsets committed; a message without a script, or
+//     whose jobId is not a UUID, is answered REJECTED. Answers are keyed
+//     by the jobId as the original writes it: a lower-case UUID.
+//   - Bounded waits: a job that finds every container slot taken waits
+//     for one up to Config.CapacityTimeout, then is answered REJECTED, as
+//     the original does after 30 s.
 //   - Graceful stop: fetching stops, running scripts get a drain timeout
 //     to finish, the rest are stopped and left uncommitted.
 //

@@ -34,6 +34,8 @@ var ErrMalformed = errors.New("malformed message")
 // "jobConfig": {"nugetConfigXml": ...}}.
 type Message struct {
 	// JobID identifies the job; every answer carries it, and is keyed by it.
+	// A UUID is in the original's form, lower case; any other jobId is
+	// kept as written and the job rejected.
 	JobID string
 	// Script is the script's text.
 	Script string
@@ -42,7 +44,8 @@ type Message struct {
 	// out, fields of other types too.
 	JobConfig map[string]string
 	// Reject, when set, says why the job is answered REJECTED without
-	// running: no script, or a jobConfig that is not an object.
+	// running: a jobId that is not a UUID, no script, or a jobConfig that
+	// is not an object.
 	Reject string
 }
 
@@ -51,8 +54,8 @@ type Message struct {
 // encoding/json's case-insensitive match). A value that is not a JSON
 // object, or has no jobId (missing, null, not a string, blank, or longer
 // than MaxJobIDBytes), gives an error wrapping ErrMalformed. A message with
-// a jobId but no usable script (missing, null, not a string, or blank)
-// parses, with Reject set.
+// a jobId that is not a UUID, or no usable script (missing, null, not a
+// string, or blank), parses, with Reject set.
 func ParseMessage(value []byte) (*Message, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(value, &fields); err != nil {
@@ -71,20 +74,30 @@ func ParseMessage(value []byte) (*Message, error) {
 	case len(id) > MaxJobIDBytes:
 		return nil, fmt.Errorf("%w: jobId: longer than %d bytes", ErrMalformed, MaxJobIDBytes)
 	}
+	// The first reason to reject the job is the one given.
+	reject := func(why string) {
+		if m.Reject == "" {
+			m.Reject = why
+		}
+	}
 	m.JobID = id
-	if s, ok := stringField(fields, "script"); !ok {
-		m.Reject = "script: missing or not a string"
-	} else if strings.TrimSpace(s) == "" {
-		m.Reject = "script: blank"
+	if u, ok := canonicalUUID(id); ok {
+		m.JobID = u
 	} else {
+		reject("jobId: not a UUID")
+	}
+	switch s, ok := stringField(fields, "script"); {
+	case !ok:
+		reject("script: missing or not a string")
+	case strings.TrimSpace(s) == "":
+		reject("script: blank")
+	default:
 		m.Script = s
 	}
 	if raw, ok := fields["jobConfig"]; ok && !isNull(raw) {
 		var cfg map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &cfg); err != nil {
-			if m.Reject == "" {
-				m.Reject = "jobConfig: not a JSON object"
-			}
+			reject("jobConfig: not a JSON object")
 			return m, nil
 		}
 		for k := range cfg {
@@ -97,6 +110,28 @@ func ParseMessage(value []byte) (*Message, error) {
 		}
 	}
 	return m, nil
+}
+
+// canonicalUUID returns id as the original writes a UUID (java.util.UUID's
+// toString: lower-case hex in 8-4-4-4-12 groups) if it is one in that
+// form, in either case; the original's scheduler reads nothing else.
+func canonicalUUID(id string) (string, bool) {
+	if len(id) != 36 {
+		return "", false
+	}
+	for i := range len(id) {
+		c := id[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return "", false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return "", false
+		}
+	}
+	return strings.ToLower(id), true
 }
 
 // stringField returns fields[name] if it is a JSON string.

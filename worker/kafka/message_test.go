@@ -19,15 +19,22 @@ func TestParseMessage(t *testing.T) {
 	}{
 		{"full", `{"jobId": "7f000001-863c-17b2-8186-3cdeb62e0000", "script": "Console.WriteLine(1);", "jobConfig": {"nugetConfigXml": "<configuration/>"}}`,
 			&Message{JobID: "7f000001-863c-17b2-8186-3cdeb62e0000", Script: "Console.WriteLine(1);", JobConfig: map[string]string{"nugetConfigXml": "<configuration/>"}}, false},
-		{"no jobConfig", `{"jobId": "a", "script": "x"}`, &Message{JobID: "a", Script: "x"}, false},
-		{"null jobConfig", `{"jobId": "a", "script": "x", "jobConfig": null}`, &Message{JobID: "a", Script: "x"}, false},
-		{"unknown fields ignored", `{"jobId": "a", "script": "x", "priority": 3, "jobConfig": {"other": "y", "n": 1, "nugetConfigXml": null}}`,
-			&Message{JobID: "a", Script: "x", JobConfig: map[string]string{"other": "y"}}, false},
-		{"no script", `{"jobId": "a"}`, &Message{JobID: "a", Reject: "script: missing or not a string"}, false},
-		{"null script", `{"jobId": "a", "script": null}`, &Message{JobID: "a", Reject: "script: missing or not a string"}, false},
-		{"blank script", `{"jobId": "a", "script": " \n"}`, &Message{JobID: "a", Reject: "script: blank"}, false},
-		{"script not a string", `{"jobId": "a", "script": 5}`, &Message{JobID: "a", Reject: "script: missing or not a string"}, false},
-		{"jobConfig not an object", `{"jobId": "a", "script": "x", "jobConfig": "y"}`, &Message{JobID: "a", Script: "x", Reject: "jobConfig: not a JSON object"}, false},
+		{"no jobConfig", `{"jobId": "00000000-0000-0000-0000-00000000000a", "script": "x"}`, &Message{JobID: "00000000-0000-0000-0000-00000000000a", Script: "x"}, false},
+		{"null jobConfig", `{"jobId": "00000000-0000-0000-0000-00000000000a", "script": "x", "jobConfig": null}`, &Message{JobID: "00000000-0000-0000-0000-00000000000a", Script: "x"}, false},
+		{"unknown fields ignored", `{"jobId": "00000000-0000-0000-0000-00000000000a", "script": "x", "priority": 3, "jobConfig": {"other": "y", "n": 1, "nugetConfigXml": null}}`,
+			&Message{JobID: "00000000-0000-0000-0000-00000000000a", Script: "x", JobConfig: map[string]string{"other": "y"}}, false},
+		{"no script", `{"jobId": "00000000-0000-0000-0000-00000000000a"}`, &Message{JobID: "00000000-0000-0000-0000-00000000000a", Reject: "script: missing or not a string"}, false},
+		{"null script", `{"jobId": "00000000-0000-0000-0000-00000000000a", "script": null}`, &Message{JobID: "00000000-0000-0000-0000-00000000000a", Reject: "script: missing or not a string"}, false},
+		{"blank script", `{"jobId": "00000000-0000-0000-0000-00000000000a", "script": " \n"}`, &Message{JobID: "00000000-0000-0000-0000-00000000000a", Reject: "script: blank"}, false},
+		{"script not a string", `{"jobId": "00000000-0000-0000-0000-00000000000a", "script": 5}`, &Message{JobID: "00000000-0000-0000-0000-00000000000a", Reject: "script: missing or not a string"}, false},
+		{"jobConfig not an object", `{"jobId": "00000000-0000-0000-0000-00000000000a", "script": "x", "jobConfig": "y"}`, &Message{JobID: "00000000-0000-0000-0000-00000000000a", Script: "x", Reject: "jobConfig: not a JSON object"}, false},
+		{"upper-case UUID written lower", `{"jobId": "7F000001-863C-17B2-8186-3CDEB62E0000", "script": "x"}`,
+			&Message{JobID: "7f000001-863c-17b2-8186-3cdeb62e0000", Script: "x"}, false},
+		{"jobId not a UUID", `{"jobId": "job-1", "script": "x"}`, &Message{JobID: "job-1", Script: "x", Reject: "jobId: not a UUID"}, false},
+		{"UUID without dashes", `{"jobId": "7f000001863c17b281863cdeb62e0000"}`,
+			&Message{JobID: "7f000001863c17b281863cdeb62e0000", Reject: "jobId: not a UUID"}, false},
+		{"UUID in braces", `{"jobId": "{7f000001-863c-17b2-8186-3cdeb62e0000}", "script": "x"}`,
+			&Message{JobID: "{7f000001-863c-17b2-8186-3cdeb62e0000}", Script: "x", Reject: "jobId: not a UUID"}, false},
 		{"names match exactly", `{"JOBID": "a", "script": "x"}`, nil, true},
 		{"not JSON", `hello`, nil, true},
 		{"empty", ``, nil, true},
@@ -38,7 +45,7 @@ func TestParseMessage(t *testing.T) {
 		{"number jobId", `{"jobId": 5, "script": "x"}`, nil, true},
 		{"blank jobId", `{"jobId": "  ", "script": "x"}`, nil, true},
 		{"long jobId", `{"jobId": "` + strings.Repeat("a", MaxJobIDBytes+1) + `", "script": "x"}`, nil, true},
-		{"trailing garbage", `{"jobId": "a", "script": "x"} {}`, nil, true},
+		{"trailing garbage", `{"jobId": "00000000-0000-0000-0000-00000000000a", "script": "x"} {}`, nil, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,8 +62,8 @@ func TestParseMessage(t *testing.T) {
 
 func FuzzParseMessage(f *testing.F) {
 	for _, s := range []string{
-		`{"jobId": "a", "script": "x", "jobConfig": {"nugetConfigXml": "<x/>"}}`,
-		`{"jobId": "a"}`, `{"jobId": 1}`, `[]`, `null`, `{"jobId": "\u00e9", "script": "\ud800"}`, "",
+		`{"jobId": "00000000-0000-0000-0000-00000000000a", "script": "x", "jobConfig": {"nugetConfigXml": "<x/>"}}`,
+		`{"jobId": "00000000-0000-0000-0000-00000000000a"}`, `{"jobId": 1}`, `[]`, `null`, `{"jobId": "\u00e9", "script": "\ud800"}`, "",
 	} {
 		f.Add([]byte(s))
 	}
@@ -73,6 +80,9 @@ func FuzzParseMessage(f *testing.F) {
 		}
 		if (m.Reject == "") == (strings.TrimSpace(m.Script) == "") && m.Reject == "" {
 			t.Fatalf("blank script not rejected: %+v", m)
+		}
+		if u, ok := canonicalUUID(m.JobID); m.Reject == "" && (!ok || u != m.JobID) {
+			t.Fatalf("jobId %q accepted, not a lower-case UUID", m.JobID)
 		}
 		// Every answer encodes to valid JSON that carries the jobId back.
 		for _, f := range []*Finished{

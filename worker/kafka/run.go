@@ -228,6 +228,15 @@ func (w *Worker) extensions() map[string]string {
 		if sb.Pids > 0 {
 			ext["pids"] = strconv.FormatInt(sb.Pids, 10)
 		}
+		if sb.MemoryReservation > 0 {
+			ext["memory-reservation"] = strconv.FormatInt(sb.MemoryReservation, 10)
+		}
+		if sb.CPUShares > 0 {
+			ext["cpu-shares"] = strconv.FormatInt(sb.CPUShares, 10)
+		}
+		if sb.BlkioWeight > 0 {
+			ext["blkio-weight"] = strconv.FormatInt(sb.BlkioWeight, 10)
+		}
 	}
 	return ext
 }

@@ -21,17 +21,22 @@ import (
 
 // Defaults of a sandbox's settings.
 const (
-	ScriptFileDefault    = "main.csx"
-	MountPointDefault    = "/tmp/script"
-	NetworkDefault       = "none"
-	MemoryDefault        = 1 << 30 // bytes
-	CPUsDefault          = 0.5
-	PidsDefault          = 100
-	TimeLimitDefault     = 120 * time.Second
-	StopGraceDefault     = time.Second
-	MaxConcurrentDefault = 4
-	OutputLimitDefault   = 1 << 20 // bytes per stream
-	PullDefault          = "missing"
+	ScriptFileDefault = "main.csx"
+	MountPointDefault = "/tmp/script"
+	NetworkDefault    = "none"
+	MemoryDefault     = 1 << 30 // bytes
+	CPUsDefault       = 0.5
+	PidsDefault       = 100
+	// The original's further settings (its memory-reservation-mb,
+	// cpu-shares and blkio-weight).
+	MemoryReservationDefault = 256 << 20 // bytes
+	CPUSharesDefault         = 512
+	BlkioWeightDefault       = 400
+	TimeLimitDefault         = 120 * time.Second
+	StopGraceDefault         = time.Second
+	MaxConcurrentDefault     = 4
+	OutputLimitDefault       = 1 << 20 // bytes per stream
+	PullDefault              = "missing"
 )
 
 // ConfigFilesDefault maps the jobConfig fields written beside the script to
@@ -67,11 +72,17 @@ type Sandbox struct {
 	// Network is the container's network mode ("none", "bridge", a
 	// network's name).
 	Network string
-	// Memory (bytes), CPUs and Pids are the resource limits; 0 is none.
-	// Config.NoResourceLimits switches all three off.
-	Memory int64
-	CPUs   float64
-	Pids   int64
+	// Memory (bytes), CPUs and Pids are the resource limits;
+	// MemoryReservation (bytes, the soft limit), CPUShares (relative CPU
+	// weight) and BlkioWeight (relative block I/O weight, 10 to 1000) the
+	// original's further settings. 0 is none. Config.NoResourceLimits
+	// switches all six off.
+	Memory            int64
+	CPUs              float64
+	Pids              int64
+	MemoryReservation int64
+	CPUShares         int64
+	BlkioWeight       int64
 	// NoNewPrivileges sets the no-new-privileges security option.
 	NoNewPrivileges bool
 	// TimeLimit is how long a script may run before it is stopped.
@@ -117,23 +128,29 @@ type fileSandbox struct {
 }
 
 type fileLimits struct {
-	Memory string `yaml:"memory"`
-	CPUs   string `yaml:"cpus"`
-	Pids   string `yaml:"pids"`
+	Memory            string `yaml:"memory"`
+	CPUs              string `yaml:"cpus"`
+	Pids              string `yaml:"pids"`
+	MemoryReservation string `yaml:"memoryReservation"`
+	CPUShares         string `yaml:"cpuShares"`
+	BlkioWeight       string `yaml:"blkioWeight"`
 }
 
 // managedExtensions are docker executor settings the sandbox sets through
 // its own fields.
 var managedExtensions = map[string]string{
-	"entrypoint":   "command",
-	"net":          "network",
-	"memory":       "limits.memory",
-	"cpus":         "limits.cpus",
-	"pids":         "limits.pids",
-	"pull":         "pull",
-	"rm":           "", // the worker removes its containers itself
-	"restart":      "", // a script runs once
-	"security-opt": "noNewPrivileges",
+	"entrypoint":         "command",
+	"net":                "network",
+	"memory":             "limits.memory",
+	"cpus":               "limits.cpus",
+	"pids":               "limits.pids",
+	"memory-reservation": "limits.memoryReservation",
+	"cpu-shares":         "limits.cpuShares",
+	"blkio-weight":       "limits.blkioWeight",
+	"pull":               "pull",
+	"rm":                 "", // the worker removes its containers itself
+	"restart":            "", // a script runs once
+	"security-opt":       "noNewPrivileges",
 }
 
 var sandboxName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,200}$`)
@@ -217,6 +234,21 @@ func (fs *fileSandbox) resolve(name string) (*Sandbox, error) {
 		return nil, field("limits.pids", cmp.Or(err, fmt.Errorf("want a whole number, not %q", fs.Limits.Pids)))
 	}
 	s.Pids = int64(n)
+	defReservation := int64(MemoryReservationDefault)
+	if s.Memory > 0 {
+		defReservation = min(defReservation, s.Memory) // the engine wants it no more than memory
+	}
+	if s.MemoryReservation, err = parseSize(fs.Limits.MemoryReservation, defReservation, true); err != nil {
+		return nil, field("limits.memoryReservation", err)
+	}
+	if n, err = parseNumber(fs.Limits.CPUShares, CPUSharesDefault); err != nil || n != float64(int64(n)) || n == 1 || n > 262144 {
+		return nil, field("limits.cpuShares", cmp.Or(err, fmt.Errorf("want 0 or a whole number from 2 to 262144, not %q", fs.Limits.CPUShares)))
+	}
+	s.CPUShares = int64(n)
+	if n, err = parseNumber(fs.Limits.BlkioWeight, BlkioWeightDefault); err != nil || n != float64(int64(n)) || (n != 0 && (n < 10 || n > 1000)) {
+		return nil, field("limits.blkioWeight", cmp.Or(err, fmt.Errorf("want 0 or a whole number from 10 to 1000, not %q", fs.Limits.BlkioWeight)))
+	}
+	s.BlkioWeight = int64(n)
 	if n, err = parseNumber(fs.MaxConcurrent, MaxConcurrentDefault); err != nil || n < 1 || n != float64(int(n)) {
 		return nil, field("maxConcurrent", cmp.Or(err, fmt.Errorf("want a whole number of at least 1, not %q", fs.MaxConcurrent)))
 	}
@@ -250,8 +282,12 @@ func (s *Sandbox) validate() error {
 		return fmt.Errorf("workDir: %q is not absolute", s.WorkDir)
 	case strings.TrimSpace(s.Network) == "":
 		return errors.New("network: blank")
-	case s.Memory < 0 || s.CPUs < 0 || s.Pids < 0:
+	case s.Memory < 0 || s.CPUs < 0 || s.Pids < 0 || s.MemoryReservation < 0 || s.CPUShares < 0 || s.BlkioWeight < 0:
 		return errors.New("limits: negative")
+	case s.Memory > 0 && s.MemoryReservation > s.Memory:
+		// The engine refuses a reservation above the limit.
+		return fmt.Errorf("limits.memoryReservation: %s is more than limits.memory %s",
+			units.BytesSize(float64(s.MemoryReservation)), units.BytesSize(float64(s.Memory)))
 	case s.TimeLimit <= 0:
 		return errors.New("timeLimit: not positive")
 	case s.StopGrace < 0:

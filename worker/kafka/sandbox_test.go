@@ -12,7 +12,7 @@ import (
 // fullConfig is the example of docs/kafka.md, with every key.
 const fullConfig = `
 sandboxes:
-  csharp:
+  linux-amd64-dotnet-7:
     image: semyonnaumov/sandbox:linux-amd64-dotnet-7
     scriptFile: main.csx
     command: dotnet-script /tmp/script/main.csx -c release
@@ -27,6 +27,9 @@ sandboxes:
       memory: 2g
       cpus: 1.5
       pids: 200
+      memoryReservation: 512m
+      cpuShares: 1024
+      blkioWeight: 500
     noNewPrivileges: true
     timeLimit: 2m
     stopGrace: 5s
@@ -43,15 +46,16 @@ sandboxes:
 
 func TestParseSandboxFull(t *testing.T) {
 	t.Parallel()
-	s, err := ParseSandbox([]byte(fullConfig), "csharp")
+	s, err := ParseSandbox([]byte(fullConfig), "linux-amd64-dotnet-7")
 	require.NoError(t, err)
 	require.Equal(t, &Sandbox{
-		Name: "csharp", Image: "semyonnaumov/sandbox:linux-amd64-dotnet-7", ScriptFile: "main.csx",
+		Name: "linux-amd64-dotnet-7", Image: "semyonnaumov/sandbox:linux-amd64-dotnet-7", ScriptFile: "main.csx",
 		Command:    []string{"dotnet-script", "/tmp/script/main.csx", "-c", "release"},
 		MountPoint: "/tmp/script", ConfigFiles: map[string]string{"nugetConfigXml": "NuGet.Config"},
 		WorkDir: "/app", Env: map[string]string{"DOTNET_CLI_TELEMETRY_OPTOUT": "1"}, Network: "bridge",
-		Memory: 2 << 30, CPUs: 1.5, Pids: 200, NoNewPrivileges: true,
-		TimeLimit: 2 * time.Minute, StopGrace: 5 * time.Second, MaxConcurrent: 8, OutputLimit: 512 << 10,
+		Memory: 2 << 30, CPUs: 1.5, Pids: 200, MemoryReservation: 512 << 20, CPUShares: 1024, BlkioWeight: 500,
+		NoNewPrivileges: true,
+		TimeLimit:       2 * time.Minute, StopGrace: 5 * time.Second, MaxConcurrent: 8, OutputLimit: 512 << 10,
 		Pull: "always", Extensions: map[string]string{"user": "1000:1000", "read-only": "true"},
 	}, s)
 	s, err = ParseSandbox([]byte(fullConfig), "shell")
@@ -68,15 +72,21 @@ func TestParseSandboxDefaults(t *testing.T) {
 		Name: "cs", Image: "img", ScriptFile: ScriptFileDefault, MountPoint: MountPointDefault,
 		ConfigFiles: ConfigFilesDefault(), Network: NetworkDefault,
 		Memory: MemoryDefault, CPUs: CPUsDefault, Pids: PidsDefault, NoNewPrivileges: true,
+		MemoryReservation: MemoryReservationDefault, CPUShares: CPUSharesDefault, BlkioWeight: BlkioWeightDefault,
 		TimeLimit: TimeLimitDefault, StopGrace: StopGraceDefault, MaxConcurrent: MaxConcurrentDefault,
 		OutputLimit: OutputLimitDefault, Pull: PullDefault,
 	}, s)
 	// Limits of 0 are none; the grace may be 0.
-	s, err = ParseSandbox([]byte("sandboxes:\n  cs:\n    image: img\n    limits: {memory: 0, cpus: 0, pids: 0}\n    stopGrace: 0s\n"), "cs")
+	s, err = ParseSandbox([]byte("sandboxes:\n  cs:\n    image: img\n    limits: {memory: 0, cpus: 0, pids: 0, memoryReservation: 0, cpuShares: 0, blkioWeight: 0}\n    stopGrace: 0s\n"), "cs")
 	require.NoError(t, err)
-	require.Zero(t, s.Memory+s.Pids)
+	require.Zero(t, s.Memory+s.Pids+s.MemoryReservation+s.CPUShares+s.BlkioWeight)
 	require.Zero(t, s.CPUs)
 	require.Zero(t, s.StopGrace)
+	// A memory limit under the default reservation lowers the reservation
+	// to it (the engine refuses one above the limit).
+	s, err = ParseSandbox([]byte("sandboxes:\n  cs:\n    image: img\n    limits: {memory: 128m}\n"), "cs")
+	require.NoError(t, err)
+	require.Equal(t, int64(128<<20), s.MemoryReservation)
 }
 
 // TestParseSandboxErrors names the key of each bad value.
@@ -98,6 +108,13 @@ func TestParseSandboxErrors(t *testing.T) {
 		{"image: x\nlimits: {memory: lots}", "sandboxes.cs.limits.memory"},
 		{"image: x\nlimits: {cpus: -1}", "sandboxes.cs.limits.cpus"},
 		{"image: x\nlimits: {pids: 1.5}", "sandboxes.cs.limits.pids"},
+		{"image: x\nlimits: {memory: 128m, memoryReservation: 256m}", "sandboxes.cs.limits.memoryReservation: 256MiB is more than limits.memory 128MiB"},
+		{"image: x\nlimits: {memoryReservation: lots}", "sandboxes.cs.limits.memoryReservation"},
+		{"image: x\nlimits: {cpuShares: 1}", "sandboxes.cs.limits.cpuShares"},
+		{"image: x\nlimits: {cpuShares: 300000}", "sandboxes.cs.limits.cpuShares"},
+		{"image: x\nlimits: {blkioWeight: 5}", "sandboxes.cs.limits.blkioWeight"},
+		{"image: x\nlimits: {blkioWeight: 1001}", "sandboxes.cs.limits.blkioWeight"},
+		{"image: x\nextensions: {cpu-shares: 1024}", "sandboxes.cs.extensions.cpu-shares: set limits.cpuShares instead"},
 		{"image: x\ntimeLimit: 120", "sandboxes.cs.timeLimit: want a duration"},
 		{"image: x\ntimeLimit: 0s", "sandboxes.cs.timeLimit"},
 		{"image: x\nstopGrace: -1s", "sandboxes.cs.stopGrace"},

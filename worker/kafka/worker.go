@@ -41,9 +41,17 @@ type Worker struct {
 	stored       atomic.Int64
 	pruning      atomic.Bool
 
-	// slots holds a token per message being handled.
+	// slots holds a token per message being handled: a container's worth
+	// more than containers, so that a job may wait for a container and be
+	// rejected if none frees in time, as in the original.
 	slots chan struct{}
-	jobs  sync.WaitGroup
+	// containers holds a token per script running.
+	containers chan struct{}
+	jobs       sync.WaitGroup
+	// fetching ends when the worker stops fetching; jobs still waiting for
+	// a container then give up, unanswered, for redelivery.
+	fetching    context.Context
+	stopFetches context.CancelFunc
 
 	// hard ends the runs: at the end of the drain, or on Abort.
 	hard      context.Context
@@ -81,17 +89,19 @@ func New(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("job files directory: %w", err)
 	}
 	w := &Worker{
-		cfg:       cfg,
-		log:       cfg.Logger.With("sandbox", cfg.Sandbox.Name),
-		jobsDir:   jobs,
-		offsets:   newOffsets(),
-		slots:     make(chan struct{}, cfg.Sandbox.MaxConcurrent),
-		abort:     make(chan struct{}),
-		inflight:  map[string]*run{},
-		committed: map[topicPartition]int64{},
-		toCommit:  map[topicPartition]*kgo.Record{},
+		cfg:        cfg,
+		log:        cfg.Logger.With("sandbox", cfg.Sandbox.Name),
+		jobsDir:    jobs,
+		offsets:    newOffsets(),
+		slots:      make(chan struct{}, 2*cfg.Sandbox.MaxConcurrent),
+		containers: make(chan struct{}, cfg.Sandbox.MaxConcurrent),
+		abort:      make(chan struct{}),
+		inflight:   map[string]*run{},
+		committed:  map[topicPartition]int64{},
+		toCommit:   map[topicPartition]*kgo.Record{},
 	}
 	w.hard, w.hardStop = context.WithCancel(context.Background())
+	w.fetching, w.stopFetches = context.WithCancel(w.hard)
 	return w, nil
 }
 
@@ -117,6 +127,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		"group", Group(w.cfg.Sandbox.Name), "image", w.cfg.Sandbox.Image, "maxConcurrent", w.cfg.Sandbox.MaxConcurrent,
 		"instance", w.instance)
 	w.consume(ctx)
+	w.stopFetches()
 	w.drain()
 	w.tearDown()
 	w.log.Info("kafka worker stopped")
@@ -133,8 +144,15 @@ func (w *Worker) setUp(ctx context.Context) error {
 		return fmt.Errorf("job files directory: %w", err)
 	}
 	dcfg := docker.Config{Instance: w.instance, Logger: w.log, OutputLimit: w.cfg.Sandbox.OutputLimit}
-	if w.cfg.DockerHost != "" {
-		if dcfg.Client, err = client.New(client.FromEnv, client.WithHost(w.cfg.DockerHost)); err != nil {
+	if w.cfg.DockerHost != "" || w.cfg.DockerCertPath != "" {
+		opts := []client.Opt{client.FromEnv}
+		if host, _ := DockerHostURL(w.cfg.DockerHost); host != "" { // checked by New
+			opts = append(opts, client.WithHost(host))
+		}
+		if d := w.cfg.DockerCertPath; d != "" {
+			opts = append(opts, client.WithTLSClientConfig(filepath.Join(d, "ca.pem"), filepath.Join(d, "cert.pem"), filepath.Join(d, "key.pem")))
+		}
+		if dcfg.Client, err = client.New(opts...); err != nil {
 			return fmt.Errorf("docker host %s: %w", w.cfg.DockerHost, err)
 		}
 	}
@@ -247,7 +265,7 @@ func (w *Worker) consume(ctx context.Context) {
 func (w *Worker) drain() {
 	done := make(chan struct{})
 	go func() { w.jobs.Wait(); close(done) }()
-	running := len(w.slots)
+	running := len(w.containers)
 	if running > 0 {
 		w.log.Info("stopping: letting running scripts finish", "running", running, "timeout", w.cfg.DrainTimeout)
 	}
@@ -259,7 +277,7 @@ func (w *Worker) drain() {
 	case <-timer.C:
 	case <-w.abort:
 	}
-	w.log.Warn("stopping the scripts still running; their jobs stay uncommitted and come again", "running", len(w.slots))
+	w.log.Warn("stopping the scripts still running; their jobs stay uncommitted and come again", "running", len(w.containers))
 	w.hardStop()
 	<-done
 }
@@ -356,6 +374,13 @@ func (w *Worker) execute(log *slog.Logger, m *Message) (*Finished, error) {
 		log.Warn("rejecting the job", "reason", m.Reject)
 		return &Finished{JobID: m.JobID, Status: StatusRejected}, nil
 	}
+	if err := w.takeContainer(log); err != nil {
+		if errors.Is(err, errNoCapacity) {
+			return &Finished{JobID: m.JobID, Status: StatusRejected}, nil
+		}
+		return nil, err
+	}
+	defer func() { <-w.containers }()
 	log.Info("running the job")
 	var runningAcked chan struct{}
 	started := func() {
@@ -380,6 +405,33 @@ func (w *Worker) execute(log *slog.Logger, m *Message) (*Finished, error) {
 		}
 	}
 	return &Finished{JobID: m.JobID, Status: StatusAccepted, ScriptResults: res}, nil
+}
+
+// errNoCapacity: no container slot freed within the capacity timeout.
+var errNoCapacity = errors.New("no container slot freed in time")
+
+// takeContainer takes a container slot, waiting up to the capacity
+// timeout: errNoCapacity past it, errAborted if the worker stops fetching
+// first (the job is left for redelivery).
+func (w *Worker) takeContainer(log *slog.Logger) error {
+	select {
+	case w.containers <- struct{}{}:
+		return nil
+	default:
+	}
+	log.Info("waiting for a container slot", "timeout", w.cfg.CapacityTimeout)
+	timer := time.NewTimer(w.cfg.CapacityTimeout)
+	defer timer.Stop()
+	select {
+	case w.containers <- struct{}{}:
+		return nil
+	case <-timer.C:
+		log.Warn("rejecting the job: no container slot freed in time", "maxConcurrent", w.cfg.Sandbox.MaxConcurrent,
+			"timeout", w.cfg.CapacityTimeout)
+		return errNoCapacity
+	case <-w.fetching.Done():
+		return errAborted
+	}
 }
 
 // valueLimit is the most a finished message's value for jobID may take.

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,6 +92,100 @@ func TestMalformed(t *testing.T) {
 	_, more := tb.finished.NextOrNone(300 * time.Millisecond)
 	require.False(t, more, "no answer to malformed messages")
 	require.Contains(t, tb.log.String(), "skipping a message")
+}
+
+// TestJobIDs: answers are keyed by the jobId as the original writes it, a
+// lower-case UUID, whatever the case it came in (and whatever the pending
+// message's key); a jobId that is not a UUID is answered REJECTED, keyed
+// by the jobId as written.
+func TestJobIDs(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, 1)
+	tb.start(t, tb.cfg)
+	lower := newJobID()
+	upper := strings.ToUpper(lower)
+	tb.produce(t, "some other key", pendingJob(upper, "echo upper"))
+	tb.produce(t, "job-1", pendingJob("job-1", "echo never"))
+
+	r := tb.running.For(lower, 30*time.Second)
+	require.JSONEq(t, `{"jobId": "`+lower+`"}`, r.Value)
+	m := tb.finished.For(lower, 30*time.Second)
+	require.JSONEq(t, `{"jobId": "`+lower+`", "status": "ACCEPTED", "scriptResults": {"finishedWith": "SUCCEEDED", "stdout": "upper\n", "stderr": ""}}`, m.Value)
+	m = tb.finished.For("job-1", 30*time.Second)
+	require.JSONEq(t, `{"jobId": "job-1", "status": "REJECTED"}`, m.Value)
+	require.Eventually(t, func() bool { return tb.committed(t, 0) == 2 }, 10*time.Second, 50*time.Millisecond)
+	for _, m := range tb.running.All() {
+		require.NotEqual(t, "job-1", m.Key, "a rejected job does not run")
+	}
+	require.Contains(t, tb.log.String(), "jobId: not a UUID")
+}
+
+// TestCapacity: with every container slot taken, a job that gets none
+// within the capacity timeout is answered REJECTED, as the original does;
+// the next job after the slot frees runs.
+func TestCapacity(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, 1, "maxConcurrent: 1")
+	cfg := tb.cfg
+	cfg.CapacityTimeout = 300 * time.Millisecond
+	tb.start(t, cfg)
+	busy, turnedAway, later := newJobID(), newJobID(), newJobID()
+	tb.produce(t, busy, pendingJob(busy, "sleep 8; echo done"))
+	tb.running.For(busy, 30*time.Second)
+	tb.produce(t, turnedAway, pendingJob(turnedAway, "echo never"))
+
+	m := tb.finished.For(turnedAway, 30*time.Second)
+	require.JSONEq(t, `{"jobId": "`+turnedAway+`", "status": "REJECTED"}`, m.Value)
+	require.Equal(t, "done\n", tb.finishedFor(t, busy, 30*time.Second).ScriptResults.Stdout)
+	tb.produce(t, later, pendingJob(later, "echo later"))
+	require.Equal(t, "later\n", tb.finishedFor(t, later, 30*time.Second).ScriptResults.Stdout)
+	require.Eventually(t, func() bool { return tb.committed(t, 0) == 3 }, 10*time.Second, 50*time.Millisecond)
+	for _, m := range tb.running.All() {
+		require.NotEqual(t, turnedAway, m.Key, "a rejected job does not run")
+	}
+	require.Contains(t, tb.log.String(), "no container slot freed in time")
+}
+
+// TestSandboxResources: with resource limits on, the sandbox's container
+// gets the original's settings besides the limits (memory reservation,
+// CPU shares, block I/O weight); with them off, none of the six.
+func TestSandboxResources(t *testing.T) {
+	t.Parallel()
+	for _, limits := range []bool{true, false} {
+		t.Run(fmt.Sprint("limits=", limits), func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t, 1)
+			cfg := tb.cfg
+			cfg.NoResourceLimits = !limits
+			cfg.DrainTimeout = 10 * time.Millisecond // the script is stopped at the end
+			tb.start(t, cfg)
+			id := newJobID()
+			tb.produce(t, id, pendingJob(id, "sleep 60"))
+			tb.running.For(id, 30*time.Second)
+			ids := containers(t, tb.docker, instanceOf(t, cfg.StateDir))
+			require.Len(t, ids, 1)
+			res, err := tb.docker.ContainerInspect(context.Background(), ids[0], client.ContainerInspectOptions{})
+			require.NoError(t, err)
+			hc := res.Container.HostConfig
+			if !limits {
+				require.Zero(t, hc.Memory+hc.NanoCPUs+hc.MemoryReservation+hc.CPUShares+int64(hc.BlkioWeight))
+				require.Nil(t, hc.PidsLimit)
+				return
+			}
+			require.Equal(t, int64(MemoryDefault), hc.Memory)
+			require.Equal(t, int64(CPUsDefault*1e9), hc.NanoCPUs)
+			require.Equal(t, int64(PidsDefault), *hc.PidsLimit)
+			require.Equal(t, int64(MemoryReservationDefault), hc.MemoryReservation)
+			require.Equal(t, int64(CPUSharesDefault), hc.CPUShares)
+			// An engine that cannot weigh block I/O drops the weight, and
+			// says so; the worker logs it.
+			if hc.BlkioWeight == 0 {
+				require.Contains(t, tb.log.String(), "Block I/O weight")
+			} else {
+				require.Equal(t, uint16(BlkioWeightDefault), hc.BlkioWeight)
+			}
+		})
+	}
 }
 
 // TestDuplicate: a job delivered again is answered with the same finished
