@@ -43,8 +43,9 @@ Output is passed through byte for byte, text or not.
 job name, input line (run --each), state, exit code, stdout, stderr and
 results. Output that is not valid UTF-8 comes as text with U+FFFD in
 place of the bad bytes, and byte for byte in base64 in stdout_base64 or
-stderr_base64. --label, --state,
---name and --all select jobs instead of IDs.`,
+stderr_base64.
+
+--label, --state, --name and --all select jobs instead of IDs.`,
 		Args: opts.Select.Args("job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := cmdutil.ParseRefs(args)
