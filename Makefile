@@ -3,13 +3,17 @@ STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/berth-run/berth/internal/cli.Version=$(VERSION)
 
-.PHONY: help build test test/race test/short lint deps bench fuzz clean
+.PHONY: help build man test test/race test/short lint deps bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z/]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/berth
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+
+man: ## write the man pages, one a command, into docs/man (not committed)
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)} \
+	$(GO) run -tags man -ldflags "$(LDFLAGS)" ./cmd/berth man docs/man
 
 deps: ## install what the tests need (busybox-static, kcat, parallel, chromium, promtool) and start Docker
 	@./scripts/test-deps.sh

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -353,4 +354,33 @@ func TestCLIErrors(t *testing.T) {
 	require.Equal(t, 3, r.Code)
 	require.Contains(t, r.Stderr, "no berth server at")
 	require.Contains(t, r.Stderr, "berth serve")
+}
+
+// TestReceiveBinaryAndInputs: receive passes binary output through byte for
+// byte, and --json names each task's input line and job.
+func TestReceiveBinaryAndInputs(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t)
+	r := s.Berth("a\nb\n", "run", "--each", "-", "-d", "--name", "bin", "--", "sh", "-c", `printf '\211PNG\000\377{}\n'`)
+	id := submitted(t, r)
+	require.Equal(t, 0, s.Berth("", "wait", fmt.Sprint(id)).Code)
+
+	r = s.Berth("", "receive", "--keep", fmt.Sprint(id))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Equal(t, "\x89PNG\x00\xffa\n\x89PNG\x00\xffb\n", r.Stdout)
+
+	r = s.Berth("", "receive", "--json", fmt.Sprint(id))
+	require.Equal(t, 0, r.Code, r.Stderr)
+	var got struct {
+		Tasks []map[string]any `json:"tasks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &got), r.Stdout)
+	require.Len(t, got.Tasks, 2)
+	for i, in := range []string{"a", "b"} {
+		tk := got.Tasks[i]
+		require.Equal(t, "bin", tk["name"])
+		require.Equal(t, in, tk["input"])
+		require.Equal(t, "\uFFFDPNG\x00\uFFFD"+in+"\n", tk["stdout"])
+		require.Equal(t, base64.StdEncoding.EncodeToString([]byte("\x89PNG\x00\xff"+in+"\n")), tk["stdout_base64"])
+	}
 }

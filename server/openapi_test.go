@@ -237,8 +237,9 @@ func TestOpenAPIResponses(t *testing.T) {
 		Signal: "SIGTERM", Message: "m", SubmittedAt: now, StartedAt: &now, FinishedAt: &now, CPUTime: job.Duration(time.Second),
 		MaxRSS: 1 << 20, Stdout: "/o", Stderr: "/e", Session: "w/1/1"}
 	require.NoError(t, b.st.TasksPut(ctx, []*job.Task{task}, now))
-	b.writeOutput(t, 3, 1, "stdout", "out")
-	b.writeOutput(t, 3, 1, "stderr", "err")
+	// Not UTF-8, so the base64 fields are there too.
+	b.writeOutput(t, 3, 1, "stdout", "out\xff")
+	b.writeOutput(t, 3, 1, "stderr", "err\xfe")
 	b.writeOutput(t, 3, 1, "result.jsonl", "{}\n")
 	b.sched.setState(t, 2, 0, job.Done)
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -23,14 +24,30 @@ const receiveBudgetDefault = 16 << 20
 // a time.
 const receivePage = 1000
 
+// receivedTask is one task in a receive answer. Stdout and Stderr are
+// text with invalid UTF-8 replaced; when there was any, StdoutBase64 or
+// StderrBase64 carries the exact bytes.
 type receivedTask struct {
-	Ref      string            `json:"ref"`
-	State    job.State         `json:"state"`
-	SubState job.SubState      `json:"substate,omitzero"`
-	ExitCode *int              `json:"exit_code,omitempty"`
-	Stdout   string            `json:"stdout"`
-	Stderr   string            `json:"stderr"`
-	Results  []json.RawMessage `json:"results"`
+	Ref          string            `json:"ref"`
+	Name         string            `json:"name,omitempty"`
+	Input        string            `json:"input,omitempty"`
+	State        job.State         `json:"state"`
+	SubState     job.SubState      `json:"substate,omitzero"`
+	ExitCode     *int              `json:"exit_code,omitempty"`
+	Stdout       string            `json:"stdout"`
+	StdoutBase64 string            `json:"stdout_base64,omitempty"`
+	Stderr       string            `json:"stderr"`
+	StderrBase64 string            `json:"stderr_base64,omitempty"`
+	Results      []json.RawMessage `json:"results"`
+}
+
+// text returns b as text with invalid UTF-8 replaced and, when there was
+// any, b in base64 so no byte is lost.
+func text(b []byte) (string, string) {
+	if utf8.Valid(b) {
+		return string(b), ""
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD"), base64.StdEncoding.EncodeToString(b)
 }
 
 func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
@@ -107,7 +124,7 @@ func (rc *receiver) task(ctx context.Context, t *job.Task) error {
 	}
 	ended := t.State.Terminal()
 	var sizes store.Offsets
-	rt := receivedTask{Ref: t.Ref().String(), State: t.State, SubState: t.SubState, ExitCode: t.ExitCode}
+	rt := receivedTask{Ref: t.Ref().String(), Name: t.Name, Input: t.Input, State: t.State, SubState: t.SubState, ExitCode: t.ExitCode}
 	next := off
 
 	var out []byte
@@ -115,13 +132,13 @@ func (rc *receiver) task(ctx context.Context, t *job.Task) error {
 		return err
 	}
 	next.Stdout += int64(len(out))
-	rt.Stdout = strings.ToValidUTF8(string(out), "\uFFFD")
+	rt.Stdout, rt.StdoutBase64 = text(out)
 
 	if out, sizes.Stderr, err = rc.readText(rc.s.taskFile(t, datadir.StderrFile), off.Stderr, ended); err != nil {
 		return err
 	}
 	next.Stderr += int64(len(out))
-	rt.Stderr = strings.ToValidUTF8(string(out), "\uFFFD")
+	rt.Stderr, rt.StderrBase64 = text(out)
 
 	var used int64
 	if rt.Results, used, sizes.Results, err = rc.readResults(rc.s.taskFile(t, datadir.ResultFile), off.Results, ended); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,13 +12,17 @@ import (
 
 type receiveAnswer struct {
 	Tasks []struct {
-		Ref      string       `json:"ref"`
-		State    job.State    `json:"state"`
-		SubState job.SubState `json:"substate"`
-		ExitCode *int         `json:"exit_code"`
-		Stdout   string       `json:"stdout"`
-		Stderr   string       `json:"stderr"`
-		Results  []any        `json:"results"`
+		Ref          string       `json:"ref"`
+		Name         string       `json:"name"`
+		Input        *string      `json:"input"`
+		State        job.State    `json:"state"`
+		SubState     job.SubState `json:"substate"`
+		ExitCode     *int         `json:"exit_code"`
+		Stdout       string       `json:"stdout"`
+		StdoutBase64 *string      `json:"stdout_base64"`
+		Stderr       string       `json:"stderr"`
+		StderrBase64 *string      `json:"stderr_base64"`
+		Results      []any        `json:"results"`
 	} `json:"tasks"`
 }
 
@@ -93,9 +98,16 @@ func TestReceiveUTF8AndBudget(t *testing.T) {
 	b.writeOutput(t, 1, 0, "stdout", "h\xffé"[:3])
 	b.doJSON(t, "POST", "/v1/jobs/1/receive", "", http.StatusOK, &r)
 	require.Equal(t, "h\uFFFD", r.Tasks[0].Stdout)
+	require.Equal(t, base64.StdEncoding.EncodeToString([]byte("h\xff")), *r.Tasks[0].StdoutBase64, "the exact bytes beside the text")
+	require.Nil(t, r.Tasks[0].StderrBase64)
 	b.writeOutput(t, 1, 0, "stdout", "é"[1:])
+	b.writeOutput(t, 1, 0, "stderr", "\x00\x01\xfe")
+	r = receiveAnswer{}
 	b.doJSON(t, "POST", "/v1/jobs/1/receive", "", http.StatusOK, &r)
 	require.Equal(t, "é", r.Tasks[0].Stdout)
+	require.Nil(t, r.Tasks[0].StdoutBase64, "valid text: no base64")
+	require.Equal(t, "\x00\x01\uFFFD", r.Tasks[0].Stderr)
+	require.Equal(t, base64.StdEncoding.EncodeToString([]byte("\x00\x01\xfe")), *r.Tasks[0].StderrBase64)
 
 	// More than the budget comes in two calls.
 	b.srv.receiveBudget = 1000
@@ -120,4 +132,28 @@ func TestReceiveUTF8AndBudget(t *testing.T) {
 		}
 		require.Len(t, r.Tasks[0].Results, want)
 	}
+}
+
+func TestReceiveNameAndInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.submit(t, `{"name":"hosts","template":{"command":"x"},"inputs":["alpha","b c"]}`)
+	b.writeOutput(t, 1, 1, "stdout", "a\n")
+	b.writeOutput(t, 1, 2, "stdout", "b\n")
+	var r receiveAnswer
+	b.doJSON(t, "POST", "/v1/jobs/1/receive", "", http.StatusOK, &r)
+	require.Len(t, r.Tasks, 2)
+	for i, in := range []string{"alpha", "b c"} {
+		require.Equal(t, "hosts", r.Tasks[i].Name)
+		require.Equal(t, in, *r.Tasks[i].Input)
+	}
+
+	// A job without inputs has no input field.
+	b.submit(t, `{"template":{"command":"x"}}`)
+	b.writeOutput(t, 2, 0, "stdout", "x")
+	r = receiveAnswer{}
+	b.doJSON(t, "POST", "/v1/jobs/2/receive", "", http.StatusOK, &r)
+	require.Len(t, r.Tasks, 1)
+	require.Nil(t, r.Tasks[0].Input)
+	require.Empty(t, r.Tasks[0].Name)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
+	"github.com/berth-run/berth/internal/cli/complete"
 	"github.com/berth-run/berth/internal/cli/control"
 	"github.com/berth-run/berth/internal/cli/iostreams"
 	"github.com/berth-run/berth/internal/cli/logs"
@@ -116,6 +117,7 @@ the data directory ($BERTH_HOME, else $XDG_DATA_HOME/berth, else
 	for _, mk := range extra {
 		root.AddCommand(mk(f))
 	}
+	complete.Register(root, f)
 	return root
 }
 

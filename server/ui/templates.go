@@ -85,7 +85,7 @@ var pageFormats = display.Formats{
 func jobFields(j *job.Job) []display.Field {
 	f := display.JobFields(j, pageFormats)
 	if j.HasMoreData {
-		f = append(f, display.Field{Key: "More data", Value: "yes: berth receive " + strconv.FormatInt(j.ID, 10)})
+		f = append(f, display.Field{Key: "Unread output", Value: "yes: berth receive " + strconv.FormatInt(j.ID, 10)})
 	}
 	return f
 }

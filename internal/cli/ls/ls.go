@@ -47,7 +47,9 @@ func NewCmdLs(f *cmdutil.Factory, runF func(context.Context, *Options) error) *c
 On a terminal the columns are aligned under a header and times are
 relative; otherwise rows are tab-separated, without header, with RFC3339
 times. The columns: ID, NAME, STATE, TASKS (progress of an array job),
-SUBSTATE, SUBMITTED, HASMOREDATA (output or results not yet received).`,
+REASON (why it is in its state: EXIT_CODE 1, HELD, WAITING 7...),
+SUBMITTED, UNREAD (output or results berth receive has not returned yet).
+--json keeps the API's names: substate, has_more_data.`,
 		Example: `  berth ls --state Running,Queued
   berth ls --name 'render-*' --label project=x --since 2h`,
 		Args: cmdutil.NoArgs,
@@ -126,7 +128,7 @@ func run(ctx context.Context, opts *Options) error {
 		return nil
 	}
 	now := opts.Now()
-	t := tableprinter.New(opts.IO.Out, tty, "ID", "NAME", "STATE", "TASKS", "SUBSTATE", "SUBMITTED", "HASMOREDATA")
+	t := tableprinter.New(opts.IO.Out, tty, "ID", "NAME", "STATE", "TASKS", "REASON", "SUBMITTED", "UNREAD")
 	for _, j := range jobs {
 		t.AddRow(strconv.FormatInt(j.ID, 10), j.Name, string(j.State), display.TaskCounts(j),
 			j.SubState.String(), tableprinter.Time(tty, now, j.SubmittedAt), display.Bool(tty, j.HasMoreData))

@@ -74,7 +74,7 @@ func TestLsTerminal(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	require.Equal(t, ""+
-		"ID  NAME    STATE    TASKS               SUBSTATE     SUBMITTED      HASMOREDATA\n"+
+		"ID  NAME    STATE    TASKS               REASON       SUBMITTED      UNREAD\n"+
 		"1   build   Done     -                   EXIT_CODE 0  3 minutes ago  no\n"+
 		"2   render  Running  1/3 done, 1 failed  -            2 hours ago    yes\n",
 		env.Out.String())
@@ -101,6 +101,9 @@ func TestLsJSONAndLimit(t *testing.T) {
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &jobs))
 	require.Len(t, jobs, 1)
 	require.Equal(t, "build", jobs[0].Name)
+	// The table says REASON and UNREAD; JSON keeps the API's names.
+	require.Contains(t, env.Out.String(), `"has_more_data": false`)
+	require.Contains(t, env.Out.String(), `"substate": {`)
 }
 
 func TestLsEmpty(t *testing.T) {

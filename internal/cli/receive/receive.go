@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -38,8 +37,15 @@ PowerShell's Receive-Job), then mark them read unless --keep.
 
 Each task's new stdout goes to stdout and its stderr to stderr; then its
 results, one JSON value a line, to stdout (under a header on a terminal).
---json prints {"tasks": [...]} as the API returns it. --label, --state,
---name and --all select jobs instead of IDs.`,
+Output is passed through byte for byte, text or not.
+
+--json prints {"tasks": [...]} as the API returns it: per task its ref,
+job name, input line (run --each), state, exit code, stdout, stderr and
+results. Output that is not valid UTF-8 comes as text with U+FFFD in
+place of the bad bytes, and byte for byte in base64 in stdout_base64 or
+stderr_base64.
+
+--label, --state, --name and --all select jobs instead of IDs.`,
 		Args: opts.Select.Args("job ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := cmdutil.ParseRefs(args)
@@ -114,10 +120,18 @@ func size(rs []client.Received) int {
 
 func print(ios *iostreams.IOStreams, rs []client.Received) error {
 	for _, r := range rs {
-		if _, err := io.WriteString(ios.Out, r.Stdout); err != nil {
+		// Byte for byte: output need not be text.
+		out, err := r.StdoutBytes()
+		if err != nil {
 			return err
 		}
-		if _, err := io.WriteString(ios.ErrOut, r.Stderr); err != nil {
+		if _, err := ios.Out.Write(out); err != nil {
+			return err
+		}
+		if out, err = r.StderrBytes(); err != nil {
+			return err
+		}
+		if _, err := ios.ErrOut.Write(out); err != nil {
 			return err
 		}
 		if len(r.Results) == 0 {

@@ -2,7 +2,9 @@ package receive
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -69,4 +71,52 @@ func TestReceiveJSON(t *testing.T) {
 	require.Len(t, got.Tasks, 2)
 	require.Equal(t, "warn\n", got.Tasks[0].Stderr)
 	require.Empty(t, env.ErrOut.String())
+}
+
+// binary is output that is not UTF-8: the API sends it replaced and in base64.
+var binary = []byte{0x89, 'P', 'N', 'G', 0, 0xff, '\n'}
+
+func setupBinary(t *testing.T) string {
+	api, url := clitest.NewAPI(t)
+	api.Add(&job.Job{Spec: job.Spec{Name: "png", Inputs: []string{"a.png"}}}, &job.Task{Index: 1, State: job.Done, Info: job.Info{Input: "a.png"}})
+	api.Received[1] = []client.Received{{
+		Ref: "1.1", Name: "png", Input: "a.png", State: job.Done,
+		Stdout: strings.ToValidUTF8(string(binary), "\uFFFD"), StdoutBase64: base64.StdEncoding.EncodeToString(binary),
+		Stderr: "\uFFFD", StderrBase64: base64.StdEncoding.EncodeToString([]byte{0xfe}),
+	}}
+	return url
+}
+
+func TestReceiveBinary(t *testing.T) {
+	t.Parallel()
+	for _, tty := range []bool{false, true} {
+		env := clitest.NewEnv(t, setupBinary(t), tty)
+		_, err := clitest.Exec(NewCmdReceive(env.F, nil), "1")
+		require.NoError(t, err)
+		require.Equal(t, binary, env.Out.Bytes(), "tty=%v: byte for byte", tty)
+		require.Equal(t, []byte{0xfe}, env.ErrOut.Bytes())
+	}
+}
+
+func TestReceiveJSONNameInputBinary(t *testing.T) {
+	t.Parallel()
+	env := clitest.NewEnv(t, setupBinary(t), false)
+	_, err := clitest.Exec(NewCmdReceive(env.F, nil), "--json", "1")
+	require.NoError(t, err)
+	require.Equal(t, `{
+  "tasks": [
+    {
+      "ref": "1.1",
+      "name": "png",
+      "input": "a.png",
+      "state": "Done",
+      "stdout": "�PNG\u0000�\n",
+      "stdout_base64": "iVBORwD/Cg==",
+      "stderr": "�",
+      "stderr_base64": "/g==",
+      "results": null
+    }
+  ]
+}
+`, env.Out.String())
 }

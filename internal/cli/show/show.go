@@ -132,7 +132,7 @@ func (p *printer) time(t *time.Time) string {
 
 func (p *printer) job(j *job.Job) {
 	p.fields(display.JobFields(j, p.formats()))
-	p.field("More data", display.Bool(p.tty, j.HasMoreData))
+	p.field("Unread", display.Bool(p.tty, j.HasMoreData))
 }
 
 // formats are how times, durations and sizes read here: for people on a
@@ -164,7 +164,7 @@ func (p *printer) task(t *client.TaskDetail) {
 	fmt.Fprintln(p.w, "\nHistory:")
 	// A retried attempt's note: why it failed, and when the next was due.
 	notes := make([]string, len(t.History))
-	cols := []string{"TIME", "ATTEMPT", "STATE", "SUBSTATE"}
+	cols := []string{"TIME", "ATTEMPT", "STATE", "REASON"}
 	for i, h := range t.History {
 		notes[i] = h.Message
 		if h.RetryAt != nil {
@@ -190,7 +190,7 @@ func (p *printer) task(t *client.TaskDetail) {
 }
 
 func taskTable(p *printer, j *job.Job, tasks []*job.Task) error {
-	header := []string{"INDEX", "STATE", "SUBSTATE", "EXIT", "ATTEMPT", "WORKER", "DURATION"}
+	header := []string{"INDEX", "STATE", "REASON", "EXIT", "ATTEMPT", "WORKER", "DURATION"}
 	if len(j.Inputs) > 0 {
 		header = append(header[:1:1], append([]string{"INPUT"}, header[1:]...)...)
 	}

@@ -64,7 +64,7 @@ Labels:      a=1 b=2
 Pool:        default
 Submitted:   2026-03-01T11:58:00Z
 Finished:    2026-03-01T11:59:30Z
-More data:   false
+Unread:      false
 
 Task:        1
 State:       Done EXIT_CODE 0
@@ -98,9 +98,9 @@ func TestShowArrayTerminal(t *testing.T) {
 	require.Contains(t, env.Out.String(), "Tasks:       1/2 done\n")
 	require.Contains(t, env.Out.String(), "Inputs:      2\n")
 	require.Contains(t, env.Out.String(), ""+
-		"INDEX  INPUT  STATE   SUBSTATE  EXIT  ATTEMPT  WORKER  DURATION\n"+
-		"1      a      Done    -         0     1        -       1m0s\n"+
-		"2      b      Queued  -         -     0        -       -\n")
+		"INDEX  INPUT  STATE   REASON  EXIT  ATTEMPT  WORKER  DURATION\n"+
+		"1      a      Done    -       0     1        -       1m0s\n"+
+		"2      b      Queued  -       -     0        -       -\n")
 }
 
 func TestShowJSON(t *testing.T) {

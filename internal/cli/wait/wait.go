@@ -34,7 +34,7 @@ func NewCmdWait(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		Use:   "wait {ID... | --label K=V | --state S | --name GLOB | --all} [--any] [--timeout D] [--json]",
 		Short: "Wait for jobs to end",
 		Long: `Wait until every job has ended (with --any, one of them), then print a
-line per job: ID, STATE, SUBSTATE.
+line per job: ID, STATE, REASON (why it ended: EXIT_CODE 0, SIGNAL SIGKILL...).
 
 Exits 0 if every job that ended is Done, 1 if one ended Failed, 124 if
 --timeout ran out first (like timeout(1)), 2 if a job does not exist.
@@ -86,7 +86,7 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	} else {
-		t := tableprinter.New(opts.IO.Out, opts.IO.IsStdoutTTY(), "ID", "STATE", "SUBSTATE")
+		t := tableprinter.New(opts.IO.Out, opts.IO.IsStdoutTTY(), "ID", "STATE", "REASON")
 		for _, j := range res.Jobs {
 			t.AddRow(strconv.FormatInt(j.ID, 10), string(j.State), j.SubState.String())
 		}

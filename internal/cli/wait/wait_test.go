@@ -46,7 +46,7 @@ func TestWait(t *testing.T) {
 	env = clitest.NewEnv(t, url, true)
 	code, _ = clitest.Exec(NewCmdWait(env.F, nil), "1", "2")
 	require.Equal(t, 1, code)
-	require.Equal(t, "ID  STATE   SUBSTATE\n1   Done    EXIT_CODE 0\n2   Failed  EXIT_CODE 2\n", env.Out.String())
+	require.Equal(t, "ID  STATE   REASON\n1   Done    EXIT_CODE 0\n2   Failed  EXIT_CODE 2\n", env.Out.String())
 
 	env = clitest.NewEnv(t, url, false)
 	code, _ = clitest.Exec(NewCmdWait(env.F, nil), "3", "--timeout", "50ms", "--json")
