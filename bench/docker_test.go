@@ -33,14 +33,7 @@ func BenchmarkDocker50(b *testing.B) {
 	const n = 50
 	image := testenv.DockerImage(b)
 	dc := testenv.RequireDocker(b)
-	xargs, err := exec.LookPath("xargs")
-	if err != nil {
-		b.Skip("xargs not found")
-	}
-	dockerCLI, err := exec.LookPath("docker")
-	if err != nil {
-		b.Skip("docker CLI not found")
-	}
+	xargs, dockerCLI := lookTool(b, "xargs"), lookTool(b, "docker")
 
 	s := startServer(b, "--slots", "2")
 	dir := b.TempDir()
@@ -295,14 +288,7 @@ func BenchmarkOpenJDContainer100(b *testing.B) {
 	const n = 100
 	image := testenv.DockerImage(b)
 	bin := testenv.Berth(b)
-	xargs, err := exec.LookPath("xargs")
-	if err != nil {
-		b.Skip("xargs not found")
-	}
-	dockerCLI, err := exec.LookPath("docker")
-	if err != nil {
-		b.Skip("docker CLI not found")
-	}
+	xargs, dockerCLI := lookTool(b, "xargs"), lookTool(b, "docker")
 	s := startServer(b, "--slots", "2")
 	dir := b.TempDir()
 	tmpl := trueSteps(b, dir, n)
@@ -340,4 +326,14 @@ func BenchmarkOpenJDContainer100(b *testing.B) {
 	b.ReportMetric(sub/docker, "submit_ratio_vs_docker")
 	b.Logf("openjd-container-100: xargs -P2 docker run --rm x100 %.2fs; berth openjd run --image (one container) %.2fs, %.2fx of it; berth submit --image (one session container) %.2fs, %.2fx of it (target <= 0.3)",
 		docker, run, run/docker, sub, sub/docker)
+}
+
+// lookTool returns the path of a program the benchmark compares with, and
+// skips the benchmark where it is not installed.
+func lookTool(b *testing.B, name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		b.Skipf("%s not found", name)
+	}
+	return p
 }

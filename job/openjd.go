@@ -2,7 +2,6 @@ package job
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 )
 
@@ -155,6 +154,3 @@ func (s *OpenJDStep) validate(t *Template) error {
 	}
 	return nil
 }
-
-// String names a step's job in messages.
-func (s *OpenJDStep) String() string { return fmt.Sprintf("step %q", s.Step) }

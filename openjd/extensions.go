@@ -1,6 +1,9 @@
 package openjd
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // Extension names an optional part of the specification that a template
 // enables through its extensions list.
@@ -21,6 +24,17 @@ const (
 // the default for [Options.Extensions].
 func ImplementedExtensions() []Extension {
 	return []Extension{TaskChunking, RedactedEnvVars, FeatureBundle1, ExprExtension, WrapActions}
+}
+
+// LookupExtension returns the implemented extension named name, in any
+// case.
+func LookupExtension(name string) (Extension, bool) {
+	for _, e := range ImplementedExtensions() {
+		if strings.EqualFold(name, string(e)) {
+			return e, true
+		}
+	}
+	return "", false
 }
 
 // extSet is the set of extensions a template enables.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -64,7 +65,7 @@ func openjdSteps(sub *job.OpenJDJob) (*openjd.Job, []scheduler.OpenJDStepSpec, e
 	if sub.Extensions != nil {
 		exts = []openjd.Extension{}
 		for i, e := range sub.Extensions {
-			ext, ok := knownExtension(e)
+			ext, ok := openjd.LookupExtension(e)
 			if !ok {
 				return nil, nil, invalid(fmt.Sprintf("extensions[%d]", i), "unknown extension %q", e)
 			}
@@ -89,11 +90,10 @@ func openjdSteps(sub *job.OpenJDJob) (*openjd.Job, []scheduler.OpenJDStepSpec, e
 		Extensions:   exts,
 	})
 	if err != nil {
-		field := "template"
-		if strings.HasPrefix(err.Error(), "environment template") {
-			field = "environments"
-		} else if strings.HasPrefix(err.Error(), "creating the job") {
-			field = "parameters"
+		field := localrun.InputTemplate
+		var le *localrun.LoadError
+		if errors.As(err, &le) {
+			field = le.Input
 		}
 		return nil, nil, invalid(field, "%v", err)
 	}
@@ -136,16 +136,6 @@ func openjdSteps(sub *job.OpenJDJob) (*openjd.Job, []scheduler.OpenJDStepSpec, e
 		steps = append(steps, scheduler.OpenJDStepSpec{Spec: spec, Deps: deps})
 	}
 	return oj, steps, nil
-}
-
-// knownExtension matches an extension's name, in any case.
-func knownExtension(name string) (openjd.Extension, bool) {
-	for _, e := range openjd.ImplementedExtensions() {
-		if strings.EqualFold(name, string(e)) {
-			return e, true
-		}
-	}
-	return "", false
 }
 
 // truncateName keeps a job name within job.MaxNameLen bytes, cut at a

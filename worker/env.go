@@ -104,6 +104,18 @@ func withResultMount(tmpl job.Template, result string) (job.Template, error) {
 	return tmpl, nil
 }
 
+// hostEnv is what a task on the host takes of the worker's environment:
+// the base variables (from lookup), PATH defaultPath when it has none.
+func hostEnv(lookup func(string) (string, bool)) map[string]string {
+	env := map[string]string{"PATH": defaultPath}
+	for _, k := range baseEnv {
+		if v, ok := lookup(k); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
 // taskEnv builds a task's environment as sorted KEY=VALUE: the few base
 // variables of the worker's (from lookup), then the ones berth sets, then
 // the template's, and last BERTH_RESULT. A nil lookup (a container job,
@@ -111,12 +123,7 @@ func withResultMount(tmpl job.Template, result string) (job.Template, error) {
 func taskEnv(w *dispatch.Work, result string, lookup func(string) (string, bool)) []string {
 	env := map[string]string{}
 	if lookup != nil {
-		env["PATH"] = defaultPath
-		for _, k := range baseEnv {
-			if v, ok := lookup(k); ok {
-				env[k] = v
-			}
-		}
+		env = hostEnv(lookup)
 	}
 	for k, v := range w.Env {
 		env[k] = v

@@ -3,15 +3,13 @@ package worker
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -171,12 +169,11 @@ func (w *Worker) openSession(ctx context.Context, t *task, out *os.File, name st
 // sessionEnv is the environment a session's actions start from: the
 // worker's base variables, as for process tasks.
 func sessionEnv() []string {
-	env := []string{"PATH=" + defaultPath}
-	for _, k := range baseEnv {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
+	var env []string
+	for k, v := range hostEnv(os.LookupEnv) {
+		env = append(env, k+"="+v)
 	}
+	slices.Sort(env)
 	return env
 }
 
@@ -279,8 +276,7 @@ func (ss *stepSession) startBox(ctx context.Context, c *job.SessionContainer, en
 	if err != nil {
 		return fmt.Errorf("making the session's directory: %w", err)
 	}
-	id := strings.ReplaceAll(ss.name, "/", "-") + "-" + randomHex(4)
-	box, err := sessionbox.Start(ctx, eng, sessionbox.Options{ID: id, Image: c.Image, WorkDir: root,
+	box, err := sessionbox.Start(ctx, eng, sessionbox.Options{Image: c.Image, WorkDir: root,
 		Mounts: c.Mounts, Env: env, ContainerSettings: *settings})
 	if err != nil {
 		_ = os.RemoveAll(root)
@@ -319,12 +315,6 @@ func (w *Worker) removeStaleBoxes(ctx context.Context) {
 	if len(removed) > 0 {
 		w.log.Info("removed session containers left by an earlier run", "containers", len(removed))
 	}
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // executeOpenJD runs a task of an OpenJD step in the slot's session of
@@ -415,11 +405,7 @@ func describeParams(params []session.TaskParam) string {
 	if len(params) == 0 {
 		return "(no parameters)"
 	}
-	parts := make([]string, len(params))
-	for i, p := range params {
-		parts[i] = p.Name + "=" + p.Value
-	}
-	return strings.Join(parts, ", ")
+	return session.FormatParams(params)
 }
 
 // actionEnd makes a task's end of how its action (or a failed enter) ended.

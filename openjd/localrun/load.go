@@ -37,7 +37,7 @@ func Load(in Input) (*openjd.Job, error) {
 	opts := openjd.Options{Extensions: in.Extensions}
 	t, err := openjd.ParseJobTemplate(in.Template, opts)
 	if err != nil {
-		return nil, fmt.Errorf("job template: %w", err)
+		return nil, &LoadError{Input: InputTemplate, What: "job template", Err: err}
 	}
 	envs := make([]*openjd.EnvironmentTemplate, 0, len(in.Environments))
 	for i, data := range in.Environments {
@@ -47,7 +47,7 @@ func Load(in Input) (*openjd.Job, error) {
 			if i < len(in.EnvironmentNames) {
 				name = "environment template " + in.EnvironmentNames[i]
 			}
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, &LoadError{Input: InputEnvironments, What: name, Err: err}
 		}
 		envs = append(envs, e)
 	}
@@ -58,10 +58,31 @@ func Load(in Input) (*openjd.Job, error) {
 		WorkingDir:   in.WorkingDir,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("creating the job: %w", err)
+		return nil, &LoadError{Input: InputParameters, What: "creating the job", Err: err}
 	}
 	return job, nil
 }
+
+// LoadError is Load's error: the input at fault, and why.
+type LoadError struct {
+	// Input is InputTemplate, InputEnvironments or InputParameters.
+	Input string
+	// What names the document or the step in the message.
+	What string
+	Err  error
+}
+
+// The inputs of Load a LoadError blames.
+const (
+	InputTemplate     = "template"
+	InputEnvironments = "environments"
+	// InputParameters: the templates parsed, but the job could not be
+	// made of them with the parameter values.
+	InputParameters = "parameters"
+)
+
+func (e *LoadError) Error() string { return e.What + ": " + e.Err.Error() }
+func (e *LoadError) Unwrap() error { return e.Err }
 
 // TimestampFormat is how log lines are stamped.
 type TimestampFormat string

@@ -312,11 +312,7 @@ func describeTask(step string, params []session.TaskParam) string {
 	if len(params) == 0 {
 		return "run task of step '" + step + "'"
 	}
-	parts := make([]string, len(params))
-	for i, p := range params {
-		parts[i] = p.Name + "=" + p.Value
-	}
-	return fmt.Sprintf("run task of step '%s' (%s)", step, strings.Join(parts, ", "))
+	return fmt.Sprintf("run task of step '%s' (%s)", step, session.FormatParams(params))
 }
 
 // adaptiveTasks runs a chunked step whose chunk size adapts to its

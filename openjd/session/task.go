@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/berth-run/berth/openjd"
@@ -14,6 +15,16 @@ type TaskParam struct {
 	Name  string
 	Type  openjd.TaskParameterType
 	Value string
+}
+
+// FormatParams lists a task's parameter values as NAME=VALUE, comma
+// separated.
+func FormatParams(params []TaskParam) string {
+	parts := make([]string, len(params))
+	for i, p := range params {
+		parts[i] = p.Name + "=" + p.Value
+	}
+	return strings.Join(parts, ", ")
 }
 
 // TaskParams returns the parameters of task i of a parameter space.

@@ -95,16 +95,11 @@ func (v *extensionsValue) Set(s string) error {
 		if e == "" {
 			continue
 		}
-		found := false
-		for _, known := range model.ImplementedExtensions() {
-			if strings.EqualFold(e, string(known)) {
-				*v.p = append(*v.p, known)
-				found = true
-			}
-		}
-		if !found {
+		known, ok := model.LookupExtension(e)
+		if !ok {
 			return fmt.Errorf("extension %q is not supported; berth implements %s", e, extensionList())
 		}
+		*v.p = append(*v.p, known)
 	}
 	return nil
 }
