@@ -52,7 +52,7 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 			return nil, err
 		}
 	}
-	out, err := newOutputs(s.Stdout, s.Stderr, e.cfg.OutputLimit, false)
+	out, err := newOutputs(s.Stdout, s.Stderr, s.Times, e.cfg.OutputLimit, false)
 	if err != nil {
 		return nil, err
 	}
