@@ -409,6 +409,9 @@ func (a *API) logs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := a.Logs[ref.String()][stream]
+	if stream == "both" { // as output without arrival times is served
+		out = a.Logs[ref.String()]["stdout"] + a.Logs[ref.String()]["stderr"]
+	}
 	a.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain")
 	off, _ := strconv.Atoi(q.Get("offset"))

@@ -30,9 +30,14 @@ func TestLogs(t *testing.T) {
 	api.Add(&job.Job{State: job.Running})
 	api.Logs["1"] = map[string]string{"stdout": "raw \x00 bytes\n", "stderr": "oops\n"}
 	env := clitest.NewEnv(t, url, true)
-	_, err := clitest.Exec(NewCmdLogs(env.F, nil), "1")
+	_, err := clitest.Exec(NewCmdLogs(env.F, nil), "1", "--stdout")
 	require.NoError(t, err)
 	require.Equal(t, "raw \x00 bytes\n", env.Out.String())
+	env = clitest.NewEnv(t, url, true)
+	_, err = clitest.Exec(NewCmdLogs(env.F, nil), "1", "-t", "--since", "2026-12-07T10:00:00Z")
+	require.NoError(t, err)
+	require.Equal(t, "raw \x00 bytes\noops\n", env.Out.String())
+	require.Contains(t, api.Requests, "GET /v1/tasks/1/logs?since=2026-12-07T10%3A00%3A00Z&stream=both&timestamps=true")
 
 	env = clitest.NewEnv(t, url, false)
 	api.Update(1, func(ts []*job.Task) { ts[0].State = job.Done })
@@ -45,7 +50,7 @@ func TestLogs(t *testing.T) {
 	// Output the worker could not write is noted.
 	env = clitest.NewEnv(t, url, false)
 	api.Update(1, func(ts []*job.Task) { ts[0].Message = job.OutputIncomplete + "write /x: no space left on device" })
-	_, err = clitest.Exec(NewCmdLogs(env.F, nil), "1")
+	_, err = clitest.Exec(NewCmdLogs(env.F, nil), "1", "--stdout")
 	require.NoError(t, err)
 	require.Equal(t, "raw \x00 bytes\n", env.Out.String())
 	require.Equal(t, "berth: the output of 1 is incomplete: write /x: no space left on device\n", env.ErrOut.String())
@@ -64,9 +69,9 @@ func TestLogsTail(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--tail", "2", "1"}, "three\nfour"},
+		{[]string{"--tail", "2", "--stdout", "1"}, "three\nfour"},
 		{[]string{"--tail", "0", "1"}, ""},
-		{[]string{"--tail", "9", "1"}, "one\ntwo\nthree\nfour"},
+		{[]string{"--tail", "9", "--stdout", "1"}, "one\ntwo\nthree\nfour"},
 		{[]string{"--tail", "1", "--stderr", "1"}, "b\n"},
 		{[]string{"--tail", "1", "-f", "--stderr", "1"}, "b\n"}, // then follows from its end: nothing more
 	} {
@@ -79,4 +84,10 @@ func TestLogsTail(t *testing.T) {
 	code, err := clitest.Exec(NewCmdLogs(env.F, nil), "--tail", "-3", "1")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.ErrorContains(t, err, `"--tail" flag`)
+	code, err = clitest.Exec(NewCmdLogs(env.F, nil), "--since", "yesterday", "1")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.ErrorContains(t, err, `invalid --since "yesterday"`)
+	code, err = clitest.Exec(NewCmdLogs(env.F, nil), "--stdout", "--stderr", "1")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.ErrorContains(t, err, "stdout")
 }
