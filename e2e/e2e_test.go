@@ -101,6 +101,8 @@ func TestDetachedVerbs(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
 
 	r = s.Berth("", "logs", fmt.Sprint(id))
+	require.Equal(t, "one\nwarn\n", r.Stdout)
+	r = s.Berth("", "logs", "--stdout", fmt.Sprint(id))
 	require.Equal(t, "one\n", r.Stdout)
 	r = s.Berth("", "logs", "--stderr", fmt.Sprint(id))
 	require.Equal(t, "warn\n", r.Stdout)
