@@ -143,6 +143,10 @@ type Event struct {
 	PID         int    `json:"pid,omitempty"`
 	ContainerID string `json:"container_id,omitempty"`
 	Session     string `json:"session,omitempty"`
+	// Hostname and Ports, on started events of container tasks, are the
+	// container's host name and published ports.
+	Hostname string              `json:"hostname,omitempty"`
+	Ports    []job.PublishedPort `json:"ports,omitempty"`
 	// End is set on ended events.
 	End *End `json:"end,omitempty"`
 	// Restarts is the restarts so far, on requeued and running events.

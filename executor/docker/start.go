@@ -118,7 +118,9 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 	}
 	e.goroutine(func() { t.run(wait, att) })
 	e.log.DebugContext(ctx, "task started", "task", s.ID, "container", shortID(id), "image", cs.Config.Image)
-	return newHandle(s.ID, id, startedAt), nil
+	h := newHandle(s.ID, id, startedAt)
+	h.Ident.Hostname, h.Ident.Ports = e.netIdent(ctx, id, cs)
+	return h, nil
 }
 
 // create creates the container of cs.

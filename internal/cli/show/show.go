@@ -44,8 +44,9 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		Short: "Show a job or a task in full",
 		Long: `Show everything berth knows of a job: its spec and state, and a table
 of its tasks for an array, or for a plain job or one task (ID.INDEX): its
-attempt, worker, host, PID, exit code, signal, times, CPU, peak memory,
-output files and state history.
+attempt, worker, host, PID or container (its host name, and its published
+ports with the host ports the engine bound), exit code, signal, times,
+CPU, peak memory, output files and state history.
 
 --json prints {"job": JOB, "tasks": [TASK...]}; for a plain job or a task
 the one TASK carries its "history".`,
