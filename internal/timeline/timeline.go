@@ -28,6 +28,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The files a record names.
@@ -53,7 +55,8 @@ type Writer struct {
 	f    *os.File
 	// sizes are the sizes of the output files so far.
 	sizes [2]int64
-	// buf holds records not yet written, when buffered.
+	// buf holds what is not yet written: the header of a file just
+	// created, and the records, when buffered.
 	buf      []byte
 	buffered bool
 	err      error
@@ -126,17 +129,16 @@ func (w *Writer) openLocked() error {
 	if w.f != nil || w.err != nil {
 		return w.err
 	}
-	f, err := os.OpenFile(w.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err == nil {
-		if _, err = f.Write(magic[:]); err != nil {
-			f.Close()
-		}
-	}
+	// Not os.OpenFile: a regular file needs no poller, and this is on the
+	// path of every task that writes.
+	fd, err := unix.Open(w.path, unix.O_CREAT|unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		w.err = err
-		return err
+		w.err = &os.PathError{Op: "open", Path: w.path, Err: err}
+		return w.err
 	}
-	w.f = f
+	w.f = os.NewFile(uintptr(fd), w.path)
+	// The header goes with the first record: one write fewer.
+	w.buf = append(w.buf, magic[:]...)
 	return nil
 }
 
@@ -164,20 +166,21 @@ func (w *Writer) RecordAt(file, n int, at time.Time) error {
 	var rec [RecordSize]byte
 	binary.LittleEndian.PutUint64(rec[:8], uint64(at.UnixNano()))
 	binary.LittleEndian.PutUint64(rec[8:], uint64(w.sizes[file&1])<<1|uint64(file&1))
+	w.buf = append(w.buf, rec[:]...)
 	if w.buffered {
-		w.buf = append(w.buf, rec[:]...)
 		return nil
 	}
-	return w.writeLocked(rec[:])
+	return w.flushLocked()
 }
 
-func (w *Writer) writeLocked(p []byte) error {
-	if w.err != nil {
+func (w *Writer) flushLocked() error {
+	if len(w.buf) == 0 || w.err != nil {
 		return w.err
 	}
-	if _, err := w.f.Write(p); err != nil {
+	if _, err := w.f.Write(w.buf); err != nil {
 		w.err = err
 	}
+	w.buf = w.buf[:0]
 	return w.err
 }
 
@@ -188,12 +191,7 @@ func (w *Writer) Flush() error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.buf) == 0 {
-		return w.err
-	}
-	err := w.writeLocked(w.buf)
-	w.buf = w.buf[:0]
-	return err
+	return w.flushLocked()
 }
 
 // Close flushes and closes the file.
