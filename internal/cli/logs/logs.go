@@ -45,7 +45,7 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	opts := &Options{IO: f.IO, Client: f.Client, Tail: -1, Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "logs ID[.INDEX] [-f] [--tail N] [--since T] [-t] [--stdout|--stderr]",
-		Short: "Print a task's output",
+		Short: "Print a task's output (or every task's of a job)",
 		Long: `Print a task's output: its stdout and stderr, line by line in the order
 the lines arrived. --stdout or --stderr prints that stream alone, as it
 was written, byte for byte.
@@ -60,7 +60,12 @@ arrived since a time (2026-12-07T10:00:00Z) or for a duration (10m, 2h);
 While the task runs, an unfinished last line of both streams (or with
 -t or --since) waits for its newline. Output of an OpenJD session, or
 written by a berth older than these flags, has no arrival times: it
-prints stdout, then stderr, and -t and --since are refused.`,
+prints stdout, then stderr, and -t and --since are refused.
+
+For a whole array or OpenJD job (ID without INDEX), each task's output in
+turn, in index order (an OpenJD job's step by step), each under a line
+"==> ID.INDEX <==" as tail prints several files; with -f each task is
+followed to its end in turn.`,
 		Args: cmdutil.ExactArgs(1, "ID or ID.INDEX"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := cmdutil.ParseRefs(args)
@@ -94,6 +99,21 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if !opts.Ref.HasIndex {
+		refs, err := taskRefs(ctx, c, opts.Ref.Job)
+		if err != nil {
+			return err
+		}
+		if refs != nil {
+			return each(ctx, c, opts, refs)
+		}
+	}
+	return runOne(ctx, c, opts)
+}
+
+// runOne prints the output of the one task opts.Ref names.
+func runOne(ctx context.Context, c *client.Client, opts *Options) error {
+	var err error
 	p := client.LogsParams{Stream: client.Both, Timestamps: opts.Timestamps}
 	switch {
 	case opts.Stdout:
