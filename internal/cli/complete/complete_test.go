@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/cli"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/job"
@@ -30,7 +30,7 @@ func setup(t *testing.T) string {
 	for range 9 {
 		api.Add(&job.Job{}, &job.Task{State: job.Queued})
 	}
-	api.Workers = []client.WorkerStatus{{Worker: "w1", Pool: "gpu"}, {Worker: "w2", Pool: "default"}}
+	api.Workers = []api.WorkerStatus{{Worker: "w1", Pool: "gpu"}, {Worker: "w2", Pool: "default"}}
 	return url
 }
 

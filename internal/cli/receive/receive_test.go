@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/job"
@@ -29,7 +29,7 @@ func setup(t *testing.T) (*clitest.API, string) {
 	api, url := clitest.NewAPI(t)
 	api.Add(&job.Job{Spec: job.Spec{Array: &job.Array{Begin: 1, End: 2, Step: 1}}},
 		&job.Task{Index: 1, State: job.Done}, &job.Task{Index: 2, State: job.Running})
-	api.Received[1] = []client.Received{
+	api.Received[1] = []api.Received{
 		{Ref: "1.1", State: job.Done, Stdout: "one\n", Stderr: "warn\n", Results: []json.RawMessage{json.RawMessage(`{"a": 1,
  "b": [1, 2]}`), json.RawMessage(`"s"`)}},
 		{Ref: "1.2", State: job.Running, Stdout: "two\n"},
@@ -65,7 +65,7 @@ func TestReceiveJSON(t *testing.T) {
 	_, err := clitest.Exec(NewCmdReceive(env.F, nil), "--json", "1")
 	require.NoError(t, err)
 	var got struct {
-		Tasks []client.Received `json:"tasks"`
+		Tasks []api.Received `json:"tasks"`
 	}
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &got))
 	require.Len(t, got.Tasks, 2)
@@ -79,7 +79,7 @@ var binary = []byte{0x89, 'P', 'N', 'G', 0, 0xff, '\n'}
 func setupBinary(t *testing.T) string {
 	api, url := clitest.NewAPI(t)
 	api.Add(&job.Job{Spec: job.Spec{Name: "png", Inputs: []string{"a.png"}}}, &job.Task{Index: 1, State: job.Done, Info: job.Info{Input: "a.png"}})
-	api.Received[1] = []client.Received{{
+	api.Received[1] = []api.Received{{
 		Ref: "1.1", Name: "png", Input: "a.png", State: job.Done,
 		Stdout: strings.ToValidUTF8(string(binary), "\uFFFD"), StdoutBase64: base64.StdEncoding.EncodeToString(binary),
 		Stderr: "\uFFFD", StderrBase64: base64.StdEncoding.EncodeToString([]byte{0xfe}),

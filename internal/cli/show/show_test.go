@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/job"
@@ -38,7 +38,7 @@ func setup(t *testing.T) (*clitest.API, string) {
 		&job.Task{State: job.Done, SubState: job.ExitCode(0), Info: job.Info{Attempt: 1, Worker: "w1", Host: "h1", PID: 42,
 			ExitCode: &code, SubmittedAt: clitest.Now.Add(-2 * time.Minute), StartedAt: &start, FinishedAt: &end,
 			CPUTime: job.Duration(1500 * time.Millisecond), MaxRSS: 3 << 20, Stdout: "/d/1/0/stdout", Stderr: "/d/1/0/stderr"}})
-	api.History["1"] = []client.Transition{
+	api.History["1"] = []api.Transition{
 		{State: job.Queued, Time: clitest.Now.Add(-2 * time.Minute)},
 		{Attempt: 1, State: job.Running, Time: start},
 		{Attempt: 1, State: job.Done, SubState: job.ExitCode(0), Time: end},
@@ -110,8 +110,8 @@ func TestShowJSON(t *testing.T) {
 	_, err := clitest.Exec(NewCmdShow(env.F, nil), "1", "--json")
 	require.NoError(t, err)
 	var got struct {
-		Job   job.Job             `json:"job"`
-		Tasks []client.TaskDetail `json:"tasks"`
+		Job   job.Job          `json:"job"`
+		Tasks []api.TaskDetail `json:"tasks"`
 	}
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &got))
 	require.Equal(t, "build", got.Job.Name)

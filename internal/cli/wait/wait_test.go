@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/job"
@@ -51,7 +51,7 @@ func TestWait(t *testing.T) {
 	env = clitest.NewEnv(t, url, false)
 	code, _ = clitest.Exec(NewCmdWait(env.F, nil), "3", "--timeout", "50ms", "--json")
 	require.Equal(t, cmdutil.ExitTimeout, code)
-	var res client.WaitResult
+	var res api.WaitResult
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &res))
 	require.True(t, res.TimedOut)
 

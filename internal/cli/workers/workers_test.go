@@ -7,15 +7,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/cli/clitest"
 )
 
 func TestWorkers(t *testing.T) {
 	t.Parallel()
 	api, url := clitest.NewAPI(t)
-	api.Workers = []client.WorkerStatus{{Worker: "w1", Host: "h", Pool: "default", Slots: 4, Version: "v1", Labels: map[string]string{"zone": "a", "gpu": "yes"},
-		Running: []client.TaskKey{{Job: 1, Attempt: 1}}, LastSeen: clitest.Now.Add(-5 * time.Second), Alive: true}}
+	api.Workers = []api.WorkerStatus{{Worker: "w1", Host: "h", Pool: "default", Slots: 4, Version: "v1", Labels: map[string]string{"zone": "a", "gpu": "yes"},
+		Running: []api.TaskKey{{Job: 1, Attempt: 1}}, LastSeen: clitest.Now.Add(-5 * time.Second), Alive: true}}
 
 	env := clitest.NewEnv(t, url, true)
 	_, err := clitest.Exec(NewCmdWorkers(env.F, nil))
@@ -32,7 +32,7 @@ func TestWorkers(t *testing.T) {
 	env = clitest.NewEnv(t, url, false)
 	_, err = clitest.Exec(NewCmdWorkers(env.F, nil), "--json")
 	require.NoError(t, err)
-	var ws []client.WorkerStatus
+	var ws []api.WorkerStatus
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &ws))
 	require.Equal(t, "w1", ws[0].Worker)
 }
