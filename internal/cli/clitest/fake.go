@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 )
 
@@ -27,12 +27,12 @@ type API struct {
 
 	Jobs    map[int64]*job.Job
 	Tasks   map[int64][]*job.Task
-	History map[string][]client.Transition // by ref
+	History map[string][]api.Transition // by ref
 	// Logs holds output by ref and stream ("stdout", "stderr").
 	Logs     map[string]map[string]string
 	Results  map[string][]json.RawMessage
-	Received map[int64][]client.Received // what receive returns, by job
-	Workers  []client.WorkerStatus
+	Received map[int64][]api.Received // what receive returns, by job
+	Workers  []api.WorkerStatus
 
 	// OnSubmit, if set, turns a submitted spec into the job and tasks the
 	// fake keeps (to make a job end at once, say). By default the job is
@@ -51,8 +51,8 @@ func NewAPI(t testing.TB) (*API, string) {
 	a := &API{
 		changed: make(chan struct{}),
 		Jobs:    map[int64]*job.Job{}, Tasks: map[int64][]*job.Task{},
-		History: map[string][]client.Transition{}, Logs: map[string]map[string]string{},
-		Results: map[string][]json.RawMessage{}, Received: map[int64][]client.Received{},
+		History: map[string][]api.Transition{}, Logs: map[string]map[string]string{},
+		Results: map[string][]json.RawMessage{}, Received: map[int64][]api.Received{},
 		nextID: 1,
 	}
 	srv := httptest.NewServer(a.handler())
@@ -132,7 +132,7 @@ func apiError(w http.ResponseWriter, status int, code, format string, args ...an
 func (a *API) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, client.Health{OK: true, Version: "test"})
+		writeJSON(w, 200, api.Health{OK: true, Version: "test"})
 	})
 	mux.HandleFunc("POST /v1/jobs", a.submit)
 	mux.HandleFunc("GET /v1/jobs", a.list)
@@ -151,7 +151,7 @@ func (a *API) handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /v1/jobs/{id}/tasks", a.withJob(a.tasks))
 	mux.HandleFunc("GET /v1/tasks/{ref}", a.withTasks(func(w http.ResponseWriter, r *http.Request, ref job.Ref, ts []*job.Task) {
-		writeJSON(w, 200, client.TaskDetail{Task: *ts[0], History: a.History[ref.String()]})
+		writeJSON(w, 200, api.TaskDetail{Task: *ts[0], History: a.History[ref.String()]})
 	}))
 	mux.HandleFunc("POST /v1/jobs/{ref}/receive", a.receive)
 	mux.HandleFunc("POST /v1/jobs/{ref}/{action}", a.withTasks(a.control))
@@ -325,7 +325,7 @@ func (a *API) tasks(w http.ResponseWriter, r *http.Request, j *job.Job) {
 	if s := r.URL.Query().Get("after_index"); s != "" {
 		after, _ = strconv.Atoi(s)
 	}
-	out := client.TaskPage{NextAfterIndex: -1, Tasks: []*job.Task{}}
+	out := api.TaskPage{NextAfterIndex: -1, Tasks: []*job.Task{}}
 	for _, t := range a.Tasks[j.ID] {
 		if t.Index > after {
 			out.Tasks = append(out.Tasks, t)
@@ -388,7 +388,7 @@ func (a *API) receive(w http.ResponseWriter, r *http.Request) {
 		delete(a.Received, ref.Job)
 	}
 	if got == nil {
-		got = []client.Received{}
+		got = []api.Received{}
 	}
 	writeJSON(w, 200, map[string]any{"tasks": got})
 }
@@ -447,7 +447,7 @@ func (a *API) wait(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		a.mu.Lock()
-		var res client.WaitResult
+		var res api.WaitResult
 		ended := 0
 		for _, id := range ids {
 			j := a.Jobs[id]
