@@ -226,3 +226,34 @@ func Main(m *testing.M) {
 	sharedMu.Unlock()
 	os.Exit(code)
 }
+
+// WaitFor waits until ok holds of job id, re-reading it as it changes.
+func (s *Server) WaitFor(t testing.TB, id int64, ok func(*job.Job) bool) *job.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	c := s.Client(t)
+	events, err := c.Events(ctx, []int64{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	for {
+		j, err := c.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(j) {
+			return j
+		}
+		if _, err := events.Recv(); err != nil {
+			t.Fatalf("job %d: %v", id, err)
+		}
+	}
+}
+
+// Running waits until n tasks of job id run.
+func (s *Server) Running(t testing.TB, id int64, n int) {
+	t.Helper()
+	s.WaitFor(t, id, func(j *job.Job) bool { return j.Tasks[job.Running] == n })
+}
