@@ -27,7 +27,9 @@ func TestNewCmdReceiveArgs(t *testing.T) {
 // server holds, for each of jobs 1 to 3, an array whose task 1 ended with
 // output and results and whose task 2 runs with output; and job 4, whose
 // task wrote bytes that are not UTF-8.
-var server = clitest.Share(clitest.Options{NoWorker: true, Seed: func(f *clitest.Fixtures) {
+var server = clitest.Share(clitest.Options{NoWorker: true, Seed: seed})
+
+func seed(f *clitest.Fixtures) {
 	code := 0
 	for range 3 {
 		id := f.Job(job.Spec{Array: &job.Array{Begin: 1, End: 2, Step: 1}, Template: job.Template{Command: "true"}}, clitest.Now)
@@ -42,13 +44,15 @@ var server = clitest.Share(clitest.Options{NoWorker: true, Seed: func(f *clitest
 	f.Set(clitest.Now, &job.Task{JobID: id, Index: 1, State: job.Done, SubState: job.ExitCode(0), Info: job.Info{Input: "a.png", Attempt: 1, ExitCode: &code}})
 	f.Output(id, 1, datadir.StdoutFile, string(binary))
 	f.Output(id, 1, datadir.StderrFile, "\xfe")
-}})
+}
 
 func TestMain(m *testing.M) { clitest.Main(m) }
 
+// TestReceive moves the marks: a server of its own, so that it can run
+// again (-count).
 func TestReceive(t *testing.T) {
 	t.Parallel()
-	s := server.Server(t)
+	s := clitest.StartServer(t, clitest.Options{NoWorker: true, Seed: seed})
 	env := s.Env(t, false)
 	code, err := clitest.Exec(NewCmdReceive(env.F, nil), "1", "999")
 	require.Equal(t, cmdutil.ExitUsage, code, "only failure: unknown job 999 (%v)", err)
@@ -75,7 +79,7 @@ func TestReceiveTerminalKeep(t *testing.T) {
 func TestReceiveJSON(t *testing.T) {
 	t.Parallel()
 	env := server.Server(t).Env(t, false)
-	_, err := clitest.Exec(NewCmdReceive(env.F, nil), "--json", "3")
+	_, err := clitest.Exec(NewCmdReceive(env.F, nil), "--json", "--keep", "3")
 	require.NoError(t, err)
 	var got struct {
 		Tasks []api.Received `json:"tasks"`

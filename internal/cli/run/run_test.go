@@ -1,12 +1,15 @@
 package run
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,6 +104,14 @@ var server = clitest.Share(clitest.Options{})
 
 func TestMain(m *testing.M) { clitest.Main(m) }
 
+// unique returns a label value no other run of the tests used, since the
+// server outlives one run with -count.
+func unique(name string) string {
+	return fmt.Sprintf("%s-%d", strings.ReplaceAll(name, " ", "-"), runs.Add(1))
+}
+
+var runs atomic.Int64
+
 // labelled returns the ID of the one job with label test=value.
 func labelled(t *testing.T, s *clitest.Server, value string) int64 {
 	t.Helper()
@@ -154,7 +165,8 @@ func TestRunForeground(t *testing.T) {
 			t.Parallel()
 			s := server.Server(t)
 			env := s.Env(t, false)
-			flags := []string{"--label", "test=" + tc.name, "--time-limit", "1m"}
+			label := unique(tc.name)
+			flags := []string{"--label", "test=" + label, "--time-limit", "1m"}
 			if tc.name == "time limit" {
 				flags[3] = "200ms"
 			}
@@ -162,7 +174,7 @@ func TestRunForeground(t *testing.T) {
 			require.Equal(t, tc.want, code, "err: %v", err)
 			notice := ""
 			if tc.notice != "" {
-				notice = fmt.Sprintf(tc.notice, labelled(t, s, tc.name))
+				notice = fmt.Sprintf(tc.notice, labelled(t, s, label))
 			}
 			if tc.want == 127 {
 				require.Empty(t, env.Out.String())
@@ -182,10 +194,29 @@ func TestRunInterrupt(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	cmd := NewCmdRun(env.F, func(ctx context.Context, o *Options) error {
 		o.Signals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
-		// Interrupt once the job runs.
+		// Interrupt once the job (the server's only one) runs and its
+		// output flows.
+		c := s.Client(t)
+		events, err := c.Events(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer events.Close()
 		go func() {
-			s.Running(t, 1, 1)
-			sigs <- os.Interrupt
+			defer func() { sigs <- os.Interrupt }()
+			for ev, err := range events.All() {
+				if err != nil {
+					return
+				}
+				if ev.State == job.Running {
+					break
+				}
+			}
+			out, err := c.Logs(ctx, job.Ref{Job: 1}, client.LogsParams{Follow: true})
+			if err == nil {
+				_, _ = bufio.NewReader(out).ReadString('\n')
+				out.Close()
+			}
 		}()
 		return run(ctx, o)
 	})
@@ -202,17 +233,19 @@ func TestRunDetach(t *testing.T) {
 	t.Parallel()
 	s := server.Server(t)
 	env := s.Env(t, false)
-	code, err := clitest.Exec(NewCmdRun(env.F, nil), "-d", "--label", "test=detach", "--", "true")
+	label := unique("detach")
+	code, err := clitest.Exec(NewCmdRun(env.F, nil), "-d", "--label", "test="+label, "--", "true")
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	require.Equal(t, fmt.Sprintf("%d\n", labelled(t, s, "detach")), env.Out.String())
+	require.Equal(t, fmt.Sprintf("%d\n", labelled(t, s, label)), env.Out.String())
 
 	env = s.Env(t, false)
-	_, err = clitest.Exec(NewCmdRun(env.F, nil), "-d", "--json", "--label", "test=detach-json", "--", "true")
+	label = unique("detach-json")
+	_, err = clitest.Exec(NewCmdRun(env.F, nil), "-d", "--json", "--label", "test="+label, "--", "true")
 	require.NoError(t, err)
 	var j job.Job
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &j))
-	require.Equal(t, labelled(t, s, "detach-json"), j.ID)
+	require.Equal(t, labelled(t, s, label), j.ID)
 	require.Equal(t, job.Queued, j.State)
 }
 
