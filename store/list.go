@@ -163,6 +163,27 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		byID[r.job.ID] = r
 		ids[i] = r.job.ID
 	}
+	parentOf, err := pageSteps(ctx, tx, page)
+	if err != nil {
+		return err
+	}
+	for id := range parentOf {
+		if byID[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	// rowsOf are the page's rows a job's tasks count for: its own, and its
+	// parent's.
+	rowsOf := func(id int64) []*pageRow {
+		var rs []*pageRow
+		if r := byID[id]; r != nil {
+			rs = append(rs, r)
+		}
+		if p := parentOf[id]; p != nil {
+			rs = append(rs, p)
+		}
+		return rs
+	}
 	idsJSON, _ := json.Marshal(ids)
 	rows, err := tx.QueryContext(ctx, `SELECT job_id, state, count(*), min(sub_kind), min(sub_value)
 		FROM tasks WHERE job_id IN (SELECT value FROM json_each(?))
@@ -179,9 +200,10 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		if err := rows.Scan(&id, &state, &n, &sub.Kind, &sub.Value); err != nil {
 			return err
 		}
-		r := byID[id]
-		r.job.Tasks[state] += n
-		r.sub = sub
+		for _, r := range rowsOf(id) {
+			r.job.Tasks[state] += n
+			r.sub = sub
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -205,9 +227,46 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		if err := more.Scan(&id); err != nil {
 			return err
 		}
-		byID[id].job.HasMoreData = true
+		for _, r := range rowsOf(id) {
+			r.job.HasMoreData = true
+		}
 	}
 	return more.Err()
+}
+
+// pageSteps fills in the Steps and TaskCount of the page's jobs with
+// steps (those with no tasks of their own) and returns the parent row of
+// each of their steps' jobs.
+func pageSteps(ctx context.Context, tx *sql.Tx, page []*pageRow) (map[int64]*pageRow, error) {
+	parents := map[int64]*pageRow{}
+	for _, r := range page {
+		if r.job.TaskCount == 0 {
+			parents[r.job.ID] = r
+		}
+	}
+	if len(parents) == 0 {
+		return nil, nil
+	}
+	idsJSON, _ := json.Marshal(slices.Collect(maps.Keys(parents)))
+	rows, err := tx.QueryContext(ctx, `SELECT id, parent, task_count FROM jobs
+		WHERE parent IN (SELECT value FROM json_each(?)) ORDER BY id`, string(idsJSON))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	parentOf := map[int64]*pageRow{}
+	for rows.Next() {
+		var id, parent int64
+		var n int
+		if err := rows.Scan(&id, &parent, &n); err != nil {
+			return nil, err
+		}
+		p := parents[parent]
+		p.job.Steps = append(p.job.Steps, id)
+		p.job.TaskCount += n
+		parentOf[id] = p
+	}
+	return parentOf, rows.Err()
 }
 
 // finish decodes the spec, which only jobs that passed the filter need.
@@ -215,7 +274,7 @@ func (r *pageRow) finish() error {
 	if err := json.Unmarshal([]byte(r.spec), &r.job.Spec); err != nil {
 		return fmt.Errorf("decoding spec of job %d: %w", r.job.ID, err)
 	}
-	if !r.job.IsArray() {
+	if !r.job.IsArray() && !r.job.HasSteps() {
 		r.job.SubState = r.sub
 	}
 	return nil

@@ -156,6 +156,15 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 				return err
 			}
 		}
+		// An OpenJD job ends with the last of its steps' jobs.
+		for id := range ended {
+			flipped[id] = true
+		}
+		for _, id := range slices.Sorted(maps.Keys(flipped)) {
+			if err := parentFinished(ctx, tx, id, 0); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
