@@ -47,8 +47,11 @@ type Server struct {
 	done   chan error
 }
 
-// startTimeout bounds a server's start.
-const startTimeout = time.Minute
+// startTimeout bounds a server's start, and waitTimeout a wait of WaitFor.
+const (
+	startTimeout = time.Minute
+	waitTimeout  = time.Minute
+)
 
 // StartServer starts a server for one test; it is stopped, with its jobs,
 // when the test ends.
@@ -230,7 +233,7 @@ func Main(m *testing.M) {
 // WaitFor waits until ok holds of job id, re-reading it as it changes.
 func (s *Server) WaitFor(t testing.TB, id int64, ok func(*job.Job) bool) *job.Job {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	c := s.Client(t)
 	events, err := c.Events(ctx, []int64{id})
