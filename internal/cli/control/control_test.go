@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"testing"
@@ -97,7 +98,7 @@ func TestControlQuietAndFailures(t *testing.T) {
 	require.Equal(t, cmdutil.ExitUsage, code, "the only failure is an unknown job")
 	require.Equal(t, "999: no job 999\n", env.ErrOut.String())
 	require.Empty(t, env.Out.String())
-	require.Equal(t, job.QueuedHeld, s.WaitFor(t, queued, func(*job.Job) bool { return true }).State)
+	s.WaitFor(t, queued, func(j *job.Job) bool { return j.State == job.QueuedHeld })
 
 	// The running job is not held: release fails; 999 does not exist; the
 	// held job is released.
@@ -105,7 +106,7 @@ func TestControlQuietAndFailures(t *testing.T) {
 	code, _ = clitest.Exec(NewCmd(env.F, "release", job.Release, "", nil), fmt.Sprint(running), "999", fmt.Sprint(queued))
 	require.Equal(t, cmdutil.ExitFailure, code)
 	require.Equal(t, fmt.Sprintf("%d: no task of job %d is held\n999: no job 999\n", running, running), env.ErrOut.String())
-	require.Equal(t, job.Queued, s.WaitFor(t, queued, func(*job.Job) bool { return true }).State)
+	s.WaitFor(t, queued, func(j *job.Job) bool { return j.State == job.Queued })
 }
 
 func TestControlNoServer(t *testing.T) {
@@ -123,10 +124,19 @@ func TestStopGraceAndKill(t *testing.T) {
 	t.Parallel()
 	s := server.Server(t)
 	id := s.Submit(t, job.Spec{Array: &job.Array{Begin: 1, End: 2, Step: 1},
-		Template: job.Template{Command: "sh", Args: []string{"-c", "trap '' TERM; exec sleep 100"}}})
+		Template: job.Template{Command: "sh", Args: []string{"-c", "trap '' TERM; echo ready; exec sleep 100"}}})
 	other := s.Submit(t, job.Spec{Template: job.Template{Command: "sleep", Args: []string{"100"}}})
 	s.Running(t, id, 2)
 	s.Running(t, other, 1)
+	// Stopped only once SIGTERM is ignored.
+	for i := 1; i <= 2; i++ {
+		out, err := s.Client(t).Logs(context.Background(), job.Ref{Job: id, Index: i, HasIndex: true}, client.LogsParams{Follow: true})
+		require.NoError(t, err)
+		line, err := bufio.NewReader(out).ReadString('\n')
+		out.Close()
+		require.NoError(t, err)
+		require.Equal(t, "ready\n", line)
+	}
 	env := s.Env(t, false)
 	ref := func(i int) string { return fmt.Sprintf("%d.%d", id, i) }
 	code, err := clitest.Exec(NewCmds(env.F, nil)[0], "--grace", "100ms", ref(1))

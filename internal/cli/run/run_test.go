@@ -168,7 +168,7 @@ func TestRunForeground(t *testing.T) {
 			label := unique(tc.name)
 			flags := []string{"--label", "test=" + label, "--time-limit", "1m"}
 			if tc.name == "time limit" {
-				flags[3] = "200ms"
+				flags[3] = "1s"
 			}
 			code, err := clitest.Exec(NewCmdRun(env.F, nil), append(append(flags, "--"), tc.args...)...)
 			require.Equal(t, tc.want, code, "err: %v", err)
@@ -241,12 +241,13 @@ func TestRunDetach(t *testing.T) {
 
 	env = s.Env(t, false)
 	label = unique("detach-json")
-	_, err = clitest.Exec(NewCmdRun(env.F, nil), "-d", "--json", "--label", "test="+label, "--", "true")
+	// Held, so that the answer cannot find it already running.
+	_, err = clitest.Exec(NewCmdRun(env.F, nil), "-d", "--json", "--hold", "--label", "test="+label, "--", "true")
 	require.NoError(t, err)
 	var j job.Job
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &j))
 	require.Equal(t, labelled(t, s, label), j.ID)
-	require.Equal(t, job.Queued, j.State)
+	require.Equal(t, job.QueuedHeld, j.State)
 }
 
 func TestRunEach(t *testing.T) {
