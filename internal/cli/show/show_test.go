@@ -3,6 +3,7 @@ package show
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -121,4 +122,42 @@ func TestShowJSON(t *testing.T) {
 	code, err := clitest.Exec(NewCmdShow(env.F, nil), "2.7")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.EqualError(t, err, "no task 2.7")
+}
+
+// TestShowOpenJD shows an OpenJD job as its fields and a row per step's
+// job; --json carries the steps.
+func TestShowOpenJD(t *testing.T) {
+	t.Parallel()
+	s := clitest.StartServer(t, clitest.Options{NoWorker: true})
+	res, err := s.Client(t).SubmitOpenJD(context.Background(), &job.OpenJDJob{Template: `specificationVersion: jobtemplate-2023-09
+name: Film
+steps:
+- name: Render
+  parameterSpace:
+    taskParameterDefinitions: [{name: F, type: INT, range: "1-3"}]
+  script: {actions: {onRun: {command: "true"}}}
+- name: Encode
+  dependencies: [{dependsOn: Render}]
+  script: {actions: {onRun: {command: "true"}}}
+`})
+	require.NoError(t, err)
+	env := s.Env(t, false)
+	_, err = clitest.Exec(NewCmdShow(env.F, nil), fmt.Sprint(res.Job))
+	require.NoError(t, err)
+	out := env.Out.String()
+	require.Contains(t, out, "Name:        Film\nState:       Queued\nWaiting:     no live worker in pool default\nTasks:       0/4 done\n")
+	require.NotContains(t, out, "Command:")
+	require.Contains(t, out, fmt.Sprintf("OpenJD:      an OpenJD job; its steps are jobs %d, %d\n", res.Steps[0].Job, res.Steps[1].Job))
+	require.Contains(t, out, fmt.Sprintf("\n%d\tRender\tQueued\t3\t0\t0\tfalse\n%d\tEncode\tQueued\t1\t0\t0\tfalse\n",
+		res.Steps[0].Job, res.Steps[1].Job))
+
+	env = s.Env(t, false)
+	_, err = clitest.Exec(NewCmdShow(env.F, nil), fmt.Sprint(res.Job), "--json")
+	require.NoError(t, err)
+	var shown Shown
+	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &shown))
+	require.Equal(t, []int64{res.Steps[0].Job, res.Steps[1].Job}, shown.Job.Steps)
+	require.Len(t, shown.Steps, 2)
+	require.Equal(t, "Film/Encode", shown.Steps[1].Name)
+	require.Empty(t, shown.Tasks)
 }
