@@ -40,11 +40,12 @@ const cmdTimeout = 5 * time.Minute
 //
 // On a quiet machine berth took 1.98x xargs, with 0.47 ms of server CPU
 // and 0.43 ms of worker CPU per task (the job itself 1.0 ms). Most of the
-// server's was `berth run`'s progress line reading the job after every
-// burst of events; read at most every 200 ms, the server's CPU per task
-// fell by half in the same run (load average 15-30, the job itself 5.3
-// ms: server 1.94 ms against 4.01 ms before, worker 1.86 against 2.02,
-// wall time 0.84x).
+// server's went to `berth run`'s progress line reading the job after each
+// burst of events; read at most every 200 ms, and with the local worker's
+// per-task mkdir and journal encoding gone, two runs against the build
+// before on a loaded machine (load average 8-30, the job itself 5.3-5.5
+// ms) gave server 1.94 and 1.91 ms against 4.01 and 3.96, worker 1.86 and
+// 1.84 against 2.02 and 1.93, wall time 0.84x and 0.77x.
 func BenchmarkEach1000(b *testing.B) {
 	xargs, xerr := exec.LookPath("xargs")
 	haveXargs := xerr == nil
