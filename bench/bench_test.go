@@ -39,13 +39,14 @@ const cmdTimeout = 5 * time.Minute
 // ns/op is berth's time (--sync user).
 //
 // On a quiet machine berth took 1.98x xargs, with 0.47 ms of server CPU
-// and 0.43 ms of worker CPU per task (the job itself 1.0 ms). Most of the
-// server's went to `berth run`'s progress line reading the job after each
-// burst of events. With it read at most every 200 ms and the local
-// worker's per-task mkdir and (second run only) JSON encoding of its
-// journal gone, two runs against the build before on a loaded machine (load average 8-30, the job itself 5.3-5.5
-// ms) gave server 1.94 and 1.91 ms against 4.01 and 3.96, worker 1.86 and
-// 1.84 against 2.02 and 1.93, wall time 0.84x and 0.77x.
+// and 0.43 ms of worker CPU per task (the job itself 1.0 ms). Profiled
+// here, half the server's went to `berth run`'s progress line reading the
+// job after each burst of events. With it read at most every 200 ms and
+// the local worker's per-task mkdir and (second run only) JSON encoding
+// of its journal gone, two runs against the build before on a loaded
+// machine (load average 8-30, the job itself 5.3-5.5 ms) gave server 1.94
+// and 1.91 ms against 4.01 and 3.96, worker 1.86 and 1.84 against 2.02
+// and 1.93, wall time 0.84x and 0.77x.
 func BenchmarkEach1000(b *testing.B) {
 	xargs, xerr := exec.LookPath("xargs")
 	haveXargs := xerr == nil
