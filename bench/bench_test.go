@@ -33,8 +33,20 @@ const cmdTimeout = 5 * time.Minute
 // BenchmarkEach1000 runs 1000 trivial tasks two at a time with
 // `berth run --each` (under --sync user, the default, and --sync normal),
 // `xargs -P2` and GNU `parallel -j2`, and reports the wall times and
-// ratios. Targets: berth at most 2x xargs, at least 2x faster than
-// parallel. ns/op is berth's time (--sync user).
+// ratios, and berth's own CPU per task (server and local worker) beside
+// the job's. Targets: berth at most 1.5x xargs, at least 2x faster than
+// parallel; server and worker CPU at most 0.45 ms per task together.
+// ns/op is berth's time (--sync user).
+//
+// On a quiet machine berth took 1.98x xargs, with 0.47 ms of server CPU
+// and 0.43 ms of worker CPU per task (the job itself 1.0 ms). Profiled
+// here, half the server's went to `berth run`'s progress line reading the
+// job after each burst of events. With it read at most every 200 ms and
+// the local worker's per-task mkdir and (second run only) JSON encoding
+// of its journal gone, two runs against the build before on a loaded
+// machine (load average 8-30, the job itself 5.3-5.5 ms) gave server 1.94
+// and 1.91 ms against 4.01 and 3.96, worker 1.86 and 1.84 against 2.02
+// and 1.93, wall time 0.84x and 0.77x.
 func BenchmarkEach1000(b *testing.B) {
 	xargs, xerr := exec.LookPath("xargs")
 	haveXargs := xerr == nil
@@ -121,7 +133,7 @@ func BenchmarkEach1000(b *testing.B) {
 		b.ReportMetric(x, "xargs_s")
 		b.ReportMetric(berth/x, "ratio_vs_xargs")
 		b.ReportMetric(berthBest/xBest, "ratio_vs_xargs_best")
-		line += fmt.Sprintf(", xargs -P2 %.2fs / %.2fs (berth %.2fx / %.2fx of it, target <= 2)", x, xBest, berth/x, berthBest/xBest)
+		line += fmt.Sprintf(", xargs -P2 %.2fs / %.2fs (berth %.2fx / %.2fx of it, target <= 1.5)", x, xBest, berth/x, berthBest/xBest)
 	}
 	if haveParallel {
 		p, pBest := median(rp).Seconds(), slices.Min(rp).Seconds()

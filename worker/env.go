@@ -38,11 +38,19 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("work %s has no task directory", work.TaskKey)
 	}
-	// Mkdir first: the directory (a job's, shared by its tasks) usually
-	// exists, and MkdirAll would stat every parent for each task.
-	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("creating task directory: %w", err)
+	// A local worker's directory is its job's, shared by the job's tasks
+	// and removed only with the job (whose IDs are never reused): once made
+	// it need not be asked for again. A remote worker's is the task's own.
+	if last := w.madeDir.Load(); w.remote() || last == nil || *last != dir {
+		// Mkdir first: the directory usually exists, and MkdirAll would
+		// stat every parent.
+		if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("creating task directory: %w", err)
+			}
+		}
+		if !w.remote() {
+			w.madeDir.Store(&dir)
 		}
 	}
 	// A process job without a working directory runs where it was

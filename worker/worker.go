@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
@@ -34,6 +35,10 @@ type Worker struct {
 	leaseTimer *time.Timer   // fences at leaseUntil
 	leasePer   time.Duration // the lease the server grants, for renewals without it
 	renewed    chan struct{} // closed and replaced at each renewal
+
+	// madeDir is the job directory this worker last made or found (local
+	// workers only), so that a job's tasks do not each ask for it again.
+	madeDir atomic.Pointer[string]
 }
 
 // New checks cfg and returns a worker.

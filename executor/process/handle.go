@@ -3,6 +3,7 @@ package process
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/berth-run/berth/executor"
@@ -29,10 +30,21 @@ type procHandle struct {
 	handle *executor.Handle
 }
 
+// appendState appends p as JSON, as encoding/json writes it (numbers
+// only: a handle is made for every task, reflection is not needed).
+func (p *procHandle) appendState(b []byte) []byte {
+	b = strconv.AppendInt(append(b, `{"pid":`...), int64(p.PID), 10)
+	b = strconv.AppendUint(append(b, `,"start_ticks":`...), p.StartTicks, 10)
+	if p.StartSlack != 0 {
+		b = strconv.AppendUint(append(b, `,"start_slack":`...), p.StartSlack, 10)
+	}
+	return append(b, '}')
+}
+
 // newHandle returns the handle of task p.
 func newHandle(p *procHandle, startedAt time.Time) *executor.Handle {
-	h := &executor.Handle{ID: p.ID, Driver: Driver, StartedAt: startedAt, Ident: executor.Ident{PID: p.PID}}
-	_ = h.SetState(handleVersion, p) // numbers always encode
+	h := &executor.Handle{ID: p.ID, Driver: Driver, StartedAt: startedAt, Ident: executor.Ident{PID: p.PID},
+		Version: handleVersion, State: p.appendState(nil)}
 	p.handle = h
 	return h
 }

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/berth-run/berth/executor"
 	"golang.org/x/sys/unix"
@@ -49,9 +51,12 @@ func (e *Executor) appendRecord(r record) error {
 	if e.stateDir == "" {
 		return nil
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
+	b, ok := r.appendPlain(nil)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(r); err != nil {
+			return err
+		}
 	}
 	e.jmu.Lock()
 	defer e.jmu.Unlock()
@@ -70,6 +75,59 @@ func (e *Executor) appendRecord(r record) error {
 	}
 	e.jlines++
 	return nil
+}
+
+// appendPlain appends r as encoding/json writes it, for the records of
+// every task (a process task's start, any end), which need no reflection;
+// ok is false for others.
+func (r record) appendPlain(b []byte) (_ []byte, ok bool) {
+	if r.Start == nil {
+		if !plainID(r.End) {
+			return b, false
+		}
+		return append(append(append(b, `{"end":"`...), r.End...), `"}`...), true
+	}
+	s := r.Start
+	h := s.Handle
+	if h == nil || !plainID(h.ID) || !plainID(h.Driver) || h.Ident.ContainerID != "" ||
+		h.StartedAt.Year() < 0 || h.StartedAt.Year() > 9999 {
+		return b, false
+	}
+	b = append(append(append(b, `{"start":{"id":"`...), h.ID...), `","driver":"`...)
+	b = append(append(b, h.Driver...), '"')
+	if h.Version != 0 {
+		b = strconv.AppendInt(append(b, `,"version":`...), int64(h.Version), 10)
+	}
+	if len(h.State) > 0 {
+		var c bytes.Buffer
+		if err := json.Compact(&c, h.State); err != nil {
+			return b, false
+		}
+		b = append(append(b, `,"state":`...), c.Bytes()...)
+	}
+	b = h.StartedAt.AppendFormat(append(b, `,"started_at":"`...), time.RFC3339Nano)
+	b = append(b, '"')
+	if h.Ident.PID != 0 {
+		b = strconv.AppendInt(append(b, `,"ident":{"pid":`...), int64(h.Ident.PID), 10)
+		b = append(b, '}')
+	}
+	b = strconv.AppendInt(append(b, `,"pid":`...), int64(s.PID), 10)
+	b = strconv.AppendUint(append(b, `,"start_ticks":`...), s.StartTicks, 10)
+	if s.StartSlack != 0 {
+		b = strconv.AppendUint(append(b, `,"start_slack":`...), s.StartSlack, 10)
+	}
+	return append(b, "}}"...), true
+}
+
+// plainID says whether id is written as is in a JSON string (encoding/json
+// escapes <, > and & as well).
+func plainID(id string) bool {
+	for i := range len(id) {
+		if c := id[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return id != ""
 }
 
 // writeState notes a started task.

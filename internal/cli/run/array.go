@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
@@ -20,6 +21,10 @@ import (
 // summary shows, so that nobody has to run logs once per failure.
 const stderrTailLines = 5
 
+// progressGap is the least time between two reads of an array job's
+// counts for its progress line.
+const progressGap = 200 * time.Millisecond
+
 // waitArray waits for every task of an array job, showing progress, then
 // prints a summary.
 func waitArray(ctx context.Context, opts *Options, c *client.Client, j *job.Job) error {
@@ -29,7 +34,7 @@ func waitArray(ctx context.Context, opts *Options, c *client.Client, j *job.Job)
 	interrupted := watch(ctx, cancel, opts, c, j.ID, errOut)
 	fmt.Fprintf(errOut, "job %d: %d tasks\n", j.ID, j.TaskCount)
 	p := &progress{w: errOut, tty: opts.IO.IsStderrTTY(), id: j.ID, total: j.TaskCount,
-		start: opts.Now(), now: opts.Now, every: opts.progressEvery, counts: countStates(j.Tasks)}
+		start: opts.Now(), now: opts.Now, every: opts.progressEvery, gap: progressGap, counts: countStates(j.Tasks)}
 	p.last = p.counts // off a terminal, the first line is the first change
 	pctx, stopProgress := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -25,6 +25,10 @@ type progress struct {
 	// every is how often a terminal line is redrawn for the elapsed time
 	// alone (0: never, for tests).
 	every time.Duration
+	// gap is the least time between two reads of the counts: a job's
+	// events come in bursts of thousands a second, and reading the job
+	// for each would cost the server more than running its tasks.
+	gap time.Duration
 
 	counts counts
 	last   counts // what was last printed off a terminal
@@ -97,8 +101,8 @@ func (p *progress) finish() {
 
 // follow keeps the counts up to date from the job's events until ctx ends;
 // on a terminal it redraws every second for the elapsed time. The counts
-// come from the job itself, read again after each burst of events, so that
-// a missed event costs nothing but a late line.
+// come from the job itself, read again after each burst of events (at most
+// once per p.gap), so that a missed event costs nothing but a late line.
 func (p *progress) follow(ctx context.Context, c *client.Client) {
 	kick := make(chan struct{}, 1)
 	poke := func() {
@@ -114,6 +118,17 @@ func (p *progress) follow(ctx context.Context, c *client.Client) {
 		defer t.Stop()
 		tick = t.C
 	}
+	read := func() {
+		j, err := c.Job(ctx, p.id)
+		if err != nil {
+			return // the wait says what is wrong; the counts just lag
+		}
+		p.set(countStates(j.Tasks))
+	}
+	// After a read, events wait for the gap to pass (pending), then cause
+	// one read.
+	var gap <-chan time.Time
+	pending := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -121,11 +136,21 @@ func (p *progress) follow(ctx context.Context, c *client.Client) {
 		case <-tick:
 			p.draw()
 		case <-kick:
-			j, err := c.Job(ctx, p.id)
-			if err != nil {
-				continue // the wait says what is wrong; the counts just lag
+			if gap != nil {
+				pending = true
+				continue
 			}
-			p.set(countStates(j.Tasks))
+			read()
+			if p.gap > 0 {
+				gap = time.After(p.gap)
+			}
+		case <-gap:
+			gap = nil
+			if pending {
+				pending = false
+				read()
+				gap = time.After(p.gap)
+			}
 		}
 	}
 }
