@@ -129,10 +129,13 @@ type pageRow struct {
 	job  *job.Job
 	spec string
 	sub  job.SubState // of the first task counted: the only one of a plain job
+	// pend is the state of the tasks in the job's ranges: those its task
+	// rows do not count.
+	pend job.State
 }
 
 func jobPage(ctx context.Context, tx *sql.Tx, where string, args []any, after int64, n int) ([]*pageRow, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, spec, task_count, submitted_at, finished_at
+	rows, err := tx.QueryContext(ctx, `SELECT id, spec, task_count, submitted_at, finished_at, pend_state
 		FROM jobs WHERE id > ?`+where+` ORDER BY id LIMIT ?`,
 		append(append([]any{after}, args...), n)...)
 	if err != nil {
@@ -144,7 +147,7 @@ func jobPage(ctx context.Context, tx *sql.Tx, where string, args []any, after in
 		r := &pageRow{job: &job.Job{Tasks: map[job.State]int{}}}
 		var submitted int64
 		var finished sql.NullInt64
-		if err := rows.Scan(&r.job.ID, &r.spec, &r.job.TaskCount, &submitted, &finished); err != nil {
+		if err := rows.Scan(&r.job.ID, &r.spec, &r.job.TaskCount, &submitted, &finished, &r.pend); err != nil {
 			return nil, err
 		}
 		r.job.SubmittedAt = fromNanos(submitted)
@@ -187,6 +190,15 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		return err
 	}
 	for _, r := range page {
+		if r.pend != "" {
+			n := r.job.TaskCount
+			for _, c := range r.job.Tasks {
+				n -= c
+			}
+			if n > 0 {
+				r.job.Tasks[r.pend] += n
+			}
+		}
 		r.job.State = job.Summarize(r.job.Tasks)
 	}
 

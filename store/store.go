@@ -46,6 +46,12 @@ type Store struct {
 
 type hotStmts struct {
 	taskGet, taskUpdate, taskUpdateSizes, sizesSet *sql.Stmt
+	rangeFind, rangeDelete, rangeInsert, taskCarve  *sql.Stmt
+}
+
+func (h *hotStmts) all() []*sql.Stmt {
+	return []*sql.Stmt{h.taskGet, h.taskUpdate, h.taskUpdateSizes, h.sizesSet,
+		h.rangeFind, h.rangeDelete, h.rangeInsert, h.taskCarve}
 }
 
 // SQL of the hot statements.
@@ -78,7 +84,8 @@ func (h *hotStmts) prepare(ctx context.Context, db *sql.DB) error {
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
-	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.taskUpdateSizes, sqlTaskUpdateSizes}, {&h.sizesSet, sqlSizesSet}} {
+	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.taskUpdateSizes, sqlTaskUpdateSizes}, {&h.sizesSet, sqlSizesSet},
+		{&h.rangeFind, sqlRangeFind}, {&h.rangeDelete, sqlRangeDelete}, {&h.rangeInsert, sqlRangeInsert}, {&h.taskCarve, sqlTaskCarve}} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
 			return err
@@ -203,7 +210,7 @@ func dsn(path string, q url.Values) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.hot.taskGet, s.hot.taskUpdate, s.hot.taskUpdateSizes, s.hot.sizesSet} {
+	for _, st := range s.hot.all() {
 		st.Close()
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
