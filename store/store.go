@@ -46,7 +46,7 @@ type Store struct {
 
 type hotStmts struct {
 	taskGet, taskUpdate, taskUpdateSizes, sizesSet *sql.Stmt
-	rangeFind, rangeDelete, rangeInsert, taskCarve  *sql.Stmt
+	rangeFind, rangeDelete, rangeInsert, taskCarve *sql.Stmt
 }
 
 func (h *hotStmts) all() []*sql.Stmt {
