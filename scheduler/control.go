@@ -56,7 +56,7 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 		switch {
 		case action == job.Hold && (t.State == job.Queued || t.State == job.Requeued && !t.live()):
 			s.undispatchLocked(js, t)
-			js.queued.remove(t.Index)
+			js.queued.remove(t)
 			st := job.QueuedHeld
 			if t.State == job.Requeued {
 				st = job.RequeuedHeld
@@ -77,7 +77,7 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 			changes = append(changes, change{js: js, t: t})
 		case action == job.Terminate && t.State.Pending() && !t.live():
 			s.undispatchLocked(js, t)
-			js.queued.remove(t.Index)
+			js.queued.remove(t)
 			t.FinishedAt = &now
 			js.setState(t, job.Failed, job.SubState{Kind: job.ReasonCanceled})
 			changes = append(changes, change{js: js, t: t})
@@ -93,6 +93,21 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 				c.Grace, c.Kill, c.Signal, c.Reason = job.Duration(g), g == 0, opts.Signal, job.ReasonCanceled
 			}
 			orders = append(orders, order{js, t, t.Worker, c})
+		}
+	}
+	if !ref.HasIndex && js.pend.len() > 0 {
+		// The tasks not materialised change as one.
+		switch {
+		case action == job.Hold && js.pendState == job.Queued:
+			changes = append(changes, pendChangeLocked(js, job.QueuedHeld, job.SubState{Kind: job.ReasonHeld}))
+		case action == job.Release && js.pendState == job.QueuedHeld:
+			sub := job.SubState{}
+			if len(js.wait) > 0 {
+				sub = waitingSubState(js.wait)
+			}
+			changes = append(changes, pendChangeLocked(js, job.Queued, sub))
+		case action == job.Terminate:
+			changes = append(changes, pendChangeLocked(js, job.Failed, job.SubState{Kind: job.ReasonCanceled}))
 		}
 	}
 	js.pool.fix(js)
@@ -111,6 +126,11 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 		return 0, err
 	}
 	n, err := s.send(ctx, orders)
+	for _, c := range changes {
+		if c.t == nil {
+			n += c.pend - 1
+		}
+	}
 	return len(changes) + n, err
 }
 
@@ -165,6 +185,9 @@ func (s *Scheduler) targetsLocked(ctx context.Context, ref job.Ref) ([]*task, *j
 	}
 	if t := js.tasks.get(ref.Index); t != nil {
 		return []*task{t}, js, nil
+	}
+	if js.pend.has(ref.Index) {
+		return []*task{js.materialise(ref.Index)}, js, nil
 	}
 	t, err := s.cfg.Store.TaskGet(ctx, ref.Job, ref.Index)
 	if err != nil {
@@ -226,7 +249,7 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 				delete(ws.tasks, t)
 			}
 		}
-		js.active, js.queued, js.removed = 0, nil, true
+		js.active, js.queued, js.pend, js.removed = 0, nil, spanSet{}, true
 		if err := s.commitLocked(ctx, s.jobEndedLocked(js, s.cfg.Now().UTC())); err != nil {
 			return err
 		}

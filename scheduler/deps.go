@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"container/heap"
 	"strconv"
 	"time"
 
@@ -41,10 +40,13 @@ func (s *Scheduler) failJobLocked(js *jobState, sub job.SubState, now time.Time)
 			continue
 		}
 		s.undispatchLocked(js, t)
-		js.queued.remove(t.Index)
+		js.queued.remove(t)
 		t.FinishedAt = &now
 		js.setState(t, job.Failed, sub)
 		changes = append(changes, change{js: js, t: t})
+	}
+	if js.pend.len() > 0 {
+		changes = append(changes, pendChangeLocked(js, job.Failed, sub))
 	}
 	js.pool.fix(js)
 	if js.ended() {
@@ -67,11 +69,14 @@ func (s *Scheduler) settleWaitsLocked(js *jobState) []change {
 			changes = append(changes, change{js: js, t: t})
 		}
 	}
+	if js.pend.len() > 0 && js.pendSub.Kind == job.ReasonDependsOn && js.pendSub != sub {
+		changes = append(changes, pendChangeLocked(js, js.pendState, sub))
+	}
 	return changes
 }
 
 // requeueLocked puts a pending task back in its job's queue.
 func requeueLocked(js *jobState, t *task) {
-	heap.Push(&js.queued, t.Index)
+	js.queued.push(t)
 	js.pool.fix(js)
 }

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -132,7 +131,7 @@ func dedupe(changes []change) []change {
 	}
 	out := make([]change, 0, len(changes))
 	for _, c := range changes {
-		i := slices.IndexFunc(out, func(o change) bool { return o.t == c.t })
+		i := slices.IndexFunc(out, func(o change) bool { return o.t == c.t && o.js == c.js })
 		if i < 0 {
 			out = append(out, c)
 			continue
@@ -241,7 +240,7 @@ func (s *Scheduler) releaseLocked(js *jobState, t *task) []change {
 		st = job.Requeued
 	}
 	js.setState(t, st, job.SubState{})
-	heap.Push(&js.queued, t.Index)
+	js.queued.push(t)
 	js.pool.fix(js)
 	return []change{{js: js, t: t}}
 }

@@ -56,13 +56,20 @@ func (s *Scheduler) Stats() []PoolStats {
 			}
 		}
 		ps.Jobs[js.counts.summarize()]++
-		if len(js.queued) > 0 && len(js.wait) == 0 {
+		if len(js.wait) > 0 {
+			continue
+		}
+		var at time.Time
+		if len(js.queued) > 0 {
 			ps.Queued += len(js.queued)
-			if t := js.tasks.get(js.queued[0]); t != nil {
-				if at := t.SubmittedAt; !at.IsZero() && (ps.OldestQueued.IsZero() || at.Before(ps.OldestQueued)) {
-					ps.OldestQueued = at
-				}
-			}
+			at = js.queued[0].SubmittedAt
+		}
+		if js.pendReady() {
+			ps.Queued += js.pend.len()
+			at = js.submitted
+		}
+		if !at.IsZero() && (ps.OldestQueued.IsZero() || at.Before(ps.OldestQueued)) {
+			ps.OldestQueued = at
 		}
 	}
 	out := make([]PoolStats, 0, len(by))
@@ -81,6 +88,9 @@ func (s *Scheduler) observeLocked(changes []change, n int, d time.Duration, now 
 	}
 	o.Committed(n, d)
 	for _, c := range changes {
+		if c.t == nil {
+			continue
+		}
 		if c.t.State != c.t.saved.State || c.t.Attempt != c.t.saved.Attempt {
 			o.TaskChanged(c.js.pool.name, &c.t.Task, c.t.saved.State, c.t.exitedAt, now)
 		}
