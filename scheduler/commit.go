@@ -18,12 +18,13 @@ type change struct {
 	// sizes, when set, are the task's output sizes at its end.
 	sizes *store.Offsets
 	pend  int
+	prev  job.State // of the pend tasks
 }
 
 // pendChangeLocked moves a job's tasks not materialised to a state and
 // returns the change to commit.
 func pendChangeLocked(js *jobState, st job.State, sub job.SubState) change {
-	c := change{js: js, pend: js.pend.len()}
+	c := change{js: js, pend: js.pend.len(), prev: js.pendState}
 	js.setPend(st, sub)
 	return c
 }

@@ -16,6 +16,9 @@ type Observer interface {
 	// prev (the last committed one) to t.State, at now. exited is when the
 	// worker saw an ended attempt exit (zero when unknown).
 	TaskChanged(pool string, t *job.Task, prev job.State, exited, now time.Time)
+	// TasksChanged reports a committed change of n tasks of an array not
+	// yet started, all from state prev to st with sub.
+	TasksChanged(pool string, n int, prev, st job.State, sub job.SubState)
 }
 
 // PoolStats is a pool as the scheduler sees it now. Only unended jobs are
@@ -89,6 +92,7 @@ func (s *Scheduler) observeLocked(changes []change, n int, d time.Duration, now 
 	o.Committed(n, d)
 	for _, c := range changes {
 		if c.t == nil {
+			o.TasksChanged(c.js.pool.name, c.pend, c.prev, c.js.pendState, c.js.pendSub)
 			continue
 		}
 		if c.t.State != c.t.saved.State || c.t.Attempt != c.t.saved.Attempt {
