@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-
 	"github.com/berth-run/berth/job"
 )
 
