@@ -3,6 +3,7 @@ package show
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -123,4 +124,40 @@ func TestShowJSON(t *testing.T) {
 	code, err := clitest.Exec(NewCmdShow(env.F, nil), "2.7")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.EqualError(t, err, "no task 2.7")
+}
+
+// An array of more than TasksShownMax tasks is summed up by state; --tasks
+// lists them, --limit and --after a page.
+func TestShowLargeArray(t *testing.T) {
+	t.Parallel()
+	api, url := clitest.NewAPI(t)
+	var tasks []*job.Task
+	for i := 1; i <= 250; i++ {
+		st := job.Queued
+		if i <= 3 {
+			st = job.Done
+		}
+		tasks = append(tasks, &job.Task{Index: i, State: st})
+	}
+	j := api.Add(&job.Job{Spec: job.Spec{Name: "big", Array: &job.Array{Begin: 1, End: 250, Step: 1}}, TaskCount: 250}, tasks...)
+	ref := strconv.FormatInt(j.ID, 10)
+
+	env := clitest.NewEnv(t, url, false)
+	_, err := clitest.Exec(NewCmdShow(env.F, nil), ref)
+	require.NoError(t, err)
+	require.Contains(t, env.Out.String(), "\n\nQueued\t247\nDone\t3\n\n250 tasks; list them with --tasks")
+	require.NotContains(t, env.Out.String(), "\n1\tDone")
+
+	env = clitest.NewEnv(t, url, false)
+	_, err = clitest.Exec(NewCmdShow(env.F, nil), ref, "--limit", "2", "--after", "3")
+	require.NoError(t, err)
+	require.Contains(t, env.Out.String(), "\n\n4\tQueued\t\t\t0\t\t\n5\tQueued\t\t\t0\t\t\n")
+	require.NotContains(t, env.Out.String(), "\n6\t")
+
+	env = clitest.NewEnv(t, url, false)
+	_, err = clitest.Exec(NewCmdShow(env.F, nil), ref, "--tasks", "--json")
+	require.NoError(t, err)
+	var got Shown
+	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &got))
+	require.Len(t, got.Tasks, 250)
 }
