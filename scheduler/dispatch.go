@@ -100,7 +100,7 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 	if o := js.spec.OpenJD; o != nil {
 		// Last lets the session exit its environments before this task's
 		// end is reported, so that their output is in its log.
-		oj = &dispatch.OpenJDWork{Submission: o.Submission, Step: o.Step, Last: len(js.queued) == 0 && js.pend.len() == 0}
+		oj = &dispatch.OpenJDWork{Submission: o.Submission, Step: o.Step, Last: len(js.queued) == 0 && !js.pendReady()}
 		pos = int64(max(t.Index-1, 0))
 	}
 	return &dispatch.Work{
