@@ -46,12 +46,15 @@ func TestServerKilledArray(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return done() >= 100 }, 60*time.Second, 20*time.Millisecond, "100 tasks done")
 
+	t.Logf("%d done before the kill", done())
 	s.Kill()
 	s.Start()
 	before := done()
+	t.Logf("%d done after the restart", before)
 	require.Eventually(t, func() bool { return done() >= before+100 }, 60*time.Second, 20*time.Millisecond,
 		"100 more tasks done after the restart")
 
+	t.Logf("%d done before the stop", done())
 	_, err = c.Stop(ctx, job.Ref{Job: j.ID}, client.StopParams{})
 	require.NoError(t, err)
 	r := s.Berth("", "wait", "--timeout", "60s", strconv.FormatInt(j.ID, 10))

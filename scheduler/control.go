@@ -141,6 +141,11 @@ func (s *Scheduler) send(ctx context.Context, orders []order) (int, error) {
 	n := 0
 	for _, o := range orders {
 		rep, err := s.cfg.Dispatcher.Control(ctx, o.worker, &o.ctl)
+		if err == nil && !rep.OK && o.ctl.Action == job.Terminate && rep.Error == dispatch.ControlNoTask {
+			// Ended on its own meanwhile (a stop of an array whose
+			// short tasks end all the time): what was asked is done.
+			rep.OK = true
+		}
 		if err == nil && !rep.OK {
 			err = errors.New(rep.Error)
 		}
