@@ -241,4 +241,3 @@ type ControlReply struct {
 // ControlNoTask is the Error of a ControlReply from a worker that does not
 // hold the attempt (any more): it ended, and its end is on its way.
 const ControlNoTask = "no such task"
-
