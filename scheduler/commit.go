@@ -24,7 +24,7 @@ type change struct {
 // pendChangeLocked moves a job's tasks not materialised to a state and
 // returns the change to commit.
 func pendChangeLocked(js *jobState, st job.State, sub job.SubState) change {
-	c := change{js: js, pend: js.pend.len(), prev: js.pendState}
+	c := change{js: js, pend: js.pend.len(), prev: js.pend.state}
 	js.setPend(st, sub)
 	return c
 }
@@ -40,7 +40,7 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	var ranges []store.RangePut
 	for _, c := range changes {
 		if c.t == nil {
-			ranges = append(ranges, store.RangePut{JobID: c.js.id, State: c.js.pendState, SubState: c.js.pendSub, JobEnded: c.js.ended()})
+			ranges = append(ranges, store.RangePut{JobID: c.js.id, State: c.js.pend.state, SubState: c.js.pend.sub, JobEnded: c.js.ended()})
 			continue
 		}
 		puts = append(puts, store.TaskPut{Task: &c.t.Task, Sizes: c.sizes, Prev: c.t.saved, PrevKnown: true, JobEnded: c.js.ended()})
@@ -71,7 +71,7 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	for _, c := range changes {
 		if c.t == nil {
 			s.emitLocked(&job.Event{
-				Job: c.js.id, Tasks: c.pend, State: c.js.pendState, SubState: c.js.pendSub, Time: now,
+				Job: c.js.id, Tasks: c.pend, State: c.js.pend.state, SubState: c.js.pend.sub, Time: now,
 				JobState: c.js.counts.summarize(), JobEnded: c.js.ended(),
 			})
 			continue

@@ -95,12 +95,12 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 			orders = append(orders, order{js, t, t.Worker, c})
 		}
 	}
-	if !ref.HasIndex && js.pend.len() > 0 {
+	if !ref.HasIndex && js.pendLen() > 0 {
 		// The tasks not materialised change as one.
 		switch {
-		case action == job.Hold && js.pendState == job.Queued:
+		case action == job.Hold && js.pend.state == job.Queued:
 			changes = append(changes, pendChangeLocked(js, job.QueuedHeld, job.SubState{Kind: job.ReasonHeld}))
-		case action == job.Release && js.pendState == job.QueuedHeld:
+		case action == job.Release && js.pend.state == job.QueuedHeld:
 			sub := job.SubState{}
 			if len(js.wait) > 0 {
 				sub = waitingSubState(js.wait)
@@ -191,7 +191,7 @@ func (s *Scheduler) targetsLocked(ctx context.Context, ref job.Ref) ([]*task, *j
 	if t := js.tasks.get(ref.Index); t != nil {
 		return []*task{t}, js, nil
 	}
-	if js.pend.has(ref.Index) {
+	if js.pend != nil && js.pend.has(ref.Index) {
 		return []*task{js.materialise(ref.Index)}, js, nil
 	}
 	t, err := s.cfg.Store.TaskGet(ctx, ref.Job, ref.Index)
@@ -254,7 +254,7 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 				delete(ws.tasks, t)
 			}
 		}
-		js.active, js.queued, js.pend, js.removed = 0, nil, spanSet{}, true
+		js.active, js.queued, js.pend, js.removed = 0, nil, nil, true
 		if err := s.commitLocked(ctx, s.jobEndedLocked(js, s.cfg.Now().UTC())); err != nil {
 			return err
 		}

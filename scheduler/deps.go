@@ -45,7 +45,7 @@ func (s *Scheduler) failJobLocked(js *jobState, sub job.SubState, now time.Time)
 		js.setState(t, job.Failed, sub)
 		changes = append(changes, change{js: js, t: t})
 	}
-	if js.pend.len() > 0 {
+	if js.pendLen() > 0 {
 		changes = append(changes, pendChangeLocked(js, job.Failed, sub))
 	}
 	js.pool.fix(js)
@@ -69,8 +69,8 @@ func (s *Scheduler) settleWaitsLocked(js *jobState) []change {
 			changes = append(changes, change{js: js, t: t})
 		}
 	}
-	if js.pend.len() > 0 && js.pendSub.Kind == job.ReasonDependsOn && js.pendSub != sub {
-		changes = append(changes, pendChangeLocked(js, js.pendState, sub))
+	if js.pendLen() > 0 && js.pend.sub.Kind == job.ReasonDependsOn && js.pend.sub != sub {
+		changes = append(changes, pendChangeLocked(js, js.pend.state, sub))
 	}
 	return changes
 }

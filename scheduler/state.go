@@ -48,7 +48,7 @@ func (t *task) live() bool { return t.State.Active() || job.Restarting(t.State, 
 // jobState is an unended job.
 //
 // An array's tasks that nothing has addressed yet are not tasks here: pend
-// holds their indexes as ranges and pendState their one state, as the
+// holds their indexes as ranges and their one state, as the
 // store keeps them (see store/ranges.go). A task is made (materialised)
 // when it is picked to run or addressed on its own; the store gives it a
 // row when it is first committed. So submitting, holding, releasing and
@@ -64,12 +64,9 @@ type jobState struct {
 	wait   map[int64]bool // jobs in After not yet Done
 	pool   *pool
 	pos    int // index in pool.eligible; -1 when not in it
-	// pend is the indexes of the tasks not materialised, all in pendState
-	// (pending: Queued or QueuedHeld) with pendSub; empty once they ended.
-	pend      spanSet
-	pendState job.State
-	pendSub   job.SubState
-	submitted time.Time
+	// pend is the tasks not materialised of an array; nil for a plain
+	// job (a pointer: 100,000 plain jobs must fit in little memory).
+	pend *pending
 	// removed is set when the job was removed before it ended.
 	removed bool
 }
@@ -80,17 +77,35 @@ func (j *jobState) eligible() bool {
 }
 
 // pendReady reports whether the job has tasks not materialised that may run.
-func (j *jobState) pendReady() bool { return j.pend.len() > 0 && j.pendState == job.Queued }
+func (j *jobState) pendReady() bool { return j.pendLen() > 0 && j.pend.state == job.Queued }
+
+// pending is the tasks of an array not materialised: their indexes, all in
+// state (pending: Queued or QueuedHeld) with sub; no indexes once they
+// ended.
+type pending struct {
+	spanSet
+	state     job.State
+	sub       job.SubState
+	submitted time.Time
+}
+
+// pendLen returns the number of tasks not materialised.
+func (j *jobState) pendLen() int {
+	if j.pend == nil {
+		return 0
+	}
+	return j.pend.n
+}
 
 // materialise makes the task of index i, which pend holds, a task of its own.
 func (j *jobState) materialise(i int) *task {
 	j.pend.take(i)
-	t := &task{Task: job.Task{JobID: j.id, Index: i, Name: j.spec.Name, State: j.pendState, SubState: j.pendSub}}
-	t.SubmittedAt = j.submitted
+	t := &task{Task: job.Task{JobID: j.id, Index: i, Name: j.spec.Name, State: j.pend.state, SubState: j.pend.sub}}
+	t.SubmittedAt = j.pend.submitted
 	if len(j.spec.Inputs) > 0 {
 		t.Input = j.spec.Inputs[i-1]
 	}
-	t.save() // as the store has it: in a range, in pendState
+	t.save() // as the store has it: in a range, in the range's state
 	j.tasks.put(t, true)
 	return t
 }
@@ -99,11 +114,11 @@ func (j *jobState) materialise(i int) *task {
 // only counted.
 func (j *jobState) setPend(st job.State, sub job.SubState) {
 	n := j.pend.len()
-	j.counts.add(j.pendState, -n)
+	j.counts.add(j.pend.state, -n)
 	j.counts.add(st, n)
-	j.pendState, j.pendSub = st, sub
+	j.pend.state, j.pend.sub = st, sub
 	if st.Terminal() {
-		j.pend = spanSet{}
+		j.pend.spanSet = spanSet{}
 	}
 }
 

@@ -69,7 +69,7 @@ func (s *Scheduler) Stats() []PoolStats {
 		}
 		if js.pendReady() {
 			ps.Queued += js.pend.len()
-			at = js.submitted
+			at = js.pend.submitted
 		}
 		if !at.IsZero() && (ps.OldestQueued.IsZero() || at.Before(ps.OldestQueued)) {
 			ps.OldestQueued = at
@@ -92,7 +92,7 @@ func (s *Scheduler) observeLocked(changes []change, n int, d time.Duration, now 
 	o.Committed(n, d)
 	for _, c := range changes {
 		if c.t == nil {
-			o.TasksChanged(c.js.pool.name, c.pend, c.prev, c.js.pendState, c.js.pendSub)
+			o.TasksChanged(c.js.pool.name, c.pend, c.prev, c.js.pend.state, c.js.pend.sub)
 			continue
 		}
 		if c.t.State != c.t.saved.State || c.t.Attempt != c.t.saved.Attempt {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-run/berth/job"
 	"github.com/berth-run/berth/store"
@@ -69,9 +70,8 @@ func (s *Scheduler) submitLocked(ctx context.Context, spec *job.Spec) (int64, er
 	}
 	js := s.newJobLocked(id, spec)
 	js.wait = wait
-	js.submitted = now
 	if spec.IsArray() {
-		js.addPend(&store.Pending{State: p.State, SubState: p.SubState, Ranges: []store.Range{store.ArrayRange(spec)}})
+		js.addPend(&store.Pending{State: p.State, SubState: p.SubState, Ranges: []store.Range{store.ArrayRange(spec)}}, now)
 	} else {
 		t := &task{Task: job.Task{JobID: id, Name: spec.Name, State: p.State, SubState: p.SubState}}
 		t.SubmittedAt = now
@@ -100,14 +100,14 @@ func (s *Scheduler) newJobLocked(id int64, spec *job.Spec) *jobState {
 }
 
 // addPend adds the tasks not materialised to a job being built.
-func (j *jobState) addPend(p *store.Pending) {
+func (j *jobState) addPend(p *store.Pending, submitted time.Time) {
 	if p.State.Terminal() {
 		return // counted in the job's ended tasks
 	}
+	j.pend = &pending{state: p.State, sub: p.SubState, submitted: submitted}
 	for _, r := range p.Ranges {
 		j.pend.add(r)
 	}
-	j.pendState, j.pendSub = p.State, p.SubState
 	j.total += j.pend.len()
 	j.counts.add(p.State, j.pend.len())
 }
@@ -165,13 +165,12 @@ func (s *Scheduler) loadLocked(ctx context.Context) error {
 	now := s.cfg.Now()
 	err := s.cfg.Store.TasksActiveByJob(ctx, func(a *store.ActiveJob) error {
 		js := s.newJobLocked(a.ID, a.Spec)
-		js.submitted = a.SubmittedAt
 		// Totals need whole jobs: count the ended tasks too.
 		js.counts.add(job.Done, a.Done)
 		js.counts.add(job.Failed, a.Failed)
 		js.total += a.Done + a.Failed
 		if a.Pending != nil {
-			js.addPend(a.Pending)
+			js.addPend(a.Pending, a.SubmittedAt)
 		}
 		return nil
 	}, func(a *store.ActiveTask) error {
