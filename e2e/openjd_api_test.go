@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -72,7 +73,7 @@ func TestOpenJDSubmitInvalid(t *testing.T) {
 	j, err := c.Job(ctx, res.Steps[0].Job)
 	require.NoError(t, err)
 	require.Equal(t, "Hello you/Greet", j.Name)
-	require.Equal(t, fmt.Sprint(res.Submission), j.Labels[job.OpenJDLabel])
+	require.Equal(t, fmt.Sprint(res.Job), j.Labels[job.OpenJDLabel], "the steps carry the whole job's ID")
 }
 
 // TestOpenJDSubmitLarge submits a template of more than 1 MiB (its step
@@ -97,4 +98,102 @@ func TestOpenJDSubmitLarge(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr+s.Berth("", "logs", fmt.Sprint(res.Job)).Stdout)
 	logs := s.Berth("", "logs", fmt.Sprint(res.Job)).Stdout
 	require.Contains(t, logs, fmt.Sprint(17*(64<<10)))
+}
+
+const twoStepTemplate = `specificationVersion: jobtemplate-2023-09
+name: Two
+parameterDefinitions:
+- {name: Sleep, type: INT, default: 0}
+steps:
+- name: A
+  parameterSpace:
+    taskParameterDefinitions:
+    - {name: N, type: INT, range: "1-3"}
+  script:
+    actions:
+      onRun: {command: echo, args: ["a{{Task.Param.N}}"]}
+- name: B
+  dependencies: [{dependsOn: A}]
+  script:
+    actions:
+      onRun: {command: sh, args: ["-c", "sleep {{Param.Sleep}}; echo b"]}
+`
+
+// TestOpenJDWholeJob acts on an OpenJD job as one job: show sums up its
+// steps, wait waits for all, receive returns every step's output, stop
+// stops every step, rm removes them all; ls lists the whole job and its
+// steps, and --label openjd=N the steps.
+func TestOpenJDWholeJob(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartServer(t)
+	c := s.Client()
+	ctx := context.Background()
+	res, err := c.SubmitOpenJD(ctx, &job.OpenJDJob{Template: twoStepTemplate})
+	require.NoError(t, err)
+	require.Len(t, res.Steps, 2)
+	id := fmt.Sprint(res.Job)
+
+	r := s.Berth("", "wait", id)
+	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
+	p, err := c.Job(ctx, res.Job)
+	require.NoError(t, err)
+	require.Equal(t, "Two", p.Name)
+	require.Equal(t, job.Done, p.State)
+	require.Equal(t, 4, p.TaskCount)
+	require.Equal(t, 4, p.Tasks[job.Done])
+	require.Equal(t, []int64{res.Steps[0].Job, res.Steps[1].Job}, p.Steps)
+	require.NotNil(t, p.FinishedAt)
+
+	r = s.Berth("", "show", id)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	require.Contains(t, r.Stdout, "its steps are jobs")
+	require.Regexp(t, fmt.Sprintf(`(?m)^%d\s+A\s+Done\s+3\s+3\s+0`, res.Steps[0].Job), r.Stdout)
+
+	r = s.Berth("", "ls", "--label", "openjd="+id, "-q")
+	require.Equal(t, fmt.Sprintf("%d\n%d\n", res.Steps[0].Job, res.Steps[1].Job), r.Stdout)
+	r = s.Berth("", "ls", "-q")
+	require.Equal(t, fmt.Sprintf("%s\n%d\n%d\n", id, res.Steps[0].Job, res.Steps[1].Job), r.Stdout)
+
+	got, err := c.Receive(ctx, []job.Ref{{Job: res.Job}}, false)
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	for i, want := range []string{"a1", "a2", "a3", "b"} {
+		ref := job.Ref{Job: res.Steps[0].Job, Index: i + 1, HasIndex: true}
+		if want == "b" {
+			ref = job.Ref{Job: res.Steps[1].Job}
+		}
+		require.Equal(t, ref.String(), got[i].Ref)
+		require.Contains(t, got[i].Stdout, "Output:\n"+want+"\n")
+	}
+
+	// A task is named by its step's job.
+	_, err = c.Task(ctx, job.Ref{Job: res.Job, Index: 1, HasIndex: true})
+	require.ErrorContains(t, err, "its tasks are those of its steps' jobs")
+
+	// Stop: every step; rm without force refuses while one runs.
+	res2, err := c.SubmitOpenJD(ctx, &job.OpenJDJob{Template: twoStepTemplate, Parameters: map[string]string{"Sleep": "300"}})
+	require.NoError(t, err)
+	id2 := fmt.Sprint(res2.Job)
+	require.Eventually(t, func() bool {
+		j, err := c.Job(ctx, res2.Steps[1].Job)
+		return err == nil && j.State == job.Running
+	}, 30*time.Second, 50*time.Millisecond)
+	r = s.Berth("", "rm", id2)
+	require.NotEqual(t, 0, r.Code)
+	require.Contains(t, r.Stderr, "has not ended")
+	r = s.Berth("", "stop", id2)
+	require.Equal(t, 0, r.Code, r.Stderr)
+	r = s.Berth("", "wait", id2)
+	require.NotEqual(t, 0, r.Code)
+	p, err = c.Job(ctx, res2.Job)
+	require.NoError(t, err)
+	require.Equal(t, job.Failed, p.State)
+
+	for _, rm := range []string{id, id2} {
+		r = s.Berth("", "rm", rm)
+		require.Equal(t, 0, r.Code, r.Stderr)
+	}
+	jobs, err := c.Jobs(ctx, client.ListParams{})
+	require.NoError(t, err)
+	require.Empty(t, jobs.Jobs, "the whole jobs and their steps are gone")
 }

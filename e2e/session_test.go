@@ -90,12 +90,10 @@ func submitSteps(t *testing.T, s *testenv.Server, args ...string) []int64 {
 	t.Helper()
 	r := s.Berth("", append([]string{"submit", "--json"}, args...)...)
 	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
-	var steps []struct {
-		Job int64 `json:"job"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &steps), r.Stdout)
-	ids := make([]int64, len(steps))
-	for i, st := range steps {
+	var res job.OpenJDSubmitted
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &res), r.Stdout)
+	ids := make([]int64, len(res.Steps))
+	for i, st := range res.Steps {
 		ids[i] = st.Job
 	}
 	return ids

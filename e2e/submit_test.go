@@ -64,12 +64,9 @@ steps:
 
 	r := s.Berth("", "submit", tmpl, "-p", "Out="+dir, "--wait", "--json")
 	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr+s.Log())
-	var subs []struct {
-		Step  string `json:"step"`
-		Job   int64  `json:"job"`
-		Tasks int64  `json:"tasks"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &subs))
+	var res job.OpenJDSubmitted
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &res))
+	subs := res.Steps
 	require.Len(t, subs, 3)
 	require.Equal(t, "Make", subs[0].Step)
 	require.EqualValues(t, 3, subs[0].Tasks)
@@ -85,7 +82,8 @@ steps:
 	// A failing step: its dependents fail with DEPENDENCY, and --wait says so.
 	r = s.Berth("", "submit", tmpl, "-p", "Out="+dir, "-p", "Fail=1", "--wait", "--json")
 	require.Equal(t, 1, r.Code, r.Stdout+r.Stderr)
-	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &subs))
+	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &res))
+	subs = res.Steps
 	require.Equal(t, job.ReasonDependency, taskOf(t, s, fmt.Sprint(subs[2].Job)).SubState.Kind)
 
 	// A bad parameter is refused before anything is submitted.
@@ -239,10 +237,10 @@ func submitFixture(t *testing.T, s *testenv.Server, c *client.Client, path strin
 		args = append(args, "--path-mapping-rules", string(b))
 	}
 	r := s.Berth("", args...)
-	var subs []struct {
-		Job int64 `json:"job"`
-	}
-	if err := json.Unmarshal([]byte(r.Stdout), &subs); err != nil || r.Code != 0 {
+	var res job.OpenJDSubmitted
+	err = json.Unmarshal([]byte(r.Stdout), &res)
+	subs := res.Steps
+	if err != nil || r.Code != 0 {
 		// Say why: the failed tasks' ends and the end of their logs.
 		why := fmt.Sprintf("submit exited %d: %s", r.Code, oneLine(r.Stderr))
 		for _, sub := range subs {

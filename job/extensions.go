@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	units "github.com/docker/go-units"
 )
 
 // Container extensions
@@ -499,26 +501,15 @@ func parseUlimit(s string) (Ulimit, error) {
 }
 
 // ParseSize parses a size in bytes with an optional binary unit, as the
-// Docker CLI does: "512", "64k", "256m", "1.5g", "2GiB", "1 tb" (k = 1024).
+// Docker CLI does (go-units' RAMInBytes): "512", "64k", "256m", "1.5g",
+// "2GiB", "1 tb" (k = 1024).
 func ParseSize(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	t = strings.TrimSuffix(t, "b")
-	t = strings.TrimSuffix(t, "i")
-	mult := 1.0
-	if n := len(t); n > 0 {
-		if i := strings.IndexByte("kmgtp", t[n-1]); i >= 0 {
-			mult = math.Pow(1024, float64(i+1))
-			t = strings.TrimSpace(t[:n-1])
-		}
-	}
-	if t == "" || strings.ContainsAny(t, "+-eEnNxX_") {
+	n, err := units.RAMInBytes(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		// Past int64, the float-to-int conversion comes out negative.
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f*mult >= math.MaxInt64 {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	return int64(f * mult), nil
+	return n, nil
 }
 
 // ContainerExtensions returns the keys of the container extensions, sorted.

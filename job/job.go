@@ -185,7 +185,16 @@ type Job struct {
 	// live worker of its pool, or none with its constraints ("no worker
 	// with zone=c"). Empty otherwise.
 	Waiting string `json:"waiting,omitempty"`
+	// Steps, on the job standing for a whole OpenJD job, are the jobs of
+	// its steps in submission order. Such a job has no tasks of its own:
+	// its Tasks, TaskCount, State, FinishedAt and HasMoreData sum up its
+	// steps'.
+	Steps []int64 `json:"steps,omitempty"`
 }
+
+// HasSteps reports whether the job stands for a whole OpenJD job, whose
+// work is done by the jobs of its steps.
+func (j *Job) HasSteps() bool { return j.OpenJD != nil && j.OpenJD.Step == "" }
 
 // IsArray reports whether the job is an array job.
 func (s *Spec) IsArray() bool { return s.Array != nil || len(s.Inputs) > 0 }

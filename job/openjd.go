@@ -13,8 +13,12 @@ type OpenJDStep struct {
 	// Submission is the stored OpenJD job (OpenJDJob, in the store) the
 	// step belongs to.
 	Submission int64 `json:"submission"`
-	// Step is the step's name in the job template.
+	// Step is the step's name in the job template; "" on the job that
+	// stands for the whole OpenJD job.
 	Step string `json:"step"`
+	// Job is the job that stands for the whole OpenJD job, the parent of
+	// its steps' jobs (see Job.Steps).
+	Job int64 `json:"job,omitempty"`
 }
 
 // OpenJDJob is an Open Job Description job as submitted to the server
@@ -67,8 +71,8 @@ type SessionContainer struct {
 }
 
 // OpenJDLabel is the label every step's job of an OpenJD job carries, with
-// the job's submission number as its value: `--label openjd=N` selects
-// them all.
+// the ID of the job standing for the whole OpenJD job as its value:
+// `--label openjd=N` selects the steps of OpenJD job N.
 const OpenJDLabel = "openjd"
 
 // MaxOpenJDBytes bounds the templates of one OpenJD job together.
@@ -124,10 +128,11 @@ func (o *OpenJDJob) Validate() error {
 
 // OpenJDSubmitted answers an OpenJD submission.
 type OpenJDSubmitted struct {
-	// Job is the job of the first step.
+	// Job is the job that stands for the whole OpenJD job: `berth show`,
+	// wait, stop, rm, receive of it act on all its steps. Every step's job
+	// carries the label OpenJDLabel=Job.
 	Job int64 `json:"job"`
-	// Submission numbers the OpenJD job; every step's job carries the
-	// label OpenJDLabel=Submission.
+	// Submission numbers the stored templates and values.
 	Submission int64 `json:"submission"`
 	// Name is the OpenJD job's resolved name.
 	Name  string         `json:"name"`

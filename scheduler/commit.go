@@ -21,16 +21,8 @@ type change struct {
 	prev  job.State // of the pend tasks
 }
 
-// pendChangeLocked moves a job's tasks not materialised to a state and
-// returns the change to commit.
-func pendChangeLocked(js *jobState, st job.State, sub job.SubState) change {
-	c := change{js: js, pend: js.pend.len(), prev: js.pend.state}
-	js.setPend(st, sub)
-	return c
-}
-
 // commitLocked writes changed tasks in one transaction, then tells
-// subscribers. Nothing is announced that is not committed.
+// subscribers (fanout). Nothing is announced that is not committed.
 func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	if len(changes) == 0 && len(s.lazy) == 0 {
 		return nil
@@ -65,23 +57,25 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	for _, t := range saved {
 		t.save()
 	}
-	if len(s.subs) == 0 {
+	if len(changes) == 0 || !s.fan.listening() {
 		return nil
 	}
-	for _, c := range changes {
+	events := make([]*job.Event, len(changes))
+	for i, c := range changes {
 		if c.t == nil {
-			s.emitLocked(&job.Event{
+			events[i] = &job.Event{
 				Job: c.js.id, Tasks: c.pend, State: c.js.pend.state, SubState: c.js.pend.sub, Time: now,
 				JobState: c.js.counts.summarize(), JobEnded: c.js.ended(),
-			})
+			}
 			continue
 		}
-		s.emitLocked(&job.Event{
+		events[i] = &job.Event{
 			Job: c.js.id, Index: c.t.Index, Attempt: c.t.Attempt,
 			State: c.t.State, SubState: c.t.SubState, ExitCode: c.t.ExitCode, Time: now,
 			JobState: c.js.counts.summarize(), JobEnded: c.js.ended(),
-		})
+		}
 	}
+	s.fan.emit(events...) // under s.mu: in the order of commits
 	return nil
 }
 
@@ -112,41 +106,11 @@ func (s *Scheduler) flushLazy() {
 	_ = s.commitLocked(s.ctx, nil)
 }
 
-// subscriber is one Subscribe call.
-type subscriber struct {
-	ch chan job.Event
-}
-
 // Subscribe returns a channel of every event from now on and a func ending
 // the subscription. A subscriber more than buf events behind is dropped: its
-// channel is closed and it should re-read the store.
+// channel is closed and it should re-read the store. An event is sent once
+// its change is in the store, so one who subscribes and then reads the store
+// misses nothing.
 func (s *Scheduler) Subscribe(buf int) (<-chan job.Event, func()) {
-	sub := &subscriber{ch: make(chan job.Event, max(buf, 1))}
-	s.mu.Lock()
-	s.subs[sub] = struct{}{}
-	s.mu.Unlock()
-	return sub.ch, func() {
-		s.mu.Lock()
-		s.dropLocked(sub)
-		s.mu.Unlock()
-	}
-}
-
-func (s *Scheduler) dropLocked(sub *subscriber) {
-	if _, ok := s.subs[sub]; ok {
-		delete(s.subs, sub)
-		close(sub.ch)
-	}
-}
-
-func (s *Scheduler) emitLocked(e *job.Event) {
-	s.seq++
-	e.Seq = s.seq
-	for sub := range s.subs {
-		select {
-		case sub.ch <- *e:
-		default:
-			s.dropLocked(sub)
-		}
-	}
+	return s.fan.subscribe(buf)
 }

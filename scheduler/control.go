@@ -55,13 +55,15 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 	for _, t := range tasks {
 		switch {
 		case action == job.Hold && (t.State == job.Queued || t.State == job.Requeued && !t.live()):
-			s.undispatchLocked(js, t)
-			js.queued.remove(t)
 			st := job.QueuedHeld
 			if t.State == job.Requeued {
 				st = job.RequeuedHeld
 			}
-			js.setState(t, st, job.SubState{Kind: job.ReasonHeld})
+			if s.moveLocked(js, t, st, job.SubState{Kind: job.ReasonHeld}, job.CauseHold) != nil {
+				continue
+			}
+			s.undispatchLocked(js, t)
+			js.queued.remove(t)
 			changes = append(changes, change{js: js, t: t})
 		case action == job.Release && t.State.Held():
 			st, sub := job.Queued, job.SubState{}
@@ -71,15 +73,19 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 			if len(js.wait) > 0 {
 				sub = waitingSubState(js.wait)
 			}
+			if s.moveLocked(js, t, st, sub, job.CauseRelease) != nil {
+				continue
+			}
 			t.RetryAt = nil // released: queued now, whatever its backoff
-			js.setState(t, st, sub)
 			requeueLocked(js, t)
 			changes = append(changes, change{js: js, t: t})
 		case action == job.Terminate && t.State.Pending() && !t.live():
+			if s.moveLocked(js, t, job.Failed, job.SubState{Kind: job.ReasonCanceled}, job.CauseCancel) != nil {
+				continue
+			}
 			s.undispatchLocked(js, t)
 			js.queued.remove(t)
 			t.FinishedAt = &now
-			js.setState(t, job.Failed, job.SubState{Kind: job.ReasonCanceled})
 			changes = append(changes, change{js: js, t: t})
 		case action == job.Terminate && t.live(),
 			action == job.Suspend && t.State == job.Running,
@@ -99,15 +105,21 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 		// The tasks not materialised change as one.
 		switch {
 		case action == job.Hold && js.pend.state == job.Queued:
-			changes = append(changes, pendChangeLocked(js, job.QueuedHeld, job.SubState{Kind: job.ReasonHeld}))
+			if c, ok := s.pendMoveLocked(js, job.QueuedHeld, job.SubState{Kind: job.ReasonHeld}, job.CauseHold); ok {
+				changes = append(changes, c)
+			}
 		case action == job.Release && js.pend.state == job.QueuedHeld:
 			sub := job.SubState{}
 			if len(js.wait) > 0 {
 				sub = waitingSubState(js.wait)
 			}
-			changes = append(changes, pendChangeLocked(js, job.Queued, sub))
+			if c, ok := s.pendMoveLocked(js, job.Queued, sub, job.CauseRelease); ok {
+				changes = append(changes, c)
+			}
 		case action == job.Terminate:
-			changes = append(changes, pendChangeLocked(js, job.Failed, job.SubState{Kind: job.ReasonCanceled}))
+			if c, ok := s.pendMoveLocked(js, job.Failed, job.SubState{Kind: job.ReasonCanceled}, job.CauseCancel); ok {
+				changes = append(changes, c)
+			}
 		}
 	}
 	js.pool.fix(js)
@@ -154,20 +166,28 @@ func (s *Scheduler) send(ctx context.Context, orders []order) (int, error) {
 			continue
 		}
 		n++
-		want := map[job.Action][2]job.State{job.Suspend: {job.Running, job.Suspended}, job.Resume: {job.Suspended, job.Running}}
-		if w, ok := want[o.ctl.Action]; ok {
+		if w, ok := confirmed[o.ctl.Action]; ok {
 			s.mu.Lock()
 			// The task must still be the scheduler's own: after a reload
 			// (see rollback.go) o.t is a stale copy, not to be written.
 			_, cur := s.lookupLocked(o.js.id, o.t.Index)
-			if cur == o.t && o.t.Attempt == o.ctl.Attempt && o.t.State == w[0] {
-				o.js.setState(o.t, w[1], job.SubState{})
+			if cur == o.t && o.t.Attempt == o.ctl.Attempt && o.t.State == w.from &&
+				s.moveLocked(o.js, o.t, w.to, job.SubState{}, w.cause) == nil {
 				_ = s.commitLocked(store.Durable(ctx), []change{{js: o.js, t: o.t}})
 			}
 			s.mu.Unlock()
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// confirmed are the changes of state a worker's OK to a control makes.
+var confirmed = map[job.Action]struct {
+	from, to job.State
+	cause    job.Cause
+}{
+	job.Suspend: {job.Running, job.Suspended, job.CauseSuspend},
+	job.Resume:  {job.Suspended, job.Running, job.CauseResume},
 }
 
 // targetsLocked resolves a reference to the unended tasks it names.
@@ -265,7 +285,7 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 	if err := os.RemoveAll(s.cfg.DataDir.JobDir(id)); err != nil {
 		s.log.Warn("removing job files", "job", id, "err", err)
 	}
-	s.emitLocked(&job.Event{Job: id, Time: s.cfg.Now().UTC(), Removed: true, JobEnded: true})
+	s.fan.emit(&job.Event{Job: id, Time: s.cfg.Now().UTC(), Removed: true, JobEnded: true})
 	return nil
 }
 

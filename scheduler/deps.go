@@ -32,21 +32,26 @@ func (s *Scheduler) jobEndedLocked(js *jobState, now time.Time) []change {
 	return changes
 }
 
-// failJobLocked fails every pending task of a job (its dependency failed).
+// failJobLocked fails every task of a job that waits in the queue (its
+// dependency failed).
 func (s *Scheduler) failJobLocked(js *jobState, sub job.SubState, now time.Time) []change {
 	var changes []change
 	for _, t := range js.tasks.all() {
-		if !t.State.Pending() {
+		if !t.State.Pending() || t.live() {
+			continue
+		}
+		if s.moveLocked(js, t, job.Failed, sub, job.CauseDependency) != nil {
 			continue
 		}
 		s.undispatchLocked(js, t)
 		js.queued.remove(t)
 		t.FinishedAt = &now
-		js.setState(t, job.Failed, sub)
 		changes = append(changes, change{js: js, t: t})
 	}
 	if js.pendLen() > 0 {
-		changes = append(changes, pendChangeLocked(js, job.Failed, sub))
+		if c, ok := s.pendMoveLocked(js, job.Failed, sub, job.CauseDependency); ok {
+			changes = append(changes, c)
+		}
 	}
 	js.pool.fix(js)
 	if js.ended() {
@@ -64,13 +69,14 @@ func (s *Scheduler) settleWaitsLocked(js *jobState) []change {
 	}
 	var changes []change
 	for _, t := range js.tasks.all() {
-		if t.SubState.Kind == job.ReasonDependsOn && t.SubState != sub {
-			t.SubState = sub
+		if t.SubState.Kind == job.ReasonDependsOn && t.SubState != sub && s.moveLocked(js, t, t.State, sub, job.CauseDependency) == nil {
 			changes = append(changes, change{js: js, t: t})
 		}
 	}
 	if js.pendLen() > 0 && js.pend.sub.Kind == job.ReasonDependsOn && js.pend.sub != sub {
-		changes = append(changes, pendChangeLocked(js, js.pend.state, sub))
+		if c, ok := s.pendMoveLocked(js, js.pend.state, sub, job.CauseDependency); ok {
+			changes = append(changes, c)
+		}
 	}
 	return changes
 }

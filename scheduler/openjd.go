@@ -18,60 +18,61 @@ type OpenJDStepSpec struct {
 	Deps []int
 }
 
-// SubmitOpenJD records an OpenJD job's templates and submits the job of
-// each of its steps, in order, each waiting for the jobs of its Deps. It
-// returns the steps' job IDs.
-func (s *Scheduler) SubmitOpenJD(ctx context.Context, sub *job.OpenJDJob, steps []OpenJDStepSpec) ([]int64, error) {
+// SubmitOpenJD records an OpenJD job's templates and the job standing for
+// the whole OpenJD job (parent: its name, owner, labels; no tasks), then
+// submits the job of each of its steps, in order, each waiting for the
+// jobs of its Deps. It returns the parent's ID and the steps' job IDs.
+func (s *Scheduler) SubmitOpenJD(ctx context.Context, sub *job.OpenJDJob, parent job.Spec, steps []OpenJDStepSpec) (int64, []int64, error) {
 	for i := range steps {
 		for _, d := range steps[i].Deps {
 			if d < 0 || d >= i {
-				return nil, fmt.Errorf("step %d: dependency %d is not an earlier step", i, d)
+				return 0, nil, fmt.Errorf("step %d: dependency %d is not an earlier step", i, d)
 			}
 		}
 	}
 	s.mu.Lock()
 	if err := s.syncedLocked(ctx); err != nil {
 		s.mu.Unlock()
-		return nil, err
+		return 0, nil, err
 	}
-	ids, err := s.submitOpenJDLocked(ctx, sub, steps)
+	pid, ids, err := s.submitOpenJDLocked(ctx, sub, parent, steps)
 	var works []*workItem
 	if len(ids) > 0 {
 		works = s.dispatchLocked()
 	}
 	s.mu.Unlock()
 	s.publish(works)
-	return ids, err
+	return pid, ids, err
 }
 
-func (s *Scheduler) submitOpenJDLocked(ctx context.Context, sub *job.OpenJDJob, steps []OpenJDStepSpec) ([]int64, error) {
-	subID, err := s.cfg.Store.OpenJDInsert(ctx, sub, s.cfg.Now().UTC())
+func (s *Scheduler) submitOpenJDLocked(ctx context.Context, sub *job.OpenJDJob, parent job.Spec, steps []OpenJDStepSpec) (int64, []int64, error) {
+	subID, pid, err := s.cfg.Store.OpenJDInsert(ctx, sub, parent, s.cfg.Now().UTC())
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	ids := make([]int64, 0, len(steps))
 	for i, st := range steps {
 		spec := st.Spec
-		spec.OpenJD = &job.OpenJDStep{Submission: subID, Step: spec.OpenJD.Step}
+		spec.OpenJD = &job.OpenJDStep{Submission: subID, Step: spec.OpenJD.Step, Job: pid}
 		spec.Labels = maps.Clone(spec.Labels)
 		if spec.Labels == nil {
 			spec.Labels = map[string]string{}
 		}
-		spec.Labels[job.OpenJDLabel] = strconv.FormatInt(subID, 10)
+		spec.Labels[job.OpenJDLabel] = strconv.FormatInt(pid, 10)
 		for _, d := range st.Deps {
 			spec.After = append(spec.After, ids[d])
 		}
 		if err := spec.Validate(); err != nil {
-			return ids, fmt.Errorf("step %d: %w", i, err)
+			return pid, ids, fmt.Errorf("step %d: %w", i, err)
 		}
 		spec = spec.WithDefaults()
 		id, err := s.submitLocked(ctx, &spec)
 		if err != nil {
-			return ids, fmt.Errorf("step %q: %w", spec.OpenJD.Step, err)
+			return pid, ids, fmt.Errorf("step %q: %w", spec.OpenJD.Step, err)
 		}
 		ids = append(ids, id)
 	}
-	return ids, nil
+	return pid, ids, nil
 }
 
 // HandleOpenJDFetch gives a worker the templates of an OpenJD job, if it

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,10 +17,13 @@ func openjdSteps(t *testing.T, b *bundle, n int) []int64 {
 	step := func(name string) job.Spec {
 		return job.Spec{Name: "oj/" + name, OpenJD: &job.OpenJDStep{Step: name}, Array: &job.Array{Begin: 1, End: n, Step: 1}}
 	}
-	ids, err := b.s.SubmitOpenJD(b.ctx, &job.OpenJDJob{Template: "t"},
+	pid, ids, err := b.s.SubmitOpenJD(b.ctx, &job.OpenJDJob{Template: "t"}, job.Spec{Name: "oj"},
 		[]OpenJDStepSpec{{Spec: step("A")}, {Spec: step("B"), Deps: []int{0}}})
 	require.NoError(t, err)
 	require.Len(t, ids, 2)
+	p, err := b.st.JobGet(b.ctx, pid)
+	require.NoError(t, err)
+	require.Equal(t, ids, p.Steps)
 	return ids
 }
 
@@ -36,6 +40,7 @@ func TestOpenJDSubmit(t *testing.T) {
 	require.Equal(t, a.OpenJD.Submission, bj.OpenJD.Submission)
 	require.Equal(t, []int64{ids[0]}, bj.After)
 	require.Equal(t, a.Labels[job.OpenJDLabel], bj.Labels[job.OpenJDLabel])
+	require.Equal(t, fmt.Sprint(a.OpenJD.Job), a.Labels[job.OpenJDLabel], "the label names the parent")
 	sub, err := b.st.OpenJDGet(b.ctx, a.OpenJD.Submission)
 	require.NoError(t, err)
 	require.Equal(t, "t", sub.Template)
@@ -45,7 +50,7 @@ func TestOpenJDSubmit(t *testing.T) {
 	require.Equal(t, &dispatch.OpenJDWork{Submission: a.OpenJD.Submission, Step: "A"}, ws[0].OpenJD)
 	require.EqualValues(t, 0, ws[0].Position, "index 1 is the first position of the space")
 
-	_, err = b.s.SubmitOpenJD(b.ctx, &job.OpenJDJob{Template: "t"}, []OpenJDStepSpec{{Spec: job.Spec{OpenJD: &job.OpenJDStep{Step: "A"}}, Deps: []int{0}}})
+	_, _, err = b.s.SubmitOpenJD(b.ctx, &job.OpenJDJob{Template: "t"}, job.Spec{}, []OpenJDStepSpec{{Spec: job.Spec{OpenJD: &job.OpenJDStep{Step: "A"}}, Deps: []int{0}}})
 	require.ErrorContains(t, err, "not an earlier step")
 }
 

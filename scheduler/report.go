@@ -45,7 +45,9 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 	}
 	now := s.cfg.Now().UTC()
 	w := s.work(js, t)
-	s.grantLocked(js, t, c.Worker, c.Host, now)
+	if err := s.grantLocked(js, t, c.Worker, c.Host, now); err != nil {
+		return dispatch.ClaimReply{Reason: err.Error()}
+	}
 	if err := s.commitLocked(ctx, []change{{js: js, t: t}}); err != nil {
 		return dispatch.ClaimReply{Reason: "recording the start: " + err.Error()}
 	}
@@ -54,15 +56,18 @@ func (s *Scheduler) HandleClaim(ctx context.Context, c *dispatch.Claim) dispatch
 
 // grantLocked gives the dispatched attempt of a task to a worker: it is
 // Running from now on.
-func (s *Scheduler) grantLocked(js *jobState, t *task, worker, host string, now time.Time) {
+func (s *Scheduler) grantLocked(js *jobState, t *task, worker, host string, now time.Time) error {
+	if err := s.moveLocked(js, t, job.Running, job.SubState{}, job.CauseStart); err != nil {
+		return err
+	}
 	t.Attempt, t.dispatched = t.dispatched, 0
 	t.Worker, t.Host, t.RetryAt = worker, host, nil
 	t.StartedAt, t.FinishedAt = &now, nil
 	t.ExitCode, t.Signal, t.Message = nil, "", ""
 	t.PID, t.ContainerID, t.Session, t.CPUTime, t.MaxRSS = 0, "", "", 0, 0
 	s.setPaths(t)
-	js.setState(t, job.Running, job.SubState{})
 	s.workerLocked(worker, now).tasks[t] = js
+	return nil
 }
 
 // HandleEvent records what a worker reports of an attempt. It returns nil
@@ -165,6 +170,7 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 	}
 	var changes []change
 	var next *workItem
+	var err error
 	switch e.Kind {
 	case dispatch.EventStarted:
 		t.PID, t.ContainerID, t.Session = e.PID, e.ContainerID, e.Session
@@ -174,34 +180,36 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 		if t.reported() {
 			break // started: only its end may follow
 		}
-		changes = s.releaseLocked(js, t)
+		changes, err = s.releaseLocked(js, t)
 	case dispatch.EventSuspended:
 		if t.State == job.Running {
-			js.setState(t, job.Suspended, job.SubState{})
-			changes = []change{{js: js, t: t}}
+			changes, err = s.moveEventLocked(js, t, job.Suspended, job.SubState{}, job.CauseSuspend)
 		}
 	case dispatch.EventResumed:
 		if t.State == job.Suspended {
-			js.setState(t, job.Running, job.SubState{})
-			changes = []change{{js: js, t: t}}
+			changes, err = s.moveEventLocked(js, t, job.Running, job.SubState{}, job.CauseResume)
 		}
 	case dispatch.EventRequeued: // restarted where it ran: still the worker's
-		js.setState(t, job.Requeued, job.SubState{Kind: job.ReasonRestarting, Value: strconv.Itoa(e.Restarts)})
-		changes = []change{{js: js, t: t}}
+		sub := job.SubState{Kind: job.ReasonRestarting, Value: strconv.Itoa(e.Restarts)}
+		changes, err = s.moveEventLocked(js, t, job.Requeued, sub, job.CauseRestart)
 	case dispatch.EventRunning:
 		if job.Restarting(t.State, t.SubState) {
-			js.setState(t, job.Running, job.SubState{})
-			changes = []change{{js: js, t: t}}
+			changes, err = s.moveEventLocked(js, t, job.Running, job.SubState{}, job.CauseRestart)
 		}
 	case dispatch.EventEnded:
 		if e.End == nil {
 			return nil, nil, dispatch.EventResult{Err: fmt.Errorf("ended event of %d.%d without its end", e.Job, e.Index)}
 		}
+		if !e.End.State.Terminal() {
+			return nil, nil, dispatch.EventResult{Err: fmt.Errorf("%w: ended event of %s with end.state %q: want Done or Failed", dispatch.ErrRefused, e.TaskKey, e.End.State)}
+		}
 		if e.PID != 0 || e.ContainerID != "" || e.Session != "" { // the started event was folded into this one
 			t.PID, t.ContainerID, t.Session = e.PID, e.ContainerID, e.Session
 		}
 		t.exitedAt = e.Time // for the exit → recorded metric
-		changes = s.endLocked(js, t, e.End, now)
+		if changes, err = s.endLocked(js, t, e.End, now); err != nil {
+			break
+		}
 		if e.Next {
 			labels := s.workerLabelsLocked(e.Worker)
 			if e.Stay {
@@ -211,8 +219,10 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 			if next == nil {
 				next = s.pickForLocked(js.pool, labels)
 			}
+			if next != nil && s.grantLocked(next.js, next.t, e.Worker, t.Host, now) != nil {
+				next = nil // logged by moveLocked; nothing is handed over
+			}
 			if next != nil {
-				s.grantLocked(next.js, next.t, e.Worker, t.Host, now)
 				next.t.handedBy = e.TaskKey
 				s.handoffs[e.TaskKey] = next
 				changes = append(changes, change{js: next.js, t: next.t})
@@ -221,12 +231,32 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 	default:
 		return nil, nil, dispatch.EventResult{Err: fmt.Errorf("unknown event kind %q", e.Kind)}
 	}
+	if err != nil {
+		// The state machine refused what the event says: asking again
+		// would not help.
+		return nil, nil, dispatch.EventResult{Err: fmt.Errorf("%w: %w", dispatch.ErrRefused, err)}
+	}
 	return changes, next, dispatch.EventResult{}
+}
+
+// moveEventLocked is moveLocked for a change a worker's event makes.
+func (s *Scheduler) moveEventLocked(js *jobState, t *task, to job.State, sub job.SubState, c job.Cause) ([]change, error) {
+	if err := s.moveLocked(js, t, to, sub, c); err != nil {
+		return nil, err
+	}
+	return []change{{js: js, t: t}}, nil
 }
 
 // releaseLocked puts back in the queue an attempt its worker never started,
 // without spending it.
-func (s *Scheduler) releaseLocked(js *jobState, t *task) []change {
+func (s *Scheduler) releaseLocked(js *jobState, t *task) ([]change, error) {
+	st := job.Queued
+	if t.Attempt > 1 {
+		st = job.Requeued
+	}
+	if err := s.moveLocked(js, t, st, job.SubState{}, job.CauseReturn); err != nil {
+		return nil, err
+	}
 	s.forgetHandoffLocked(t)
 	if ws := s.workers[t.Worker]; ws != nil {
 		delete(ws.tasks, t)
@@ -235,14 +265,9 @@ func (s *Scheduler) releaseLocked(js *jobState, t *task) []change {
 	js.pool.used--
 	t.Attempt--
 	t.StartedAt, t.Worker, t.Host = nil, "", ""
-	st := job.Queued
-	if t.Attempt > 0 {
-		st = job.Requeued
-	}
-	js.setState(t, st, job.SubState{})
 	js.queued.push(t)
 	js.pool.fix(js)
-	return []change{{js: js, t: t}}
+	return []change{{js: js, t: t}}, nil
 }
 
 // forgetHandoffLocked drops the record of how a task was handed over, once
@@ -256,7 +281,16 @@ func (s *Scheduler) forgetHandoffLocked(t *task) {
 
 // endLocked records the end of an active attempt: a rerunnable job that
 // failed for a reason worth retrying is requeued while attempts remain.
-func (s *Scheduler) endLocked(js *jobState, t *task, end *dispatch.End, now time.Time) []change {
+func (s *Scheduler) endLocked(js *jobState, t *task, end *dispatch.End, now time.Time) ([]change, error) {
+	tmpl := &js.spec.Template
+	retry := end.State == job.Failed && tmpl.Rerunnable && t.Attempt < tmpl.MaxAttempts && retryable(end.SubState)
+	to, sub, cause := end.State, end.SubState, job.CauseEnd
+	if retry {
+		to, sub, cause = job.Requeued, job.SubState{Kind: job.ReasonRetrying, Value: end.SubState.String()}, job.CauseRetry
+	}
+	if err := s.moveLocked(js, t, to, sub, cause); err != nil {
+		return nil, err
+	}
 	s.forgetHandoffLocked(t)
 	t.FinishedAt = &now
 	t.ExitCode, t.Signal, t.Message = end.ExitCode, end.Signal, end.Message
@@ -266,21 +300,17 @@ func (s *Scheduler) endLocked(js *jobState, t *task, end *dispatch.End, now time
 	}
 	js.active--
 	js.pool.used--
-	tmpl := &js.spec.Template
-	if end.State == job.Failed && tmpl.Rerunnable && t.Attempt < tmpl.MaxAttempts && retryable(end.SubState) {
-		js.setState(t, job.Requeued, job.SubState{Kind: job.ReasonRetrying, Value: end.SubState.String()})
+	if retry {
 		due := now.Add(tmpl.RetryWait(t.Attempt, rand.Float64))
 		t.RetryAt = &due
 		s.retryLaterLocked(js, t)
-	} else {
-		js.setState(t, end.State, end.SubState)
 	}
 	js.pool.fix(js)
 	changes := []change{{js: js, t: t, sizes: s.outputSizes(t)}}
 	if js.ended() {
 		changes = append(changes, s.jobEndedLocked(js, now)...)
 	}
-	return changes
+	return changes, nil
 }
 
 // outputSizes returns how much output an ended attempt left, for HasMoreData.
@@ -339,7 +369,8 @@ func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatRe
 			// until its end is recorded, does not have it: the grant never
 			// reached it (handed over in a reply lost to a server crash).
 			// It goes back to the queue with its attempt unspent.
-			changes = append(changes, s.releaseLocked(js, t)...)
+			ch, _ := s.releaseLocked(js, t) // an error is logged by moveLocked
+			changes = append(changes, ch...)
 			continue
 		}
 		changes = append(changes, s.loseLocked(js, t, fmt.Sprintf("worker %s no longer runs it", hb.Worker), now)...)
@@ -363,8 +394,11 @@ func (s *Scheduler) HandleHeartbeat(hb *dispatch.Heartbeat) dispatch.HeartbeatRe
 // by a heartbeat, which the worker may have written before the claim's reply.
 const recentClaim = 5 * time.Second
 
+// loseLocked ends an attempt whose worker was lost. Its changes are nil if
+// the state machine refused it (logged by moveLocked).
 func (s *Scheduler) loseLocked(js *jobState, t *task, why string, now time.Time) []change {
-	return s.endLocked(js, t, &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: job.ReasonLost}, Message: why}, now)
+	changes, _ := s.endLocked(js, t, &dispatch.End{State: job.Failed, SubState: job.SubState{Kind: job.ReasonLost}, Message: why}, now)
+	return changes
 }
 
 func (s *Scheduler) workerLocked(id string, now time.Time) *workerState {

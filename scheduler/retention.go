@@ -88,8 +88,6 @@ func (s *Scheduler) removeEnded(ctx context.Context, id int64) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	s.mu.Lock()
-	s.emitLocked(&job.Event{Job: id, Time: s.cfg.Now().UTC(), Removed: true, JobEnded: true})
-	s.mu.Unlock()
+	s.fan.emit(&job.Event{Job: id, Time: s.cfg.Now().UTC(), Removed: true, JobEnded: true})
 	return true, nil
 }

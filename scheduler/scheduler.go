@@ -9,7 +9,12 @@
 // The scheduler keeps the unended jobs in memory, rebuilt from the store at
 // start. One mutex guards that state; store writes happen under it, so the
 // order of commits is the order of decisions. Requests to workers (control)
-// are sent without it held.
+// are sent without it held. Its other duties have locks of their own: the
+// events to subscribers (fanout.go) and the queue of work to publish
+// (dispatch.go).
+//
+// Every change of a task's state goes through the state machine of
+// job.Transitions (transition.go).
 package scheduler
 
 import (
@@ -21,6 +26,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
@@ -122,9 +128,7 @@ type Scheduler struct {
 	jobs       map[int64]*jobState // unended jobs
 	pools      map[string]*pool
 	workers    map[string]*workerState
-	dependents map[int64][]int64 // job → unended jobs waiting for it
-	subs       map[*subscriber]struct{}
-	seq        uint64
+	dependents map[int64][]int64              // job → unended jobs waiting for it
 	retry      *time.Timer                    // re-dispatch after a failed publish
 	lazy       map[*task]struct{}             // changes to write with the next commit
 	handoffs   map[dispatch.TaskKey]*workItem // ended attempt → work handed over in its reply
@@ -135,7 +139,15 @@ type Scheduler struct {
 	failedAt         time.Time // of the last failed commit
 	failedErr        error     // and its error
 
-	// Work to publish, queued in decision order (see publish).
+	// invalid counts the state changes the state machine refused (bugs;
+	// see moveLocked).
+	invalid atomic.Int64
+
+	// fan sends events to subscribers, under a lock of its own.
+	fan fanout
+
+	// Work to publish, queued in decision order (see publish), under a
+	// lock of its own.
 	pubMu      sync.Mutex
 	pubQueue   []*workItem
 	pubPending int
@@ -178,7 +190,6 @@ func New(cfg Config) (*Scheduler, error) {
 		pools:      make(map[string]*pool),
 		workers:    make(map[string]*workerState),
 		dependents: make(map[int64][]int64),
-		subs:       make(map[*subscriber]struct{}),
 		pubWake:    make(chan struct{}, 1),
 		lazy:       make(map[*task]struct{}),
 		handoffs:   make(map[dispatch.TaskKey]*workItem),
@@ -232,7 +243,5 @@ func (s *Scheduler) Stop() {
 	if len(s.lazy) > 0 {
 		_ = s.commitLocked(context.Background(), nil)
 	}
-	for sub := range s.subs {
-		s.dropLocked(sub)
-	}
+	s.fan.close()
 }

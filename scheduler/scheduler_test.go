@@ -60,6 +60,8 @@ type bundle struct {
 	disp *fakeDispatcher
 	dir  datadir.Dir
 	ctx  context.Context
+	// wantInvalid is set by tests that make invalid state changes.
+	wantInvalid bool
 }
 
 func setup(t testing.TB, cfg Config) *bundle {
@@ -89,6 +91,13 @@ func (b *bundle) start(t testing.TB, cfg Config) {
 	require.NoError(t, err)
 	require.NoError(t, s.Start(b.ctx))
 	t.Cleanup(s.Stop)
+	// Runs before Stop: no test makes a change the state machine refuses,
+	// unless it says so.
+	t.Cleanup(func() {
+		if !b.wantInvalid {
+			require.Zero(t, s.invalid.Load(), "state changes refused by the state machine (see the log)")
+		}
+	})
 	b.s = s
 	// The workers the tests claim as, heard of in the default pool.
 	for _, w := range []string{"w1", "w2"} {

@@ -124,7 +124,8 @@ func (j *jobState) setPend(st job.State, sub job.SubState) {
 
 func (j *jobState) ended() bool { return j.counts.get(job.Done)+j.counts.get(job.Failed) == j.total }
 
-// setState moves a task to a state, keeping the counts.
+// setState moves a task to a state, keeping the counts. Only moveLocked,
+// which checks the move against the state machine, calls it.
 func (j *jobState) setState(t *task, st job.State, sub job.SubState) {
 	j.counts.add(t.State, -1)
 	j.counts.add(st, 1)

@@ -17,9 +17,10 @@ type Scheduler interface {
 	// Submit validates and records a job and returns its ID. It returns once
 	// the job is durably stored.
 	Submit(ctx context.Context, spec job.Spec) (int64, error)
-	// SubmitOpenJD records an OpenJD job's templates and submits its
-	// steps' jobs; see scheduler.Scheduler.SubmitOpenJD.
-	SubmitOpenJD(ctx context.Context, sub *job.OpenJDJob, steps []scheduler.OpenJDStepSpec) ([]int64, error)
+	// SubmitOpenJD records an OpenJD job's templates and the job standing
+	// for it, and submits its steps' jobs; see
+	// scheduler.Scheduler.SubmitOpenJD.
+	SubmitOpenJD(ctx context.Context, sub *job.OpenJDJob, parent job.Spec, steps []scheduler.OpenJDStepSpec) (int64, []int64, error)
 	// Control applies an action to a job (every task) or one task, and
 	// returns the number of tasks it changed.
 	Control(ctx context.Context, ref job.Ref, action job.Action) (int, error)

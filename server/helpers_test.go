@@ -38,8 +38,8 @@ type fakeScheduler struct {
 }
 
 // SubmitOpenJD is tested against the real scheduler (e2e).
-func (f *fakeScheduler) SubmitOpenJD(context.Context, *job.OpenJDJob, []scheduler.OpenJDStepSpec) ([]int64, error) {
-	return nil, errors.New("the fake scheduler takes no OpenJD jobs")
+func (f *fakeScheduler) SubmitOpenJD(context.Context, *job.OpenJDJob, job.Spec, []scheduler.OpenJDStepSpec) (int64, []int64, error) {
+	return 0, nil, errors.New("the fake scheduler takes no OpenJD jobs")
 }
 
 func (f *fakeScheduler) Submit(ctx context.Context, spec job.Spec) (int64, error) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -34,6 +35,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	if spec.Owner != "" {
 		s.writeError(w, r, invalid("owner", "is set by the server (the submitting user), not by the submitter"), noRef)
+		return
+	}
+	if spec.OpenJD != nil {
+		s.writeError(w, r, invalid("openjd", "is set by the server: submit an OpenJD job to POST /v1/openjd/jobs"), noRef)
 		return
 	}
 	spec.Owner = owner(r.Context())
@@ -192,12 +197,21 @@ func (s *Server) removeJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
-	if err := s.cfg.Scheduler.Remove(r.Context(), id, force); err != nil {
+	removed := []int64{id}
+	p, err := s.withSteps(r.Context(), id)
+	if err == nil && p != nil {
+		removed, err = s.removeSteps(r.Context(), p, force)
+	} else if err == nil {
+		err = s.cfg.Scheduler.Remove(r.Context(), id, force)
+	}
+	if s.cfg.JobRemoved != nil && (err == nil || p != nil) {
+		for _, id := range removed {
+			s.cfg.JobRemoved(r.Context(), id)
+		}
+	}
+	if err != nil {
 		s.writeError(w, r, err, job.Ref{Job: id})
 		return
-	}
-	if s.cfg.JobRemoved != nil {
-		s.cfg.JobRemoved(r.Context(), id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -224,7 +238,10 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An unknown job has no tasks; say it does not exist instead.
-	if _, err := s.cfg.Store.JobGet(r.Context(), id); err != nil {
+	if p, err := s.withSteps(r.Context(), id); err != nil || p != nil {
+		if err == nil {
+			err = invalid("id", "%s", stepsHint(p))
+		}
 		s.writeError(w, r, err, job.Ref{Job: id})
 		return
 	}
@@ -284,7 +301,17 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	n, err := s.cfg.Scheduler.ControlStop(r.Context(), ref, action, opts)
+	var n int
+	p, err := s.withSteps(r.Context(), ref.Job)
+	switch {
+	case err != nil && !errors.Is(err, job.ErrNotFound):
+	case p != nil && ref.HasIndex:
+		err = invalid("ref", "%s", stepsHint(p))
+	case p != nil:
+		n, err = s.controlSteps(r.Context(), p, action, opts)
+	default:
+		n, err = s.cfg.Scheduler.ControlStop(r.Context(), ref, action, opts)
+	}
 	if err != nil {
 		s.writeError(w, r, s.refineNotFound(r, err, ref), ref)
 		return

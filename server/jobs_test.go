@@ -136,6 +136,7 @@ func TestSubmitInvalid(t *testing.T) {
 		{"trailing", `{"template":{"command":"x"}} {}`, "body", "unexpected data"},
 		{"unknown field", `{"template":{"command":"x"},"nme":"a"}`, "nme", "unknown field"},
 		{"owner", `{"template":{"command":"x"},"owner":"root"}`, "owner", "set by the server"},
+		{"openjd", `{"openjd":{"submission":1,"step":"A"}}`, "openjd", "POST /v1/openjd/jobs"},
 		{"unknown nested field", `{"template":{"command":"x","argz":[]}}`, "template.argz", "unknown field"},
 		{"wrong type", `{"template":{"command":"x","args":"a b"}}`, "template.args", "want an array, got a string"},
 		{"wrong item type", `{"template":{"command":"x","args":["a",2]}}`, "template.args[1]", "want a string, got a number"},

@@ -207,8 +207,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	}
 
 	// POST /v1/jobs: every documented answer.
-	run(call{"POST", "/v1/jobs", "/v1/jobs", fullArray, 201, true, []string{"inputs", "substate", "finished_at", "waiting", "openjd"}})
-	run(call{"POST", "/v1/jobs", "/v1/jobs", plain, 201, true, []string{"array", "inputs", "finished_at", "waiting", "openjd"}})
+	run(call{"POST", "/v1/jobs", "/v1/jobs", fullArray, 201, true, []string{"inputs", "substate", "finished_at", "waiting", "openjd", "steps"}})
+	run(call{"POST", "/v1/jobs", "/v1/jobs", plain, 201, true, []string{"array", "inputs", "finished_at", "waiting", "openjd", "steps"}})
 	run(call{"POST", "/v1/jobs", "/v1/jobs", inputs, 201, false, nil})
 	run(call{"POST", "/v1/jobs", "/v1/jobs", `{"nope":1}`, 400, true, nil})
 	b.sched.mu.Lock()
@@ -246,7 +246,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	run(call{"GET", "/v1/health", "/v1/health", "", 200, true, []string{"store", "dispatch", "error"}})
 	run(call{"GET", "/v1/jobs", "/v1/jobs", "", 200, true, nil})
 	run(call{"GET", "/v1/jobs", "/v1/jobs?state=nope", "", 400, true, nil})
-	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/2", "", 200, true, []string{"array", "inputs", "waiting", "openjd"}})
+	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/2", "", 200, true, []string{"array", "inputs", "waiting", "openjd", "steps"}})
 	run(call{"GET", "/v1/jobs/{id}", "/v1/jobs/9", "", 404, true, []string{"field"}})
 	run(call{"GET", "/v1/jobs/{id}/tasks", "/v1/jobs/1/tasks", "", 200, true, nil})
 	run(call{"GET", "/v1/tasks/{ref}", "/v1/tasks/3.1", "", 200, true, []string{"retry_at"}})

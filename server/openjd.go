@@ -36,24 +36,25 @@ func (s *Server) submitOpenJD(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
+	who := owner(r.Context())
 	for i := range steps {
-		steps[i].Spec.Owner = owner(r.Context())
+		steps[i].Spec.Owner = who
 	}
-	ids, err := s.cfg.Scheduler.SubmitOpenJD(r.Context(), &sub, steps)
+	parent := job.Spec{Name: truncateName(cmp.Or(sub.Name, oj.Name)), Owner: who, Labels: sub.Labels,
+		Pool: sub.Pool, Priority: sub.Priority, Constraints: sub.Constraints, SubmitDir: sub.WorkingDir}
+	pid, ids, err := s.cfg.Scheduler.SubmitOpenJD(r.Context(), &sub, parent, steps)
 	if err != nil {
 		s.writeError(w, r, err, noRef)
 		return
 	}
-	out := job.OpenJDSubmitted{Name: oj.Name, Steps: make([]job.OpenJDStepID, len(ids))}
+	out := job.OpenJDSubmitted{Job: pid, Name: oj.Name, Steps: make([]job.OpenJDStepID, len(ids))}
 	for i, id := range ids {
 		out.Steps[i] = job.OpenJDStepID{Step: steps[i].Spec.OpenJD.Step, Job: id, Tasks: steps[i].Spec.TaskCount()}
 	}
-	if len(ids) > 0 {
-		out.Job = ids[0]
-		if j, err := s.cfg.Store.JobGet(r.Context(), ids[0]); err == nil && j.OpenJD != nil {
-			out.Submission = j.OpenJD.Submission
-		}
+	if j, err := s.cfg.Store.JobGet(r.Context(), pid); err == nil && j.OpenJD != nil {
+		out.Submission = j.OpenJD.Submission
 	}
+	w.Header().Set("Location", fmt.Sprintf("/v1/jobs/%d", pid))
 	writeJSON(w, http.StatusCreated, out)
 }
 

@@ -88,9 +88,17 @@ type receiver struct {
 	out    []receivedTask
 }
 
+// job reads the new output of a job's tasks, in index order; of an OpenJD
+// job's, step by step.
 func (rc *receiver) job(ctx context.Context, id int64) error {
-	if _, err := rc.s.cfg.Store.JobGet(ctx, id); err != nil {
+	j, err := rc.s.cfg.Store.JobGet(ctx, id)
+	if err != nil {
 		return err
+	}
+	for _, step := range j.Steps {
+		if err := rc.job(ctx, step); err != nil && !errors.Is(err, job.ErrNotFound) {
+			return err
+		}
 	}
 	p := store.TaskListParams{JobID: id, AfterIndex: -1, Limit: receivePage, RowsOnly: true}
 	for rc.budget > 0 {

@@ -40,6 +40,8 @@ func (s *Server) oneTask(ctx context.Context, ref job.Ref) (*job.Task, error) {
 		return nil, noJob(ref.Job)
 	case jerr != nil:
 		return nil, jerr
+	case j.HasSteps():
+		return nil, invalid("ref", "%s", stepsHint(j))
 	case !ref.HasIndex && j.IsArray():
 		return nil, invalid("ref", "job %d is an array; name a task as %d.INDEX", ref.Job, ref.Job)
 	}

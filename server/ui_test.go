@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-run/berth/job"
 	"github.com/berth-run/berth/server/ui"
+	"github.com/berth-run/berth/store"
 )
 
 // TestDashboardPages reads the dashboard's pages and fragments over the
@@ -61,6 +62,19 @@ func TestDashboardPages(t *testing.T) {
 	require.Equal(t, 200, code)
 	code, _ = b.do(t, "GET", "/ui/jobs/9", "")
 	require.Equal(t, 404, code)
+
+	// An OpenJD job: its steps instead of tasks.
+	ctx := context.Background()
+	sub, pid, err := b.st.OpenJDInsert(ctx, &job.OpenJDJob{Template: "t"}, job.Spec{Name: "whole"}, time.Now())
+	require.NoError(t, err)
+	spec := job.Spec{Name: "whole/A", OpenJD: &job.OpenJDStep{Submission: sub, Step: "A", Job: pid}, Array: &job.Array{Begin: 1, End: 2, Step: 1}}.WithDefaults()
+	step, err := b.st.JobInsert(ctx, &store.JobInsertParams{Spec: spec, SubmittedAt: time.Now(), State: job.Queued})
+	require.NoError(t, err)
+	code, body = b.do(t, "GET", fmt.Sprintf("/ui/jobs/%d", pid), "")
+	require.Equal(t, 200, code)
+	require.Contains(t, string(body), `id="steps"`)
+	require.Contains(t, string(body), fmt.Sprintf(`href="/ui/jobs/%d"`, step))
+	require.NotContains(t, string(body), `id="grid"`)
 
 	var grid struct {
 		Index  []int  `json:"index"`

@@ -34,7 +34,7 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 	events, unsubscribe := s.cfg.Scheduler.Subscribe(subscribeBuf)
 	defer func() { unsubscribe() }()
 
-	wt := waiter{s: s, ids: ids, any: anyOne, jobs: map[int64]*job.Job{}, ended: map[int64]bool{}}
+	wt := waiter{s: s, ids: ids, any: anyOne, jobs: map[int64]*job.Job{}, ended: map[int64]bool{}, parent: map[int64]int64{}}
 	if err := wt.read(ctx); err != nil {
 		s.writeError(w, r, err, noRef)
 		return
@@ -62,6 +62,13 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 			}
 			if _, ok := wt.jobs[ev.Job]; ok && (ev.JobEnded || ev.Removed) {
 				wt.ended[ev.Job] = true
+			}
+			// An OpenJD job ends with its last step: read it again.
+			if p, ok := wt.parent[ev.Job]; ok && (ev.JobEnded || ev.Removed) {
+				if err := wt.readOne(ctx, p); err != nil {
+					s.writeError(w, r, err, noRef)
+					return
+				}
 			}
 		case <-timer:
 			timedOut = true
@@ -91,23 +98,35 @@ type waiter struct {
 	any   bool
 	jobs  map[int64]*job.Job
 	ended map[int64]bool
+	// parent maps the steps' jobs of the OpenJD jobs waited for to them.
+	parent map[int64]int64
 }
 
 // read (re-)reads the jobs from the store. A job it knew that is gone now
 // was removed, which counts as ended; one it never knew is a 404.
 func (wt *waiter) read(ctx context.Context) error {
 	for _, id := range wt.ids {
-		j, err := wt.s.cfg.Store.JobGet(ctx, id)
-		switch {
-		case errors.Is(err, job.ErrNotFound) && wt.jobs[id] != nil:
+		if err := wt.readOne(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (wt *waiter) readOne(ctx context.Context, id int64) error {
+	j, err := wt.s.cfg.Store.JobGet(ctx, id)
+	switch {
+	case errors.Is(err, job.ErrNotFound) && wt.jobs[id] != nil:
+		wt.ended[id] = true
+	case err != nil:
+		return toAPIError(err, job.Ref{Job: id})
+	default:
+		wt.jobs[id] = j
+		if j.State.Terminal() {
 			wt.ended[id] = true
-		case err != nil:
-			return toAPIError(err, job.Ref{Job: id})
-		default:
-			wt.jobs[id] = j
-			if j.State.Terminal() {
-				wt.ended[id] = true
-			}
+		}
+		for _, step := range j.Steps {
+			wt.parent[step] = id
 		}
 	}
 	return nil

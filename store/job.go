@@ -42,18 +42,20 @@ func (s *Store) JobInsert(ctx context.Context, p *JobInsertParams) (int64, error
 	}
 	var id int64
 	err = s.write(Durable(ctx), func(tx *sql.Tx) error {
+		var parent any
+		if o := p.Spec.OpenJD; o != nil && o.Job != 0 {
+			parent = o.Job
+		}
 		err := tx.QueryRowContext(ctx, `INSERT INTO jobs
-			(name, spec, pool, priority, task_count, init_state, init_kind, init_value, submitted_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			(name, spec, pool, priority, task_count, init_state, init_kind, init_value, submitted_at, parent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			p.Spec.Name, string(spec), p.Spec.Pool, p.Spec.Priority, p.Spec.TaskCount(),
-			string(p.State), string(p.SubState.Kind), p.SubState.Value, nanos(p.SubmittedAt)).Scan(&id)
+			string(p.State), string(p.SubState.Kind), p.SubState.Value, nanos(p.SubmittedAt), parent).Scan(&id)
 		if err != nil {
 			return err
 		}
-		for k, v := range p.Spec.Labels {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)`, id, k, v); err != nil {
-				return err
-			}
+		if err := insertLabels(ctx, tx, id, p.Spec.Labels); err != nil {
+			return err
 		}
 		state, kind, value := string(p.State), string(p.SubState.Kind), p.SubState.Value
 		if p.Spec.IsArray() {
@@ -76,6 +78,15 @@ func (s *Store) JobInsert(ctx context.Context, p *JobInsertParams) (int64, error
 	return id, nil
 }
 
+func insertLabels(ctx context.Context, tx *sql.Tx, id int64, labels map[string]string) error {
+	for k, v := range labels {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO job_labels (job_id, key, value) VALUES (?, ?, ?)`, id, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // JobGet returns one job; job.ErrNotFound (wrapped) if there is none.
 func (s *Store) JobGet(ctx context.Context, id int64) (*job.Job, error) {
 	jobs, err := s.JobList(ctx, &JobListParams{IDs: []int64{id}, Limit: 1})
@@ -89,32 +100,13 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*job.Job, error) {
 }
 
 // JobDelete removes a job and its tasks with their history. It does not check
-// states: the scheduler decides whether a job may go.
+// states: the scheduler decides whether a job may go. The job standing for
+// a whole OpenJD job goes with the last of its steps' jobs, and is refused
+// (job.ErrInvalidState) while it has any.
 func (s *Store) JobDelete(ctx context.Context, id int64) error {
 	return s.write(Durable(ctx), func(tx *sql.Tx) error {
-		// Children first: deleting them directly is cheaper than having the
-		// ON DELETE CASCADE clauses do it row by row.
-		for _, q := range []string{
-			`DELETE FROM tasks WHERE job_id = ?`,
-			`DELETE FROM task_ranges WHERE job_id = ?`,
-			`DELETE FROM job_labels WHERE job_id = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return fmt.Errorf("deleting job %d: %w", id, err)
-			}
-		}
-		var sub sql.NullInt64
-		err := tx.QueryRowContext(ctx, `DELETE FROM jobs WHERE id = ? RETURNING json_extract(spec, '$.openjd.submission')`, id).Scan(&sub)
-		if errors.Is(err, sql.ErrNoRows) {
-			return errNoJob(id)
-		}
-		if err != nil {
+		if err := deleteJob(ctx, tx, id); err != nil {
 			return fmt.Errorf("deleting job %d: %w", id, err)
-		}
-		if sub.Valid {
-			if err := openjdPrune(ctx, tx, sub.Int64); err != nil {
-				return fmt.Errorf("deleting job %d: %w", id, err)
-			}
 		}
 		return nil
 	})
@@ -150,8 +142,9 @@ func (s *Store) MetaSet(ctx context.Context, key, value string) error {
 func (s *Store) JobsEndedBefore(ctx context.Context, before time.Time, limit int) ([]int64, error) {
 	var ids []int64
 	err := s.read(ctx, func(tx *sql.Tx) error {
+		// Not the jobs with steps: they go with their last step's.
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?
-			ORDER BY id LIMIT ?`, nanos(before), limit)
+			AND task_count > 0 ORDER BY id LIMIT ?`, nanos(before), limit)
 		if err != nil {
 			return err
 		}
@@ -183,15 +176,8 @@ func (s *Store) JobDeleteEnded(ctx context.Context, id int64) (bool, error) {
 		} else if err != nil {
 			return err
 		}
-		for _, q := range []string{
-			`DELETE FROM tasks WHERE job_id = ?`,
-			`DELETE FROM task_ranges WHERE job_id = ?`,
-			`DELETE FROM job_labels WHERE job_id = ?`,
-			`DELETE FROM jobs WHERE id = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return err
-			}
+		if err := deleteJob(ctx, tx, id); err != nil {
+			return err
 		}
 		deleted = true
 		return nil

@@ -129,13 +129,10 @@ type pageRow struct {
 	job  *job.Job
 	spec string
 	sub  job.SubState // of the first task counted: the only one of a plain job
-	// pend is the state of the tasks in the job's ranges: those its task
-	// rows do not count.
-	pend job.State
 }
 
 func jobPage(ctx context.Context, tx *sql.Tx, where string, args []any, after int64, n int) ([]*pageRow, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, spec, task_count, submitted_at, finished_at, pend_state
+	rows, err := tx.QueryContext(ctx, `SELECT id, spec, task_count, submitted_at, finished_at
 		FROM jobs WHERE id > ?`+where+` ORDER BY id LIMIT ?`,
 		append(append([]any{after}, args...), n)...)
 	if err != nil {
@@ -147,7 +144,7 @@ func jobPage(ctx context.Context, tx *sql.Tx, where string, args []any, after in
 		r := &pageRow{job: &job.Job{Tasks: map[job.State]int{}}}
 		var submitted int64
 		var finished sql.NullInt64
-		if err := rows.Scan(&r.job.ID, &r.spec, &r.job.TaskCount, &submitted, &finished, &r.pend); err != nil {
+		if err := rows.Scan(&r.job.ID, &r.spec, &r.job.TaskCount, &submitted, &finished); err != nil {
 			return nil, err
 		}
 		r.job.SubmittedAt = fromNanos(submitted)
@@ -166,6 +163,27 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		byID[r.job.ID] = r
 		ids[i] = r.job.ID
 	}
+	parentOf, err := pageSteps(ctx, tx, page)
+	if err != nil {
+		return err
+	}
+	for id := range parentOf {
+		if byID[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	// rowsOf are the page's rows a job's tasks count for: its own, and its
+	// parent's.
+	rowsOf := func(id int64) []*pageRow {
+		var rs []*pageRow
+		if r := byID[id]; r != nil {
+			rs = append(rs, r)
+		}
+		if p := parentOf[id]; p != nil {
+			rs = append(rs, p)
+		}
+		return rs
+	}
 	idsJSON, _ := json.Marshal(ids)
 	rows, err := tx.QueryContext(ctx, `SELECT job_id, state, count(*), min(sub_kind), min(sub_value)
 		FROM tasks WHERE job_id IN (SELECT value FROM json_each(?))
@@ -174,6 +192,7 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		return err
 	}
 	defer rows.Close()
+	own := make(map[int64]int, len(ids)) // task rows per job
 	for rows.Next() {
 		var id int64
 		var state job.State
@@ -182,23 +201,39 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		if err := rows.Scan(&id, &state, &n, &sub.Kind, &sub.Value); err != nil {
 			return err
 		}
-		r := byID[id]
-		r.job.Tasks[state] += n
-		r.sub = sub
+		own[id] += n
+		for _, r := range rowsOf(id) {
+			r.job.Tasks[state] += n
+			r.sub = sub
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, r := range page {
-		if r.pend != "" {
-			n := r.job.TaskCount
-			for _, c := range r.job.Tasks {
-				n -= c
-			}
-			if n > 0 {
-				r.job.Tasks[r.pend] += n
+	// An array's tasks without rows are in its ranges, in its pend_state.
+	pend, err := tx.QueryContext(ctx, `SELECT id, pend_state, task_count FROM jobs
+		WHERE id IN (SELECT value FROM json_each(?)) AND pend_state != ''`, string(idsJSON))
+	if err != nil {
+		return err
+	}
+	defer pend.Close()
+	for pend.Next() {
+		var id int64
+		var state job.State
+		var n int
+		if err := pend.Scan(&id, &state, &n); err != nil {
+			return err
+		}
+		if n -= own[id]; n > 0 {
+			for _, r := range rowsOf(id) {
+				r.job.Tasks[state] += n
 			}
 		}
+	}
+	if err := pend.Err(); err != nil {
+		return err
+	}
+	for _, r := range page {
 		r.job.State = job.Summarize(r.job.Tasks)
 	}
 
@@ -217,9 +252,46 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		if err := more.Scan(&id); err != nil {
 			return err
 		}
-		byID[id].job.HasMoreData = true
+		for _, r := range rowsOf(id) {
+			r.job.HasMoreData = true
+		}
 	}
 	return more.Err()
+}
+
+// pageSteps fills in the Steps and TaskCount of the page's jobs with
+// steps (those with no tasks of their own) and returns the parent row of
+// each of their steps' jobs.
+func pageSteps(ctx context.Context, tx *sql.Tx, page []*pageRow) (map[int64]*pageRow, error) {
+	parents := map[int64]*pageRow{}
+	for _, r := range page {
+		if r.job.TaskCount == 0 {
+			parents[r.job.ID] = r
+		}
+	}
+	if len(parents) == 0 {
+		return nil, nil
+	}
+	idsJSON, _ := json.Marshal(slices.Collect(maps.Keys(parents)))
+	rows, err := tx.QueryContext(ctx, `SELECT id, parent, task_count FROM jobs
+		WHERE parent IN (SELECT value FROM json_each(?)) ORDER BY id`, string(idsJSON))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	parentOf := map[int64]*pageRow{}
+	for rows.Next() {
+		var id, parent int64
+		var n int
+		if err := rows.Scan(&id, &parent, &n); err != nil {
+			return nil, err
+		}
+		p := parents[parent]
+		p.job.Steps = append(p.job.Steps, id)
+		p.job.TaskCount += n
+		parentOf[id] = p
+	}
+	return parentOf, rows.Err()
 }
 
 // finish decodes the spec, which only jobs that passed the filter need.
@@ -227,7 +299,7 @@ func (r *pageRow) finish() error {
 	if err := json.Unmarshal([]byte(r.spec), &r.job.Spec); err != nil {
 		return fmt.Errorf("decoding spec of job %d: %w", r.job.ID, err)
 	}
-	if !r.job.IsArray() {
+	if !r.job.IsArray() && !r.job.HasSteps() {
 		r.job.SubState = r.sub
 	}
 	return nil

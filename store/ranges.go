@@ -11,7 +11,7 @@ import (
 )
 
 // An array's tasks are recorded as ranges of indexes until each is first
-// changed on its own (see migration 005): submitting, holding, releasing
+// changed on its own (see migration 006): submitting, holding, releasing
 // and stopping the part of an array not yet started then costs one row
 // whatever its size. A task in a range has the state of the job's
 // pend_state columns; it gets a row of its own, and leaves its range, the
@@ -80,6 +80,10 @@ func rangesPut(ctx context.Context, tx *sql.Tx, puts []RangePut, at time.Time) e
 			q += `, finished_at = NULL`
 		}
 		if _, err := tx.ExecContext(ctx, q+` WHERE id = ?`, append(args, p.JobID)...); err != nil {
+			return fmt.Errorf("job %d: %w", p.JobID, err)
+		}
+		// An OpenJD job ends with the last of its steps' jobs.
+		if err := parentFinished(ctx, tx, p.JobID, 0); err != nil {
 			return fmt.Errorf("job %d: %w", p.JobID, err)
 		}
 	}

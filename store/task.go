@@ -180,6 +180,15 @@ func (s *Store) TasksCommit(ctx context.Context, puts []TaskPut, ranges []RangeP
 				return err
 			}
 		}
+		// An OpenJD job ends with the last of its steps' jobs.
+		for id := range ended {
+			flipped[id] = true
+		}
+		for _, id := range slices.Sorted(maps.Keys(flipped)) {
+			if err := parentFinished(ctx, tx, id, 0); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

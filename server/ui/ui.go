@@ -461,6 +461,9 @@ type jobData struct {
 	Fields  []display.Field
 	Grid    bool
 	Now     time.Time
+	// Steps are the jobs of an OpenJD job's steps, which it has instead
+	// of tasks.
+	Steps []*job.Job
 }
 
 func (u *UI) jobPage(w http.ResponseWriter, r *http.Request) {
@@ -479,6 +482,17 @@ func (u *UI) jobPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := jobData{Job: j, Fields: jobFields(j), Grid: j.TaskCount > 1 || j.IsArray(), Now: time.Now()}
+	if j.HasSteps() {
+		d.Grid = false
+		if len(j.Steps) > 0 {
+			if d.Steps, err = u.cfg.Store.JobList(r.Context(), &store.JobListParams{IDs: j.Steps}); err != nil {
+				u.fail(w, r, http.StatusInternalServerError, err)
+				return
+			}
+		}
+		u.render(w, r, http.StatusOK, "job", fmt.Sprintf("Job %d", id), "jobs", d)
+		return
+	}
 	index := 0
 	if v := r.URL.Query().Get("task"); v != "" {
 		if index, err = strconv.Atoi(v); err != nil {

@@ -13,7 +13,7 @@ import (
 // TaskCounts renders an array job's progress: "3/10 done", "3/10 done, 2
 // failed". A plain job renders as "".
 func TaskCounts(j *job.Job) string {
-	if !j.IsArray() {
+	if !j.IsArray() && !j.HasSteps() {
 		return ""
 	}
 	s := fmt.Sprintf("%d/%d done", j.Tasks[job.Done], j.TaskCount)

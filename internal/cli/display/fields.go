@@ -41,8 +41,17 @@ func JobFields(j *job.Job, fm Formats) []Field {
 	f.add("State", strings.TrimSpace(string(j.State)+" "+j.SubState.String()))
 	f.add("Waiting", j.Waiting)
 	f.add("Tasks", TaskCounts(j))
-	if o := j.OpenJD; o != nil {
-		f.add("OpenJD", fmt.Sprintf("step %q of OpenJD job %d (--label %s=%d)", o.Step, o.Submission, job.OpenJDLabel, o.Submission))
+	switch o := j.OpenJD; {
+	case j.HasSteps():
+		ids := make([]string, len(j.Steps))
+		for i, id := range j.Steps {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		f.add("OpenJD", "an OpenJD job; its steps are jobs "+strings.Join(ids, ", "))
+	case o != nil && o.Job != 0:
+		f.add("OpenJD", fmt.Sprintf("step %q of OpenJD job %d", o.Step, o.Job))
+	case o != nil:
+		f.add("OpenJD", fmt.Sprintf("step %q of an OpenJD job (--label %s=%d)", o.Step, job.OpenJDLabel, o.Submission))
 	}
 	f.add("Command", CommandLine(t))
 	f.add("Image", t.Image)

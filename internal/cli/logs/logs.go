@@ -38,13 +38,18 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	opts := &Options{IO: f.IO, Client: f.Client, Tail: -1}
 	cmd := &cobra.Command{
 		Use:   "logs ID[.INDEX] [-f] [--tail N] [--stderr]",
-		Short: "Print a task's output",
+		Short: "Print a task's output (or every task's of a job)",
 		Long: `Print a task's output as it was written, byte for byte.
 
 A task of an array is named ID.INDEX. With -f, keep printing new output
 until the task has ended; a restart of the server meanwhile is ridden out
 (for up to a minute), going on where it was. --tail N prints only the last
-N lines (then follows, with -f).`,
+N lines (then follows, with -f).
+
+For a whole array or OpenJD job (ID without INDEX), each task's output in
+turn, in index order (an OpenJD job's step by step), each under a line
+"==> ID.INDEX <==" as tail prints several files; with -f each task is
+followed to its end in turn.`,
 		Args: cmdutil.ExactArgs(1, "ID or ID.INDEX"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := cmdutil.ParseRefs(args)
@@ -69,6 +74,21 @@ func run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if !opts.Ref.HasIndex {
+		refs, err := taskRefs(ctx, c, opts.Ref.Job)
+		if err != nil {
+			return err
+		}
+		if refs != nil {
+			return each(ctx, c, opts, refs)
+		}
+	}
+	return runOne(ctx, c, opts)
+}
+
+// runOne prints the output of the one task opts.Ref names.
+func runOne(ctx context.Context, c *client.Client, opts *Options) error {
+	var err error
 	stream := client.Stdout
 	if opts.Stderr {
 		stream = client.Stderr

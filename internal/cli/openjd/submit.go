@@ -50,9 +50,12 @@ func NewCmdSubmit(f *cmdutil.Factory, runF func(context.Context, *SubmitOptions)
 		Use:   "submit TEMPLATE [flags]",
 		Short: "Submit an Open Job Description job template to the server",
 		Long: `Submit a job template to the berth server. The server checks it with the
-job parameters (-p) and makes one berth job per step (an array with one
+job parameters (-p) and makes one berth job for the whole OpenJD job (named
+by the template's name) and, under it, one job per step (an array with one
 task per task of its parameter space, named JOB/STEP and labelled
-openjd=N), which starts when the jobs of the steps it depends on are Done.
+openjd=N, N the whole job's ID), which starts when the jobs of the steps it
+depends on are Done. show, wait, stop, hold, release, rm and receive of the
+whole job act on all its steps.
 
 Workers run a step's tasks in sessions: a session enters the --environment
 templates', the job's and the step's environments once, runs task after
@@ -60,12 +63,13 @@ task of the step in them, and exits them when the step has nothing more
 for it. With --image, each session runs in a container of that image:
 every action runs in it, and it is removed when the session ends.
 
-Prints a line per step (STEP, JOB, TASKS); --wait then waits for every step
-and exits 1 if one failed.`,
+Prints a line per step (STEP, JOB, TASKS); --json prints {"job": N,
+"name": ..., "steps": [{"step", "job", "tasks"}...]}. --wait then waits for
+the whole job and exits 1 if a step failed.`,
 		Example: `  berth submit render.yaml -p Frames=1-100
   berth submit job.yaml --environment conda.yaml --pool gpu --wait
   berth submit job.yaml --image busybox --memory 1g --wait
-  berth ls --label openjd=3`,
+  berth show 3; berth ls --label openjd=3`,
 		Args: cmdutil.ExactArgs(1, "a job template file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Template = args[0]
@@ -97,16 +101,9 @@ and exits 1 if one failed.`,
 	fs.IntVar(&opts.MaxAttempts, "max-attempts", 0, "Runs a rerunnable task gets (default 3)")
 	cmdutil.KVVar(fs, &opts.Labels, "label", "Add a label `k=v` to every job (repeatable)")
 	cmdutil.KVVar(fs, &opts.Constraints, "constraint", "Run only on workers with the label `k=v` (repeatable)")
-	fs.BoolVar(&opts.Wait, "wait", false, "Wait for every step's job to end; exit 1 if one failed")
+	fs.BoolVar(&opts.Wait, "wait", false, "Wait for the whole job to end; exit 1 if a step failed")
 	fs.BoolVar(&opts.JSON, "json", false, "Print the submitted jobs as JSON")
 	return cmd
-}
-
-// submitted is one step's job.
-type submitted struct {
-	Step  string `json:"step"`
-	Job   int64  `json:"job"`
-	Tasks int64  `json:"tasks"`
 }
 
 func runSubmit(ctx context.Context, opts *SubmitOptions) error {
@@ -122,34 +119,26 @@ func runSubmit(ctx context.Context, opts *SubmitOptions) error {
 	if err != nil {
 		return err
 	}
-	var out []submitted
-	for _, st := range res.Steps {
-		out = append(out, submitted{Step: st.Step, Job: st.Job, Tasks: int64(st.Tasks)})
-	}
 	if opts.JSON {
-		if err := cmdutil.PrintJSON(opts.IO.Out, out); err != nil {
+		if err := cmdutil.PrintJSON(opts.IO.Out, res); err != nil {
 			return err
 		}
 	} else {
 		t := tableprinter.New(opts.IO.Out, opts.IO.IsStdoutTTY(), "STEP", "JOB", "TASKS")
-		for _, s := range out {
-			t.AddRow(s.Step, strconv.FormatInt(s.Job, 10), strconv.FormatInt(s.Tasks, 10))
+		for _, s := range res.Steps {
+			t.AddRow(s.Step, strconv.FormatInt(s.Job, 10), strconv.Itoa(s.Tasks))
 		}
 		if err := t.Render(); err != nil {
 			return err
 		}
 		if opts.IO.IsStderrTTY() {
-			fmt.Fprintf(opts.IO.ErrOut, "OpenJD job %q is openjd=%d: berth ls|wait|stop|rm --label openjd=%d\n", res.Name, res.Submission, res.Submission)
+			fmt.Fprintf(opts.IO.ErrOut, "OpenJD job %q is job %d: berth show|wait|stop|rm|receive %d\n", res.Name, res.Job, res.Job)
 		}
 	}
 	if !opts.Wait {
 		return nil
 	}
-	all := make([]int64, len(out))
-	for i, s := range out {
-		all[i] = s.Job
-	}
-	r, err := c.Wait(ctx, all, false, 0)
+	r, err := c.Wait(ctx, []int64{res.Job}, false, 0)
 	if err != nil {
 		return err
 	}

@@ -39,10 +39,12 @@ type Options struct {
 const TasksShownMax = 100
 
 // Shown is what --json prints: the job and its tasks (for a plain job or
-// one task, the task with its history).
+// one task, the task with its history); for an OpenJD job, the jobs of its
+// steps, and no tasks of its own.
 type Shown struct {
-	Job   *job.Job `json:"job"`
-	Tasks []any    `json:"tasks"`
+	Job   *job.Job   `json:"job"`
+	Tasks []any      `json:"tasks"`
+	Steps []*job.Job `json:"steps,omitempty"`
 }
 
 // NewCmdShow returns the command; runF replaces its behaviour in tests.
@@ -54,13 +56,14 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		Long: `Show everything berth knows of a job: its spec and state, and a table
 of its tasks for an array, or for a plain job or one task (ID.INDEX): its
 attempt, worker, host, PID, exit code, signal, times, CPU, peak memory,
-output files and state history.
+output files and state history. For an OpenJD job, a table of its steps'
+jobs.
 
 An array of more than 100 tasks is summed up: its tasks counted by state.
 --tasks lists them, all or a page: --limit N of them after index --after.
 
 --json prints {"job": JOB, "tasks": [TASK...]}; for a plain job or a task
-the one TASK carries its "history".`,
+the one TASK carries its "history"; for an OpenJD job, "steps": [JOB...].`,
 		Args: cmdutil.ExactArgs(1, "ID or ID.INDEX"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := cmdutil.ParseRefs(args)
@@ -97,6 +100,9 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	out := Shown{Job: j, Tasks: []any{}}
+	if j.HasSteps() && !opts.Ref.HasIndex {
+		return showSteps(ctx, opts, c, &out)
+	}
 	var detail *client.TaskDetail
 	var tasks []*job.Task
 	if opts.Ref.HasIndex || !j.IsArray() {
@@ -244,6 +250,35 @@ func taskTable(p *printer, j *job.Job, tasks []*job.Task) error {
 			row = append(row[:1:1], append([]string{tk.Input}, row[1:]...)...)
 		}
 		t.AddRow(row...)
+	}
+	return t.Render()
+}
+
+// showSteps shows an OpenJD job: its own fields, then its steps' jobs.
+func showSteps(ctx context.Context, opts *Options, c *client.Client, out *Shown) error {
+	out.Steps = []*job.Job{}
+	if len(out.Job.Steps) > 0 {
+		for j, err := range c.JobsAll(ctx, client.ListParams{IDs: out.Job.Steps}) {
+			if err != nil {
+				return err
+			}
+			out.Steps = append(out.Steps, j)
+		}
+	}
+	if opts.JSON {
+		return cmdutil.PrintJSON(opts.IO.Out, out)
+	}
+	p := &printer{w: opts.IO.Out, tty: opts.IO.IsStdoutTTY(), now: opts.Now()}
+	p.job(out.Job)
+	fmt.Fprintln(p.w)
+	t := tableprinter.New(p.w, p.tty, "JOB", "STEP", "STATE", "TASKS", "DONE", "FAILED", "UNREAD")
+	for _, s := range out.Steps {
+		step := ""
+		if s.OpenJD != nil {
+			step = s.OpenJD.Step
+		}
+		t.AddRow(strconv.FormatInt(s.ID, 10), step, string(s.State), strconv.Itoa(s.TaskCount),
+			strconv.Itoa(s.Tasks[job.Done]), strconv.Itoa(s.Tasks[job.Failed]), display.Bool(p.tty, s.HasMoreData))
 	}
 	return t.Render()
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/mattn/go-runewidth"
 )
 
 // Table gathers rows and prints them.
@@ -44,20 +46,41 @@ func (t *Table) Render() error {
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(t.out, 0, 8, 2, ' ', 0)
+	rows := t.rows
 	if len(t.header) > 0 {
-		fmt.Fprintln(tw, strings.Join(t.header, "\t"))
+		rows = append([][]string{t.header}, rows...)
 	}
-	for _, r := range t.rows {
+	clean := strings.NewReplacer("\t", " ", "\n", "⏎")
+	var widths []int
+	for _, r := range rows {
 		for i, f := range r {
 			if f == "" {
-				r[i] = "-"
+				f = "-"
 			}
-			r[i] = strings.NewReplacer("\t", " ", "\n", "⏎").Replace(r[i])
+			r[i] = clean.Replace(f)
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			// Columns as wide as they show: a CJK character or an emoji
+			// takes two cells, a combining mark none.
+			widths[i] = max(widths[i], runewidth.StringWidth(r[i]))
 		}
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
-	return tw.Flush()
+	var b strings.Builder
+	for _, r := range rows {
+		b.Reset()
+		for i, f := range r {
+			b.WriteString(f)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-runewidth.StringWidth(f)+2))
+			}
+		}
+		b.WriteByte('\n')
+		if _, err := io.WriteString(t.out, b.String()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Time renders t: relative to now on a terminal ("3 minutes ago"), RFC3339
@@ -72,37 +95,17 @@ func Time(tty bool, now, t time.Time) string {
 	return Relative(now, t)
 }
 
-// Relative renders how long ago t was (or how far ahead it is).
+// Relative renders how long ago t was (or how far ahead it is): "just
+// now", "3 minutes ago", "2 days from now", and past a month the date.
 func Relative(now, t time.Time) string {
 	d := now.Sub(t)
-	suffix := "ago"
-	if d < 0 {
-		d, suffix = -d, "from now"
-	}
-	var s string
 	switch {
-	case d < time.Minute:
-		if d < 2*time.Second {
-			return "just now"
-		}
-		s = plural(int(d/time.Second), "second")
-	case d < time.Hour:
-		s = plural(int(d/time.Minute), "minute")
-	case d < 24*time.Hour:
-		s = plural(int(d/time.Hour), "hour")
-	case d < 30*24*time.Hour:
-		s = plural(int(d/(24*time.Hour)), "day")
-	default:
+	case d < 2*time.Second && d > -2*time.Second:
+		return "just now"
+	case d >= 30*24*time.Hour || d <= -30*24*time.Hour:
 		return t.Format("Jan 2, 2006")
 	}
-	return s + " " + suffix
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
+	return humanize.RelTime(t, now, "ago", "from now")
 }
 
 // Duration renders d rounded for people on a terminal, exactly otherwise.
