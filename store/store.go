@@ -3,7 +3,9 @@
 //
 // Every write is one transaction, so a crash at any instant leaves each job
 // either wholly recorded or not at all. The scheduler is the only writer of
-// job state; the server reads through the same Store.
+// job state; the server reads through the same Store. An array's tasks not
+// yet written on their own are ranges of indexes, not rows (ranges.go), so
+// that an array of millions costs a few rows until its tasks run.
 package store
 
 import (
