@@ -306,6 +306,25 @@ func TestRunArray(t *testing.T) {
 	require.Equal(t, "job 1: 3 tasks\n3 succeeded, 0 failed\n", env.ErrOut.String())
 }
 
+// A large array is summed up by state, with its first failures, not
+// listed task by task.
+func TestRunArrayLarge(t *testing.T) {
+	t.Parallel()
+	api, url := clitest.NewAPI(t)
+	api.OnSubmit = ended(job.Failed, intp(3), "")
+	env := clitest.NewEnv(t, url, false)
+	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--array", "1-250", "--", "false")
+	require.Error(t, err)
+	require.Equal(t, cmdutil.ExitFailure, code)
+	require.Equal(t, "Failed\t250\n", env.Out.String())
+	errOut := env.ErrOut.String()
+	require.Contains(t, errOut, "job 1: 250 tasks\n")
+	require.Contains(t, errOut, "task 1.1 failed: ")
+	require.Contains(t, errOut, "task 1.10 failed: ")
+	require.NotContains(t, errOut, "task 1.11 failed")
+	require.Contains(t, errOut, "(240 more failed: berth show 1 --tasks)\n0 succeeded, 250 failed\n")
+}
+
 func TestExitCode(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, 0, ExitCode(&job.Task{State: job.Done, Info: job.Info{ExitCode: intp(0)}}))
