@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/datadir"
 )
 
@@ -237,7 +238,7 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 func (c *Client) starting(err error) bool {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.Code == CodeStarting
+		return apiErr.Code == api.CodeStarting
 	}
 	var ns *NoServerError
 	if !errors.As(err, &ns) || c.base != "http://berth" || filepath.Base(c.addr) != "berth.sock" {
@@ -263,7 +264,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-			return &APIError{Status: resp.StatusCode, Code: CodeInternal, Message: notBerth(resp), Foreign: true}
+			return &APIError{Status: resp.StatusCode, Code: api.CodeInternal, Message: notBerth(resp), Foreign: true}
 		}
 		return fmt.Errorf("reading the answer to %s %s: %w", method, req.URL.Path, err)
 	}

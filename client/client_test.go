@@ -22,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
 )
@@ -217,7 +218,7 @@ func TestTokenSent(t *testing.T) {
 			apiError(w, 401, "unauthorized", "bad token", "")
 			return
 		}
-		writeJSON(w, 200, Health{OK: true, Version: "v1"})
+		writeJSON(w, 200, api.Health{OK: true, Version: "v1"})
 	}))
 	h, err := c.Health(context.Background())
 	require.NoError(t, err)
@@ -259,7 +260,7 @@ func TestJobsAllPages(t *testing.T) {
 	c := newTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		queries = append(queries, r.URL.RawQuery)
 		after, _ := strconv.ParseInt(r.URL.Query().Get("after_id"), 10, 64)
-		var page JobPage
+		var page api.JobPage
 		for id := after + 1; id <= after+2 && id <= 5; id++ {
 			page.Jobs = append(page.Jobs, &job.Job{ID: id})
 		}
@@ -285,7 +286,7 @@ func TestTasksAllPages(t *testing.T) {
 	c := newTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "/v1/jobs/3/tasks", r.URL.Path)
 		after, _ := strconv.Atoi(r.URL.Query().Get("after_index"))
-		page := TaskPage{NextAfterIndex: -1}
+		page := api.TaskPage{NextAfterIndex: -1}
 		for i := after + 1; i <= after+2 && i <= 4; i++ {
 			page.Tasks = append(page.Tasks, &job.Task{JobID: 3, Index: i})
 		}
@@ -310,7 +311,7 @@ func TestTaskHistory(t *testing.T) {
 		writeJSON(w, 200, map[string]any{
 			"job_id": 7, "index": 3, "state": "Done", "substate": job.ExitCode(0),
 			"exit_code": code, "attempt": 1, "submitted_at": time.Now(),
-			"history": []Transition{{Attempt: 0, State: job.Queued}, {Attempt: 1, State: job.Running}, {Attempt: 1, State: job.Done}},
+			"history": []api.Transition{{Attempt: 0, State: job.Queued}, {Attempt: 1, State: job.Running}, {Attempt: 1, State: job.Done}},
 		})
 	}))
 	td, err := c.Task(context.Background(), job.Ref{Job: 7, Index: 3, HasIndex: true})
@@ -375,7 +376,7 @@ func TestWait(t *testing.T) {
 	c := newTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		require.Equal(t, "/v1/wait", r.URL.Path)
 		require.Equal(t, "any=true&id=1&id=2&timeout=1m30s", r.URL.RawQuery)
-		writeJSON(w, 200, WaitResult{Jobs: []*job.Job{{ID: 1, State: job.Done}, {ID: 2, State: job.Running}}})
+		writeJSON(w, 200, api.WaitResult{Jobs: []*job.Job{{ID: 1, State: job.Done}, {ID: 2, State: job.Running}}})
 	}))
 	res, err := c.Wait(context.Background(), []int64{1, 2}, true, 90*time.Second)
 	require.NoError(t, err)
@@ -460,10 +461,10 @@ func TestWaitRidesOutRestart(t *testing.T) {
 	var calls atomic.Int32
 	c := newTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) <= 2 {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": CodeUnavailable, "message": "the server is shutting down"}})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": map[string]string{"code": api.CodeUnavailable, "message": "the server is shutting down"}})
 			return
 		}
-		writeJSON(w, 200, WaitResult{Jobs: []*job.Job{{ID: 1, State: job.Done}}})
+		writeJSON(w, 200, api.WaitResult{Jobs: []*job.Job{{ID: 1, State: job.Done}}})
 	}))
 	res, err := c.Wait(context.Background(), []int64{1}, false, 0)
 	require.NoError(t, err)
@@ -543,7 +544,7 @@ func TestStartingServer(t *testing.T) {
 		first := n <= 3
 		mu.Unlock()
 		if first {
-			apiError(w, 503, CodeStarting, "the server is starting", "")
+			apiError(w, 503, api.CodeStarting, "the server is starting", "")
 			return
 		}
 		writeJSON(w, 201, job.Job{ID: 1})
@@ -568,7 +569,7 @@ func TestStartingServer(t *testing.T) {
 func TestStartingServerGivesUp(t *testing.T) {
 	t.Parallel()
 	c := newTCP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		apiError(w, 503, CodeStarting, "the server is starting", "")
+		apiError(w, 503, api.CodeStarting, "the server is starting", "")
 	}), WithStartWait(0))
 	_, err := c.Jobs(context.Background(), ListParams{})
 	require.EqualError(t, err, "berth server at "+c.addr+" is starting; try again shortly")
@@ -587,7 +588,7 @@ func TestStartingServerSocket(t *testing.T) {
 	defer lock.Close()
 	require.NoError(t, syscall.Flock(int(lock.Fd()), syscall.LOCK_EX))
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, Health{OK: true, Ready: true})
+		writeJSON(w, 200, api.Health{OK: true, Ready: true})
 	}))
 	t.Cleanup(srv.Close)
 	// The server begins to listen once the client has found it starting.

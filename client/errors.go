@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 )
 
@@ -20,29 +21,13 @@ import (
 // errors.Is(err, ErrUnauthorized) for "unauthorized".
 type APIError struct {
 	Status  int    // the HTTP status
-	Code    string // one of the Code constants
+	Code    string // one of the api.Code constants
 	Message string
 	Field   string // the input at fault, for code "invalid"
 	// Foreign reports an answer not in berth's format: what answered is
 	// not a berth server (or is a proxy in front of one).
 	Foreign bool
 }
-
-// The error codes of the API.
-const (
-	CodeInvalid      = "invalid"
-	CodeUnauthorized = "unauthorized"
-	CodeNotFound     = "not_found"
-	CodeInvalidState = "invalid_state"
-	CodeInternal     = "internal"
-	// CodeMethodNotAllowed answers a method an endpoint does not take.
-	CodeMethodNotAllowed = "method_not_allowed"
-	// CodeUnavailable: the server is shutting down; retry later.
-	CodeUnavailable = "unavailable"
-	// CodeStarting: the server is recovering its jobs after a start; the
-	// client retries (WithStartWait).
-	CodeStarting = "starting"
-)
 
 // ErrUnauthorized matches an *APIError of code "unauthorized".
 var ErrUnauthorized = errors.New("unauthorized")
@@ -64,36 +49,30 @@ func (e *APIError) Error() string {
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case job.ErrNotFound:
-		return e.Code == CodeNotFound
+		return e.Code == api.CodeNotFound
 	case job.ErrInvalidState:
-		return e.Code == CodeInvalidState
+		return e.Code == api.CodeInvalidState
 	case ErrUnauthorized:
-		return e.Code == CodeUnauthorized
+		return e.Code == api.CodeUnauthorized
 	}
 	return false
 }
 
 func decodeError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Field   string `json:"field"`
-		} `json:"error"`
-	}
+	var body api.ErrorBody
 	e := &APIError{Status: resp.StatusCode}
-	if json.Unmarshal(b, &body) == nil && body.Error.Code != "" {
+	if json.Unmarshal(b, &body) == nil && body.Error != nil && body.Error.Code != "" {
 		e.Code, e.Message, e.Field = body.Error.Code, body.Error.Message, body.Error.Field
 		return e
 	}
 	// Not our error format: something else answers at the address (a
 	// proxy in front of berth, or another server). Only a proxy's 502-504
 	// says berth may be back soon.
-	e.Foreign, e.Code = true, CodeInternal
+	e.Foreign, e.Code = true, api.CodeInternal
 	switch resp.StatusCode {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		e.Code = CodeUnavailable
+		e.Code = api.CodeUnavailable
 	}
 	e.Message = notBerth(resp)
 	if t := strings.TrimSpace(string(b)); t != "" && len(t) < 200 && !strings.HasPrefix(t, "<") {

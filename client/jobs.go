@@ -8,28 +8,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 )
 
-// Health is the answer of GET /v1/health.
-type Health struct {
-	OK     bool   `json:"ok"`
-	Status string `json:"status"` // "ok", "degraded" or "starting"
-	// Ready is set once the server has recovered its jobs after its start.
-	Ready    bool   `json:"ready"`
-	Version  string `json:"version"`
-	ServerID string `json:"server_id"`
-	// Store and Dispatch say why that part is degraded; empty when whole.
-	Store    string `json:"store,omitempty"`
-	Dispatch string `json:"dispatch,omitempty"`
-	// DataDirBytes is the disk use of the server's data directory.
-	DataDirBytes int64 `json:"data_dir_bytes,omitempty"`
-}
-
 // Health asks the server whether it is up. A starting server is waited for
 // (see WithStartWait).
-func (c *Client) Health(ctx context.Context) (*Health, error) {
-	var h Health
+func (c *Client) Health(ctx context.Context) (*api.Health, error) {
+	var h api.Health
 	if err := c.do(ctx, http.MethodGet, "/health", nil, nil, &h); err != nil {
 		return nil, err
 	}
@@ -99,16 +85,9 @@ func (p *ListParams) query() url.Values {
 	return q
 }
 
-// JobPage is one page of Jobs.
-type JobPage struct {
-	Jobs []*job.Job `json:"jobs"`
-	// NextAfterID is the AfterID of the next page; 0 when there is none.
-	NextAfterID int64 `json:"next_after_id"`
-}
-
 // Jobs returns one page of jobs in ID order.
-func (c *Client) Jobs(ctx context.Context, p ListParams) (*JobPage, error) {
-	var page JobPage
+func (c *Client) Jobs(ctx context.Context, p ListParams) (*api.JobPage, error) {
+	var page api.JobPage
 	if err := c.do(ctx, http.MethodGet, "/jobs", p.query(), nil, &page); err != nil {
 		return nil, err
 	}
@@ -168,16 +147,8 @@ type TaskParams struct {
 	Limit int
 }
 
-// TaskPage is one page of Tasks.
-type TaskPage struct {
-	Tasks []*job.Task `json:"tasks"`
-	// NextAfterIndex is the last index of this page when more follow, -1
-	// when there are no more (the next page's FromIndex is NextAfterIndex+1).
-	NextAfterIndex int `json:"next_after_index"`
-}
-
 // Tasks returns one page of a job's tasks in index order.
-func (c *Client) Tasks(ctx context.Context, id int64, p TaskParams) (*TaskPage, error) {
+func (c *Client) Tasks(ctx context.Context, id int64, p TaskParams) (*api.TaskPage, error) {
 	q := url.Values{}
 	for _, s := range p.States {
 		q.Add("state", string(s))
@@ -186,7 +157,7 @@ func (c *Client) Tasks(ctx context.Context, id int64, p TaskParams) (*TaskPage, 
 	if p.Limit > 0 {
 		q.Set("limit", strconv.Itoa(p.Limit))
 	}
-	var page TaskPage
+	var page api.TaskPage
 	if err := c.do(ctx, http.MethodGet, "/jobs/"+strconv.FormatInt(id, 10)+"/tasks", q, nil, &page); err != nil {
 		return nil, err
 	}
@@ -216,28 +187,10 @@ func (c *Client) TasksAll(ctx context.Context, id int64, p TaskParams) iter.Seq2
 	}
 }
 
-// Transition is one change of a task's state (the API's form of
-// store.Transition).
-type Transition struct {
-	Attempt  int          `json:"attempt"`
-	State    job.State    `json:"state"`
-	SubState job.SubState `json:"substate,omitzero"`
-	Time     time.Time    `json:"time"`
-	// Message and RetryAt: see store.Transition.
-	Message string     `json:"message,omitempty"`
-	RetryAt *time.Time `json:"retry_at,omitempty"`
-}
-
-// TaskDetail is a task with its state history, oldest first.
-type TaskDetail struct {
-	job.Task
-	History []Transition `json:"history"`
-}
-
 // Task returns one task with its history: ref "7" for the task of a plain
 // job, "7.3" for a task of an array.
-func (c *Client) Task(ctx context.Context, ref job.Ref) (*TaskDetail, error) {
-	var t TaskDetail
+func (c *Client) Task(ctx context.Context, ref job.Ref) (*api.TaskDetail, error) {
+	var t api.TaskDetail
 	if err := c.do(ctx, http.MethodGet, "/tasks/"+ref.String(), nil, nil, &t); err != nil {
 		return nil, err
 	}
@@ -274,9 +227,7 @@ func (c *Client) Stop(ctx context.Context, ref job.Ref, p StopParams) (int, erro
 }
 
 func (c *Client) control(ctx context.Context, ref job.Ref, action job.Action, q url.Values) (int, error) {
-	var out struct {
-		Changed int `json:"changed"`
-	}
+	var out api.Changed
 	if err := c.do(ctx, http.MethodPost, "/jobs/"+ref.String()+"/"+url.PathEscape(string(action)), q, nil, &out); err != nil {
 		return 0, err
 	}

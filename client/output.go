@@ -2,14 +2,13 @@ package client
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 )
 
@@ -59,66 +58,25 @@ func (c *Client) Logs(ctx context.Context, ref job.Ref, p LogsParams) (io.ReadCl
 
 // Results returns the JSON values a task wrote to $BERTH_RESULT, as sent.
 func (c *Client) Results(ctx context.Context, ref job.Ref) ([]json.RawMessage, error) {
-	var out struct {
-		Results []json.RawMessage `json:"results"`
-	}
+	var out api.Results
 	if err := c.do(ctx, http.MethodGet, "/tasks/"+ref.String()+"/results", nil, nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Results, nil
 }
 
-// Received is what one task produced since the last receive. Stdout and
-// Stderr are text with invalid UTF-8 replaced by U+FFFD; when there was
-// any, StdoutBase64 or StderrBase64 holds the exact bytes (see
-// StdoutBytes).
-type Received struct {
-	Ref string `json:"ref"`
-	// Name is the job's name; Input the task's input line, for jobs
-	// submitted with inputs (run --each).
-	Name         string            `json:"name,omitempty"`
-	Input        string            `json:"input,omitempty"`
-	State        job.State         `json:"state"`
-	SubState     job.SubState      `json:"substate,omitzero"`
-	ExitCode     *int              `json:"exit_code,omitempty"`
-	Stdout       string            `json:"stdout"`
-	StdoutBase64 string            `json:"stdout_base64,omitempty"`
-	Stderr       string            `json:"stderr"`
-	StderrBase64 string            `json:"stderr_base64,omitempty"`
-	Results      []json.RawMessage `json:"results"`
-}
-
-// StdoutBytes returns the task's new stdout byte for byte.
-func (r *Received) StdoutBytes() ([]byte, error) { return exact(r.Stdout, r.StdoutBase64) }
-
-// StderrBytes returns the task's new stderr byte for byte.
-func (r *Received) StderrBytes() ([]byte, error) { return exact(r.Stderr, r.StderrBase64) }
-
-func exact(text, b64 string) ([]byte, error) {
-	if b64 == "" {
-		return []byte(text), nil
-	}
-	b, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return nil, fmt.Errorf("decoding output: %w", err)
-	}
-	return b, nil
-}
-
 // Receive returns, for each ref in turn, what its tasks produced since the
 // last receive, and moves the read marks past it unless keep. Tasks with
 // nothing new are left out. On an error it returns what it received before
 // it, with the error. The server returns at most 16 MiB per ref and call.
-func (c *Client) Receive(ctx context.Context, refs []job.Ref, keep bool) ([]Received, error) {
+func (c *Client) Receive(ctx context.Context, refs []job.Ref, keep bool) ([]api.Received, error) {
 	q := url.Values{}
 	if keep {
 		q.Set("keep", "true")
 	}
-	var all []Received
+	var all []api.Received
 	for _, ref := range refs {
-		var out struct {
-			Tasks []Received `json:"tasks"`
-		}
+		var out api.ReceiveResult
 		if err := c.do(ctx, http.MethodPost, "/jobs/"+ref.String()+"/receive", q, nil, &out); err != nil {
 			return all, err
 		}

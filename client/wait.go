@@ -15,15 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 )
-
-// WaitResult is the answer of Wait.
-type WaitResult struct {
-	// Jobs are the awaited jobs, in the order asked.
-	Jobs     []*job.Job `json:"jobs"`
-	TimedOut bool       `json:"timed_out"`
-}
 
 // Wait returns when every job of ids has ended (or, with any, one of them),
 // or when timeout (if positive) has passed, then with TimedOut set.
@@ -32,7 +26,7 @@ type WaitResult struct {
 // connection breaks while waiting, it asks again, with the time left, until
 // the server is back or RestartGrace has passed. No server at the first try
 // is an error at once (a *NoServerError).
-func (c *Client) Wait(ctx context.Context, ids []int64, any bool, timeout time.Duration) (*WaitResult, error) {
+func (c *Client) Wait(ctx context.Context, ids []int64, any bool, timeout time.Duration) (*api.WaitResult, error) {
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
@@ -52,7 +46,7 @@ func (c *Client) Wait(ctx context.Context, ids []int64, any bool, timeout time.D
 		}
 		var apiErr *APIError
 		var noServer *NoServerError
-		shuttingDown := errors.As(err, &apiErr) && apiErr.Code == CodeUnavailable
+		shuttingDown := errors.As(err, &apiErr) && apiErr.Code == api.CodeUnavailable
 		// Once the server went away, not finding it is part of its restart.
 		if !shuttingDown && !isBrokenConn(err) && (outage.IsZero() || !errors.As(err, &noServer)) {
 			return nil, err
@@ -80,7 +74,7 @@ func isBrokenConn(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 }
 
-func (c *Client) waitOnce(ctx context.Context, ids []int64, any bool, timeout time.Duration) (*WaitResult, error) {
+func (c *Client) waitOnce(ctx context.Context, ids []int64, any bool, timeout time.Duration) (*api.WaitResult, error) {
 	q := url.Values{}
 	for _, id := range ids {
 		q.Add("id", strconv.FormatInt(id, 10))
@@ -91,7 +85,7 @@ func (c *Client) waitOnce(ctx context.Context, ids []int64, any bool, timeout ti
 	if timeout > 0 {
 		q.Set("timeout", timeout.String())
 	}
-	var r WaitResult
+	var r api.WaitResult
 	if err := c.do(ctx, http.MethodGet, "/wait", q, nil, &r); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/api"
 )
 
 // TestSubmitInvalidContainer checks that bad container settings are a 400
@@ -31,7 +33,7 @@ func TestSubmitInvalidContainer(t *testing.T) {
 			b.requireError(t, "POST", "/v1/jobs", c.body, http.StatusBadRequest, "invalid", c.field, c.msg)
 		})
 	}
-	var list jobList
+	var list api.JobPage
 	b.doJSON(t, "GET", "/v1/jobs", "", http.StatusOK, &list)
 	require.Empty(t, list.Jobs)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+
+	"github.com/berth-run/berth/api"
 )
 
 // Enroller issues and revokes worker identities: each enrolled worker gets
@@ -14,7 +16,7 @@ import (
 // for an unknown worker, ErrNoEnrolment when the server does not manage
 // its NATS users (an external NATS).
 type Enroller interface {
-	Enroll(ctx context.Context, id, pool string) (*Credentials, error)
+	Enroll(ctx context.Context, id, pool string) (*api.WorkerCredentials, error)
 	Revoke(ctx context.Context, id string) error
 }
 
@@ -22,23 +24,8 @@ type Enroller interface {
 // NATS, whose users its operator configures.
 var ErrNoEnrolment = errors.New("this server uses an external NATS: give each worker a NATS user of its own with the permissions docs/fleet.md lists")
 
-// Credentials are what a worker needs to join: its ID, pool and NKey seed.
-type Credentials struct {
-	ID   string `json:"id"`
-	Pool string `json:"pool"`
-	// NKey is the public key the server knows the worker by.
-	NKey string `json:"nkey"`
-	// Seed is the worker's secret; the server does not keep it.
-	Seed string `json:"seed"`
-}
-
-type enrollRequest struct {
-	ID   string `json:"id"`
-	Pool string `json:"pool"`
-}
-
 func (s *Server) enrollWorker(w http.ResponseWriter, r *http.Request) {
-	var req enrollRequest
+	var req api.EnrollRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		s.writeError(w, r, err, noRef)
 		return
@@ -78,7 +65,7 @@ func enrolError(err error) error {
 
 type noEnroller struct{}
 
-func (noEnroller) Enroll(context.Context, string, string) (*Credentials, error) {
+func (noEnroller) Enroll(context.Context, string, string) (*api.WorkerCredentials, error) {
 	return nil, ErrNoEnrolment
 }
 func (noEnroller) Revoke(context.Context, string) error { return ErrNoEnrolment }

@@ -9,28 +9,34 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 )
 
-// The error codes of the API (docs/api.md, "Errors").
+// The error codes of the API, as the handlers name them.
 const (
-	codeInvalid          = "invalid"
-	codeUnauthorized     = "unauthorized"
-	codeNotFound         = "not_found"
-	codeInvalidState     = "invalid_state"
-	codeUnavailable      = "unavailable"
-	codeStarting         = "starting"
-	codeMethodNotAllowed = "method_not_allowed"
-	codeInternal         = "internal"
+	codeInvalid          = api.CodeInvalid
+	codeUnauthorized     = api.CodeUnauthorized
+	codeNotFound         = api.CodeNotFound
+	codeInvalidState     = api.CodeInvalidState
+	codeUnavailable      = api.CodeUnavailable
+	codeStarting         = api.CodeStarting
+	codeMethodNotAllowed = api.CodeMethodNotAllowed
+	codeInternal         = api.CodeInternal
 )
 
 // apiError is an error answer. Handlers return it (or any error, which
-// writeError maps) and the status and body follow from it.
+// writeError maps) and the status and body (api.Error) follow from it.
 type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Status  int
+	Code    string
+	Message string
+	Field   string
+}
+
+// body is the error as the API sends it.
+func (e *apiError) body() *api.Error {
+	return &api.Error{Code: e.Code, Message: e.Message, Field: e.Field}
 }
 
 func (e *apiError) Error() string {
@@ -93,9 +99,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, r
 		}
 		s.log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeJSON(w, ae.Status, struct {
-		Error *apiError `json:"error"`
-	}{ae})
+	writeJSON(w, ae.Status, api.ErrorBody{Error: ae.body()})
 }
 
 // writeJSON answers with v as JSON.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/store"
 	"golang.org/x/sys/unix"
 )
@@ -34,29 +35,26 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
-	ans := map[string]any{}
+	ans := api.Health{OK: true, Status: "ok", Ready: true, Version: s.cfg.Version, ServerID: s.cfg.ServerID}
 	if err := s.storeHealth(ctx); err != nil {
-		ans["store"] = err.Error()
+		ans.Store = err.Error()
 	}
-	for name, check := range s.cfg.Checks {
-		if err := check(ctx); err != nil {
-			ans[name] = err.Error()
+	if s.cfg.DispatchCheck != nil {
+		if err := s.cfg.DispatchCheck(ctx); err != nil {
+			ans.Dispatch = err.Error()
 		}
 	}
-	status := "ok"
-	if len(ans) > 0 {
-		status = "degraded"
+	if ans.Store != "" || ans.Dispatch != "" {
+		ans.Status = "degraded"
 	}
-	ans["ok"], ans["version"], ans["server_id"], ans["ready"] = true, s.cfg.Version, s.cfg.ServerID, true
 	code := http.StatusOK
 	if !s.ready() {
-		status, code = "starting", http.StatusServiceUnavailable
-		ans["ok"], ans["ready"], ans["error"] = false, false, errStarting
+		ans.Status, code = "starting", http.StatusServiceUnavailable
+		ans.OK, ans.Ready, ans.Error = false, false, errStarting.body()
 		w.Header().Set("Retry-After", "1")
 	}
-	ans["status"] = status
 	if n, ok := s.disk.get(ctx, string(s.cfg.DataDir)); ok {
-		ans["data_dir_bytes"] = n
+		ans.DataDirBytes = n
 	}
 	writeJSON(w, code, ans)
 }

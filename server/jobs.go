@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 	"github.com/berth-run/berth/scheduler"
 	"github.com/berth-run/berth/store"
@@ -63,11 +64,6 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, j)
 }
 
-type jobList struct {
-	Jobs        []*job.Job `json:"jobs"`
-	NextAfterID int64      `json:"next_after_id"`
-}
-
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r)
 	p := store.JobListParams{
@@ -116,7 +112,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
-	out := jobList{Jobs: jobs}
+	out := api.JobPage{Jobs: jobs}
 	if len(jobs) > limit {
 		out.Jobs = jobs[:limit]
 		out.NextAfterID = out.Jobs[limit-1].ID
@@ -216,11 +212,6 @@ func (s *Server) removeJob(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type taskList struct {
-	Tasks          []*job.Task `json:"tasks"`
-	NextAfterIndex int         `json:"next_after_index"`
-}
-
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	q := newQuery(r)
@@ -252,7 +243,7 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, job.Ref{Job: id})
 		return
 	}
-	out := taskList{Tasks: tasks, NextAfterIndex: -1}
+	out := api.TaskPage{Tasks: tasks, NextAfterIndex: -1}
 	if len(tasks) > limit {
 		out.Tasks = tasks[:limit]
 		out.NextAfterIndex = out.Tasks[limit-1].Index
@@ -316,7 +307,7 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, s.refineNotFound(r, err, ref), ref)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"changed": n})
+	writeJSON(w, http.StatusOK, api.Changed{Changed: n})
 }
 
 func (s *Server) workers(w http.ResponseWriter, r *http.Request) {
@@ -324,9 +315,19 @@ func (s *Server) workers(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
-	ws := s.cfg.Scheduler.Workers()
-	if ws == nil {
-		ws = []WorkerStatus{}
+	out := api.WorkerList{Workers: []api.WorkerStatus{}}
+	for _, ws := range s.cfg.Scheduler.Workers() {
+		out.Workers = append(out.Workers, workerStatus(ws))
 	}
-	writeJSON(w, http.StatusOK, map[string][]WorkerStatus{"workers": ws})
+	writeJSON(w, http.StatusOK, out)
+}
+
+// workerStatus maps what the scheduler heard of a worker to the API's form.
+func workerStatus(ws WorkerStatus) api.WorkerStatus {
+	out := api.WorkerStatus{Worker: ws.Worker, Host: ws.Host, Pool: ws.Pool, Slots: ws.Slots, Labels: ws.Labels,
+		Version: ws.Version, Running: make([]api.TaskKey, len(ws.Running)), Time: ws.Time, LastSeen: ws.LastSeen, Alive: ws.Alive}
+	for i, k := range ws.Running {
+		out.Running[i] = api.TaskKey{Job: k.Job, Index: k.Index, Attempt: k.Attempt}
+	}
+	return out
 }

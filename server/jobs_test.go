@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/job"
-	"github.com/stretchr/testify/require"
 )
 
 func TestHealth(t *testing.T) {
@@ -169,7 +171,7 @@ func TestSubmitInvalid(t *testing.T) {
 		})
 	}
 	// Nothing was recorded.
-	var list jobList
+	var list api.JobPage
 	b.doJSON(t, "GET", "/v1/jobs", "", http.StatusOK, &list)
 	require.Empty(t, list.Jobs)
 }
@@ -182,7 +184,7 @@ func TestListJobs(t *testing.T) {
 	}
 	b.sched.setState(t, 2, 0, job.Done)
 
-	var list jobList
+	var list api.JobPage
 	b.doJSON(t, "GET", "/v1/jobs", "", http.StatusOK, &list)
 	require.Len(t, list.Jobs, 5)
 	require.Zero(t, list.NextAfterID)
@@ -256,7 +258,7 @@ func TestListTasks(t *testing.T) {
 	b := setup(t)
 	b.submit(t, `{"template":{"command":"x"},"inputs":["a","b","c","d"]}`)
 	b.sched.setState(t, 1, 2, job.Failed)
-	var list taskList
+	var list api.TaskPage
 	b.doJSON(t, "GET", "/v1/jobs/1/tasks", "", http.StatusOK, &list)
 	require.Len(t, list.Tasks, 4)
 	require.Equal(t, -1, list.NextAfterIndex)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
 	"github.com/berth-run/berth/store"
@@ -23,23 +24,6 @@ const receiveBudgetDefault = 16 << 20
 // receivePage is how many tasks of an array receive reads from the store at
 // a time.
 const receivePage = 1000
-
-// receivedTask is one task in a receive answer. Stdout and Stderr are
-// text with invalid UTF-8 replaced; when there was any, StdoutBase64 or
-// StderrBase64 carries the exact bytes.
-type receivedTask struct {
-	Ref          string            `json:"ref"`
-	Name         string            `json:"name,omitempty"`
-	Input        string            `json:"input,omitempty"`
-	State        job.State         `json:"state"`
-	SubState     job.SubState      `json:"substate,omitzero"`
-	ExitCode     *int              `json:"exit_code,omitempty"`
-	Stdout       string            `json:"stdout"`
-	StdoutBase64 string            `json:"stdout_base64,omitempty"`
-	Stderr       string            `json:"stderr"`
-	StderrBase64 string            `json:"stderr_base64,omitempty"`
-	Results      []json.RawMessage `json:"results"`
-}
 
 // text returns b as text with invalid UTF-8 replaced and, when there was
 // any, b in base64 so no byte is lost.
@@ -62,7 +46,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	rc := receiver{s: s, keep: keep, budget: s.receiveBudget, out: []receivedTask{}}
+	rc := receiver{s: s, keep: keep, budget: s.receiveBudget, out: []api.Received{}}
 	if ref.HasIndex {
 		t, err := s.oneTask(ctx, ref)
 		if err == nil {
@@ -76,7 +60,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, ref)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string][]receivedTask{"tasks": rc.out})
+	writeJSON(w, http.StatusOK, api.ReceiveResult{Tasks: rc.out})
 }
 
 // receiver gathers what tasks produced since their last receive, within a
@@ -85,7 +69,7 @@ type receiver struct {
 	s      *Server
 	keep   bool
 	budget int64
-	out    []receivedTask
+	out    []api.Received
 }
 
 // job reads the new output of a job's tasks, in index order; of an OpenJD
@@ -132,7 +116,7 @@ func (rc *receiver) task(ctx context.Context, t *job.Task) error {
 	}
 	ended := t.State.Terminal()
 	var sizes store.Offsets
-	rt := receivedTask{Ref: t.Ref().String(), Name: t.Name, Input: t.Input, State: t.State, SubState: t.SubState, ExitCode: t.ExitCode}
+	rt := api.Received{Ref: t.Ref().String(), Name: t.Name, Input: t.Input, State: t.State, SubState: t.SubState, ExitCode: t.ExitCode}
 	next := off
 
 	var out []byte

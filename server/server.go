@@ -52,10 +52,9 @@ type Config struct {
 	// Enroller issues worker identities (POST /v1/workers). Defaults to
 	// none: enrolment is refused.
 	Enroller Enroller
-	// Checks are run by /v1/health besides its check of the store: each
-	// returns why its part is degraded, or nil. The answer names the
-	// failing ones by their key (e.g. "dispatch"). Defaults to none.
-	Checks map[string]func(context.Context) error
+	// DispatchCheck is run by /v1/health besides its check of the store:
+	// it returns why work cannot be dispatched, or nil. Defaults to none.
+	DispatchCheck func(context.Context) error
 	// Metrics serves /metrics. Defaults to the metrics of the scheduler's
 	// pools and workers and of the Go runtime, without the store's or
 	// NATS's figures.

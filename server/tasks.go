@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
 	"github.com/berth-run/berth/store"
@@ -48,11 +49,6 @@ func (s *Server) oneTask(ctx context.Context, ref job.Ref) (*job.Task, error) {
 	return nil, notFound(ref)
 }
 
-type taskDetail struct {
-	*job.Task
-	History []store.Transition `json:"history"`
-}
-
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 	ref, err := pathRef(r, "ref")
 	if err == nil {
@@ -72,10 +68,17 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, ref)
 		return
 	}
-	if h == nil {
-		h = []store.Transition{}
+	out := api.TaskDetail{Task: *t, History: make([]api.Transition, len(h))}
+	for i, tr := range h {
+		out.History[i] = transition(tr)
 	}
-	writeJSON(w, http.StatusOK, taskDetail{Task: t, History: h})
+	writeJSON(w, http.StatusOK, out)
+}
+
+// transition maps a stored history entry to the API's form.
+func transition(tr store.Transition) api.Transition {
+	return api.Transition{Attempt: tr.Attempt, State: tr.State, SubState: tr.SubState, Time: tr.Time,
+		Message: tr.Message, RetryAt: tr.RetryAt}
 }
 
 func (s *Server) results(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +97,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 	}
 	f, err := os.Open(s.taskFile(t, datadir.ResultFile))
 	if errors.Is(err, os.ErrNotExist) {
-		writeJSON(w, http.StatusOK, map[string][]json.RawMessage{"results": {}})
+		writeJSON(w, http.StatusOK, api.Results{Results: []json.RawMessage{}})
 		return
 	}
 	if err != nil {
@@ -107,7 +110,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, ref)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string][]json.RawMessage{"results": res})
+	writeJSON(w, http.StatusOK, api.Results{Results: res})
 }
 
 func (s *Server) taskFile(t *job.Task, name string) string {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/docs"
 )
 
@@ -17,12 +18,12 @@ func (s *Server) uiCodes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := s.logins.NewCode()
-	out := map[string]string{"code": code, "url": ""}
+	out := api.UICode{Code: code}
 	s.mu.Lock()
 	addr := s.tcpAddr
 	s.mu.Unlock()
 	if addr != "" {
-		out["url"] = "http://" + loopback(addr) + "/ui/login?code=" + url.QueryEscape(code)
+		out.URL = "http://" + loopback(addr) + "/ui/login?code=" + url.QueryEscape(code)
 	}
 	writeJSON(w, http.StatusCreated, out)
 }

@@ -6,13 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 )
-
-type waitAnswer struct {
-	Jobs     []*job.Job `json:"jobs"`
-	TimedOut bool       `json:"timed_out"`
-}
 
 // wait answers once all (or, with any, one) of the jobs have ended, or the
 // timeout passed. It subscribes before reading the jobs, so an end between
@@ -85,7 +81,7 @@ func (s *Server) wait(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err, noRef)
 		return
 	}
-	out := waitAnswer{Jobs: make([]*job.Job, len(ids)), TimedOut: timedOut && !wt.done()}
+	out := api.WaitResult{Jobs: make([]*job.Job, len(ids)), TimedOut: timedOut && !wt.done()}
 	for i, id := range ids {
 		out.Jobs[i] = wt.jobs[id]
 	}

@@ -5,17 +5,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berth-run/berth/job"
 	"github.com/stretchr/testify/require"
+
+	"github.com/berth-run/berth/api"
+	"github.com/berth-run/berth/job"
 )
 
 // waitAsync starts a wait request and returns a channel with its answer.
-func (b *testBundle) waitAsync(t *testing.T, query string) <-chan waitAnswer {
+func (b *testBundle) waitAsync(t *testing.T, query string) <-chan api.WaitResult {
 	t.Helper()
-	ch := make(chan waitAnswer, 1)
+	ch := make(chan api.WaitResult, 1)
 	n := b.sched.subscribers()
 	go func() {
-		var out waitAnswer
+		var out api.WaitResult
 		code, body := b.do(t, "GET", "/v1/wait?"+query, "")
 		if code != http.StatusOK {
 			t.Errorf("wait answered %d: %s", code, body)
@@ -49,7 +51,7 @@ func TestWaitAll(t *testing.T) {
 	require.Equal(t, job.Done, out.Jobs[1].State)
 
 	// Jobs already ended: an immediate answer.
-	var again waitAnswer
+	var again api.WaitResult
 	b.doJSON(t, "GET", "/v1/wait?id=1,2", "", http.StatusOK, &again)
 	require.False(t, again.TimedOut)
 }
@@ -84,7 +86,7 @@ func TestWaitTimeout(t *testing.T) {
 	b := setup(t)
 	b.submit(t, `{"template":{"command":"x"}}`)
 	start := time.Now()
-	var out waitAnswer
+	var out api.WaitResult
 	b.doJSON(t, "GET", "/v1/wait?id=1&timeout=100ms", "", http.StatusOK, &out)
 	require.True(t, out.TimedOut)
 	require.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)

@@ -10,6 +10,10 @@ import (
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 )
 
+var server = clitest.Share(clitest.Options{NoWorker: true})
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
 // execRoot runs the root command as Main does and returns the exit code.
 func execRoot(t *testing.T, env *clitest.Env, extra []CommandFunc, args ...string) int {
 	root := NewRootCmd(env.F, extra...)
@@ -38,7 +42,7 @@ func TestRootExitCodes(t *testing.T) {
 			t.Parallel()
 			url := "127.0.0.1:1"
 			if tc.name == "no job" {
-				_, url = clitest.NewAPI(t)
+				url = server.Server(t).Addr()
 			}
 			env := clitest.NewEnv(t, url, false)
 			require.Equal(t, tc.code, execRoot(t, env, nil, tc.args...))

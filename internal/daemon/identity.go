@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nkeys"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/datadir"
 	"github.com/berth-run/berth/job"
@@ -93,7 +94,7 @@ func ensureSeed(path string) (string, error) {
 var _ server.Enroller = (*registry)(nil)
 
 // Enroll makes a new identity for worker id of pool, or replaces its key.
-func (r *registry) Enroll(_ context.Context, id, pool string) (*server.Credentials, error) {
+func (r *registry) Enroll(_ context.Context, id, pool string) (*api.WorkerCredentials, error) {
 	if r.ns == nil {
 		return nil, server.ErrNoEnrolment
 	}
@@ -120,7 +121,7 @@ func (r *registry) Enroll(_ context.Context, id, pool string) (*server.Credentia
 	if err := r.applyLocked(list); err != nil {
 		return nil, err
 	}
-	return &server.Credentials{ID: id, Pool: pool, NKey: pub, Seed: string(seed)}, nil
+	return &api.WorkerCredentials{ID: id, Pool: pool, NKey: pub, Seed: string(seed)}, nil
 }
 
 // Revoke removes worker id's identity; its connection is closed.

@@ -279,7 +279,6 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	if ns != nil {
 		pub.Broken = ns.WorkStreamErr
 	}
-	checks := map[string]func(context.Context) error{"dispatch": pub.WorkStreamErr}
 	// The metrics read the scheduler made just below.
 	var sched *scheduler.Scheduler
 	mets := metrics.New(metrics.Config{JetStream: conn.JetStream(),
@@ -328,7 +327,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	ready := make(chan struct{})
-	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, Checks: checks, Metrics: mets.Handler(), Ready: ready, JobRemoved: removeKept(dir, log)})
+	api, err := server.New(server.Config{DataDir: dir, Store: st, Scheduler: sched, Logger: log.With("component", "api"), Version: cfg.Version, ServerID: serverID, Enroller: reg, DispatchCheck: pub.WorkStreamErr, Metrics: mets.Handler(), Ready: ready, JobRemoved: removeKept(dir, log)})
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ type Env struct {
 	In, Out, ErrOut *bytes.Buffer
 }
 
-// NewEnv returns a factory whose client talks to url (the fake's) and whose
+// NewEnv returns a factory whose client talks to url and whose
 // stdout and stderr are terminals if tty.
 func NewEnv(t testing.TB, url string, tty bool) *Env {
 	ios, in, out, errOut := iostreams.Test()

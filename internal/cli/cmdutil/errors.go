@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/job"
 )
@@ -100,7 +101,7 @@ func ExitCode(err error) int {
 // a wrong address, exit 3 as with no server.
 func IsForeign(err error) bool {
 	var apiErr *client.APIError
-	return errors.As(err, &apiErr) && apiErr.Foreign && apiErr.Code != client.CodeUnavailable
+	return errors.As(err, &apiErr) && apiErr.Foreign && apiErr.Code != api.CodeUnavailable
 }
 
 // IsCobraUsage reports errors cobra makes for unknown commands and flags,

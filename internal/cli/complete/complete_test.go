@@ -2,11 +2,13 @@ package complete_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/cli"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/job"
@@ -23,15 +25,32 @@ func complete(t *testing.T, url string, args ...string) string {
 	return env.Out.String()
 }
 
-func setup(t *testing.T) string {
-	api, url := clitest.NewAPI(t)
-	api.Add(&job.Job{Spec: job.Spec{Name: "build", Labels: map[string]string{"team": "ops"}}, State: job.Done})
-	api.Add(&job.Job{Spec: job.Spec{Labels: map[string]string{"team": "dev", "env": "ci"}}}, &job.Task{State: job.Running})
+// server holds a job that ended, one running and nine queued.
+var server = clitest.Share(clitest.Options{NoWorker: true, Seed: func(f *clitest.Fixtures) {
+	spec := job.Spec{Name: "build", Labels: map[string]string{"team": "ops"}, Template: job.Template{Command: "true"}}
+	id := f.Job(spec, clitest.Now)
+	f.Set(clitest.Now, &job.Task{JobID: id, State: job.Done, SubState: job.ExitCode(0)})
+	spec = job.Spec{Labels: map[string]string{"team": "dev", "env": "ci"}, Template: job.Template{Command: "true"}}
+	id = f.Job(spec, clitest.Now)
+	f.Set(clitest.Now, &job.Task{JobID: id, State: job.Running, Info: job.Info{Attempt: 1, Worker: "w2"}})
 	for range 9 {
-		api.Add(&job.Job{}, &job.Task{State: job.Queued})
+		f.Job(job.Spec{Template: job.Template{Command: "true"}}, clitest.Now)
 	}
-	api.Workers = []client.WorkerStatus{{Worker: "w1", Pool: "gpu"}, {Worker: "w2", Pool: "default"}}
-	return url
+}})
+
+var heartbeats sync.Once
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
+// setup returns the server's address, once its workers of pools gpu and
+// default have reported in.
+func setup(t *testing.T) string {
+	s := server.Server(t)
+	heartbeats.Do(func() {
+		s.Heartbeat(t, "w1", "gpu", dispatch.Heartbeat{Time: time.Now()})
+		s.Heartbeat(t, "w2", "default", dispatch.Heartbeat{Time: time.Now(), Running: []dispatch.TaskKey{{Job: 2, Attempt: 1}}})
+	})
+	return s.Addr()
 }
 
 func TestCompleteJobIDs(t *testing.T) {

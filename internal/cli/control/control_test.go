@@ -1,12 +1,15 @@
 package control
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/job"
@@ -47,37 +50,63 @@ func TestNewCmdsArgs(t *testing.T) {
 	require.ErrorContains(t, err, "missing job ID")
 }
 
-func setup(t *testing.T, tty bool) (*clitest.API, *clitest.Env) {
-	api, url := clitest.NewAPI(t)
-	api.Add(&job.Job{}, &job.Task{Index: 1, State: job.Running}, &job.Task{Index: 2, State: job.Running})
-	api.Add(&job.Job{State: job.Queued})
-	return api, clitest.NewEnv(t, url, tty)
+var server = clitest.Share(clitest.Options{})
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
+// setup submits an array of two running tasks and a job no worker can
+// take, and returns their IDs.
+func setup(t *testing.T) (*clitest.Server, int64, int64) {
+	s := server.Server(t)
+	running := s.Submit(t, job.Spec{Array: &job.Array{Begin: 1, End: 2, Step: 1}, Template: job.Template{Command: "sleep", Args: []string{"100"}}})
+	queued := s.Submit(t, job.Spec{Constraints: map[string]string{"no": "such"}, Template: job.Template{Command: "true"}})
+	s.Running(t, running, 2)
+	t.Cleanup(func() {
+		_, _ = s.Client(t).Control(context.Background(), job.Ref{Job: running}, job.Terminate)
+		_, _ = s.Client(t).Control(context.Background(), job.Ref{Job: queued}, job.Terminate)
+	})
+	return s, running, queued
 }
 
 func TestControlTerminal(t *testing.T) {
 	t.Parallel()
-	api, env := setup(t, true)
-	code, err := clitest.Exec(NewCmd(env.F, "suspend", job.Suspend, "", nil), "1", "1.2")
-	require.NoError(t, err)
+	s, id, _ := setup(t)
+	env := s.Env(t, true)
+	code, err := clitest.Exec(NewCmd(env.F, "suspend", job.Suspend, "", nil), fmt.Sprint(id))
+	require.NoError(t, err, env.ErrOut.String())
 	require.Equal(t, 0, code)
-	require.Equal(t, "1: 2 task(s) changed\n1.2: 0 task(s) changed\n", env.ErrOut.String())
-	require.Equal(t, []string{"1 suspend", "1.2 suspend"}, api.Controls)
+	s.WaitFor(t, id, func(j *job.Job) bool { return j.Tasks[job.Suspended] == 2 })
+	code, err = clitest.Exec(NewCmd(env.F, "resume", job.Resume, "", nil), fmt.Sprintf("%d.2", id))
+	require.NoError(t, err, env.ErrOut.String())
+	require.Equal(t, 0, code)
+	require.Equal(t, fmt.Sprintf("%d: 2 task(s) changed\n%d.2: 1 task(s) changed\n", id, id), env.ErrOut.String())
+	s.WaitFor(t, id, func(j *job.Job) bool { return j.Tasks[job.Suspended] == 1 && j.Tasks[job.Running] == 1 })
+
+	// A task suspended already is an error of its own.
+	env.ErrOut.Reset()
+	code, _ = clitest.Exec(NewCmd(env.F, "suspend", job.Suspend, "", nil), fmt.Sprintf("%d.1", id))
+	require.Equal(t, cmdutil.ExitFailure, code)
+	require.Equal(t, fmt.Sprintf("%d.1: task %d.1 is Suspended; suspend applies only to running tasks\n", id, id), env.ErrOut.String())
 }
 
 func TestControlQuietAndFailures(t *testing.T) {
 	t.Parallel()
-	api, env := setup(t, false)
-	// 2 is not held: release fails; 9 does not exist; 1 still changes.
-	code, _ := clitest.Exec(NewCmd(env.F, "hold", job.Hold, "", nil), "9", "2")
+	s, running, queued := setup(t)
+	env := s.Env(t, false)
+	// The queued job is held; 999 does not exist.
+	code, _ := clitest.Exec(NewCmd(env.F, "hold", job.Hold, "", nil), "999", fmt.Sprint(queued))
 	require.Equal(t, cmdutil.ExitUsage, code, "the only failure is an unknown job")
-	require.Equal(t, "9: no job 9\n", env.ErrOut.String())
+	require.Equal(t, "999: no job 999\n", env.ErrOut.String())
 	require.Empty(t, env.Out.String())
+	s.WaitFor(t, queued, func(j *job.Job) bool { return j.State == job.QueuedHeld })
 
+	// The running job is not held: release fails; 999 does not exist; the
+	// held job is released.
 	env.ErrOut.Reset()
-	code, _ = clitest.Exec(NewCmd(env.F, "release", job.Release, "", nil), "1", "9", "2")
+	code, _ = clitest.Exec(NewCmd(env.F, "release", job.Release, "", nil), fmt.Sprint(running), "999", fmt.Sprint(queued))
 	require.Equal(t, cmdutil.ExitFailure, code)
-	require.Equal(t, "1: job 1 is not held\n9: no job 9\n", env.ErrOut.String())
-	require.Equal(t, []string{"2 hold", "1 release", "2 release"}, api.Controls)
+	require.Equal(t, fmt.Sprintf("%d: no task of job %d is held\n999: no job 999\n", running, running), env.ErrOut.String())
+	s.WaitFor(t, queued, func(j *job.Job) bool { return j.State == job.Queued })
 }
 
 func TestControlNoServer(t *testing.T) {
@@ -89,25 +118,50 @@ func TestControlNoServer(t *testing.T) {
 	require.Empty(t, env.ErrOut.String(), "said once, by Main")
 }
 
+// TestStopGraceAndKill stops tasks that ignore SIGTERM: stop after its
+// grace, kill at once, both with SIGKILL; --signal sends its signal.
 func TestStopGraceAndKill(t *testing.T) {
 	t.Parallel()
-	api, env := setup(t, false)
-	code, err := clitest.Exec(NewCmds(env.F, nil)[0], "--grace", "2s", "1.1")
+	s := server.Server(t)
+	id := s.Submit(t, job.Spec{Array: &job.Array{Begin: 1, End: 2, Step: 1},
+		Template: job.Template{Command: "sh", Args: []string{"-c", "trap '' TERM; echo ready; exec sleep 100"}}})
+	other := s.Submit(t, job.Spec{Template: job.Template{Command: "sleep", Args: []string{"100"}}})
+	s.Running(t, id, 2)
+	s.Running(t, other, 1)
+	// Stopped only once SIGTERM is ignored.
+	for i := 1; i <= 2; i++ {
+		out, err := s.Client(t).Logs(context.Background(), job.Ref{Job: id, Index: i, HasIndex: true}, client.LogsParams{Follow: true})
+		require.NoError(t, err)
+		line, err := bufio.NewReader(out).ReadString('\n')
+		out.Close()
+		require.NoError(t, err)
+		require.Equal(t, "ready\n", line)
+	}
+	env := s.Env(t, false)
+	ref := func(i int) string { return fmt.Sprintf("%d.%d", id, i) }
+	code, err := clitest.Exec(NewCmds(env.F, nil)[0], "--grace", "100ms", ref(1))
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	code, err = clitest.Exec(NewCmds(env.F, nil)[1], "1.2")
+	code, err = clitest.Exec(NewCmds(env.F, nil)[1], ref(2))
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "2")
+	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "--signal", "int", fmt.Sprint(other))
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "--signal", "int", "1")
-	require.NoError(t, err)
-	require.Equal(t, 0, code)
-	require.Equal(t, []string{"1.1 terminate grace=2s", "1.2 terminate grace=0s", "2 terminate", "1 terminate signal=SIGINT"}, api.Controls)
+	s.Wait(t, id, other)
+	signals := func(id int64) []string {
+		var out []string
+		for tk, err := range s.Client(t).TasksAll(context.Background(), id, client.TaskParams{}) {
+			require.NoError(t, err)
+			require.Equal(t, job.Failed, tk.State)
+			out = append(out, tk.Signal)
+		}
+		return out
+	}
+	require.Equal(t, []string{"SIGKILL", "SIGKILL"}, signals(id))
+	require.Equal(t, []string{"SIGINT"}, signals(other))
 
-	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "--signal", "STOP", "1")
+	code, err = clitest.Exec(NewCmds(env.F, nil)[0], "--signal", "STOP", fmt.Sprint(other))
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.ErrorContains(t, err, `--signal: unknown signal "STOP"`)
-	require.Len(t, api.Controls, 4, "nothing sent")
 }

@@ -53,7 +53,9 @@ func JobFields(j *job.Job, fm Formats) []Field {
 	case o != nil:
 		f.add("OpenJD", fmt.Sprintf("step %q of an OpenJD job (--label %s=%d)", o.Step, job.OpenJDLabel, o.Submission))
 	}
-	f.add("Command", CommandLine(t))
+	if j.OpenJD == nil { // an OpenJD job runs its template's actions
+		f.add("Command", CommandLine(t))
+	}
 	f.add("Image", t.Image)
 	f.add("Workdir", t.WorkDir)
 	f.add("Env", KVs(t.Env))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/cli/iostreams"
@@ -129,7 +130,7 @@ func follow(ctx context.Context, c *client.Client, ref job.Ref, stream client.St
 		}
 		if err == nil {
 			// The stream ended: the task's end, or the server's.
-			var d *client.TaskDetail
+			var d *api.TaskDetail
 			if d, err = c.Task(ctx, ref); err == nil {
 				if d.State.Terminal() {
 					// Anything written between the last read and the end.
@@ -179,7 +180,7 @@ func restarting(err error, away bool) bool {
 	var noServer *client.NoServerError
 	switch {
 	case errors.As(err, &apiErr):
-		return apiErr.Code == client.CodeUnavailable
+		return apiErr.Code == api.CodeUnavailable
 	case errors.As(err, &noServer):
 		return away
 	}

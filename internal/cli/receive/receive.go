@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/cli/iostreams"
@@ -79,7 +80,7 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 	}
-	all := []client.Received{}
+	all := []api.Received{}
 	var fails cmdutil.Failures
 	for _, ref := range opts.Refs {
 		for {
@@ -107,7 +108,7 @@ func run(ctx context.Context, opts *Options) error {
 	return fails.Err()
 }
 
-func size(rs []client.Received) int {
+func size(rs []api.Received) int {
 	n := 0
 	for _, r := range rs {
 		n += len(r.Stdout) + len(r.Stderr)
@@ -118,7 +119,7 @@ func size(rs []client.Received) int {
 	return n
 }
 
-func print(ios *iostreams.IOStreams, rs []client.Received) error {
+func print(ios *iostreams.IOStreams, rs []api.Received) error {
 	for _, r := range rs {
 		// Byte for byte: output need not be text.
 		out, err := r.StdoutBytes()

@@ -2,11 +2,13 @@ package rm
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/job"
@@ -25,46 +27,66 @@ func TestNewCmdRmArgs(t *testing.T) {
 	require.ErrorContains(t, err, `"3.1" names a task`)
 }
 
+var server = clitest.Share(clitest.Options{})
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
 func TestRm(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.Add(&job.Job{State: job.Done})
-	api.Add(&job.Job{State: job.Running})
-	env := clitest.NewEnv(t, url, false)
-	code, _ := clitest.Exec(NewCmdRm(env.F, nil), "1", "2")
+	s := server.Server(t)
+	done := s.Submit(t, job.Spec{Template: job.Template{Command: "true"}})
+	running := s.Submit(t, job.Spec{Template: job.Template{Command: "sleep", Args: []string{"100"}}})
+	s.Wait(t, done)
+	s.Running(t, running, 1)
+	env := s.Env(t, false)
+	code, _ := clitest.Exec(NewCmdRm(env.F, nil), fmt.Sprint(done), fmt.Sprint(running))
 	require.Equal(t, cmdutil.ExitFailure, code)
-	require.Equal(t, "job 2 has not ended; use --force to stop and remove it\n", env.ErrOut.String())
-	require.Equal(t, []int64{1}, api.Removed)
+	require.Equal(t, fmt.Sprintf("job %d has not ended; use --force to stop and remove it\n", running), env.ErrOut.String())
+	_, err := s.Client(t).Job(context.Background(), done)
+	require.ErrorIs(t, err, job.ErrNotFound, "removed")
 
-	env = clitest.NewEnv(t, url, true)
-	code, err := clitest.Exec(NewCmdRm(env.F, nil), "--force", "2")
+	env = s.Env(t, true)
+	code, err = clitest.Exec(NewCmdRm(env.F, nil), "--force", fmt.Sprint(running))
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	require.Equal(t, "removed job 2\n", env.ErrOut.String())
+	require.Equal(t, fmt.Sprintf("removed job %d\n", running), env.ErrOut.String())
 
-	env = clitest.NewEnv(t, url, false)
-	code, _ = clitest.Exec(NewCmdRm(env.F, nil), "1")
+	env = s.Env(t, false)
+	code, _ = clitest.Exec(NewCmdRm(env.F, nil), fmt.Sprint(done))
 	require.Equal(t, cmdutil.ExitUsage, code)
-	require.Equal(t, "no job 1\n", env.ErrOut.String())
+	require.Equal(t, fmt.Sprintf("no job %d\n", done), env.ErrOut.String())
 }
 
 func TestRmBefore(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
 	old, recent := time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
-	api.Add(&job.Job{State: job.Done, FinishedAt: &old})
-	api.Add(&job.Job{State: job.Done, FinishedAt: &recent})
-	api.Add(&job.Job{State: job.Failed, FinishedAt: &old})
-	api.Add(&job.Job{State: job.Running})
-	env := clitest.NewEnv(t, url, false)
+	s := clitest.StartServer(t, clitest.Options{NoWorker: true, Seed: func(f *clitest.Fixtures) {
+		spec := job.Spec{Template: job.Template{Command: "true"}}
+		for _, end := range []struct {
+			state job.State
+			at    time.Time
+		}{{job.Done, old}, {job.Done, recent}, {job.Failed, old}, {job.Running, old}} {
+			id := f.Job(spec, old.Add(-time.Minute))
+			f.Set(end.at, &job.Task{JobID: id, State: end.state, Info: job.Info{Attempt: 1, Worker: "w9"}})
+		}
+	}})
+	ids := func() []int64 {
+		var out []int64
+		for j, err := range s.Client(t).JobsAll(context.Background(), client.ListParams{}) {
+			require.NoError(t, err)
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	env := s.Env(t, false)
 	code, err := clitest.Exec(NewCmdRm(env.F, nil), "--state", "done", "--before", "24h")
 	require.NoError(t, err, env.ErrOut.String())
 	require.Equal(t, 0, code)
-	require.Equal(t, []int64{1}, api.Removed)
+	require.Equal(t, []int64{2, 3, 4}, ids())
 
 	// Alone, --before selects every job that ended that long ago.
 	code, err = clitest.Exec(NewCmdRm(env.F, nil), "--before", "1d")
 	require.NoError(t, err, env.ErrOut.String())
 	require.Equal(t, 0, code)
-	require.Equal(t, []int64{1, 3}, api.Removed)
+	require.Equal(t, []int64{2, 4}, ids())
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/job"
 )
@@ -136,7 +137,7 @@ func (p *progress) events(ctx context.Context, c *client.Client, poke func()) {
 	for ctx.Err() == nil {
 		es, err := c.Events(ctx, []int64{p.id})
 		var apiErr *client.APIError
-		if errors.As(err, &apiErr) && apiErr.Code != client.CodeUnavailable {
+		if errors.As(err, &apiErr) && apiErr.Code != api.CodeUnavailable {
 			return // a server that has no events: counts only at the end
 		}
 		if err == nil {

@@ -1,19 +1,21 @@
 package run
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/job"
@@ -98,162 +100,193 @@ func TestNewCmdRunFlags(t *testing.T) {
 	}
 }
 
-// ended makes every submitted job end at once in state st with the task's
-// exit code and signal.
-func ended(st job.State, code *int, signal string) func(int64, job.Spec) (*job.Job, []*job.Task) {
-	return func(id int64, spec job.Spec) (*job.Job, []*job.Task) {
-		var tasks []*job.Task
-		for i := range spec.TaskIndexes {
-			t := &job.Task{Index: i, State: st, Info: job.Info{ExitCode: code, Signal: signal}}
-			if len(spec.Inputs) > 0 {
-				t.Input = spec.Inputs[i-1]
-				if strings.Contains(t.Input, "bad") {
-					t.State, t.ExitCode, t.SubState = job.Failed, intp(2), job.ExitCode(2)
-				}
-			}
-			start := clitest.Now.Add(-2 * time.Second)
-			t.StartedAt, t.FinishedAt = &start, &clitest.Now
-			tasks = append(tasks, t)
-		}
-		return &job.Job{SubmittedAt: clitest.Now}, tasks
-	}
+var server = clitest.Share(clitest.Options{})
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
+// unique returns a label value no other run of the tests used, since the
+// server outlives one run with -count.
+func unique(name string) string {
+	return fmt.Sprintf("%s-%d", strings.ReplaceAll(name, " ", "-"), runs.Add(1))
+}
+
+var runs atomic.Int64
+
+// labelled returns the ID of the one job with label test=value.
+func labelled(t *testing.T, s *clitest.Server, value string) int64 {
+	t.Helper()
+	page, err := s.Client(t).Jobs(context.Background(), client.ListParams{Labels: map[string]string{"test": value}})
+	require.NoError(t, err)
+	require.Len(t, page.Jobs, 1)
+	return page.Jobs[0].ID
+}
+
+// settled drops from a run's output what follows the timing of its tasks:
+// the progress before the last (how often it changed), and how long each
+// task took.
+func settled(s string) string {
+	s = lastFrame.ReplaceAllString(s, "$2")
+	s = progressLines.ReplaceAllString(s, "$2")
+	return duration.ReplaceAllString(s, "${1}DUR\n")
+}
+
+var (
+	lastFrame     = regexp.MustCompile(`(\r\x1b\[K[^\r\n]*)*(\r\x1b\[K[^\r\n]*\n)`)
+	progressLines = regexp.MustCompile(`(?m)(^job \d+: \d+ done, .*\n)*(^job \d+: \d+ done, .*\n)`)
+	duration      = regexp.MustCompile(`(?m)([\t ])[0-9.]+(ns|µs|ms|s|m[0-9.]+s)\n`)
+)
+
+// submittedID reads the job's ID from the first line a run of an array
+// prints, "job ID: N tasks".
+func submittedID(t *testing.T, stderr string) int64 {
+	t.Helper()
+	var id int64
+	_, err := fmt.Sscanf(stderr, "job %d:", &id)
+	require.NoError(t, err, stderr)
+	return id
 }
 
 func TestRunForeground(t *testing.T) {
 	t.Parallel()
+	const out = "echo out line; echo err line >&2; "
 	for _, tc := range []struct {
 		name   string
-		state  job.State
-		code   *int
-		signal string
+		args   []string
 		want   int
 		notice string
 	}{
-		{"done", job.Done, intp(0), "", 0, ""},
-		{"exit code", job.Failed, intp(3), "", 3, ""},
-		{"signal", job.Failed, nil, "SIGKILL", 137, "berth: job 1 failed: killed by SIGKILL"},
-		{"no exit code", job.Failed, nil, "", 1, "berth: job 1 failed: time limit reached"},
-		{"command not found", job.Failed, intp(127), "", 127, "berth: job 1 failed: could not start: nosuch: command not found\n"},
+		{"done", []string{"sh", "-c", out}, 0, ""},
+		{"exit code", []string{"sh", "-c", out + "exit 3"}, 3, ""},
+		{"signal", []string{"sh", "-c", out + "kill -9 $$"}, 137, "berth: job %d failed: killed by SIGKILL\n"},
+		{"time limit", []string{"sh", "-c", out + "exec sleep 100"}, 143, "berth: job %d failed: time limit reached\n"},
+		{"command not found", []string{"nosuch-berth-command"}, 127, "berth: job %d failed: could not start: nosuch-berth-command: command not found\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			api, url := clitest.NewAPI(t)
-			mk := ended(tc.state, tc.code, tc.signal)
-			api.OnSubmit = func(id int64, spec job.Spec) (*job.Job, []*job.Task) {
-				j, ts := mk(id, spec)
-				switch {
-				case tc.name == "command not found":
-					ts[0].SubState, ts[0].Message = job.SubState{Kind: job.ReasonStartFailed}, "nosuch: command not found"
-				case tc.signal != "":
-					ts[0].SubState = job.Signal(tc.signal)
-				case tc.code != nil:
-					ts[0].SubState = job.ExitCode(*tc.code)
-				default:
-					ts[0].SubState = job.SubState{Kind: job.ReasonTimeLimit}
-				}
-				return j, ts
+			s := server.Server(t)
+			env := s.Env(t, false)
+			label := unique(tc.name)
+			flags := []string{"--label", "test=" + label, "--time-limit", "1m"}
+			if tc.name == "time limit" {
+				flags[3] = "1s"
 			}
-			api.Logs["1"] = map[string]string{"stdout": "out line\n", "stderr": "err line\n"}
-			env := clitest.NewEnv(t, url, false)
-			code, err := clitest.Exec(NewCmdRun(env.F, nil), "--", "sh", "-c", "x")
+			code, err := clitest.Exec(NewCmdRun(env.F, nil), append(append(flags, "--"), tc.args...)...)
 			require.Equal(t, tc.want, code, "err: %v", err)
-			require.Equal(t, "out line\n", env.Out.String())
-			require.Contains(t, env.ErrOut.String(), "err line\n")
+			notice := ""
 			if tc.notice != "" {
-				require.Contains(t, env.ErrOut.String(), tc.notice)
+				notice = fmt.Sprintf(tc.notice, labelled(t, s, label))
 			}
-			require.Equal(t, "sh", api.Submitted[0].Template.Command)
+			if tc.want == 127 {
+				require.Empty(t, env.Out.String())
+				require.Equal(t, notice, env.ErrOut.String())
+				return
+			}
+			require.Equal(t, "out line\n", env.Out.String())
+			require.Equal(t, "err line\n"+notice, env.ErrOut.String())
 		})
 	}
 }
 
 func TestRunInterrupt(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.OnSubmit = func(id int64, spec job.Spec) (*job.Job, []*job.Task) {
-		return &job.Job{}, []*job.Task{{State: job.Running}}
-	}
-	api.Logs["1"] = map[string]string{"stdout": "working\n"}
-	env := clitest.NewEnv(t, url, false)
+	s := clitest.StartServer(t, clitest.Options{})
+	env := s.Env(t, false)
 	sigs := make(chan os.Signal, 1)
 	cmd := NewCmdRun(env.F, func(ctx context.Context, o *Options) error {
 		o.Signals = func() (<-chan os.Signal, func()) { return sigs, func() {} }
-		// Interrupt once the job runs and its output is flowing.
+		// Interrupt once the job (the server's only one) runs and its
+		// output flows.
+		c := s.Client(t)
+		events, err := c.Events(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer events.Close()
 		go func() {
-			for {
-				api.Lock()
-				n := len(api.Requests)
-				api.Unlock()
-				if n >= 4 { // submit, two logs, wait
-					sigs <- os.Interrupt
+			defer func() { sigs <- os.Interrupt }()
+			for ev, err := range events.All() {
+				if err != nil {
 					return
 				}
-				time.Sleep(5 * time.Millisecond)
+				if ev.State == job.Running {
+					break
+				}
+			}
+			out, err := c.Logs(ctx, job.Ref{Job: 1}, client.LogsParams{Follow: true})
+			if err == nil {
+				_, _ = bufio.NewReader(out).ReadString('\n')
+				out.Close()
 			}
 		}()
 		return run(ctx, o)
 	})
-	code, err := clitest.Exec(cmd, "--", "sleep", "100")
+	code, err := clitest.Exec(cmd, "--", "sh", "-c", "echo working; exec sleep 100")
 	require.Equal(t, cmdutil.ExitInterrupted, code, "err: %v", err)
-	require.Equal(t, []string{"1 terminate"}, api.Controls)
 	require.Equal(t, "working\n", env.Out.String())
-	require.Contains(t, env.ErrOut.String(), "stopping job 1")
+	require.Contains(t, env.ErrOut.String(), "berth: stopping job 1")
+	j := s.WaitFor(t, 1, func(j *job.Job) bool { return j.State.Terminal() })
+	require.Equal(t, job.Failed, j.State)
+	require.Equal(t, job.ReasonCanceled, j.SubState.Kind)
 }
 
 func TestRunDetach(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	env := clitest.NewEnv(t, url, false)
-	code, err := clitest.Exec(NewCmdRun(env.F, nil), "-d", "--label", "a=b", "--", "true")
+	s := server.Server(t)
+	env := s.Env(t, false)
+	label := unique("detach")
+	code, err := clitest.Exec(NewCmdRun(env.F, nil), "-d", "--label", "test="+label, "--", "true")
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	require.Equal(t, "1\n", env.Out.String())
-	require.Equal(t, map[string]string{"a": "b"}, api.Submitted[0].Labels)
+	require.Equal(t, fmt.Sprintf("%d\n", labelled(t, s, label)), env.Out.String())
 
-	env = clitest.NewEnv(t, url, false)
-	_, err = clitest.Exec(NewCmdRun(env.F, nil), "-d", "--json", "--", "true")
+	env = s.Env(t, false)
+	label = unique("detach-json")
+	// Held, so that the answer cannot find it already running.
+	_, err = clitest.Exec(NewCmdRun(env.F, nil), "-d", "--json", "--hold", "--label", "test="+label, "--", "true")
 	require.NoError(t, err)
 	var j job.Job
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &j))
-	require.Equal(t, int64(2), j.ID)
-	require.Equal(t, job.Queued, j.State)
+	require.Equal(t, labelled(t, s, label), j.ID)
+	require.Equal(t, job.QueuedHeld, j.State)
 }
 
 func TestRunEach(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.OnSubmit = ended(job.Done, intp(0), "")
-	// The failure's stderr: the summary shows its last 5 lines.
-	api.Logs["1.2"] = map[string]string{"stderr": "one\ntwo\n\nthree\nfour\nfive\nflac: bad.wav: not a WAV file\n"}
-	env := clitest.NewEnv(t, url, false)
+	s := server.Server(t)
+	env := s.Env(t, false)
 	env.In.WriteString("a.wav\n\n  \nbad.wav\r\nc.wav")
-	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--each", "-", "--max-parallel", "2", "--", "flac", "{}")
+	// The failure's stderr: the summary shows its last 5 lines.
+	script := `case "$1" in bad*) printf 'one\ntwo\n\nthree\nfour\nfive\nflac: %s: not a WAV file\n' "$1" >&2; exit 2;; esac`
+	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--each", "-", "--max-parallel", "2", "--", "sh", "-c", script, "flac", "{}")
 	require.Equal(t, 1, code, "err: %v", err)
-	require.Equal(t, []string{"a.wav", "bad.wav", "c.wav"}, api.Submitted[0].Inputs)
-	require.Equal(t, 2, api.Submitted[0].MaxParallel)
+	id := submittedID(t, env.ErrOut.String())
+	j, err := s.Client(t).Job(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a.wav", "bad.wav", "c.wav"}, j.Inputs)
+	require.Equal(t, 2, j.MaxParallel)
 	require.Equal(t, ""+
-		"1\ta.wav\tDone\t0\t2s\n"+
-		"2\tbad.wav\tFailed\t2\t2s\n"+
-		"3\tc.wav\tDone\t0\t2s\n", env.Out.String())
-	require.Equal(t, ""+
-		"job 1: 3 tasks\n"+
-		"task 1.2 (bad.wav) failed: exit code 2\n"+
+		"1\ta.wav\tDone\t0\tDUR\n"+
+		"2\tbad.wav\tFailed\t2\tDUR\n"+
+		"3\tc.wav\tDone\t0\tDUR\n", settled(env.Out.String()))
+	require.Equal(t, fmt.Sprintf(""+
+		"job %[1]d: 3 tasks\n"+
+		"job %[1]d: 2 done, 1 failed, 0 running, 0 queued (3 tasks, 0s elapsed)\n"+
+		"task %[1]d.2 (bad.wav) failed: exit code 2\n"+
 		"  | two\n"+
 		"  | three\n"+
 		"  | four\n"+
 		"  | five\n"+
 		"  | flac: bad.wav: not a WAV file\n"+
-		"2 succeeded, 1 failed\n", env.ErrOut.String())
+		"2 succeeded, 1 failed\n", id), settled(env.ErrOut.String()))
 }
 
 func TestRunEachFileTerminalAndJSON(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.OnSubmit = ended(job.Done, intp(0), "")
+	s := server.Server(t)
 	file := filepath.Join(t.TempDir(), "inputs")
 	require.NoError(t, os.WriteFile(file, []byte("x\ny\n"), 0o600))
 
-	env := clitest.NewEnv(t, url, true)
+	env := s.Env(t, true)
 	cmd := NewCmdRun(env.F, func(ctx context.Context, o *Options) error {
 		o.progressEvery = 0 // no redraws for the clock alone
 		return run(ctx, o)
@@ -263,14 +296,14 @@ func TestRunEachFileTerminalAndJSON(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Equal(t, ""+
 		"INDEX  INPUT  STATE  EXIT  DURATION\n"+
-		"1      x      Done   0     2s\n"+
-		"2      y      Done   0     2s\n", env.Out.String())
-	require.Equal(t, ""+
-		"job 1: 2 tasks\n"+
-		"\r\x1b[Kjob 1: 2 done, 0 failed, 0 running, 0 queued (2 tasks, 0s elapsed)\n"+
-		"2 succeeded, 0 failed\n", env.ErrOut.String())
+		"1      x      Done   0     DUR\n"+
+		"2      y      Done   0     DUR\n", settled(env.Out.String()))
+	require.Equal(t, fmt.Sprintf(""+
+		"job %[1]d: 2 tasks\n"+
+		"\r\x1b[Kjob %[1]d: 2 done, 0 failed, 0 running, 0 queued (2 tasks, 0s elapsed)\n"+
+		"2 succeeded, 0 failed\n", submittedID(t, env.ErrOut.String())), settled(env.ErrOut.String()))
 
-	env = clitest.NewEnv(t, url, false)
+	env = s.Env(t, false)
 	_, err = clitest.Exec(NewCmdRun(env.F, nil), "--json", "--each", file, "--", "echo", "{}")
 	require.NoError(t, err)
 	var tasks []job.Task
@@ -279,10 +312,11 @@ func TestRunEachFileTerminalAndJSON(t *testing.T) {
 	require.Equal(t, "y", tasks[1].Input)
 }
 
+// TestRunEachErrors: bad input is refused before anything reaches the
+// server (there is none: that would be another error).
 func TestRunEachErrors(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	env := clitest.NewEnv(t, url, false)
+	env := clitest.NewEnv(t, "127.0.0.1:1", false)
 	env.In.WriteString("\n\n")
 	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--each", "-", "--", "echo")
 	require.Equal(t, cmdutil.ExitUsage, code)
@@ -291,38 +325,34 @@ func TestRunEachErrors(t *testing.T) {
 	code, err = clitest.Exec(NewCmdRun(env.F, nil), "--each", "/nonexistent/file", "--", "echo")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.ErrorContains(t, err, "--each: open /nonexistent/file")
-	require.Empty(t, api.Submitted, "nothing reaches the server")
 }
 
 func TestRunArray(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.OnSubmit = ended(job.Done, intp(0), "")
-	env := clitest.NewEnv(t, url, false)
+	env := server.Server(t).Env(t, false)
 	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--array", "1-5:2", "--", "echo")
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
 	require.Len(t, clitest.Lines(env.Out.String()), 3)
-	require.Equal(t, "job 1: 3 tasks\n3 succeeded, 0 failed\n", env.ErrOut.String())
+	require.Equal(t, fmt.Sprintf("job %[1]d: 3 tasks\njob %[1]d: 3 done, 0 failed, 0 running, 0 queued (3 tasks, 0s elapsed)\n3 succeeded, 0 failed\n",
+		submittedID(t, env.ErrOut.String())), settled(env.ErrOut.String()))
 }
 
 // A large array is summed up by state, with its first failures, not
 // listed task by task.
 func TestRunArrayLarge(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.OnSubmit = ended(job.Failed, intp(3), "")
-	env := clitest.NewEnv(t, url, false)
-	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--array", "1-250", "--", "false")
+	env := clitest.StartServer(t, clitest.Options{}).Env(t, false)
+	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--array", "1-150", "--", "false")
 	require.Error(t, err)
 	require.Equal(t, cmdutil.ExitFailure, code)
-	require.Equal(t, "Failed\t250\n", env.Out.String())
+	require.Equal(t, "Failed\t150\n", env.Out.String())
 	errOut := env.ErrOut.String()
-	require.Contains(t, errOut, "job 1: 250 tasks\n")
-	require.Contains(t, errOut, "task 1.1 failed: ")
-	require.Contains(t, errOut, "task 1.10 failed: ")
-	require.NotContains(t, errOut, "task 1.11 failed")
-	require.Contains(t, errOut, "(240 more failed: berth show 1 --tasks)\n0 succeeded, 250 failed\n")
+	id := submittedID(t, errOut)
+	require.Contains(t, errOut, fmt.Sprintf("task %d.1 failed: exit code 1\n", id))
+	require.Contains(t, errOut, fmt.Sprintf("task %d.10 failed: ", id))
+	require.NotContains(t, errOut, fmt.Sprintf("task %d.11 failed", id))
+	require.Contains(t, errOut, fmt.Sprintf("(140 more failed: berth show %d --tasks)\n0 succeeded, 150 failed\n", id))
 }
 
 func TestExitCode(t *testing.T) {
@@ -337,14 +367,10 @@ func TestExitCode(t *testing.T) {
 
 func TestRunRefusedFieldsNameTheFlag(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = io.WriteString(w, `{"error": {"code": "invalid", "message": "no job 999", "field": "after[1]"}}`)
-	}))
-	t.Cleanup(srv.Close)
-	env := clitest.NewEnv(t, srv.URL, false)
-	code, err := clitest.Exec(NewCmdRun(env.F, nil), "-d", "--after", "1,999", "--", "true")
+	s := server.Server(t)
+	id := s.Submit(t, job.Spec{Template: job.Template{Command: "true"}})
+	env := s.Env(t, false)
+	code, err := clitest.Exec(NewCmdRun(env.F, nil), "-d", "--after", fmt.Sprintf("%d,999", id), "--", "true")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.EqualError(t, err, "--after: no job 999")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/cli/display"
@@ -103,7 +104,7 @@ func run(ctx context.Context, opts *Options) error {
 	if j.HasSteps() && !opts.Ref.HasIndex {
 		return showSteps(ctx, opts, c, &out)
 	}
-	var detail *client.TaskDetail
+	var detail *api.TaskDetail
 	var tasks []*job.Task
 	if opts.Ref.HasIndex || !j.IsArray() {
 		if detail, err = c.Task(ctx, opts.Ref); err != nil {
@@ -204,7 +205,7 @@ func (p *printer) fields(fs []display.Field) {
 	}
 }
 
-func (p *printer) task(t *client.TaskDetail) {
+func (p *printer) task(t *api.TaskDetail) {
 	p.fields(display.TaskFields(&t.Task, p.now, p.formats()))
 	if len(t.History) == 0 {
 		return

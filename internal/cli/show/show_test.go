@@ -3,13 +3,13 @@ package show
 import (
 	"context"
 	"encoding/json"
-	"strconv"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/job"
@@ -29,31 +29,30 @@ func TestNewCmdShowArgs(t *testing.T) {
 	require.Equal(t, cmdutil.ExitUsage, code)
 }
 
-func setup(t *testing.T) (*clitest.API, string) {
-	api, url := clitest.NewAPI(t)
+// server holds a job that ran once, and an array of inputs, one done.
+var server = clitest.Share(clitest.Options{NoWorker: true, Seed: func(f *clitest.Fixtures) {
 	start, end := clitest.Now.Add(-90*time.Second), clitest.Now.Add(-30*time.Second)
 	code := 0
-	api.Add(&job.Job{Spec: job.Spec{Name: "build", Pool: "default", Labels: map[string]string{"b": "2", "a": "1"},
+	id := f.Job(job.Spec{Name: "build", Pool: "default", Labels: map[string]string{"b": "2", "a": "1"},
 		Template: job.Template{Command: "sh", Args: []string{"-c", "echo it's"}, TimeLimit: job.Duration(time.Hour)}},
-		SubmittedAt: clitest.Now.Add(-2 * time.Minute), FinishedAt: &end},
-		&job.Task{State: job.Done, SubState: job.ExitCode(0), Info: job.Info{Attempt: 1, Worker: "w1", Host: "h1", PID: 42,
-			ExitCode: &code, SubmittedAt: clitest.Now.Add(-2 * time.Minute), StartedAt: &start, FinishedAt: &end,
-			CPUTime: job.Duration(1500 * time.Millisecond), MaxRSS: 3 << 20, Stdout: "/d/1/0/stdout", Stderr: "/d/1/0/stderr"}})
-	api.History["1"] = []client.Transition{
-		{State: job.Queued, Time: clitest.Now.Add(-2 * time.Minute)},
-		{Attempt: 1, State: job.Running, Time: start},
-		{Attempt: 1, State: job.Done, SubState: job.ExitCode(0), Time: end},
-	}
-	api.Add(&job.Job{Spec: job.Spec{Name: "each", Inputs: []string{"a", "b"}, Template: job.Template{Command: "gzip", Args: []string{"{}"}}}},
-		&job.Task{Index: 1, State: job.Done, Info: job.Info{Input: "a", Attempt: 1, ExitCode: &code, StartedAt: &start, FinishedAt: &end}},
-		&job.Task{Index: 2, State: job.Queued, Info: job.Info{Input: "b"}})
-	return api, url
-}
+		clitest.Now.Add(-2*time.Minute))
+	info := job.Info{Attempt: 1, Worker: "w1", Host: "h1", PID: 42, StartedAt: &start}
+	f.Set(start, &job.Task{JobID: id, State: job.Running, Info: info})
+	info.ExitCode, info.FinishedAt, info.CPUTime, info.MaxRSS = &code, &end, job.Duration(1500*time.Millisecond), 3<<20
+	info.Stdout, info.Stderr = "/d/1/0/stdout", "/d/1/0/stderr"
+	f.Set(end, &job.Task{JobID: id, State: job.Done, SubState: job.ExitCode(0), Info: info})
+
+	id = f.Job(job.Spec{Name: "each", Inputs: []string{"a", "b"}, Template: job.Template{Command: "gzip", Args: []string{"{}"}}},
+		clitest.Now.Add(-2*time.Minute))
+	f.Set(end, &job.Task{JobID: id, Index: 1, State: job.Done, SubState: job.ExitCode(0),
+		Info: job.Info{Input: "a", Attempt: 1, ExitCode: &code, StartedAt: &start, FinishedAt: &end}})
+}})
+
+func TestMain(m *testing.M) { clitest.Main(m) }
 
 func TestShowPlainTSV(t *testing.T) {
 	t.Parallel()
-	_, url := setup(t)
-	env := clitest.NewEnv(t, url, false)
+	env := server.Server(t).Env(t, false)
 	_, err := clitest.Exec(NewCmdShow(env.F, nil), "1")
 	require.NoError(t, err)
 	require.Equal(t, `Job:         1
@@ -92,27 +91,26 @@ History:
 
 func TestShowArrayTerminal(t *testing.T) {
 	t.Parallel()
-	_, url := setup(t)
-	env := clitest.NewEnv(t, url, true)
+	env := server.Server(t).Env(t, true)
 	_, err := clitest.Exec(NewCmdShow(env.F, nil), "2")
 	require.NoError(t, err)
 	require.Contains(t, env.Out.String(), "Tasks:       1/2 done\n")
 	require.Contains(t, env.Out.String(), "Inputs:      2\n")
 	require.Contains(t, env.Out.String(), ""+
-		"INDEX  INPUT  STATE   REASON  EXIT  ATTEMPT  WORKER  DURATION\n"+
-		"1      a      Done    -       0     1        -       1m0s\n"+
-		"2      b      Queued  -       -     0        -       -\n")
+		"INDEX  INPUT  STATE   REASON       EXIT  ATTEMPT  WORKER  DURATION\n"+
+		"1      a      Done    EXIT_CODE 0  0     1        -       1m0s\n"+
+		"2      b      Queued  -            -     0        -       -\n")
+	require.Contains(t, env.Out.String(), "Waiting:     no live worker in pool default\n")
 }
 
 func TestShowJSON(t *testing.T) {
 	t.Parallel()
-	_, url := setup(t)
-	env := clitest.NewEnv(t, url, false)
+	env := server.Server(t).Env(t, false)
 	_, err := clitest.Exec(NewCmdShow(env.F, nil), "1", "--json")
 	require.NoError(t, err)
 	var got struct {
-		Job   job.Job             `json:"job"`
-		Tasks []client.TaskDetail `json:"tasks"`
+		Job   job.Job          `json:"job"`
+		Tasks []api.TaskDetail `json:"tasks"`
 	}
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &got))
 	require.Equal(t, "build", got.Job.Name)
@@ -120,7 +118,7 @@ func TestShowJSON(t *testing.T) {
 	require.Len(t, got.Tasks[0].History, 3)
 	require.Equal(t, 42, got.Tasks[0].PID)
 
-	env = clitest.NewEnv(t, url, false)
+	env = server.Server(t).Env(t, false)
 	code, err := clitest.Exec(NewCmdShow(env.F, nil), "2.7")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.EqualError(t, err, "no task 2.7")
@@ -130,34 +128,66 @@ func TestShowJSON(t *testing.T) {
 // lists them, --limit and --after a page.
 func TestShowLargeArray(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	var tasks []*job.Task
-	for i := 1; i <= 250; i++ {
-		st := job.Queued
-		if i <= 3 {
-			st = job.Done
-		}
-		tasks = append(tasks, &job.Task{Index: i, State: st})
-	}
-	j := api.Add(&job.Job{Spec: job.Spec{Name: "big", Array: &job.Array{Begin: 1, End: 250, Step: 1}}, TaskCount: 250}, tasks...)
-	ref := strconv.FormatInt(j.ID, 10)
-
-	env := clitest.NewEnv(t, url, false)
-	_, err := clitest.Exec(NewCmdShow(env.F, nil), ref)
+	s := clitest.StartServer(t, clitest.Options{NoWorker: true})
+	j, err := s.Client(t).Submit(context.Background(), job.Spec{Name: "big", Hold: true,
+		Template: job.Template{Command: "true"}, Array: &job.Array{Begin: 1, End: 250, Step: 1}})
 	require.NoError(t, err)
-	require.Contains(t, env.Out.String(), "\n\nQueued\t247\nDone\t3\n\n250 tasks; list them with --tasks")
-	require.NotContains(t, env.Out.String(), "\n1\tDone")
+	ref := fmt.Sprint(j.ID)
 
-	env = clitest.NewEnv(t, url, false)
+	env := s.Env(t, false)
+	_, err = clitest.Exec(NewCmdShow(env.F, nil), ref)
+	require.NoError(t, err)
+	require.Contains(t, env.Out.String(), "\n\nQueuedHeld\t250\n\n250 tasks; list them with --tasks")
+
+	env = s.Env(t, false)
 	_, err = clitest.Exec(NewCmdShow(env.F, nil), ref, "--limit", "2", "--after", "3")
 	require.NoError(t, err)
-	require.Contains(t, env.Out.String(), "\n\n4\tQueued\t\t\t0\t\t\n5\tQueued\t\t\t0\t\t\n")
+	require.Contains(t, env.Out.String(), "\n\n4\tQueuedHeld\tHELD\t")
+	require.Contains(t, env.Out.String(), "\n5\tQueuedHeld\tHELD\t")
 	require.NotContains(t, env.Out.String(), "\n6\t")
 
-	env = clitest.NewEnv(t, url, false)
+	env = s.Env(t, false)
 	_, err = clitest.Exec(NewCmdShow(env.F, nil), ref, "--tasks", "--json")
 	require.NoError(t, err)
 	var got Shown
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &got))
 	require.Len(t, got.Tasks, 250)
+}
+
+// TestShowOpenJD shows an OpenJD job as its fields and a row per step's
+// job; --json carries the steps.
+func TestShowOpenJD(t *testing.T) {
+	t.Parallel()
+	s := clitest.StartServer(t, clitest.Options{NoWorker: true})
+	res, err := s.Client(t).SubmitOpenJD(context.Background(), &job.OpenJDJob{Template: `specificationVersion: jobtemplate-2023-09
+name: Film
+steps:
+- name: Render
+  parameterSpace:
+    taskParameterDefinitions: [{name: F, type: INT, range: "1-3"}]
+  script: {actions: {onRun: {command: "true"}}}
+- name: Encode
+  dependencies: [{dependsOn: Render}]
+  script: {actions: {onRun: {command: "true"}}}
+`})
+	require.NoError(t, err)
+	env := s.Env(t, false)
+	_, err = clitest.Exec(NewCmdShow(env.F, nil), fmt.Sprint(res.Job))
+	require.NoError(t, err)
+	out := env.Out.String()
+	require.Contains(t, out, "Name:        Film\nState:       Queued\nWaiting:     no live worker in pool default\nTasks:       0/4 done\n")
+	require.NotContains(t, out, "Command:")
+	require.Contains(t, out, fmt.Sprintf("OpenJD:      an OpenJD job; its steps are jobs %d, %d\n", res.Steps[0].Job, res.Steps[1].Job))
+	require.Contains(t, out, fmt.Sprintf("\n%d\tRender\tQueued\t3\t0\t0\tfalse\n%d\tEncode\tQueued\t1\t0\t0\tfalse\n",
+		res.Steps[0].Job, res.Steps[1].Job))
+
+	env = s.Env(t, false)
+	_, err = clitest.Exec(NewCmdShow(env.F, nil), fmt.Sprint(res.Job), "--json")
+	require.NoError(t, err)
+	var shown Shown
+	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &shown))
+	require.Equal(t, []int64{res.Steps[0].Job, res.Steps[1].Job}, shown.Job.Steps)
+	require.Len(t, shown.Steps, 2)
+	require.Equal(t, "Film/Encode", shown.Steps[1].Name)
+	require.Empty(t, shown.Tasks)
 }

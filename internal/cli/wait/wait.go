@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/cli/iostreams"
@@ -99,7 +100,7 @@ func run(ctx context.Context, opts *Options) error {
 
 // ExitCode is the exit code of a wait: 124 if it timed out, 1 if a job
 // ended Failed, else 0.
-func ExitCode(res *client.WaitResult) int {
+func ExitCode(res *api.WaitResult) int {
 	if res.TimedOut {
 		return cmdutil.ExitTimeout
 	}

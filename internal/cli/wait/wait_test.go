@@ -3,12 +3,13 @@ package wait
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/internal/cli/clitest"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/job"
@@ -30,49 +31,52 @@ func TestNewCmdWaitFlags(t *testing.T) {
 	require.ErrorContains(t, err, `invalid argument "-5s" for "--timeout" flag`)
 }
 
+var server = clitest.Share(clitest.Options{})
+
+func TestMain(m *testing.M) { clitest.Main(m) }
+
 func TestWait(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.Add(&job.Job{}, &job.Task{State: job.Done, SubState: job.ExitCode(0)})
-	api.Add(&job.Job{}, &job.Task{State: job.Failed, SubState: job.ExitCode(2)})
-	api.Add(&job.Job{}, &job.Task{State: job.Running})
+	s := server.Server(t)
+	done := s.Submit(t, job.Spec{Template: job.Template{Command: "true"}})
+	failed := s.Submit(t, job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", "exit 2"}}})
+	running := s.Submit(t, job.Spec{Template: job.Template{Command: "sleep", Args: []string{"100"}}})
+	t.Cleanup(func() { _, _ = s.Client(t).Control(context.Background(), job.Ref{Job: running}, job.Terminate) })
 
-	env := clitest.NewEnv(t, url, false)
-	code, err := clitest.Exec(NewCmdWait(env.F, nil), "1")
+	env := s.Env(t, false)
+	code, err := clitest.Exec(NewCmdWait(env.F, nil), fmt.Sprint(done))
 	require.NoError(t, err)
 	require.Equal(t, 0, code)
-	require.Equal(t, "1\tDone\tEXIT_CODE 0\n", env.Out.String())
+	require.Equal(t, fmt.Sprintf("%d\tDone\tEXIT_CODE 0\n", done), env.Out.String())
 
-	env = clitest.NewEnv(t, url, true)
-	code, _ = clitest.Exec(NewCmdWait(env.F, nil), "1", "2")
+	env = s.Env(t, true)
+	code, _ = clitest.Exec(NewCmdWait(env.F, nil), fmt.Sprint(done), fmt.Sprint(failed))
 	require.Equal(t, 1, code)
-	require.Equal(t, "ID  STATE   REASON\n1   Done    EXIT_CODE 0\n2   Failed  EXIT_CODE 2\n", env.Out.String())
+	require.Equal(t, fmt.Sprintf("ID  STATE   REASON\n%-4dDone    EXIT_CODE 0\n%-4dFailed  EXIT_CODE 2\n", done, failed), env.Out.String())
 
-	env = clitest.NewEnv(t, url, false)
-	code, _ = clitest.Exec(NewCmdWait(env.F, nil), "3", "--timeout", "50ms", "--json")
+	env = s.Env(t, false)
+	code, _ = clitest.Exec(NewCmdWait(env.F, nil), fmt.Sprint(running), "--timeout", "50ms", "--json")
 	require.Equal(t, cmdutil.ExitTimeout, code)
-	var res client.WaitResult
+	var res api.WaitResult
 	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &res))
 	require.True(t, res.TimedOut)
 
-	env = clitest.NewEnv(t, url, false)
-	code, _ = clitest.Exec(NewCmdWait(env.F, nil), "3", "1", "--any")
+	env = s.Env(t, false)
+	code, _ = clitest.Exec(NewCmdWait(env.F, nil), fmt.Sprint(running), fmt.Sprint(done), "--any")
 	require.Equal(t, 0, code)
 
-	env = clitest.NewEnv(t, url, false)
-	code, err = clitest.Exec(NewCmdWait(env.F, nil), "99")
+	env = s.Env(t, false)
+	code, err = clitest.Exec(NewCmdWait(env.F, nil), "999")
 	require.Equal(t, cmdutil.ExitUsage, code)
-	require.EqualError(t, err, "no job 99")
+	require.EqualError(t, err, "no job 999")
 }
 
+// TestWaitWakes waits for a job that ends while it waits.
 func TestWaitWakes(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.Add(&job.Job{}, &job.Task{State: job.Running})
-	time.AfterFunc(30*time.Millisecond, func() {
-		api.Update(1, func(ts []*job.Task) { ts[0].State = job.Failed })
-	})
-	env := clitest.NewEnv(t, url, false)
-	code, _ := clitest.Exec(NewCmdWait(env.F, nil), "1")
+	s := server.Server(t)
+	id := s.Submit(t, job.Spec{Template: job.Template{Command: "sh", Args: []string{"-c", "sleep 0.1; exit 1"}}})
+	env := s.Env(t, false)
+	code, _ := clitest.Exec(NewCmdWait(env.F, nil), fmt.Sprint(id))
 	require.Equal(t, 1, code)
 }

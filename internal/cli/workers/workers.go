@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/internal/cli/cmdutil"
 	"github.com/berth-run/berth/internal/cli/display"
@@ -60,7 +61,7 @@ func run(ctx context.Context, opts *Options) error {
 	}
 	if opts.JSON {
 		if ws == nil {
-			ws = []client.WorkerStatus{}
+			ws = []api.WorkerStatus{}
 		}
 		return cmdutil.PrintJSON(opts.IO.Out, ws)
 	}

@@ -1,38 +1,48 @@
 package workers
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
+	"github.com/berth-run/berth/dispatch"
 	"github.com/berth-run/berth/internal/cli/clitest"
 )
 
 func TestWorkers(t *testing.T) {
 	t.Parallel()
-	api, url := clitest.NewAPI(t)
-	api.Workers = []client.WorkerStatus{{Worker: "w1", Host: "h", Pool: "default", Slots: 4, Version: "v1", Labels: map[string]string{"zone": "a", "gpu": "yes"},
-		Running: []client.TaskKey{{Job: 1, Attempt: 1}}, LastSeen: clitest.Now.Add(-5 * time.Second), Alive: true}}
+	s := clitest.StartServer(t, clitest.Options{NoWorker: true})
+	s.Heartbeat(t, "w1", "default", dispatch.Heartbeat{Host: "h", Slots: 4, Version: "v1",
+		Labels: map[string]string{"zone": "a", "gpu": "yes"}, Running: []dispatch.TaskKey{{Job: 1, Attempt: 1}}, Time: time.Now()})
+	ws, err := s.Client(t).Workers(context.Background())
+	require.NoError(t, err)
+	require.Len(t, ws, 1)
+	seen := ws[0].LastSeen
+	// The clock of the commands: 5 seconds after the heartbeat.
+	now := func() time.Time { return seen.Add(5 * time.Second) }
 
-	env := clitest.NewEnv(t, url, true)
-	_, err := clitest.Exec(NewCmdWorkers(env.F, nil))
+	env := s.Env(t, true)
+	env.F.Now = now
+	_, err = clitest.Exec(NewCmdWorkers(env.F, nil))
 	require.NoError(t, err)
 	require.Equal(t, ""+
 		"WORKER  HOST  POOL     SLOTS  RUNNING  FREE  LABELS          ALIVE  LAST SEEN      VERSION\n"+
 		"w1      h     default  4      1        3     gpu=yes,zone=a  yes    5 seconds ago  v1\n", env.Out.String())
 
-	env = clitest.NewEnv(t, url, false)
+	env = s.Env(t, false)
+	env.F.Now = now
 	_, err = clitest.Exec(NewCmdWorkers(env.F, nil))
 	require.NoError(t, err)
-	require.Equal(t, "w1\th\tdefault\t4\t1\t3\tgpu=yes,zone=a\ttrue\t2026-03-01T11:59:55Z\tv1\n", env.Out.String())
+	require.Equal(t, "w1\th\tdefault\t4\t1\t3\tgpu=yes,zone=a\ttrue\t"+seen.UTC().Format(time.RFC3339)+"\tv1\n", env.Out.String())
 
-	env = clitest.NewEnv(t, url, false)
+	env = s.Env(t, false)
 	_, err = clitest.Exec(NewCmdWorkers(env.F, nil), "--json")
 	require.NoError(t, err)
-	var ws []client.WorkerStatus
-	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &ws))
-	require.Equal(t, "w1", ws[0].Worker)
+	var got []api.WorkerStatus
+	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &got))
+	require.Equal(t, "w1", got[0].Worker)
 }

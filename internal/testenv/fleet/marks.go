@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/client"
 	"github.com/berth-run/berth/job"
 )
@@ -234,7 +235,7 @@ func Check(ctx context.Context, c *client.Client, dir string, jobs []Submitted) 
 	return rep, nil
 }
 
-func checkTask(rep *Report, k TaskKey, tk *client.TaskDetail, rerunnable bool, runs []Run, bad func(TaskKey, string, ...any)) {
+func checkTask(rep *Report, k TaskKey, tk *api.TaskDetail, rerunnable bool, runs []Run, bad func(TaskKey, string, ...any)) {
 	attempts := map[int]bool{}
 	for _, r := range runs {
 		if attempts[r.Attempt] {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/berth-run/berth/client"
+	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
 )
 
@@ -51,16 +51,16 @@ func TestCheckTask(t *testing.T) {
 	ended := Run{Attempt: 1, PID: 5, Host: "w1", End: 2, startLine: 0, endLine: 1}
 	killed := Run{Attempt: 1, PID: 5, Host: "w1", End: -1, startLine: 0, endLine: -1}
 	second := Run{Attempt: 2, PID: 6, Host: "w2", End: 3, startLine: 1, endLine: 2}
-	task := func(state job.State, reason job.Reason, attempt int, history ...job.State) *client.TaskDetail {
-		d := &client.TaskDetail{Task: job.Task{State: state, SubState: job.SubState{Kind: reason}, Info: job.Info{Attempt: attempt}}}
+	task := func(state job.State, reason job.Reason, attempt int, history ...job.State) *api.TaskDetail {
+		d := &api.TaskDetail{Task: job.Task{State: state, SubState: job.SubState{Kind: reason}, Info: job.Info{Attempt: attempt}}}
 		for _, h := range history {
-			d.History = append(d.History, client.Transition{State: h})
+			d.History = append(d.History, api.Transition{State: h})
 		}
 		return d
 	}
 	cases := []struct {
 		name       string
-		tk         *client.TaskDetail
+		tk         *api.TaskDetail
 		rerunnable bool
 		runs       []Run
 		bad        string
