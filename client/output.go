@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/berth-run/berth/api"
 	"github.com/berth-run/berth/job"
@@ -19,17 +20,27 @@ type Stream string
 const (
 	Stdout Stream = "stdout"
 	Stderr Stream = "stderr"
+	// Both is stdout and stderr, line by line in the order the lines
+	// arrived.
+	Both Stream = "both"
 )
 
 // LogsParams says which output Logs returns.
 type LogsParams struct {
 	// Stream defaults to Stdout.
 	Stream Stream
-	// Offset is the byte offset to start at.
+	// Offset is the byte offset to start at: of the answer to the same
+	// parameters, which for one stream without Timestamps and Since is
+	// the stream itself.
 	Offset int64
 	// Follow keeps the stream open until the task has ended and all its
 	// output is sent.
 	Follow bool
+	// Timestamps prefixes each line with the time it arrived (RFC 3339
+	// with nanoseconds, UTC, and a space).
+	Timestamps bool
+	// Since, when not zero, leaves out lines that arrived before it.
+	Since time.Time
 }
 
 // Logs returns a task's raw output. The caller must close it; canceling ctx
@@ -44,6 +55,12 @@ func (c *Client) Logs(ctx context.Context, ref job.Ref, p LogsParams) (io.ReadCl
 	}
 	if p.Follow {
 		q.Set("follow", "true")
+	}
+	if p.Timestamps {
+		q.Set("timestamps", "true")
+	}
+	if !p.Since.IsZero() {
+		q.Set("since", p.Since.UTC().Format(time.RFC3339Nano))
 	}
 	req, err := c.request(ctx, http.MethodGet, "/tasks/"+ref.String()+"/logs", q, nil)
 	if err != nil {

@@ -73,11 +73,12 @@ type Work struct {
 	// Dir is the task's directory on the server and its default working
 	// directory. A worker on the server's host writes there directly.
 	Dir string `json:"dir"`
-	// Stdout, Stderr and Result name the task's files; empty, they are
-	// "stdout", "stderr" and "result.jsonl" in Dir.
+	// Stdout, Stderr, Result and Times name the task's files; empty, they
+	// are "stdout", "stderr", "result.jsonl" and "times" in Dir.
 	Stdout string `json:"stdout,omitempty"`
 	Stderr string `json:"stderr,omitempty"`
 	Result string `json:"result,omitempty"`
+	Times  string `json:"times,omitempty"`
 	// SubmitDir is the job's job.Spec.SubmitDir.
 	SubmitDir string `json:"submit_dir,omitempty"`
 	// OpenJD, for a task of an OpenJD step, says which; Template is then
@@ -142,6 +143,10 @@ type Event struct {
 	PID         int    `json:"pid,omitempty"`
 	ContainerID string `json:"container_id,omitempty"`
 	Session     string `json:"session,omitempty"`
+	// Hostname and Ports, on started events of container tasks, are the
+	// container's host name and published ports.
+	Hostname string              `json:"hostname,omitempty"`
+	Ports    []job.PublishedPort `json:"ports,omitempty"`
 	// End is set on ended events.
 	End *End `json:"end,omitempty"`
 	// Restarts is the restarts so far, on requeued and running events.

@@ -13,6 +13,8 @@ const (
 	StreamStdout = "stdout"
 	StreamStderr = "stderr"
 	StreamResult = "result"
+	// StreamTimes is the output's timeline (internal/timeline).
+	StreamTimes = "times"
 )
 
 // OutputChunkMax bounds the data of one Output message; NATS's default

@@ -57,7 +57,7 @@ func TestContainerFiles(t *testing.T) {
 	require.Equal(t, job.Done, jobOf(t, s, j.ID).State)
 	require.Equal(t, "o1\no2\n", readFile(t, spec.Template.OutputPath))
 	require.Equal(t, "e1\ne2\n", readFile(t, spec.Template.ErrorPath))
-	require.Equal(t, "o1\no2\n", s.Berth("", "logs", fmt.Sprint(j.ID)).Stdout, "berth keeps its own copy")
+	require.Equal(t, "o1\no2\n", s.Berth("", "logs", "--stdout", fmt.Sprint(j.ID)).Stdout, "berth keeps its own copy")
 
 	// Bad settings: usage errors naming the flag or field; nothing submitted.
 	before := len(strings.Fields(s.Berth("", "ls", "-q").Stdout))

@@ -100,7 +100,10 @@ func TestDetachedVerbs(t *testing.T) {
 	r := s.Berth("", "wait", fmt.Sprint(id))
 	require.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
 
+	// Both streams; written at once, in either order.
 	r = s.Berth("", "logs", fmt.Sprint(id))
+	require.ElementsMatch(t, []string{"one", "warn"}, strings.Fields(r.Stdout))
+	r = s.Berth("", "logs", "--stdout", fmt.Sprint(id))
 	require.Equal(t, "one\n", r.Stdout)
 	r = s.Berth("", "logs", "--stderr", fmt.Sprint(id))
 	require.Equal(t, "warn\n", r.Stdout)

@@ -118,8 +118,12 @@ func TestFleet(t *testing.T) {
 			require.Equal(t, "wb", tk.Worker, "job %d re-ran on the other worker", id)
 			require.Contains(t, onA, id, "job %d re-ran but was not on the killed worker", id)
 		}
-		out := s.Berth("", "logs", fmt.Sprint(id))
+		out := s.Berth("", "logs", "--stdout", fmt.Sprint(id))
 		require.Equal(t, fmt.Sprintf("out %d\n", id), out.Stdout, "job %d's stdout reached the server", id)
+		// The times came with it: both lines carry theirs.
+		stamped := s.Berth("", "logs", "-t", fmt.Sprint(id))
+		require.Equal(t, 0, stamped.Code, stamped.Stderr)
+		require.Regexp(t, fmt.Sprintf(`^(\S+Z (out|err) %d\n){2}$`, id), stamped.Stdout)
 		errOut := s.Berth("", "logs", "--stderr", fmt.Sprint(id))
 		require.Equal(t, fmt.Sprintf("err %d\n", id), errOut.Stdout)
 	}

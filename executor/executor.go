@@ -44,6 +44,10 @@ type Spec struct {
 	// missing, truncated if present.
 	Stdout string
 	Stderr string
+	// Times, when set, is the file that records when the output arrived
+	// (see internal/timeline); created with the output, truncated if
+	// present.
+	Times string
 	// OutputPath and ErrorPath, when set, get copies of the Stdout and
 	// Stderr files once the task has ended (a job's output and error
 	// paths); when both name one file it gets stdout, then stderr.

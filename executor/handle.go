@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/berth-run/berth/job"
 )
 
 // Handle is what the caller keeps to find a task again after its own
@@ -27,8 +29,11 @@ type Handle struct {
 type Ident struct {
 	// PID is the process (and process group) ID, for process tasks.
 	PID int `json:"pid,omitempty"`
-	// ContainerID is the container, for container tasks.
-	ContainerID string `json:"container_id,omitempty"`
+	// ContainerID is the container, for container tasks; Hostname its host
+	// name and Ports the ports it published, as the engine bound them.
+	ContainerID string              `json:"container_id,omitempty"`
+	Hostname    string              `json:"hostname,omitempty"`
+	Ports       []job.PublishedPort `json:"ports,omitempty"`
 }
 
 // SetState stores v, JSON-encoded, as the handle's State at version.

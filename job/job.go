@@ -2,6 +2,8 @@ package job
 
 import (
 	"cmp"
+	"net"
+	"strconv"
 	"time"
 )
 
@@ -229,6 +231,10 @@ type Info struct {
 	// PID is the process (group) ID of a process job; ContainerID that of a container job.
 	PID         int    `json:"pid,omitempty"`
 	ContainerID string `json:"container_id,omitempty"`
+	// Hostname is a container task's host name inside it; Ports the ports
+	// it published, with the host ports the engine bound.
+	Hostname string          `json:"hostname,omitempty"`
+	Ports    []PublishedPort `json:"ports,omitempty"`
 	// Session names the OpenJD session that ran the task: the worker, its
 	// slot and the session's number there.
 	Session string `json:"session,omitempty"`
@@ -252,6 +258,21 @@ type Info struct {
 	// Stdout and Stderr are the paths of the task's output files on the server.
 	Stdout string `json:"stdout,omitempty"`
 	Stderr string `json:"stderr,omitempty"`
+}
+
+// PublishedPort is a container port and where on the host the engine
+// published it (an "exposedPorts" entry as bound: a port the engine picked
+// is here).
+type PublishedPort struct {
+	Port     uint16 `json:"port"`
+	Proto    string `json:"proto"`
+	HostIP   string `json:"host_ip"`
+	HostPort uint16 `json:"host_port"`
+}
+
+// String formats p as docker port does: 80/tcp -> 0.0.0.0:32768.
+func (p PublishedPort) String() string {
+	return strconv.Itoa(int(p.Port)) + "/" + p.Proto + " -> " + net.JoinHostPort(p.HostIP, strconv.Itoa(int(p.HostPort)))
 }
 
 // Duration returns how long the latest run took, or ran so far as of now.

@@ -117,6 +117,7 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 		Stdout:    s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.StdoutFile),
 		Stderr:    s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.StderrFile),
 		Result:    s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.ResultFile),
+		Times:     s.cfg.DataDir.TaskFile(js.id, t.Index, datadir.TimesFile),
 	}
 }
 

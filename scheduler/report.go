@@ -65,6 +65,7 @@ func (s *Scheduler) grantLocked(js *jobState, t *task, worker, host string, now 
 	t.StartedAt, t.FinishedAt = &now, nil
 	t.ExitCode, t.Signal, t.Message = nil, "", ""
 	t.PID, t.ContainerID, t.Session, t.CPUTime, t.MaxRSS = 0, "", "", 0, 0
+	t.Hostname, t.Ports = "", nil
 	s.setPaths(t)
 	s.workerLocked(worker, now).tasks[t] = js
 	return nil
@@ -174,6 +175,7 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 	switch e.Kind {
 	case dispatch.EventStarted:
 		t.PID, t.ContainerID, t.Session = e.PID, e.ContainerID, e.Session
+		t.Hostname, t.Ports = e.Hostname, e.Ports
 		s.forgetHandoffLocked(t)
 		s.lazyLocked(t)
 	case dispatch.EventReleased:
@@ -205,6 +207,7 @@ func (s *Scheduler) eventLocked(e *dispatch.Event, now time.Time) ([]change, *wo
 		}
 		if e.PID != 0 || e.ContainerID != "" || e.Session != "" { // the started event was folded into this one
 			t.PID, t.ContainerID, t.Session = e.PID, e.ContainerID, e.Session
+			t.Hostname, t.Ports = e.Hostname, e.Ports
 		}
 		t.exitedAt = e.Time // for the exit → recorded metric
 		if changes, err = s.endLocked(js, t, e.End, now); err != nil {

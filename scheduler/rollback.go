@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/dispatch"
+	"github.com/berth-run/berth/job"
 )
 
 // A commit that fails leaves the store as it was, but the decision that
@@ -67,6 +68,8 @@ type started struct {
 	pid         int
 	containerID string
 	session     string
+	hostname    string
+	ports       []job.PublishedPort
 }
 
 // reloadLocked rebuilds the in-memory state from the store. Workers keep
@@ -77,7 +80,7 @@ func (s *Scheduler) reloadLocked(ctx context.Context, failed []*task) error {
 	pids := map[dispatch.TaskKey]started{}
 	note := func(t *task) {
 		if t.reported() {
-			pids[dispatch.TaskKey{Job: t.JobID, Index: t.Index, Attempt: t.Attempt}] = started{t.PID, t.ContainerID, t.Session}
+			pids[dispatch.TaskKey{Job: t.JobID, Index: t.Index, Attempt: t.Attempt}] = started{t.PID, t.ContainerID, t.Session, t.Hostname, t.Ports}
 		}
 	}
 	for _, t := range failed {
@@ -112,6 +115,7 @@ func (s *Scheduler) reloadLocked(ctx context.Context, failed []*task) error {
 			p, ok := pids[dispatch.TaskKey{Job: t.JobID, Index: t.Index, Attempt: t.Attempt}]
 			if ok && t.live() && !t.reported() {
 				t.PID, t.ContainerID, t.Session = p.pid, p.containerID, p.session
+				t.Hostname, t.Ports = p.hostname, p.ports
 				s.lazyLocked(t)
 			}
 		}

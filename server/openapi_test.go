@@ -235,7 +235,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	task.State, task.SubState = job.Done, job.ExitCode(0)
 	task.Info = job.Info{Attempt: 1, Input: "a", Worker: "w", Host: "h", PID: 7, ContainerID: "c", ExitCode: &code,
 		Signal: "SIGTERM", Message: "m", SubmittedAt: now, StartedAt: &now, FinishedAt: &now, CPUTime: job.Duration(time.Second),
-		MaxRSS: 1 << 20, Stdout: "/o", Stderr: "/e", Session: "w/1/1"}
+		MaxRSS: 1 << 20, Stdout: "/o", Stderr: "/e", Session: "w/1/1",
+		Hostname: "c", Ports: []job.PublishedPort{{Port: 80, Proto: "tcp", HostIP: "0.0.0.0", HostPort: 32768}}}
 	require.NoError(t, b.st.TasksPut(ctx, []*job.Task{task}, now))
 	// Not UTF-8, so the base64 fields are there too.
 	b.writeOutput(t, 3, 1, "stdout", "out\xff")

@@ -249,6 +249,7 @@ func testTasksPutRoundTrip(t *testing.T, ctx context.Context, s *Store) {
 	started, finished := t0.Add(time.Second), t0.Add(time.Minute)
 	tk := &job.Task{JobID: id, Index: 2, Name: "a", State: job.Failed, SubState: job.ExitCode(3), Info: job.Info{
 		Attempt: 2, Worker: "w1", Host: "h1", PID: 1234, ContainerID: "c0ffee", ExitCode: &code,
+		Hostname: "c0ffee", Ports: []job.PublishedPort{{Port: 80, Proto: "tcp", HostIP: "0.0.0.0", HostPort: 32768}},
 		Signal: "SIGTERM", Message: "boom", SubmittedAt: t0, StartedAt: &started, FinishedAt: &finished,
 		CPUTime: job.Duration(1500 * time.Millisecond), MaxRSS: 1 << 20, Stdout: "/o", Stderr: "/e",
 	}}

@@ -11,7 +11,7 @@ import (
 )
 
 // An array's tasks are recorded as ranges of indexes until each is first
-// changed on its own (see migration 006): submitting, holding, releasing
+// changed on its own (see migration 007): submitting, holding, releasing
 // and stopping the part of an array not yet started then costs one row
 // whatever its size. A task in a range has the state of the job's
 // pend_state columns; it gets a row of its own, and leaves its range, the

@@ -9,7 +9,7 @@ import (
 	"github.com/berth-run/berth/job"
 )
 
-// An array recorded before migration 006, with a row per task, keeps
+// An array recorded before migration 007, with a row per task, keeps
 // working: counted, loaded and updated from its rows, with no ranges.
 func TestMigrateRangesOldArray(t *testing.T) {
 	t.Parallel()
@@ -20,11 +20,11 @@ func TestMigrateRangesOldArray(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if done, err := migrateNext(ctx, db, migrations[:5]); err != nil || done {
+	if done, err := migrateNext(ctx, db, migrations[:6]); err != nil || done {
 		t.Fatalf("migrating: %v, %v", done, err)
 	}
-	for range 4 {
-		if _, err := migrateNext(ctx, db, migrations[:5]); err != nil {
+	for range 5 {
+		if _, err := migrateNext(ctx, db, migrations[:6]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -72,6 +72,7 @@ var (
 	sqlTaskSet = `UPDATE tasks SET state = ?, sub_kind = ?, sub_value = ?, attempt = ?,
 			input = ?, worker = ?, host = ?, pid = ?, container_id = ?, session = ?, exit_code = ?, signal = ?, message = ?,
 			started_at = ?, finished_at = ?, cpu_ns = ?, max_rss = ?, stdout = ?, stderr = ?, retry_at = ?,
+			hostname = ?, ports = ?,
 			history = CASE WHEN length(history) - length(replace(history, char(10), '')) > ` + strconv.Itoa(historyKept) + `
 				THEN substr(history, instr(history, char(10)) + 1) ELSE history END || ?`
 	sqlTaskUpdate = sqlTaskSet + `

@@ -124,7 +124,7 @@ func (s *Store) TasksCommit(ctx context.Context, puts []TaskPut, ranges []RangeP
 			args := []any{string(t.State), string(t.SubState.Kind), t.SubState.Value, t.Attempt,
 				t.Input, t.Worker, t.Host, t.PID, t.ContainerID, t.Session, exit, t.Signal, t.Message,
 				nullNanos(t.StartedAt), nullNanos(t.FinishedAt), int64(t.CPUTime), t.MaxRSS, t.Stdout, t.Stderr,
-				nullNanos(t.RetryAt), hist}
+				nullNanos(t.RetryAt), t.Hostname, portsText(t.Ports), hist}
 			stmt := upd
 			if o := p.Sizes; o != nil {
 				stmt = updSizes
@@ -351,16 +351,24 @@ func activeTasks(ctx context.Context, tx *sql.Tx, tasks, ended *sql.Stmt, id int
 // taskCols are the columns scanTask reads, from tasks t joined to jobs j.
 const taskCols = `t.job_id, t.idx, j.name, t.state, t.sub_kind, t.sub_value, t.attempt, t.input,
 	t.worker, t.host, t.pid, t.container_id, t.session, t.exit_code, t.signal, t.message,
-	j.submitted_at, t.started_at, t.finished_at, t.cpu_ns, t.max_rss, t.stdout, t.stderr, t.retry_at`
+	j.submitted_at, t.started_at, t.finished_at, t.cpu_ns, t.max_rss, t.stdout, t.stderr, t.retry_at,
+	t.hostname, t.ports`
 
 func scanTask(row interface{ Scan(...any) error }, t *job.Task) error {
 	var exit, started, finished, retry sql.NullInt64
 	var submitted, cpu int64
+	var ports string
 	err := row.Scan(&t.JobID, &t.Index, &t.Name, &t.State, &t.SubState.Kind, &t.SubState.Value, &t.Attempt, &t.Input,
 		&t.Worker, &t.Host, &t.PID, &t.ContainerID, &t.Session, &exit, &t.Signal, &t.Message,
-		&submitted, &started, &finished, &cpu, &t.MaxRSS, &t.Stdout, &t.Stderr, &retry)
+		&submitted, &started, &finished, &cpu, &t.MaxRSS, &t.Stdout, &t.Stderr, &retry,
+		&t.Hostname, &ports)
 	if err != nil {
 		return err
+	}
+	if ports != "" {
+		if err := json.Unmarshal([]byte(ports), &t.Ports); err != nil {
+			return fmt.Errorf("task %d.%d: ports: %w", t.JobID, t.Index, err)
+		}
 	}
 	if exit.Valid {
 		c := int(exit.Int64)
@@ -657,4 +665,13 @@ func withRanges(ctx context.Context, tx *sql.Tx, p *TaskListParams, rows []*job.
 		out = append(out, rows[k])
 	}
 	return out, nil
+}
+
+// portsText encodes a task's published ports for their column; none: "".
+func portsText(ports []job.PublishedPort) string {
+	if len(ports) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(ports) // plain fields: always encodes
+	return string(b)
 }

@@ -29,11 +29,11 @@ const containerResult = "/run/berth/result.jsonl"
 
 // spec makes the executor's spec of work, creating its task directory.
 func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
-	dir, stdout, stderr, result := work.Dir, work.Stdout, work.Stderr, work.Result
+	dir, stdout, stderr, result, times := work.Dir, work.Stdout, work.Stderr, work.Result, work.Times
 	if w.remote() {
 		// The server's paths mean nothing here.
 		dir = w.cfg.TaskDir(work.TaskKey)
-		stdout, stderr, result = "", "", ""
+		stdout, stderr, result, times = "", "", "", ""
 	}
 	if dir == "" {
 		return nil, fmt.Errorf("work %s has no task directory", work.TaskKey)
@@ -79,6 +79,7 @@ func (w *Worker) spec(work *dispatch.Work) (*executor.Spec, error) {
 		WorkDir:    workDir,
 		Stdout:     cmp.Or(stdout, filepath.Join(dir, datadir.StdoutFile)),
 		Stderr:     cmp.Or(stderr, filepath.Join(dir, datadir.StderrFile)),
+		Times:      cmp.Or(times, filepath.Join(dir, datadir.TimesFile)),
 		OutputPath: tmpl.OutputPath,
 		ErrorPath:  tmpl.ErrorPath,
 		Container:  ctr,

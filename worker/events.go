@@ -52,6 +52,7 @@ func (q *eventQueue) push(ev *dispatch.Event) {
 		for i, old := range q.q {
 			if old.Kind == dispatch.EventStarted {
 				ev.PID, ev.ContainerID, ev.Session = old.PID, old.ContainerID, old.Session
+				ev.Hostname, ev.Ports = old.Hostname, old.Ports
 				q.q = append(q.q[:i], q.q[i+1:]...)
 				break
 			}

@@ -22,6 +22,9 @@ const streamInterval = 250 * time.Millisecond
 
 // outputStreams maps the streams to the files of a task directory.
 var outputStreams = [...]struct{ stream, file string }{
+	// The timeline first: on the server, no output file exists without it,
+	// and where it points past the output, the output is on its way.
+	{dispatch.StreamTimes, datadir.TimesFile},
 	{dispatch.StreamStdout, datadir.StdoutFile},
 	{dispatch.StreamStderr, datadir.StderrFile},
 	{dispatch.StreamResult, datadir.ResultFile},

@@ -279,6 +279,7 @@ func (w *Worker) execute(t *task) *dispatch.End {
 	t.started = true
 	t.events.push(w.event(t, dispatch.EventStarted, func(ev *dispatch.Event) {
 		ev.PID, ev.ContainerID = h.Ident.PID, h.Ident.ContainerID
+		ev.Hostname, ev.Ports = h.Ident.Hostname, h.Ident.Ports
 	}))
 	t.mu.Unlock()
 	t.log.Debug("task started", "pid", h.Ident.PID)

@@ -27,6 +27,8 @@ const (
 	// knows where to continue writing.
 	LabelStdout = "berth.stdout"
 	LabelStderr = "berth.stderr"
+	// LabelTimes holds the output's timeline (executor.Spec.Times).
+	LabelTimes = "berth.times"
 	// LabelKeep ("true") keeps the container after its task ended (the
 	// "rm" extension false): Destroy renames it KeptPrefix+task ID instead
 	// of removing it, and sweeps leave it.
@@ -71,6 +73,9 @@ func buildContainer(s *executor.Spec, cfg *Config) (*containerSpec, error) {
 		LabelExecutor: cfg.Instance,
 		LabelStdout:   s.Stdout,
 		LabelStderr:   s.Stderr,
+	}
+	if s.Times != "" {
+		labels[LabelTimes] = s.Times
 	}
 	if cs.Keep {
 		labels[LabelKeep] = "true"

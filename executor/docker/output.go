@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/berth-run/berth/internal/timeline"
 )
 
 // How output reaches the files
@@ -64,6 +67,11 @@ type outFile struct {
 	// failed is the first error writing the file: what follows it is lost
 	// (bufio.Writer keeps failing once it failed).
 	failed error
+	// tl, if not nil, notes when each piece arrived, as file; at is the
+	// arrival time of what is being written (zero: now).
+	tl   *timeline.Writer
+	file int
+	at   time.Time
 }
 
 // fail records the first write error of the file and returns err.
@@ -167,6 +175,7 @@ func (o *outFile) write(p []byte) error {
 			if _, err := o.w.WriteString(marker); err != nil {
 				return o.fail(err)
 			}
+			_ = o.tl.RecordAt(o.file, len(marker), o.at)
 		}
 		return nil
 	}
@@ -181,6 +190,8 @@ func (o *outFile) put(p []byte) error {
 		if _, err := o.w.Write(p); err != nil {
 			return o.fail(err)
 		}
+		// Timeline errors cost only the times, not output.
+		_ = o.tl.RecordAt(o.file, len(p), o.at)
 	}
 	o.size += int64(len(p))
 	o.lastByte = p[len(p)-1]
@@ -208,6 +219,8 @@ func (o *outFile) close() error {
 // the same, so that the streams do not overwrite each other.
 type outputs struct {
 	stdout, stderr *outFile
+	// tl records when the output arrived; nil: not recorded.
+	tl *timeline.Writer
 	// tails hold the last bytes each stream delivered (stdout, stderr),
 	// which tell whether an attach stream delivered the end of the log.
 	tails [2]tail
@@ -354,7 +367,9 @@ func (t *tail) endsWith(n int64, crc uint32) bool {
 	return c == crc
 }
 
-func newOutputs(stdout, stderr string, limit int64, resume bool) (*outputs, error) {
+// newOutputs opens a task's output files and, if times is set, the
+// timeline that records when their bytes arrived.
+func newOutputs(stdout, stderr, times string, limit int64, resume bool) (*outputs, error) {
 	open := openOutput
 	if resume {
 		open = resumeOutput
@@ -363,15 +378,43 @@ func newOutputs(stdout, stderr string, limit int64, resume bool) (*outputs, erro
 	if err != nil {
 		return nil, fmt.Errorf("stdout: %w", err)
 	}
-	if stderr != "" && stderr == stdout {
-		return &outputs{stdout: out, stderr: out, endKnown: make(chan struct{})}, nil
+	o := &outputs{stdout: out, stderr: out, endKnown: make(chan struct{})}
+	if stderr == "" || stderr != stdout {
+		if o.stderr, err = open(stderr, limit); err != nil {
+			out.close()
+			return nil, fmt.Errorf("stderr: %w", err)
+		}
+		o.stderr.file = timeline.Stderr
 	}
-	errf, err := open(stderr, limit)
+	if times != "" {
+		// Created with the output files, which exist from the start.
+		if resume {
+			var sizes [2]int64
+			sizes[o.stdout.file] = o.stdout.fileSize()
+			sizes[o.stderr.file] = o.stderr.fileSize()
+			o.tl, err = timeline.Resume(times, sizes, true)
+		} else if o.tl, err = timeline.New(times, true); err == nil {
+			err = o.tl.Open()
+		}
+		if err != nil {
+			o.close()
+			return nil, fmt.Errorf("output timeline: %w", err)
+		}
+		o.stdout.tl, o.stderr.tl = o.tl, o.tl
+	}
+	return o, nil
+}
+
+// fileSize is the size of the file: its output and the marker, if written.
+func (o *outFile) fileSize() int64 {
+	if o.f == nil {
+		return 0
+	}
+	fi, err := o.f.Stat()
 	if err != nil {
-		out.close()
-		return nil, fmt.Errorf("stderr: %w", err)
+		return 0
 	}
-	return &outputs{stdout: out, stderr: errf, endKnown: make(chan struct{})}, nil
+	return fi.Size()
 }
 
 func (o *outputs) rewind() {
@@ -385,6 +428,9 @@ func (o *outputs) close() error {
 	err := o.stdout.close()
 	if o.stderr != o.stdout {
 		err = errors.Join(err, o.stderr.close())
+	}
+	if terr := o.tl.Close(); terr != nil {
+		err = errors.Join(err, fmt.Errorf("recording the output's arrival times: %w", terr))
 	}
 	return err
 }
@@ -404,11 +450,14 @@ func (o *outputs) writeErr() error {
 // progress returns a number that grows as the streams deliver output.
 func (o *outputs) progress() int64 { return o.read.Load() }
 
+// flush writes out the files, then their timeline, which so never points
+// past what the files hold.
 func (o *outputs) flush() error {
 	err := o.stdout.flush()
 	if o.stderr != o.stdout {
 		err = errors.Join(err, o.stderr.flush())
 	}
+	_ = o.tl.Flush()
 	return err
 }
 
@@ -542,6 +591,12 @@ func (o *outputs) demux(r io.Reader, logs bool) (err error) {
 		dst, tl := o.stdout, &o.tails[0]
 		if fr.cur.stream == streamStderr {
 			dst, tl = o.stderr, &o.tails[1]
+		}
+		// A log stream replays the engine's log: its frames carry the
+		// time they first arrived.
+		dst.at = time.Time{}
+		if fr.cur.ts != "" {
+			dst.at, _ = time.Parse(time.RFC3339Nano, fr.cur.ts)
 		}
 		for fr.rest > 0 {
 			m, err := fr.Read(buf)

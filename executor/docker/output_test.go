@@ -42,7 +42,7 @@ func TestTail(t *testing.T) {
 // fails as on a full disk: the outputs say stdout is incomplete, stderr not.
 func TestOutputWriteErr(t *testing.T) {
 	t.Parallel()
-	o, err := newOutputs("/dev/full", t.TempDir()+"/err", 1<<20, false)
+	o, err := newOutputs("/dev/full", t.TempDir()+"/err", "", 1<<20, false)
 	require.NoError(t, err)
 	require.NoError(t, o.stderr.write([]byte("fine\n")))
 	big := bytes.Repeat([]byte("x"), 2*outBufSize)

@@ -59,7 +59,7 @@ func (e *Executor) Recover(ctx context.Context, h *executor.Handle) error {
 	if err != nil {
 		return fmt.Errorf("recover %s: %w: %w", h.ID, executor.ErrNotRecoverable, err)
 	}
-	out, err := newOutputs(c.Config.Labels[LabelStdout], c.Config.Labels[LabelStderr], e.cfg.OutputLimit, true)
+	out, err := newOutputs(c.Config.Labels[LabelStdout], c.Config.Labels[LabelStderr], c.Config.Labels[LabelTimes], e.cfg.OutputLimit, true)
 	if err != nil {
 		return fmt.Errorf("recover %s: %w: %w", h.ID, executor.ErrNotRecoverable, err)
 	}

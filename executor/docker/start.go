@@ -52,7 +52,7 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 			return nil, err
 		}
 	}
-	out, err := newOutputs(s.Stdout, s.Stderr, e.cfg.OutputLimit, false)
+	out, err := newOutputs(s.Stdout, s.Stderr, s.Times, e.cfg.OutputLimit, false)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,9 @@ func (e *Executor) start(ctx context.Context, s *executor.Spec) (*executor.Handl
 	}
 	e.goroutine(func() { t.run(wait, att) })
 	e.log.DebugContext(ctx, "task started", "task", s.ID, "container", shortID(id), "image", cs.Config.Image)
-	return newHandle(s.ID, id, startedAt), nil
+	h := newHandle(s.ID, id, startedAt)
+	h.Ident.Hostname, h.Ident.Ports = e.netIdent(ctx, id, cs)
+	return h, nil
 }
 
 // create creates the container of cs.

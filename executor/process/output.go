@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-run/berth/internal/timeline"
 )
 
 // Output files are created lazily. A task's stdout and stderr go to a pipe
@@ -26,10 +28,14 @@ import (
 // exit is reported.
 const outputGrace = time.Second
 
-// drain copies a pipe into a file created at its first byte.
+// drain copies a pipe into a file created at its first byte (or opened
+// already, f), noting each chunk in the task's timeline as file.
 type drain struct {
 	r    *os.File
 	path string
+	f    *os.File
+	tl   *timeline.Writer
+	file int
 }
 
 // childEnds are the child's stdin, stdout and stderr.
@@ -51,29 +57,36 @@ func (c *childEnds) close() {
 // to start once the child holds its ends. The same path for stdout and
 // stderr shares one file (or pipe), so the two do not overwrite each other.
 // The ends are raw descriptors: the child's need no poller, and only the
-// read ends of the pipes become *os.File.
-func (e *Executor) childFiles(stdout, stderr string) (ends childEnds, drains []drain, err error) {
+// read ends of the pipes become *os.File. With a timeline (tl not nil) all
+// output goes through drains, which note when it arrived.
+func (e *Executor) childFiles(stdout, stderr string, tl *timeline.Writer) (ends childEnds, drains []drain, err error) {
 	null, err := e.devNull()
 	if err != nil {
 		return childEnds{}, nil, err
 	}
 	ends.fds = []uintptr{null[0]}
-	open := func(path string) error {
+	open := func(path string, file int) error {
 		if path == "" {
 			ends.fds = append(ends.fds, null[1])
 			return nil
 		}
 		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
-		if err == nil {
+		var f *os.File
+		if err == nil && tl == nil {
 			ends.fds = append(ends.fds, uintptr(fd))
 			ends.owned = append(ends.owned, fd)
 			return nil
 		}
-		if err != unix.ENOENT {
+		if err == nil {
+			f = os.NewFile(uintptr(fd), path)
+		} else if err != unix.ENOENT {
 			return &os.PathError{Op: "open", Path: path, Err: err}
 		}
 		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			if f != nil {
+				f.Close()
+			}
 			return os.NewSyscallError("pipe2", err)
 		}
 		// Non-blocking, the read end goes to the poller; the child's end
@@ -81,23 +94,29 @@ func (e *Executor) childFiles(stdout, stderr string) (ends childEnds, drains []d
 		if err := unix.SetNonblock(p[0], true); err != nil {
 			unix.Close(p[0])
 			unix.Close(p[1])
+			if f != nil {
+				f.Close()
+			}
 			return os.NewSyscallError("fcntl", err)
 		}
 		ends.fds = append(ends.fds, uintptr(p[1]))
 		ends.owned = append(ends.owned, p[1])
-		drains = append(drains, drain{r: os.NewFile(uintptr(p[0]), "|0"), path: path})
+		drains = append(drains, drain{r: os.NewFile(uintptr(p[0]), "|0"), path: path, f: f, tl: tl, file: file})
 		return nil
 	}
-	err = open(stdout)
+	err = open(stdout, timeline.Stdout)
 	if err == nil && stderr != "" && stderr == stdout {
 		ends.fds = append(ends.fds, ends.fds[1])
 	} else if err == nil {
-		err = open(stderr)
+		err = open(stderr, timeline.Stderr)
 	}
 	if err != nil {
 		ends.close()
 		for _, d := range drains {
 			d.r.Close()
+			if d.f != nil {
+				d.f.Close()
+			}
 		}
 		return childEnds{}, nil, err
 	}
@@ -121,11 +140,17 @@ func (e *Executor) devNull() ([2]uintptr, error) {
 }
 
 // startDrains copies each pipe to its file in a goroutine of its own and
-// returns a channel closed once all pipes are drained and closed. The last
-// drain to finish closes it.
-func startDrains(drains []drain, onErr func(path string, err error)) <-chan struct{} {
+// returns a channel closed once all pipes are drained and closed, and the
+// timeline with them. The last drain to finish closes it.
+func startDrains(drains []drain, tl *timeline.Writer, onErr func(path string, err error)) <-chan struct{} {
 	done := make(chan struct{})
+	closeTimeline := func() {
+		if err := tl.Close(); err != nil {
+			onErr("", fmt.Errorf("recording the output's arrival times: %w", err))
+		}
+	}
 	if len(drains) == 0 {
+		closeTimeline()
 		close(done)
 		return done
 	}
@@ -137,6 +162,7 @@ func startDrains(drains []drain, onErr func(path string, err error)) <-chan stru
 				onErr(d.path, err)
 			}
 			if left.Add(-1) == 0 {
+				closeTimeline()
 				close(done)
 			}
 		}()
@@ -154,16 +180,22 @@ func (d drain) run() error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	var f *os.File
+	f := d.f
 	var werr error
 	for {
 		n, err := d.r.Read(buf)
 		if n > 0 && werr == nil {
 			if f == nil {
+				// The timeline first: no output file without it. Its
+				// errors cost only the times (the task's end logs them).
+				_ = d.tl.Open()
 				f, werr = os.OpenFile(d.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 			}
 			if werr == nil {
 				_, werr = f.Write(buf[:n])
+			}
+			if werr == nil {
+				_ = d.tl.Record(d.file, n)
 			}
 		}
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-run/berth/executor"
+	"github.com/berth-run/berth/internal/timeline"
 )
 
 // Start starts the task as the leader of a new process group, with exactly
@@ -53,8 +54,15 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ends, drains, err := e.childFiles(s.Stdout, s.Stderr)
+	var tl *timeline.Writer
+	if s.Times != "" {
+		if tl, err = timeline.New(s.Times, false); err != nil {
+			return nil, nil, fmt.Errorf("output timeline: %w", err)
+		}
+	}
+	ends, drains, err := e.childFiles(s.Stdout, s.Stderr, tl)
 	if err != nil {
+		tl.Close()
 		return nil, nil, err
 	}
 	argv := append([]string{s.Command}, s.Args...)
@@ -75,7 +83,12 @@ func (e *Executor) start(s *executor.Spec) (*executor.Handle, *task, error) {
 	// Started even when the fork failed: they end at once, the write ends
 	// being closed, and close the read ends.
 	outErr := new(outputErrs)
-	output := startDrains(drains, func(path string, err error) {
+	output := startDrains(drains, tl, func(path string, err error) {
+		if path == "" {
+			// Only the times are lost, not output.
+			e.log.Warn("writing the output", "task", s.ID, "err", err)
+			return
+		}
 		e.log.Warn("writing the output", "task", s.ID, "path", path, "err", err)
 		outErr.add(err)
 	})

@@ -22,6 +22,7 @@ var streamFiles = map[string]string{
 	dispatch.StreamStdout: datadir.StdoutFile,
 	dispatch.StreamStderr: datadir.StderrFile,
 	dispatch.StreamResult: datadir.ResultFile,
+	dispatch.StreamTimes:  datadir.TimesFile,
 }
 
 // handle is called for one message at a time. Only the worker that holds the
@@ -34,7 +35,16 @@ func (o *outputSink) handle(m *dispatch.Output) dispatch.OutputReply {
 	}
 	if m.Reset {
 		for _, name := range streamFiles {
-			if err := o.truncate(o.dir.TaskFile(m.Job, m.Index, name)); err != nil {
+			path := o.dir.TaskFile(m.Job, m.Index, name)
+			if name == datadir.TimesFile {
+				// Removed, not emptied: an attempt that records no times
+				// (an OpenJD session) has none.
+				if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+					return dispatch.OutputReply{Error: err.Error()}
+				}
+				continue
+			}
+			if err := o.truncate(path); err != nil {
 				return dispatch.OutputReply{Error: err.Error()}
 			}
 		}

@@ -90,7 +90,7 @@ func (d Dir) JobDir(id int64) string {
 	return filepath.Join(string(d), "jobs", strconv.FormatInt(id, 10))
 }
 
-// TaskFile is one of a task's files (StdoutFile, StderrFile, ResultFile):
+// TaskFile is one of a task's files (StdoutFile, StderrFile, ResultFile, TimesFile):
 // INDEX.NAME in its job's directory. Files, not a directory per task: a
 // directory costs a mkdir per task, as much as starting a short job.
 func (d Dir) TaskFile(id int64, index int, name string) string {
@@ -102,4 +102,7 @@ const (
 	StdoutFile = "stdout"
 	StderrFile = "stderr"
 	ResultFile = "result.jsonl"
+	// TimesFile records when the stdout and stderr bytes arrived (see
+	// internal/timeline).
+	TimesFile = "times"
 )

@@ -117,6 +117,14 @@ func TaskFields(t *job.Task, now time.Time, fm Formats) []Field {
 		f.add("PID", strconv.Itoa(t.PID))
 	}
 	f.add("Container", t.ContainerID)
+	f.add("Hostname", t.Hostname)
+	if len(t.Ports) > 0 {
+		ports := make([]string, len(t.Ports))
+		for i, p := range t.Ports {
+			ports[i] = p.String()
+		}
+		f.add("Ports", strings.Join(ports, ", "))
+	}
 	f.add("Session", t.Session)
 	f.add("Exit code", ExitCode(t.ExitCode))
 	f.add("Signal", t.Signal)

@@ -64,9 +64,14 @@ func TestLogs(t *testing.T) {
 	require.Empty(t, env.ErrOut.String())
 
 	env = s.Env(t, true)
-	_, err := clitest.Exec(NewCmdLogs(env.F, nil), fmt.Sprint(id))
+	_, err := clitest.Exec(NewCmdLogs(env.F, nil), fmt.Sprint(id), "--stdout")
 	require.NoError(t, err)
 	require.Equal(t, "raw \x00 bytes\n", env.Out.String())
+	// Both streams, each line with the time it arrived; bye came last.
+	env = s.Env(t, true)
+	_, err = clitest.Exec(NewCmdLogs(env.F, nil), fmt.Sprint(id), "-t", "--since", "1h")
+	require.NoError(t, err)
+	require.Regexp(t, `^(\S+Z (raw \x00 bytes|oops)\n){2}\S+Z bye\n$`, env.Out.String())
 
 	// Output the worker could not write is noted.
 	env = s.Env(t, false)
@@ -87,9 +92,11 @@ func TestLogsTail(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--tail", "2", "2"}, "three\nfour"},
+		{[]string{"--tail", "2", "--stdout", "2"}, "three\nfour"},
 		{[]string{"--tail", "0", "2"}, ""},
-		{[]string{"--tail", "9", "2"}, "one\ntwo\nthree\nfour"},
+		{[]string{"--tail", "9", "--stdout", "2"}, "one\ntwo\nthree\nfour"},
+		// Written without arrival times: stdout, then stderr.
+		{[]string{"--tail", "3", "2"}, "three\nfoura\nb\n"},
 		{[]string{"--tail", "1", "--stderr", "2"}, "b\n"},
 		{[]string{"--tail", "1", "-f", "--stderr", "2"}, "b\n"}, // then follows from its end: nothing more
 	} {
@@ -102,4 +109,12 @@ func TestLogsTail(t *testing.T) {
 	code, err := clitest.Exec(NewCmdLogs(env.F, nil), "--tail", "-3", "2")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.ErrorContains(t, err, `"--tail" flag`)
+	code, err = clitest.Exec(NewCmdLogs(env.F, nil), "--since", "yesterday", "2")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.ErrorContains(t, err, `invalid --since "yesterday"`)
+	code, err = clitest.Exec(NewCmdLogs(env.F, nil), "--stdout", "--stderr", "2")
+	require.Equal(t, cmdutil.ExitUsage, code)
+	require.ErrorContains(t, err, "exclude each other")
+	_, err = clitest.Exec(NewCmdLogs(env.F, nil), "-t", "2")
+	require.ErrorContains(t, err, "no arrival times")
 }

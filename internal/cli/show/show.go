@@ -56,9 +56,10 @@ func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		Short: "Show a job or a task in full",
 		Long: `Show everything berth knows of a job: its spec and state, and a table
 of its tasks for an array, or for a plain job or one task (ID.INDEX): its
-attempt, worker, host, PID, exit code, signal, times, CPU, peak memory,
-output files and state history. For an OpenJD job, a table of its steps'
-jobs.
+attempt, worker, host, PID or container (its host name, and its published
+ports with the host ports the engine bound), exit code, signal, times,
+CPU, peak memory, output files and state history. For an OpenJD job, a
+table of its steps' jobs.
 
 An array of more than 100 tasks is summed up: its tasks counted by state.
 --tasks lists them, all or a page: --limit N of them after index --after.
