@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -138,7 +137,7 @@ func dedupe(changes []change) []change {
 	}
 	out := make([]change, 0, len(changes))
 	for _, c := range changes {
-		i := slices.IndexFunc(out, func(o change) bool { return o.t == c.t })
+		i := slices.IndexFunc(out, func(o change) bool { return o.t == c.t && o.js == c.js })
 		if i < 0 {
 			out = append(out, c)
 			continue
@@ -269,7 +268,7 @@ func (s *Scheduler) releaseLocked(js *jobState, t *task) ([]change, error) {
 	js.pool.used--
 	t.Attempt--
 	t.StartedAt, t.Worker, t.Host = nil, "", ""
-	heap.Push(&js.queued, t.Index)
+	js.queued.push(t)
 	js.pool.fix(js)
 	return []change{{js: js, t: t}}, nil
 }

@@ -1,8 +1,6 @@
 package scheduler
 
 import (
-	"container/heap"
-
 	"github.com/berth-run/berth/job"
 )
 
@@ -29,7 +27,7 @@ func (s *Scheduler) retryLaterLocked(js *jobState, t *task) {
 		s.mu.Lock()
 		var works []*workItem
 		if js, cur := s.lookupLocked(id, index); cur == t && waitsForRetry(t) && s.syncedLocked(s.ctx) == nil {
-			heap.Push(&js.queued, t.Index)
+			js.queued.push(t)
 			js.pool.fix(js)
 			works = s.dispatchLocked()
 		}

@@ -238,7 +238,9 @@ func (l *live) recordLocked(ev *job.Event) {
 	}
 	p.JobChange = JobChange{Job: ev.Job, State: ev.JobState, Ended: ev.JobEnded, Removed: ev.Removed}
 	p.endedOnce = p.endedOnce || ev.JobEnded
-	if w != nil && !ev.Removed {
+	// A change of an array's tasks not yet started (ev.Tasks) names no
+	// task: the job's state and counts carry it.
+	if w != nil && !ev.Removed && ev.Tasks == 0 {
 		if p.tasks == nil {
 			p.tasks = map[int]TaskChange{}
 		}
