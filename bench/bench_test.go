@@ -482,29 +482,23 @@ func sampleCPU(b *testing.B, s *testenv.Server) berthCPU {
 }
 
 // rssMB returns the resident set (VmRSS) of process pid in MB.
-func rssMB(b *testing.B, pid int) float64 { return procMB(b, pid, "VmRSS:") }
-
-// peakRSSMB returns the peak resident set (VmHWM) of process pid in MB.
-func peakRSSMB(b *testing.B, pid int) float64 { return procMB(b, pid, "VmHWM:") }
-
-// procMB returns a size field of /proc/PID/status in MB.
-func procMB(b *testing.B, pid int, field string) float64 {
+func rssMB(b *testing.B, pid int) float64 {
 	b.Helper()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, field); ok {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			f := strings.Fields(v) // "123456 kB"
 			kb, err := strconv.ParseFloat(f[0], 64)
 			if err != nil {
-				b.Fatalf("%s of %d: %q", field, pid, line)
+				b.Fatalf("VmRSS of %d: %q", pid, line)
 			}
 			return kb / 1024
 		}
 	}
-	b.Fatalf("no %s in /proc/%d/status", field, pid)
+	b.Fatalf("no VmRSS in /proc/%d/status", pid)
 	return 0
 }
 

@@ -242,7 +242,3 @@ type ControlReply struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
 }
-
-// ControlNoTask is the Error of a ControlReply from a worker that does not
-// hold the attempt (any more): it ended, and its end is on its way.
-const ControlNoTask = "no such task"

@@ -17,10 +17,6 @@ type Event struct {
 	// reports that every task of the job has ended.
 	JobState State `json:"job_state"`
 	JobEnded bool  `json:"job_ended,omitempty"`
-	// Tasks, when not 0, says that the event is about that many tasks of
-	// an array that had not started (Index is then 0): all of them are
-	// now in State.
-	Tasks int `json:"tasks,omitempty"`
 	// Removed reports that the job was removed.
 	Removed bool `json:"removed,omitempty"`
 }

@@ -9,16 +9,12 @@ import (
 	"github.com/berth-run/berth/store"
 )
 
-// change is a task whose new state is to be committed and announced; or,
-// with t nil, the new state of the job's tasks not materialised, pend of
-// them.
+// change is a task whose new state is to be committed and announced.
 type change struct {
 	js *jobState
 	t  *task
 	// sizes, when set, are the task's output sizes at its end.
 	sizes *store.Offsets
-	pend  int
-	prev  job.State // of the pend tasks
 }
 
 // commitLocked writes changed tasks in one transaction, then tells
@@ -27,15 +23,10 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	if len(changes) == 0 && len(s.lazy) == 0 {
 		return nil
 	}
-	puts := make([]store.TaskPut, 0, len(changes)+len(s.lazy))
+	puts := make([]store.TaskPut, len(changes), len(changes)+len(s.lazy))
 	saved := make([]*task, 0, cap(puts))
-	var ranges []store.RangePut
-	for _, c := range changes {
-		if c.t == nil {
-			ranges = append(ranges, store.RangePut{JobID: c.js.id, State: c.js.pend.state, SubState: c.js.pend.sub, JobEnded: c.js.ended()})
-			continue
-		}
-		puts = append(puts, store.TaskPut{Task: &c.t.Task, Sizes: c.sizes, Prev: c.t.saved, PrevKnown: true, JobEnded: c.js.ended()})
+	for i, c := range changes {
+		puts[i] = store.TaskPut{Task: &c.t.Task, Sizes: c.sizes, Prev: c.t.saved, PrevKnown: true, JobEnded: c.js.ended()}
 		saved = append(saved, c.t)
 		delete(s.lazy, c.t)
 	}
@@ -47,7 +38,7 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	clear(s.lazy)
 	now := s.cfg.Now().UTC()
 	began := time.Now()
-	if err := s.cfg.Store.TasksCommit(ctx, puts, ranges, now); err != nil {
+	if err := s.cfg.Store.TasksPutWith(ctx, puts, now); err != nil {
 		s.log.Error("committing task states", "tasks", len(puts), "err", err)
 		err = fmt.Errorf("recording task states: %w", err)
 		s.rollbackLocked(ctx, saved, err)
@@ -62,13 +53,6 @@ func (s *Scheduler) commitLocked(ctx context.Context, changes []change) error {
 	}
 	events := make([]*job.Event, len(changes))
 	for i, c := range changes {
-		if c.t == nil {
-			events[i] = &job.Event{
-				Job: c.js.id, Tasks: c.pend, State: c.js.pend.state, SubState: c.js.pend.sub, Time: now,
-				JobState: c.js.counts.summarize(), JobEnded: c.js.ended(),
-			}
-			continue
-		}
 		events[i] = &job.Event{
 			Job: c.js.id, Index: c.t.Index, Attempt: c.t.Attempt,
 			State: c.t.State, SubState: c.t.SubState, ExitCode: c.t.ExitCode, Time: now,

@@ -63,7 +63,7 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 				continue
 			}
 			s.undispatchLocked(js, t)
-			js.queued.remove(t)
+			js.queued.remove(t.Index)
 			changes = append(changes, change{js: js, t: t})
 		case action == job.Release && t.State.Held():
 			st, sub := job.Queued, job.SubState{}
@@ -84,7 +84,7 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 				continue
 			}
 			s.undispatchLocked(js, t)
-			js.queued.remove(t)
+			js.queued.remove(t.Index)
 			t.FinishedAt = &now
 			changes = append(changes, change{js: js, t: t})
 		case action == job.Terminate && t.live(),
@@ -99,27 +99,6 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 				c.Grace, c.Kill, c.Signal, c.Reason = job.Duration(g), g == 0, opts.Signal, job.ReasonCanceled
 			}
 			orders = append(orders, order{js, t, t.Worker, c})
-		}
-	}
-	if !ref.HasIndex && js.pendLen() > 0 {
-		// The tasks not materialised change as one.
-		switch {
-		case action == job.Hold && js.pend.state == job.Queued:
-			if c, ok := s.pendMoveLocked(js, job.QueuedHeld, job.SubState{Kind: job.ReasonHeld}, job.CauseHold); ok {
-				changes = append(changes, c)
-			}
-		case action == job.Release && js.pend.state == job.QueuedHeld:
-			sub := job.SubState{}
-			if len(js.wait) > 0 {
-				sub = waitingSubState(js.wait)
-			}
-			if c, ok := s.pendMoveLocked(js, job.Queued, sub, job.CauseRelease); ok {
-				changes = append(changes, c)
-			}
-		case action == job.Terminate:
-			if c, ok := s.pendMoveLocked(js, job.Failed, job.SubState{Kind: job.ReasonCanceled}, job.CauseCancel); ok {
-				changes = append(changes, c)
-			}
 		}
 	}
 	js.pool.fix(js)
@@ -138,11 +117,6 @@ func (s *Scheduler) ControlStop(ctx context.Context, ref job.Ref, action job.Act
 		return 0, err
 	}
 	n, err := s.send(ctx, orders)
-	for _, c := range changes {
-		if c.t == nil {
-			n += c.pend - 1
-		}
-	}
 	return len(changes) + n, err
 }
 
@@ -153,11 +127,6 @@ func (s *Scheduler) send(ctx context.Context, orders []order) (int, error) {
 	n := 0
 	for _, o := range orders {
 		rep, err := s.cfg.Dispatcher.Control(ctx, o.worker, &o.ctl)
-		if err == nil && !rep.OK && o.ctl.Action == job.Terminate && rep.Error == dispatch.ControlNoTask {
-			// Ended on its own meanwhile (a stop of an array whose
-			// short tasks end all the time): what was asked is done.
-			rep.OK = true
-		}
 		if err == nil && !rep.OK {
 			err = errors.New(rep.Error)
 		}
@@ -210,9 +179,6 @@ func (s *Scheduler) targetsLocked(ctx context.Context, ref job.Ref) ([]*task, *j
 	}
 	if t := js.tasks.get(ref.Index); t != nil {
 		return []*task{t}, js, nil
-	}
-	if js.pend != nil && js.pend.has(ref.Index) {
-		return []*task{js.materialise(ref.Index)}, js, nil
 	}
 	t, err := s.cfg.Store.TaskGet(ctx, ref.Job, ref.Index)
 	if err != nil {
@@ -274,7 +240,7 @@ func (s *Scheduler) Remove(ctx context.Context, id int64, force bool) error {
 				delete(ws.tasks, t)
 			}
 		}
-		js.active, js.queued, js.pend, js.removed = 0, nil, nil, true
+		js.active, js.queued, js.removed = 0, nil, true
 		if err := s.commitLocked(ctx, s.jobEndedLocked(js, s.cfg.Now().UTC())); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"container/heap"
 	"strconv"
 	"time"
 
@@ -44,14 +45,9 @@ func (s *Scheduler) failJobLocked(js *jobState, sub job.SubState, now time.Time)
 			continue
 		}
 		s.undispatchLocked(js, t)
-		js.queued.remove(t)
+		js.queued.remove(t.Index)
 		t.FinishedAt = &now
 		changes = append(changes, change{js: js, t: t})
-	}
-	if js.pendLen() > 0 {
-		if c, ok := s.pendMoveLocked(js, job.Failed, sub, job.CauseDependency); ok {
-			changes = append(changes, c)
-		}
 	}
 	js.pool.fix(js)
 	if js.ended() {
@@ -73,16 +69,11 @@ func (s *Scheduler) settleWaitsLocked(js *jobState) []change {
 			changes = append(changes, change{js: js, t: t})
 		}
 	}
-	if js.pendLen() > 0 && js.pend.sub.Kind == job.ReasonDependsOn && js.pend.sub != sub {
-		if c, ok := s.pendMoveLocked(js, js.pend.state, sub, job.CauseDependency); ok {
-			changes = append(changes, c)
-		}
-	}
 	return changes
 }
 
 // requeueLocked puts a pending task back in its job's queue.
 func requeueLocked(js *jobState, t *task) {
-	js.queued.push(t)
+	heap.Push(&js.queued, t.Index)
 	js.pool.fix(js)
 }

@@ -56,12 +56,7 @@ func (s *Scheduler) pickJobLocked(js *jobState, labels map[string]string) *workI
 // takeLocked marks the best runnable task of an eligible job dispatched.
 func (s *Scheduler) takeLocked(js *jobState) *workItem {
 	p := js.pool
-	var t *task
-	if len(js.queued) > 0 && (!js.pendReady() || js.queued[0].Index < js.pend.first()) {
-		t = heap.Pop(&js.queued).(*task)
-	} else {
-		t = js.materialise(js.pend.first())
-	}
+	t := js.tasks.get(heap.Pop(&js.queued).(int))
 	t.dispatched = t.Attempt + 1
 	js.active++
 	p.used++
@@ -100,7 +95,7 @@ func (s *Scheduler) work(js *jobState, t *task) *dispatch.Work {
 	if o := js.spec.OpenJD; o != nil {
 		// Last lets the session exit its environments before this task's
 		// end is reported, so that their output is in its log.
-		oj = &dispatch.OpenJDWork{Submission: o.Submission, Step: o.Step, Last: len(js.queued) == 0 && !js.pendReady()}
+		oj = &dispatch.OpenJDWork{Submission: o.Submission, Step: o.Step, Last: len(js.queued) == 0}
 		pos = int64(max(t.Index-1, 0))
 	}
 	return &dispatch.Work{
@@ -192,7 +187,7 @@ func (s *Scheduler) publishNow(items []*workItem) {
 		for _, it := range items[i:] {
 			if it.t.dispatched == it.work.Attempt && !it.t.State.Terminal() {
 				s.undispatchLocked(it.js, it.t)
-				it.js.queued.push(it.t)
+				heap.Push(&it.js.queued, it.t.Index)
 				it.js.pool.fix(it.js)
 			}
 		}
@@ -233,7 +228,7 @@ func (s *Scheduler) repairWork() {
 		for _, t := range js.tasks.all() {
 			if t.dispatched != 0 {
 				s.undispatchLocked(js, t)
-				js.queued.push(t)
+				heap.Push(&js.queued, t.Index)
 				js.pool.fix(js)
 				n++
 			}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -137,7 +138,7 @@ func dedupe(changes []change) []change {
 	}
 	out := make([]change, 0, len(changes))
 	for _, c := range changes {
-		i := slices.IndexFunc(out, func(o change) bool { return o.t == c.t && o.js == c.js })
+		i := slices.IndexFunc(out, func(o change) bool { return o.t == c.t })
 		if i < 0 {
 			out = append(out, c)
 			continue
@@ -268,7 +269,7 @@ func (s *Scheduler) releaseLocked(js *jobState, t *task) ([]change, error) {
 	js.pool.used--
 	t.Attempt--
 	t.StartedAt, t.Worker, t.Host = nil, "", ""
-	js.queued.push(t)
+	heap.Push(&js.queued, t.Index)
 	js.pool.fix(js)
 	return []change{{js: js, t: t}}, nil
 }

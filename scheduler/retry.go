@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"container/heap"
+
 	"github.com/berth-run/berth/job"
 )
 
@@ -27,7 +29,7 @@ func (s *Scheduler) retryLaterLocked(js *jobState, t *task) {
 		s.mu.Lock()
 		var works []*workItem
 		if js, cur := s.lookupLocked(id, index); cur == t && waitsForRetry(t) && s.syncedLocked(s.ctx) == nil {
-			js.queued.push(t)
+			heap.Push(&js.queued, t.Index)
 			js.pool.fix(js)
 			works = s.dispatchLocked()
 		}

@@ -1,11 +1,6 @@
 package scheduler
 
-import (
-	"sort"
-
-	"github.com/berth-run/berth/job"
-	"github.com/berth-run/berth/store"
-)
+import "github.com/berth-run/berth/job"
 
 // stateIndex maps a state to its slot in stateCounts.
 var stateIndex = func() map[job.State]int {
@@ -84,54 +79,4 @@ func (s *taskSet) all() []*task {
 		out = append(out, t)
 	}
 	return out
-}
-
-// spanSet is a set of task indexes as sorted, disjoint ranges: the tasks of
-// an array not yet materialised. Most arrays are one range from the next
-// index to start to the last.
-type spanSet struct {
-	r []store.Range
-	n int
-}
-
-func (s *spanSet) len() int { return s.n }
-
-// add appends a range above all others.
-func (s *spanSet) add(r store.Range) {
-	s.r = append(s.r, r)
-	s.n += r.Len()
-}
-
-// first returns the lowest index; the set must not be empty.
-func (s *spanSet) first() int { return s.r[0].Lo }
-
-// find returns the position of the range that may hold i.
-func (s *spanSet) find(i int) int {
-	return sort.Search(len(s.r), func(k int) bool { return s.r[k].Hi >= i })
-}
-
-func (s *spanSet) has(i int) bool {
-	k := s.find(i)
-	return k < len(s.r) && s.r[k].Contains(i)
-}
-
-// take removes i from the set, if it is in.
-func (s *spanSet) take(i int) {
-	k := s.find(i)
-	if k == len(s.r) || !s.r[k].Contains(i) {
-		return
-	}
-	r := s.r[k]
-	s.n--
-	switch {
-	case r.Lo == r.Hi:
-		s.r = append(s.r[:k], s.r[k+1:]...)
-	case i == r.Lo:
-		s.r[k].Lo += r.Step
-	case i == r.Hi:
-		s.r[k].Hi -= r.Step
-	default:
-		s.r[k].Hi = i - r.Step
-		s.r = append(s.r[:k+1], append([]store.Range{{Lo: i + r.Step, Hi: r.Hi, Step: r.Step}}, s.r[k+1:]...)...)
-	}
 }

@@ -24,9 +24,6 @@ type task struct {
 	// exitedAt is when the worker saw the attempt end (its ended event's
 	// time), for Observer; zero for ends the worker did not report.
 	exitedAt time.Time
-	// qidx is the task's position in its job's queue plus one; 0 when it
-	// is not in it.
-	qidx int
 }
 
 // save records that the task's current state is committed.
@@ -46,80 +43,24 @@ func (t *task) active() bool { return t.dispatched != 0 || t.live() }
 func (t *task) live() bool { return t.State.Active() || job.Restarting(t.State, t.SubState) }
 
 // jobState is an unended job.
-//
-// An array's tasks that nothing has addressed yet are not tasks here: pend
-// holds their indexes as ranges and their one state, as the
-// store keeps them (see store/ranges.go). A task is made (materialised)
-// when it is picked to run or addressed on its own; the store gives it a
-// row when it is first committed. So submitting, holding, releasing and
-// stopping a large array costs the same as a small one.
 type jobState struct {
 	id     int64
 	spec   *job.Spec
-	tasks  taskSet // unended materialised tasks only
+	tasks  taskSet // unended tasks only
 	counts stateCounts
 	total  int
-	queued taskHeap       // runnable materialised tasks (Queued/Requeued, not dispatched)
+	queued intHeap        // indexes of runnable tasks (Queued/Requeued, not dispatched)
 	active int            // tasks holding a slot
 	wait   map[int64]bool // jobs in After not yet Done
 	pool   *pool
 	pos    int // index in pool.eligible; -1 when not in it
-	// pend is the tasks not materialised of an array; nil for a plain
-	// job (a pointer: 100,000 plain jobs must fit in little memory).
-	pend *pending
 	// removed is set when the job was removed before it ended.
 	removed bool
 }
 
 func (j *jobState) eligible() bool {
-	return (len(j.queued) > 0 || j.pendReady()) && len(j.wait) == 0 &&
+	return len(j.queued) > 0 && len(j.wait) == 0 &&
 		(j.spec.MaxParallel == 0 || j.active < j.spec.MaxParallel)
-}
-
-// pendReady reports whether the job has tasks not materialised that may run.
-func (j *jobState) pendReady() bool { return j.pendLen() > 0 && j.pend.state == job.Queued }
-
-// pending is the tasks of an array not materialised: their indexes, all in
-// state (pending: Queued or QueuedHeld) with sub; no indexes once they
-// ended.
-type pending struct {
-	spanSet
-	state     job.State
-	sub       job.SubState
-	submitted time.Time
-}
-
-// pendLen returns the number of tasks not materialised.
-func (j *jobState) pendLen() int {
-	if j.pend == nil {
-		return 0
-	}
-	return j.pend.n
-}
-
-// materialise makes the task of index i, which pend holds, a task of its own.
-func (j *jobState) materialise(i int) *task {
-	j.pend.take(i)
-	t := &task{Task: job.Task{JobID: j.id, Index: i, Name: j.spec.Name, State: j.pend.state, SubState: j.pend.sub}}
-	t.SubmittedAt = j.pend.submitted
-	if len(j.spec.Inputs) > 0 {
-		t.Input = j.spec.Inputs[i-1]
-	}
-	t.save() // as the store has it: in a range, in the range's state
-	j.tasks.put(t, true)
-	return t
-}
-
-// setPend moves the tasks not materialised to a state. Ended, they are
-// only counted.
-func (j *jobState) setPend(st job.State, sub job.SubState) {
-	n := j.pend.len()
-	j.counts.add(j.pend.state, -n)
-	j.counts.add(st, n)
-	j.pend.state, j.pend.sub = st, sub
-	if st.Terminal() {
-		j.pend.spanSet = spanSet{}
-	}
 }
 
 func (j *jobState) ended() bool { return j.counts.get(job.Done)+j.counts.get(job.Failed) == j.total }
@@ -185,41 +126,28 @@ func (p *pool) fix(j *jobState) {
 	}
 }
 
-// taskHeap is a min-heap of tasks by index (tasks of an array start in
-// order), indexed so that a task leaves it in O(log n).
-type taskHeap []*task
+// intHeap is a min-heap of task indexes: tasks of an array start in order.
+type intHeap []int
 
-func (h taskHeap) Len() int           { return len(h) }
-func (h taskHeap) Less(a, b int) bool { return h[a].Index < h[b].Index }
-func (h taskHeap) Swap(a, b int) {
-	h[a], h[b] = h[b], h[a]
-	h[a].qidx, h[b].qidx = a+1, b+1
-}
-func (h *taskHeap) Push(x any) {
-	t := x.(*task)
-	*h = append(*h, t)
-	t.qidx = len(*h)
-}
-func (h *taskHeap) Pop() any {
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(a, b int) bool { return h[a] < h[b] }
+func (h intHeap) Swap(a, b int)      { h[a], h[b] = h[b], h[a] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
 	old := *h
-	t := old[len(old)-1]
-	old[len(old)-1] = nil
+	v := old[len(old)-1]
 	*h = old[:len(old)-1]
-	t.qidx = 0
-	return t
+	return v
 }
 
-// push adds t unless it is in already.
-func (h *taskHeap) push(t *task) {
-	if t.qidx == 0 {
-		heap.Push(h, t)
-	}
-}
-
-// remove takes t out of the heap if it is in.
-func (h *taskHeap) remove(t *task) {
-	if t.qidx != 0 {
-		heap.Remove(h, t.qidx-1)
+// remove takes index i out of the heap if present. Rare (hold, cancel of a
+// queued task), so a linear search is fine.
+func (h *intHeap) remove(i int) {
+	for k, v := range *h {
+		if v == i {
+			heap.Remove(h, k)
+			return
+		}
 	}
 }
 

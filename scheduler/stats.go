@@ -16,9 +16,6 @@ type Observer interface {
 	// prev (the last committed one) to t.State, at now. exited is when the
 	// worker saw an ended attempt exit (zero when unknown).
 	TaskChanged(pool string, t *job.Task, prev job.State, exited, now time.Time)
-	// TasksChanged reports a committed change of n tasks of an array not
-	// yet started, all from state prev to st with sub.
-	TasksChanged(pool string, n int, prev, st job.State, sub job.SubState)
 }
 
 // PoolStats is a pool as the scheduler sees it now. Only unended jobs are
@@ -59,20 +56,13 @@ func (s *Scheduler) Stats() []PoolStats {
 			}
 		}
 		ps.Jobs[js.counts.summarize()]++
-		if len(js.wait) > 0 {
-			continue
-		}
-		var at time.Time
-		if len(js.queued) > 0 {
+		if len(js.queued) > 0 && len(js.wait) == 0 {
 			ps.Queued += len(js.queued)
-			at = js.queued[0].SubmittedAt
-		}
-		if js.pendReady() {
-			ps.Queued += js.pend.len()
-			at = js.pend.submitted
-		}
-		if !at.IsZero() && (ps.OldestQueued.IsZero() || at.Before(ps.OldestQueued)) {
-			ps.OldestQueued = at
+			if t := js.tasks.get(js.queued[0]); t != nil {
+				if at := t.SubmittedAt; !at.IsZero() && (ps.OldestQueued.IsZero() || at.Before(ps.OldestQueued)) {
+					ps.OldestQueued = at
+				}
+			}
 		}
 	}
 	out := make([]PoolStats, 0, len(by))
@@ -91,10 +81,6 @@ func (s *Scheduler) observeLocked(changes []change, n int, d time.Duration, now 
 	}
 	o.Committed(n, d)
 	for _, c := range changes {
-		if c.t == nil {
-			o.TasksChanged(c.js.pool.name, c.pend, c.prev, c.js.pend.state, c.js.pend.sub)
-			continue
-		}
 		if c.t.State != c.t.saved.State || c.t.Attempt != c.t.saved.Attempt {
 			o.TaskChanged(c.js.pool.name, &c.t.Task, c.t.saved.State, c.t.exitedAt, now)
 		}

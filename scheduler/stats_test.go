@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -33,12 +32,6 @@ func (r *recorder) TaskChanged(pool string, t *job.Task, prev job.State, exited,
 	if t.State.Terminal() {
 		r.exited = append(r.exited, exited)
 	}
-}
-
-func (r *recorder) TasksChanged(pool string, n int, prev, st job.State, sub job.SubState) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.changes = append(r.changes, fmt.Sprintf("%s %s→%s ×%d", pool, prev, st, n))
 }
 
 func TestStatsAndObserver(t *testing.T) {

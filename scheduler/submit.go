@@ -1,13 +1,13 @@
 package scheduler
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/berth-run/berth/job"
 	"github.com/berth-run/berth/store"
@@ -70,13 +70,15 @@ func (s *Scheduler) submitLocked(ctx context.Context, spec *job.Spec) (int64, er
 	}
 	js := s.newJobLocked(id, spec)
 	js.wait = wait
-	if spec.IsArray() {
-		js.addPend(&store.Pending{State: p.State, SubState: p.SubState, Ranges: []store.Range{store.ArrayRange(spec)}}, now)
-	} else {
-		t := &task{Task: job.Task{JobID: id, Name: spec.Name, State: p.State, SubState: p.SubState}}
+	spec.TaskIndexes(func(i int) bool {
+		t := &task{Task: job.Task{JobID: id, Index: i, Name: spec.Name, State: p.State, SubState: p.SubState}}
 		t.SubmittedAt = now
+		if len(spec.Inputs) > 0 {
+			t.Input = spec.Inputs[i-1]
+		}
 		js.addTask(t)
-	}
+		return true
+	})
 	for d := range wait {
 		s.dependents[d] = append(s.dependents[d], id)
 	}
@@ -99,19 +101,6 @@ func (s *Scheduler) newJobLocked(id int64, spec *job.Spec) *jobState {
 	return js
 }
 
-// addPend adds the tasks not materialised to a job being built.
-func (j *jobState) addPend(p *store.Pending, submitted time.Time) {
-	if p.State.Terminal() {
-		return // counted in the job's ended tasks
-	}
-	j.pend = &pending{state: p.State, sub: p.SubState, submitted: submitted}
-	for _, r := range p.Ranges {
-		j.pend.add(r)
-	}
-	j.total += j.pend.len()
-	j.counts.add(p.State, j.pend.len())
-}
-
 // addTask adds an unended task to a job being built (at submit or load).
 func (j *jobState) addTask(t *task) {
 	t.save()
@@ -122,7 +111,7 @@ func (j *jobState) addTask(t *task) {
 	}
 	j.tasks.put(t, j.isArray())
 	if t.State == job.Queued || t.State == job.Requeued && !t.live() && !waitsForRetry(t) {
-		j.queued.push(t)
+		j.queued = append(j.queued, t.Index) // indexes arrive in order: a valid heap
 	}
 }
 
@@ -163,25 +152,22 @@ func (s *Scheduler) load(ctx context.Context) error {
 
 func (s *Scheduler) loadLocked(ctx context.Context) error {
 	now := s.cfg.Now()
-	err := s.cfg.Store.TasksActiveByJob(ctx, func(a *store.ActiveJob) error {
-		js := s.newJobLocked(a.ID, a.Spec)
-		// Totals need whole jobs: count the ended tasks too.
-		js.counts.add(job.Done, a.Done)
-		js.counts.add(job.Failed, a.Failed)
-		js.total += a.Done + a.Failed
-		if a.Pending != nil {
-			js.addPend(a.Pending, a.SubmittedAt)
+	err := s.cfg.Store.TasksActive(ctx, func(a *store.ActiveTask) error {
+		js, ok := s.jobs[a.Task.JobID]
+		if !ok {
+			js = s.newJobLocked(a.Task.JobID, a.Spec)
+			// Totals need whole jobs: count the ended tasks too.
+			js.counts.add(job.Done, a.Done)
+			js.counts.add(job.Failed, a.Failed)
+			js.total += a.Done + a.Failed
 		}
-		return nil
-	}, func(a *store.ActiveTask) error {
-		js := s.jobs[a.Task.JobID]
 		t := &task{Task: a.Task}
 		js.addTask(t)
 		if waitsForRetry(t) {
 			if t.RetryAt.After(now) {
 				s.retryLaterLocked(js, t)
 			} else {
-				js.queued.push(t) // due while the server was down
+				heap.Push(&js.queued, t.Index) // due while the server was down
 			}
 		}
 		if t.live() {

@@ -15,24 +15,6 @@ import (
 // the table refuses is a bug: it is logged as an error, counted, and not
 // applied.
 
-// pendMoveLocked is moveLocked for the tasks of an array not materialised,
-// all at once; it returns the change to commit and whether it made it.
-func (s *Scheduler) pendMoveLocked(js *jobState, to job.State, sub job.SubState, c job.Cause) (change, bool) {
-	err := job.CheckTransition(js.pend.state, to, c)
-	if err == nil && c.OnAttempt() {
-		err = fmt.Errorf("%s applies to an attempt on a worker, and these tasks have none", c)
-	}
-	if err != nil {
-		s.log.Error("refused a state change the state machine does not allow; this is a bug",
-			"job", js.id, "tasks", js.pend.len(), "from", js.pend.state, "to", to, "cause", c, "err", err)
-		s.invalid.Add(1)
-		return change{}, false
-	}
-	ch := change{js: js, pend: js.pend.len(), prev: js.pend.state}
-	js.setPend(to, sub)
-	return ch, true
-}
-
 // errTransition is wrapped by the error of a change the state machine
 // refuses.
 var errTransition = errors.New("invalid state transition")

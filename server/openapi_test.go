@@ -273,7 +273,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	defer cancel()
 	sse := b.openEvents(t, sctx, "")
 	b.sched.emit(job.Event{Job: 1, Index: 1, Attempt: 1, State: job.Failed, SubState: job.ExitCode(1), ExitCode: &code,
-		JobState: job.Failed, JobEnded: true, Removed: true, Tasks: 1})
+		JobState: job.Failed, JobEnded: true, Removed: true})
 	block := sse.next(t)
 	for block[0] == ": ping" {
 		block = sse.next(t)

@@ -84,7 +84,7 @@ func (rc *receiver) job(ctx context.Context, id int64) error {
 			return err
 		}
 	}
-	p := store.TaskListParams{JobID: id, AfterIndex: -1, Limit: receivePage, RowsOnly: true}
+	p := store.TaskListParams{JobID: id, AfterIndex: -1, Limit: receivePage}
 	for rc.budget > 0 {
 		tasks, err := rc.s.cfg.Store.TaskList(ctx, &p)
 		if err != nil {

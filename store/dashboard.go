@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 
 	"github.com/berth-run/berth/job"
 )
@@ -80,8 +79,7 @@ func (s *Store) EndedJobCounts(ctx context.Context) (ended, failed int, err erro
 			return err
 		}
 		return tx.QueryRowContext(ctx, `SELECT count(*) FROM jobs j WHERE finished_at IS NOT NULL
-			AND (EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = ?1)
-				OR j.pend_state = ?1 AND EXISTS (SELECT 1 FROM task_ranges r WHERE r.job_id = j.id))`, job.Failed).Scan(&failed)
+			AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.state = ?)`, job.Failed).Scan(&failed)
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("counting ended jobs: %w", err)
@@ -90,54 +88,23 @@ func (s *Store) EndedJobCounts(ctx context.Context) (ended, failed int, err erro
 }
 
 // TaskStates calls fn with the index and state of each task of a job, in
-// index order, until fn returns false: the least a grid of 100,000 tasks
-// needs.
-func (s *Store) TaskStates(ctx context.Context, jobID int64, fn func(index int, st job.State) bool) error {
+// index order: the least a grid of 100,000 tasks needs.
+func (s *Store) TaskStates(ctx context.Context, jobID int64, fn func(index int, st job.State)) error {
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		pend, err := jobPending(ctx, tx, jobID)
-		if err != nil {
-			return err
-		}
-		var ranges []Range
-		if pend != nil {
-			ranges = pend.Ranges
-		}
 		rows, err := tx.QueryContext(ctx, `SELECT idx, state FROM tasks WHERE job_id = ? ORDER BY idx`, jobID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		// ranged yields the indexes of the ranges below limit, and reports
-		// whether fn wants more.
-		ranged := func(limit int) bool {
-			for len(ranges) > 0 && ranges[0].Lo < limit {
-				r := &ranges[0]
-				for ; r.Lo <= r.Hi && r.Lo < limit; r.Lo += r.Step {
-					if !fn(r.Lo, pend.State) {
-						return false
-					}
-				}
-				if r.Lo > r.Hi {
-					ranges = ranges[1:]
-				}
-			}
-			return true
-		}
 		for rows.Next() {
 			var idx int
 			var st job.State
 			if err := rows.Scan(&idx, &st); err != nil {
 				return err
 			}
-			if !ranged(idx) || !fn(idx, st) {
-				return nil
-			}
+			fn(idx, st)
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		ranged(math.MaxInt)
-		return nil
+		return rows.Err()
 	})
 	if err != nil {
 		return fmt.Errorf("reading the task states of job %d: %w", jobID, err)

@@ -67,10 +67,9 @@ func TestDashboardQueries(t *testing.T) {
 	// The grid's states, in index order.
 	var got []int
 	var states []job.State
-	require.NoError(t, s.TaskStates(ctx, arr, func(i int, st job.State) bool {
+	require.NoError(t, s.TaskStates(ctx, arr, func(i int, st job.State) {
 		got = append(got, i)
 		states = append(states, st)
-		return true
 	}))
 	require.Equal(t, []int{1, 3, 5}, got)
 	require.Equal(t, []job.State{job.Queued, job.Queued, job.Queued}, states)

@@ -23,8 +23,6 @@ type JobInsertParams struct {
 
 // JobInsert records a job and all its tasks in one transaction and returns
 // the job's new ID. IDs are assigned in increasing order and never reused.
-// An array's tasks are recorded as one range (see ranges.go), so that the
-// cost does not grow with their number.
 //
 // No history entry is written per task: each task's first transition (attempt
 // 0, the initial state, at SubmittedAt) is derived from the job row, which
@@ -57,20 +55,22 @@ func (s *Store) JobInsert(ctx context.Context, p *JobInsertParams) (int64, error
 		if err := insertLabels(ctx, tx, id, p.Spec.Labels); err != nil {
 			return err
 		}
-		state, kind, value := string(p.State), string(p.SubState.Kind), p.SubState.Value
-		if p.Spec.IsArray() {
-			// One range for all the tasks: rows come as they start.
-			r := ArrayRange(&p.Spec)
-			if _, err := tx.ExecContext(ctx, sqlRangeInsert, id, r.Lo, r.Hi, r.Step); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE jobs SET pend_state = ?, pend_kind = ?, pend_value = ?, pend_at = ? WHERE id = ?`,
-				state, kind, value, nanos(p.SubmittedAt), id)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO tasks (job_id, idx, state, sub_kind, sub_value, input) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO tasks (job_id, idx, state, sub_kind, sub_value) VALUES (?, 0, ?, ?, ?)`,
-			id, state, kind, value)
-		return err
+		defer st.Close()
+		state, kind, value := string(p.State), string(p.SubState.Kind), p.SubState.Value
+		for i := range p.Spec.TaskIndexes {
+			input := ""
+			if len(p.Spec.Inputs) > 0 {
+				input = p.Spec.Inputs[i-1]
+			}
+			if _, err = st.ExecContext(ctx, id, i, state, kind, value, input); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("inserting job: %w", err)

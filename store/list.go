@@ -192,7 +192,6 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		return err
 	}
 	defer rows.Close()
-	own := make(map[int64]int, len(ids)) // task rows per job
 	for rows.Next() {
 		var id int64
 		var state job.State
@@ -201,36 +200,12 @@ func pageCounts(ctx context.Context, tx *sql.Tx, page []*pageRow) error {
 		if err := rows.Scan(&id, &state, &n, &sub.Kind, &sub.Value); err != nil {
 			return err
 		}
-		own[id] += n
 		for _, r := range rowsOf(id) {
 			r.job.Tasks[state] += n
 			r.sub = sub
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
-	}
-	// An array's tasks without rows are in its ranges, in its pend_state.
-	pend, err := tx.QueryContext(ctx, `SELECT id, pend_state, task_count FROM jobs
-		WHERE id IN (SELECT value FROM json_each(?)) AND pend_state != ''`, string(idsJSON))
-	if err != nil {
-		return err
-	}
-	defer pend.Close()
-	for pend.Next() {
-		var id int64
-		var state job.State
-		var n int
-		if err := pend.Scan(&id, &state, &n); err != nil {
-			return err
-		}
-		if n -= own[id]; n > 0 {
-			for _, r := range rowsOf(id) {
-				r.job.Tasks[state] += n
-			}
-		}
-	}
-	if err := pend.Err(); err != nil {
 		return err
 	}
 	for _, r := range page {

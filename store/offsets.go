@@ -22,11 +22,6 @@ func (s *Store) ReceiveOffsets(ctx context.Context, jobID int64, index int) (Off
 		err := tx.QueryRowContext(ctx, `SELECT recv_stdout, recv_stderr, recv_results FROM tasks
 			WHERE job_id = ? AND idx = ?`, jobID, index).Scan(&o.Stdout, &o.Stderr, &o.Results)
 		if errors.Is(err, sql.ErrNoRows) {
-			// A task still in a range has received nothing.
-			rt, _, err := rangeTask(ctx, tx, jobID, index)
-			if err != nil || rt != nil {
-				return err
-			}
 			return notFound(ctx, tx, jobID, index)
 		}
 		return err
@@ -55,25 +50,11 @@ func (s *Store) OutputSizesSet(ctx context.Context, jobID int64, index int, size
 		if err != nil {
 			return fmt.Errorf("updating task %d.%d: %w", jobID, index, err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
-			return err
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return notFound(ctx, tx, jobID, index)
 		}
-		return s.carveRedo(ctx, tx, jobID, index, tx.StmtContext(ctx, s.hot.sizesSet), sizes.Stdout, sizes.Stderr, sizes.Results, jobID, index)
-	})
-}
-
-// carveRedo gives a task in a range a row of its own and runs again on it
-// an update that found no row; notFound if no range holds it either.
-func (s *Store) carveRedo(ctx context.Context, tx *sql.Tx, jobID int64, index int, st *sql.Stmt, args ...any) error {
-	_, ok, err := s.carve(ctx, tx, jobID, index)
-	if err != nil {
 		return err
-	}
-	if !ok {
-		return notFound(ctx, tx, jobID, index)
-	}
-	_, err = st.ExecContext(ctx, args...)
-	return err
+	})
 }
 
 // taskUpdate runs an UPDATE of one task, which must exist.
@@ -87,14 +68,9 @@ func (s *Store) taskUpdate(ctx context.Context, jobID int64, index int, q string
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			return nil
+		if n == 0 {
+			return notFound(ctx, tx, jobID, index)
 		}
-		st, err := tx.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		return s.carveRedo(ctx, tx, jobID, index, st, args...)
+		return nil
 	})
 }

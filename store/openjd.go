@@ -81,7 +81,6 @@ func deleteJob(ctx context.Context, tx *sql.Tx, id int64) error {
 	// ON DELETE CASCADE clauses do it row by row.
 	for _, q := range []string{
 		`DELETE FROM tasks WHERE job_id = ?`,
-		`DELETE FROM task_ranges WHERE job_id = ?`,
 		`DELETE FROM job_labels WHERE job_id = ?`,
 	} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {

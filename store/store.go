@@ -3,9 +3,7 @@
 //
 // Every write is one transaction, so a crash at any instant leaves each job
 // either wholly recorded or not at all. The scheduler is the only writer of
-// job state; the server reads through the same Store. An array's tasks not
-// yet written on their own are ranges of indexes, not rows (ranges.go), so
-// that an array of millions costs a few rows until its tasks run.
+// job state; the server reads through the same Store.
 package store
 
 import (
@@ -48,12 +46,6 @@ type Store struct {
 
 type hotStmts struct {
 	taskGet, taskUpdate, taskUpdateSizes, sizesSet *sql.Stmt
-	rangeFind, rangeDelete, rangeInsert, taskCarve *sql.Stmt
-}
-
-func (h *hotStmts) all() []*sql.Stmt {
-	return []*sql.Stmt{h.taskGet, h.taskUpdate, h.taskUpdateSizes, h.sizesSet,
-		h.rangeFind, h.rangeDelete, h.rangeInsert, h.taskCarve}
 }
 
 // SQL of the hot statements.
@@ -87,8 +79,7 @@ func (h *hotStmts) prepare(ctx context.Context, db *sql.DB) error {
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
-	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.taskUpdateSizes, sqlTaskUpdateSizes}, {&h.sizesSet, sqlSizesSet},
-		{&h.rangeFind, sqlRangeFind}, {&h.rangeDelete, sqlRangeDelete}, {&h.rangeInsert, sqlRangeInsert}, {&h.taskCarve, sqlTaskCarve}} {
+	}{{&h.taskGet, sqlTaskGet}, {&h.taskUpdate, sqlTaskUpdate}, {&h.taskUpdateSizes, sqlTaskUpdateSizes}, {&h.sizesSet, sqlSizesSet}} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
 			return err
@@ -213,7 +204,7 @@ func dsn(path string, q url.Values) string {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range s.hot.all() {
+	for _, st := range []*sql.Stmt{s.hot.taskGet, s.hot.taskUpdate, s.hot.taskUpdateSizes, s.hot.sizesSet} {
 		st.Close()
 	}
 	return errors.Join(s.r.Close(), s.w.Close())

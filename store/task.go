@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -71,20 +70,10 @@ type TaskPrev struct {
 // TasksPutWith is TasksPut that also records output sizes, in the same
 // transaction.
 func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) error {
-	return s.TasksCommit(ctx, puts, nil, at)
-}
-
-// TasksCommit is TasksPutWith that also sets the state of the tasks still
-// in the ranges of array jobs, in the same transaction. A task put that is
-// still in a range first leaves it, getting a row of its own.
-func (s *Store) TasksCommit(ctx context.Context, puts []TaskPut, ranges []RangePut, at time.Time) error {
-	if len(puts) == 0 && len(ranges) == 0 {
+	if len(puts) == 0 {
 		return nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		if err := rangesPut(ctx, tx, ranges, at); err != nil {
-			return err
-		}
 		get := tx.StmtContext(ctx, s.hot.taskGet)
 		upd := tx.StmtContext(ctx, s.hot.taskUpdate)
 		updSizes := tx.StmtContext(ctx, s.hot.taskUpdateSizes)
@@ -99,10 +88,7 @@ func (s *Store) TasksCommit(ctx context.Context, puts []TaskPut, ranges []RangeP
 			if !p.PrevKnown {
 				err := get.QueryRowContext(ctx, t.JobID, t.Index).Scan(&old.State, &old.SubState.Kind, &old.SubState.Value, &old.Attempt)
 				if errors.Is(err, sql.ErrNoRows) {
-					var ok bool
-					if old, ok, err = s.carve(ctx, tx, t.JobID, t.Index); !ok && err == nil {
-						continue // its job was deleted
-					}
+					continue // its job was deleted
 				}
 				if err != nil {
 					return err
@@ -130,8 +116,7 @@ func (s *Store) TasksCommit(ctx context.Context, puts []TaskPut, ranges []RangeP
 				stmt = updSizes
 				args = append(args, o.Stdout, o.Stderr, o.Results)
 			}
-			args = append(args, t.JobID, t.Index)
-			res, err := stmt.ExecContext(ctx, args...)
+			res, err := stmt.ExecContext(ctx, append(args, t.JobID, t.Index)...)
 			if err != nil {
 				return err
 			}
@@ -139,15 +124,7 @@ func (s *Store) TasksCommit(ctx context.Context, puts []TaskPut, ranges []RangeP
 				if n, err := res.RowsAffected(); err != nil {
 					return err
 				} else if n == 0 {
-					// In a range: its row is made now, or its job was deleted.
-					if _, ok, err := s.carve(ctx, tx, t.JobID, t.Index); err != nil {
-						return err
-					} else if !ok {
-						continue
-					}
-					if _, err := stmt.ExecContext(ctx, args...); err != nil {
-						return err
-					}
+					continue // its job was deleted
 				}
 			}
 			if old.State.Terminal() != t.State.Terminal() {
@@ -162,9 +139,8 @@ func (s *Store) TasksCommit(ctx context.Context, puts []TaskPut, ranges []RangeP
 		}
 		for _, id := range slices.Sorted(maps.Keys(flipped)) {
 			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET finished_at =
-				CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE job_id = ?1 AND state IN `+unendedIn+`)
-					OR pend_state IN `+unendedIn+` AND EXISTS (SELECT 1 FROM task_ranges WHERE job_id = ?1)
-				THEN NULL ELSE coalesce(finished_at, ?2) END WHERE id = ?1`, id, nanos(at)); err != nil {
+				CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND state IN `+unendedIn+`)
+				THEN NULL ELSE coalesce(finished_at, ?) END WHERE id = ?`, id, nanos(at), id); err != nil {
 				return err
 			}
 		}
@@ -213,28 +189,8 @@ const activeJobsPage = 64
 // rebuild its queue on start.
 //
 // It reads one snapshot, a page of jobs and then each job's tasks as a
-// stream, so memory stays bounded by what fn keeps. Tasks still in their
-// job's ranges are not passed: see TasksActiveByJob.
+// stream, so memory stays bounded by what fn keeps.
 func (s *Store) TasksActive(ctx context.Context, fn func(*ActiveTask) error) error {
-	return s.TasksActiveByJob(ctx, nil, fn)
-}
-
-// ActiveJob is a job with a task not in a terminal state.
-type ActiveJob struct {
-	ID          int64
-	Spec        *job.Spec
-	SubmittedAt time.Time
-	// Done and Failed count the job's ended tasks, those in its ranges
-	// included.
-	Done, Failed int
-	// Pending, for an array, is the part of it whose tasks have no row yet;
-	// nil when there is none.
-	Pending *Pending
-}
-
-// TasksActiveByJob is TasksActive that calls jobFn (if not nil) once for
-// each job with an unended task, before fn for its tasks with rows.
-func (s *Store) TasksActiveByJob(ctx context.Context, jobFn func(*ActiveJob) error, fn func(*ActiveTask) error) error {
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		// Prepared once: preparing costs more than running them.
 		tasks, err := tx.PrepareContext(ctx, sqlActiveTasks)
@@ -254,7 +210,7 @@ func (s *Store) TasksActiveByJob(ctx context.Context, jobFn func(*ActiveJob) err
 				return err
 			}
 			for i, id := range ids {
-				if err := activeTasks(ctx, tx, tasks, ended, id, specs[i], jobFn, fn); err != nil {
+				if err := activeTasks(ctx, tasks, ended, id, specs[i], fn); err != nil {
 					return err
 				}
 			}
@@ -302,34 +258,12 @@ var sqlActiveTasks = `SELECT ` + taskCols + ` FROM tasks t JOIN jobs j ON j.id =
 
 const sqlEndedCounts = `SELECT
 	(SELECT count(*) FROM tasks WHERE job_id = ?1 AND state = 'Done'),
-	(SELECT count(*) FROM tasks WHERE job_id = ?1 AND state = 'Failed'),
-	submitted_at FROM jobs WHERE id = ?1`
+	(SELECT count(*) FROM tasks WHERE job_id = ?1 AND state = 'Failed')`
 
-func activeTasks(ctx context.Context, tx *sql.Tx, tasks, ended *sql.Stmt, id int64, spec *job.Spec,
-	jobFn func(*ActiveJob) error, fn func(*ActiveTask) error) error {
-	aj := &ActiveJob{ID: id, Spec: spec}
-	var submitted int64
-	if err := ended.QueryRowContext(ctx, id).Scan(&aj.Done, &aj.Failed, &submitted); err != nil {
+func activeTasks(ctx context.Context, tasks, ended *sql.Stmt, id int64, spec *job.Spec, fn func(*ActiveTask) error) error {
+	var done, failed int
+	if err := ended.QueryRowContext(ctx, id).Scan(&done, &failed); err != nil {
 		return err
-	}
-	aj.SubmittedAt = fromNanos(submitted)
-	pend, err := jobPending(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	aj.Pending = pend
-	if pend != nil {
-		switch pend.State {
-		case job.Done:
-			aj.Done += pend.Len()
-		case job.Failed:
-			aj.Failed += pend.Len()
-		}
-	}
-	if jobFn != nil {
-		if err := jobFn(aj); err != nil {
-			return err
-		}
 	}
 	rows, err := tasks.QueryContext(ctx, id)
 	if err != nil {
@@ -337,7 +271,7 @@ func activeTasks(ctx context.Context, tx *sql.Tx, tasks, ended *sql.Stmt, id int
 	}
 	defer rows.Close()
 	for rows.Next() {
-		a := &ActiveTask{Spec: spec, Done: aj.Done, Failed: aj.Failed}
+		a := &ActiveTask{Spec: spec, Done: done, Failed: failed}
 		if err := scanTask(rows, &a.Task); err != nil {
 			return err
 		}
@@ -390,9 +324,6 @@ type TaskListParams struct {
 	// exclusive; use -1 to start). Limit defaults to 1000.
 	AfterIndex int
 	Limit      int
-	// RowsOnly leaves out the tasks of an array that are still in its
-	// ranges: never started, they have no output.
-	RowsOnly bool
 }
 
 // TaskListLimitDefault is the page size of TaskList when Limit is not set.
@@ -431,14 +362,7 @@ func (s *Store) TaskList(ctx context.Context, p *TaskListParams) ([]*job.Task, e
 			}
 			out = append(out, t)
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if p.RowsOnly {
-			return nil
-		}
-		out, err = withRanges(ctx, tx, p, out, limit)
-		return err
+		return rows.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing tasks: %w", err)
@@ -453,12 +377,7 @@ func (s *Store) TaskGet(ctx context.Context, jobID int64, index int) (*job.Task,
 		err := scanTask(tx.QueryRowContext(ctx, `SELECT `+taskCols+` FROM tasks t JOIN jobs j ON j.id = t.job_id
 			WHERE t.job_id = ? AND t.idx = ?`, jobID, index), t)
 		if errors.Is(err, sql.ErrNoRows) {
-			rt, _, err := rangeTask(ctx, tx, jobID, index)
-			if err != nil || rt == nil {
-				return cmp.Or(err, notFound(ctx, tx, jobID, index))
-			}
-			t = rt
-			return nil
+			return notFound(ctx, tx, jobID, index)
 		}
 		return err
 	})
@@ -543,25 +462,7 @@ func (s *Store) TaskHistory(ctx context.Context, jobID int64, index int) ([]Tran
 			FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.job_id = ? AND t.idx = ?`, jobID, index).
 			Scan(&first.State, &first.SubState.Kind, &first.SubState.Value, &submitted, &hist)
 		if errors.Is(err, sql.ErrNoRows) {
-			// In a range: the submission, and the range's state if it
-			// changed since.
-			rt, at, err := rangeTask(ctx, tx, jobID, index)
-			if err != nil || rt == nil {
-				return cmp.Or(err, notFound(ctx, tx, jobID, index))
-			}
-			err = tx.QueryRowContext(ctx, `SELECT init_state, init_kind, init_value, submitted_at FROM jobs WHERE id = ?`, jobID).
-				Scan(&first.State, &first.SubState.Kind, &first.SubState.Value, &submitted)
-			if err != nil {
-				return err
-			}
-			if rt.State != first.State || rt.SubState != first.SubState {
-				e, err := historyEntry(rt, at)
-				if err != nil {
-					return err
-				}
-				hist = e
-			}
-			return nil
+			return notFound(ctx, tx, jobID, index)
 		}
 		return err
 	})
@@ -609,62 +510,6 @@ func notFound(ctx context.Context, tx *sql.Tx, jobID int64, index int) error {
 		return err
 	}
 	return errNoTask(jobID, index)
-}
-
-// withRanges merges into a page of tasks with rows those of the job's
-// ranges that belong in it, in index order, up to limit.
-func withRanges(ctx context.Context, tx *sql.Tx, p *TaskListParams, rows []*job.Task, limit int) ([]*job.Task, error) {
-	pend, err := jobPending(ctx, tx, p.JobID)
-	if err != nil || pend == nil || len(p.States) > 0 && !slices.Contains(p.States, pend.State) {
-		return rows, err
-	}
-	var name string
-	var submitted int64
-	var spec string
-	if err := tx.QueryRowContext(ctx, `SELECT name, submitted_at, spec FROM jobs WHERE id = ?`, p.JobID).Scan(&name, &submitted, &spec); err != nil {
-		return nil, err
-	}
-	var inputs struct {
-		Inputs []string `json:"inputs"`
-	}
-	if err := json.Unmarshal([]byte(spec), &inputs); err != nil {
-		return nil, fmt.Errorf("decoding spec of job %d: %w", p.JobID, err)
-	}
-	out := make([]*job.Task, 0, limit)
-	next := func(yield func(*job.Task) bool) {
-		for _, r := range pend.Ranges {
-			lo := r.Lo
-			if p.AfterIndex >= lo {
-				lo = r.Lo + ((p.AfterIndex-r.Lo)/r.Step+1)*r.Step
-			}
-			for i := lo; i <= r.Hi; i += r.Step {
-				t := &job.Task{JobID: p.JobID, Index: i, Name: name, State: pend.State, SubState: pend.SubState}
-				input := ""
-				if i >= 1 && i <= len(inputs.Inputs) {
-					input = inputs.Inputs[i-1]
-				}
-				rangeInfo(t, fromNanos(submitted), pend.At, input)
-				if !yield(t) {
-					return
-				}
-			}
-		}
-	}
-	k := 0
-	for t := range next {
-		for k < len(rows) && rows[k].Index < t.Index && len(out) < limit {
-			out = append(out, rows[k])
-			k++
-		}
-		if len(out) == limit {
-			break
-		}
-		out = append(out, t)
-	}
-	for ; k < len(rows) && len(out) < limit; k++ {
-		out = append(out, rows[k])
-	}
-	return out, nil
 }
 
 // portsText encodes a task's published ports for their column; none: "".

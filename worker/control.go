@@ -13,7 +13,7 @@ import (
 func (w *Worker) control(_ context.Context, c *dispatch.Control) dispatch.ControlReply {
 	t := w.task(c.TaskKey)
 	if t == nil {
-		return dispatch.ControlReply{Error: dispatch.ControlNoTask}
+		return dispatch.ControlReply{Error: "no such task"}
 	}
 	t.log.Info("control", "action", c.Action, "reason", c.Reason)
 	var err error

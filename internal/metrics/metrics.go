@@ -113,13 +113,6 @@ func (m *Metrics) TaskChanged(pool string, t *job.Task, prev job.State, exited, 
 	}
 }
 
-// TasksChanged implements scheduler.Observer.
-func (m *Metrics) TasksChanged(pool string, n int, prev, st job.State, sub job.SubState) {
-	if st.Terminal() && !prev.Terminal() {
-		m.ended.WithLabelValues(pool, strings.ToLower(string(st)), reason(sub.Kind)).Add(float64(n))
-	}
-}
-
 func reason(k job.Reason) string {
 	if k == job.ReasonNone {
 		return "none"

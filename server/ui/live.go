@@ -238,9 +238,7 @@ func (l *live) recordLocked(ev *job.Event) {
 	}
 	p.JobChange = JobChange{Job: ev.Job, State: ev.JobState, Ended: ev.JobEnded, Removed: ev.Removed}
 	p.endedOnce = p.endedOnce || ev.JobEnded
-	// A change of an array's tasks not yet started (ev.Tasks) names no
-	// task: the job's state and counts carry it.
-	if w != nil && !ev.Removed && ev.Tasks == 0 {
+	if w != nil && !ev.Removed {
 		if p.tasks == nil {
 			p.tasks = map[int]TaskChange{}
 		}

@@ -51,9 +51,6 @@ func waitArray(ctx context.Context, opts *Options, c *client.Client, j *job.Job)
 		p.finish()
 		return err
 	}
-	if !opts.JSON && j.TaskCount > summaryTasksMax {
-		return bigSummary(ctx, opts, c, j.ID, p, interrupted.Load(), errOut)
-	}
 	tasks := []*job.Task{}
 	for t, err := range c.TasksAll(ctx, j.ID, client.TaskParams{}) {
 		if err != nil {
@@ -75,57 +72,6 @@ func waitArray(ctx context.Context, opts *Options, c *client.Client, j *job.Job)
 	case interrupted.Load():
 		return cmdutil.Exit(cmdutil.ExitInterrupted)
 	case countDone(tasks) != len(tasks):
-		return cmdutil.Exit(cmdutil.ExitFailure)
-	}
-	return nil
-}
-
-// summaryTasksMax is the most tasks the summary lists one by one; a larger
-// array is summed up by state, with its first failures.
-const summaryTasksMax = 100
-
-// failuresShown is how many failed tasks of a large array the summary
-// explains.
-const failuresShown = 10
-
-// bigSummary ends the wait for a large array: its tasks counted by state,
-// why the first failed tasks failed, and "N succeeded, M failed".
-func bigSummary(ctx context.Context, opts *Options, c *client.Client, id int64, p *progress, interrupted bool, errOut io.Writer) error {
-	j, err := c.Job(ctx, id)
-	if err != nil {
-		p.finish()
-		return err
-	}
-	p.set(countStates(j.Tasks))
-	p.finish()
-	t := tableprinter.New(opts.IO.Out, opts.IO.IsStdoutTTY(), "STATE", "TASKS")
-	for _, st := range job.States {
-		if n := j.Tasks[st]; n > 0 {
-			t.AddRow(string(st), strconv.Itoa(n))
-		}
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	failed := j.Tasks[job.Failed]
-	if failed > 0 {
-		page, err := c.Tasks(ctx, id, client.TaskParams{States: []job.State{job.Failed}, Limit: failuresShown})
-		if err != nil {
-			return err
-		}
-		shown := page.Tasks[:min(len(page.Tasks), failuresShown)]
-		for _, tk := range shown {
-			fmt.Fprintf(errOut, "task %s failed: %s\n", tk.Ref(), FailReason(tk))
-		}
-		if failed > len(shown) {
-			fmt.Fprintf(errOut, "(%d more failed: berth show %d --tasks)\n", failed-len(shown), id)
-		}
-	}
-	fmt.Fprintf(errOut, "%d succeeded, %d failed\n", j.Tasks[job.Done], failed)
-	switch {
-	case interrupted:
-		return cmdutil.Exit(cmdutil.ExitInterrupted)
-	case j.Tasks[job.Done] != j.TaskCount:
 		return cmdutil.Exit(cmdutil.ExitFailure)
 	}
 	return nil

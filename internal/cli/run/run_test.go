@@ -338,23 +338,6 @@ func TestRunArray(t *testing.T) {
 		submittedID(t, env.ErrOut.String())), settled(env.ErrOut.String()))
 }
 
-// A large array is summed up by state, with its first failures, not
-// listed task by task.
-func TestRunArrayLarge(t *testing.T) {
-	t.Parallel()
-	env := clitest.StartServer(t, clitest.Options{}).Env(t, false)
-	code, err := clitest.Exec(NewCmdRun(env.F, nil), "--array", "1-150", "--", "false")
-	require.Error(t, err)
-	require.Equal(t, cmdutil.ExitFailure, code)
-	require.Equal(t, "Failed\t150\n", env.Out.String())
-	errOut := env.ErrOut.String()
-	id := submittedID(t, errOut)
-	require.Contains(t, errOut, fmt.Sprintf("task %d.1 failed: exit code 1\n", id))
-	require.Contains(t, errOut, fmt.Sprintf("task %d.10 failed: ", id))
-	require.NotContains(t, errOut, fmt.Sprintf("task %d.11 failed", id))
-	require.Contains(t, errOut, fmt.Sprintf("(140 more failed: berth show %d --tasks)\n0 succeeded, 150 failed\n", id))
-}
-
 func TestExitCode(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, 0, ExitCode(&job.Task{State: job.Done, Info: job.Info{ExitCode: intp(0)}}))

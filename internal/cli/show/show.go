@@ -28,16 +28,7 @@ type Options struct {
 
 	Ref  job.Ref
 	JSON bool
-	// Tasks lists an array's tasks even when it has more than
-	// TasksShownMax; Limit and After page through them.
-	Tasks bool
-	Limit int
-	After int
 }
-
-// TasksShownMax is the most tasks of an array show lists without --tasks;
-// a larger array gets its counts by state instead.
-const TasksShownMax = 100
 
 // Shown is what --json prints: the job and its tasks (for a plain job or
 // one task, the task with its history); for an OpenJD job, the jobs of its
@@ -61,9 +52,6 @@ ports with the host ports the engine bound), exit code, signal, times,
 CPU, peak memory, output files and state history. For an OpenJD job, a
 table of its steps' jobs.
 
-An array of more than 100 tasks is summed up: its tasks counted by state.
---tasks lists them, all or a page: --limit N of them after index --after.
-
 --json prints {"job": JOB, "tasks": [TASK...]}; for a plain job or a task
 the one TASK carries its "history"; for an OpenJD job, "steps": [JOB...].`,
 		Args: cmdutil.ExactArgs(1, "ID or ID.INDEX"),
@@ -73,12 +61,6 @@ the one TASK carries its "history"; for an OpenJD job, "steps": [JOB...].`,
 				return err
 			}
 			opts.Ref = refs[0]
-			if opts.Limit < 0 {
-				return cmdutil.FlagErrorf("--limit must not be negative")
-			}
-			if cmd.Flags().Changed("limit") || cmd.Flags().Changed("after") {
-				opts.Tasks = true
-			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -86,9 +68,6 @@ the one TASK carries its "history"; for an OpenJD job, "steps": [JOB...].`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, cmdutil.JSONFlagHelp)
-	cmd.Flags().BoolVar(&opts.Tasks, "tasks", false, "List an array's tasks however many")
-	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "List at most `N` tasks (0: all)")
-	cmd.Flags().IntVar(&opts.After, "after", -1, "List the tasks after `INDEX`")
 	return cmd
 }
 
@@ -112,13 +91,10 @@ func run(ctx context.Context, opts *Options) error {
 			return err
 		}
 		out.Tasks = append(out.Tasks, detail)
-	} else if opts.Tasks || j.TaskCount <= TasksShownMax {
-		for t, err := range c.TasksAll(ctx, j.ID, client.TaskParams{FromIndex: opts.After + 1, Limit: min(opts.Limit, 1000)}) {
+	} else {
+		for t, err := range c.TasksAll(ctx, j.ID, client.TaskParams{}) {
 			if err != nil {
 				return err
-			}
-			if opts.Limit > 0 && len(tasks) == opts.Limit {
-				break
 			}
 			tasks = append(tasks, t)
 			out.Tasks = append(out.Tasks, t)
@@ -135,25 +111,7 @@ func run(ctx context.Context, opts *Options) error {
 		return nil
 	}
 	fmt.Fprintln(p.w)
-	if !opts.Tasks && j.TaskCount > TasksShownMax {
-		return stateTable(p, j)
-	}
 	return taskTable(p, j, tasks)
-}
-
-// stateTable sums up a large array: its tasks counted by state.
-func stateTable(p *printer, j *job.Job) error {
-	t := tableprinter.New(p.w, p.tty, "STATE", "TASKS")
-	for _, st := range job.States {
-		if n := j.Tasks[st]; n > 0 {
-			t.AddRow(string(st), strconv.Itoa(n))
-		}
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	fmt.Fprintf(p.w, "\n%d tasks; list them with --tasks, a page with --limit N --after INDEX\n", j.TaskCount)
-	return nil
 }
 
 type printer struct {

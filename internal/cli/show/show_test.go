@@ -124,36 +124,6 @@ func TestShowJSON(t *testing.T) {
 	require.EqualError(t, err, "no task 2.7")
 }
 
-// An array of more than TasksShownMax tasks is summed up by state; --tasks
-// lists them, --limit and --after a page.
-func TestShowLargeArray(t *testing.T) {
-	t.Parallel()
-	s := clitest.StartServer(t, clitest.Options{NoWorker: true})
-	j, err := s.Client(t).Submit(context.Background(), job.Spec{Name: "big", Hold: true,
-		Template: job.Template{Command: "true"}, Array: &job.Array{Begin: 1, End: 250, Step: 1}})
-	require.NoError(t, err)
-	ref := fmt.Sprint(j.ID)
-
-	env := s.Env(t, false)
-	_, err = clitest.Exec(NewCmdShow(env.F, nil), ref)
-	require.NoError(t, err)
-	require.Contains(t, env.Out.String(), "\n\nQueuedHeld\t250\n\n250 tasks; list them with --tasks")
-
-	env = s.Env(t, false)
-	_, err = clitest.Exec(NewCmdShow(env.F, nil), ref, "--limit", "2", "--after", "3")
-	require.NoError(t, err)
-	require.Contains(t, env.Out.String(), "\n\n4\tQueuedHeld\tHELD\t")
-	require.Contains(t, env.Out.String(), "\n5\tQueuedHeld\tHELD\t")
-	require.NotContains(t, env.Out.String(), "\n6\t")
-
-	env = s.Env(t, false)
-	_, err = clitest.Exec(NewCmdShow(env.F, nil), ref, "--tasks", "--json")
-	require.NoError(t, err)
-	var got Shown
-	require.NoError(t, json.Unmarshal(env.Out.Bytes(), &got))
-	require.Len(t, got.Tasks, 250)
-}
-
 // TestShowOpenJD shows an OpenJD job as its fields and a row per step's
 // job; --json carries the steps.
 func TestShowOpenJD(t *testing.T) {
