@@ -120,6 +120,11 @@ func parseMarks(s string) ([]Run, error) {
 	var runs []Run
 	for i, line := range strings.Split(strings.TrimSpace(s), "\n") {
 		f := strings.Fields(line)
+		if len(f) == 0 {
+			// A run killed between the shell's open of the file and its
+			// write leaves it empty.
+			continue
+		}
 		if len(f) != 7 {
 			return nil, fmt.Errorf("line %d %q: want 7 fields", i+1, line)
 		}
