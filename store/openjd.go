@@ -104,7 +104,7 @@ func deleteJob(ctx context.Context, tx *sql.Tx, id int64) error {
 		if left == 0 {
 			return deleteJob(ctx, tx, parent.Int64)
 		}
-		if err := parentFinished(ctx, tx, id, parent.Int64); err != nil {
+		if err := parentFinished(ctx, tx, parent.Int64); err != nil {
 			return err
 		}
 	}
@@ -115,20 +115,9 @@ func deleteJob(ctx context.Context, tx *sql.Tx, id int64) error {
 	return err
 }
 
-// parentFinished sets the finished_at of the parent of job id (or of
-// parent, when known) from its steps' jobs: the last of their ends once
-// they have all ended, else NULL.
-func parentFinished(ctx context.Context, tx *sql.Tx, id, parent int64) error {
-	if parent == 0 {
-		var p sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT parent FROM jobs WHERE id = ?`, id).Scan(&p); err != nil || !p.Valid {
-			if errors.Is(err, sql.ErrNoRows) {
-				err = nil
-			}
-			return err
-		}
-		parent = p.Int64
-	}
+// parentFinished sets the finished_at of OpenJD job parent from its
+// steps' jobs: the last of their ends once they have all ended, else NULL.
+func parentFinished(ctx context.Context, tx *sql.Tx, parent int64) error {
 	_, err := tx.ExecContext(ctx, `UPDATE jobs SET finished_at =
 		CASE WHEN EXISTS (SELECT 1 FROM jobs c WHERE c.parent = ?1 AND c.finished_at IS NULL) THEN NULL
 		ELSE (SELECT max(c.finished_at) FROM jobs c WHERE c.parent = ?1) END

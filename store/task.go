@@ -137,8 +137,22 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 				}
 			}
 		}
+		// Each UPDATE returns the job's parent: an OpenJD job ends with the
+		// last of its steps' jobs.
+		parents := map[int64]bool{}
+		setFinished := func(q string, args ...any) error {
+			var parent sql.NullInt64
+			err := tx.QueryRowContext(ctx, q+` RETURNING parent`, args...).Scan(&parent)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // the job was deleted
+			}
+			if parent.Valid {
+				parents[parent.Int64] = true
+			}
+			return err
+		}
 		for _, id := range slices.Sorted(maps.Keys(flipped)) {
-			if _, err := tx.ExecContext(ctx, `UPDATE jobs SET finished_at =
+			if err := setFinished(`UPDATE jobs SET finished_at =
 				CASE WHEN EXISTS (SELECT 1 FROM tasks WHERE job_id = ? AND state IN `+unendedIn+`)
 				THEN NULL ELSE coalesce(finished_at, ?) END WHERE id = ?`, id, nanos(at), id); err != nil {
 				return err
@@ -152,16 +166,12 @@ func (s *Store) TasksPutWith(ctx context.Context, puts []TaskPut, at time.Time) 
 			if ended[id] {
 				q, args = `UPDATE jobs SET finished_at = coalesce(finished_at, ?) WHERE id = ?`, []any{nanos(at), id}
 			}
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if err := setFinished(q, args...); err != nil {
 				return err
 			}
 		}
-		// An OpenJD job ends with the last of its steps' jobs.
-		for id := range ended {
-			flipped[id] = true
-		}
-		for _, id := range slices.Sorted(maps.Keys(flipped)) {
-			if err := parentFinished(ctx, tx, id, 0); err != nil {
+		for _, p := range slices.Sorted(maps.Keys(parents)) {
+			if err := parentFinished(ctx, tx, p); err != nil {
 				return err
 			}
 		}
