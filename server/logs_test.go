@@ -67,15 +67,7 @@ func TestLogsFollow(t *testing.T) {
 	b := setup(t)
 	b.submit(t, `{"template":{"command":"x"},"array":{"begin":1,"end":2,"step":1}}`)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", b.ts.URL+"/v1/tasks/1.2/logs?follow=true", nil)
-	require.NoError(t, err)
-	resp, err := b.ts.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	rd := bufio.NewReader(resp.Body)
+	rd := b.followLogs(t, "/v1/tasks/1.2/logs?follow=true")
 
 	b.sched.setState(t, 1, 2, job.Running)
 	b.writeOutput(t, 1, 2, "stdout", "first\n")
@@ -213,15 +205,7 @@ func TestLogsTimelineFollow(t *testing.T) {
 	b.submit(t, `{"template":{"command":"x"}}`)
 	b.sched.setState(t, 1, 0, job.Running)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", b.ts.URL+"/v1/tasks/1/logs?follow=true&stream=both&timestamps=true", nil)
-	require.NoError(t, err)
-	resp, err := b.ts.Client().Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	rd := bufio.NewReader(resp.Body)
+	rd := b.followLogs(t, "/v1/tasks/1/logs?follow=true&stream=both&timestamps=true")
 
 	o := newTimedOutput(t, b, 1, 0)
 	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
@@ -241,4 +225,19 @@ func TestLogsTimelineFollow(t *testing.T) {
 	rest, err := io.ReadAll(rd)
 	require.NoError(t, err)
 	require.Equal(t, "2026-12-07T10:00:02.000000000Z last", string(rest))
+}
+
+// followLogs opens a followed logs stream of path, closed at the test's end
+// (or after 10 s).
+func (b *testBundle) followLogs(t *testing.T, path string) *bufio.Reader {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, "GET", b.ts.URL+path, nil)
+	require.NoError(t, err)
+	resp, err := b.ts.Client().Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	return bufio.NewReader(resp.Body)
 }
