@@ -55,7 +55,10 @@ steps:
 func containerCreates(t *testing.T, dc *client.Client, labels ...string) func() []string {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := make(client.Filters).Add("type", string(events.ContainerEventType)).Add("event", "create").Add("label", labels...)
-	sub := dc.Events(ctx, client.EventsListOptions{Filters: f})
+	// Since replays what happened after now even if the subscription is
+	// in place only later: on a loaded machine no create is missed.
+	now := time.Now()
+	sub := dc.Events(ctx, client.EventsListOptions{Filters: f, Since: fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond())})
 	var mu sync.Mutex
 	var ids []string
 	done := make(chan struct{})
@@ -74,7 +77,6 @@ func containerCreates(t *testing.T, dc *client.Client, labels ...string) func() 
 			}
 		}
 	}()
-	time.Sleep(200 * time.Millisecond) // the subscription is in place
 	return func() []string {
 		time.Sleep(200 * time.Millisecond) // the last events arrive
 		cancel()
